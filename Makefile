@@ -1,0 +1,53 @@
+# lynx-ablate. Fresh machine: `make sweep NAME=arch` and `make test` set everything up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NAME   ?= arch
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+RESULTS ?= results
+
+export RAY_USAGE_STATS_ENABLED ?= 0
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: sweep plan tables ui test test-slow check format bench clean
+
+# The venv is rebuilt whenever pyproject.toml changes (the stamp is older than it).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --progress-bar off -e '.[dev]'
+	touch $(STAMP)
+
+sweep: $(STAMP)            ## train + evaluate every variant of sweeps/$(NAME).yaml
+	$(PY) -m ablations sweep sweeps/$(NAME).yaml --results $(RESULTS)
+
+plan: $(STAMP)             ## list the variants of sweeps/$(NAME).yaml
+	$(PY) -m ablations plan sweeps/$(NAME).yaml
+
+tables: $(STAMP)           ## rebuild results/$(NAME)/summary.* from MLflow
+	$(PY) -m ablations tables sweeps/$(NAME).yaml --results $(RESULTS)
+
+ui: $(STAMP)               ## MLflow UI on the embedded store
+	$(PY) -m ablations ui --results $(RESULTS) --host $(HOST) --port $(PORT)
+
+test: $(STAMP)             ## the CI suite (slow tests excluded)
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(STAMP)        ## slow end-to-end tests only
+	$(PY) -m pytest -m slow
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check lynx_core ablations tests bench
+	$(VENV)/bin/ruff format --check lynx_core ablations tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format lynx_core ablations tests bench
+	$(VENV)/bin/ruff check --fix lynx_core ablations tests bench
+
+bench: $(STAMP)
+	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(RESULTS)/store $(RESULTS)/ray $(RESULTS)/mlartifacts $(RESULTS)/mlflow.db

@@ -1,0 +1,5 @@
+"""`python -m ablations ...`: see `ablations.cli`."""
+
+from ablations.cli import main
+
+raise SystemExit(main())

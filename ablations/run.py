@@ -1,0 +1,169 @@
+"""Execute a sweep's variants as Ray Tune trials and record them through the tracker.
+
+One trial per variant, with the spec's per-trial resources; Ray's `FailureConfig` retries a
+crashed trial; a failing variant does not stop the others. Local Ray by default, a cluster via
+`address` / `RAY_ADDRESS`. Trials report progress with `tune.report`; a driver-side callback
+forwards it to MLflow and the terminal, so trials never write to the tracking store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+
+from ablations.progress import SweepProgress
+from ablations.spec import SweepSpec, Variant
+from ablations.track import SweepTracker
+from lynx_core.config import VariantConfig
+
+log = logging.getLogger(__name__)
+
+
+def variant_dir(results: Path, variant: Variant) -> Path:
+    return results / "store" / "variants" / f"{variant.name}-{variant.key}"
+
+
+def run_trial(
+    config: dict[str, Any], *, variants: dict[str, VariantConfig], dirs: dict[str, str],
+    bases_root: str, threads: int,
+) -> None:
+    """Ray Tune function trainable: train and evaluate one variant, reporting as it goes."""
+    import torch
+
+    from lynx_core.pipeline import run_variant
+
+    torch.set_num_threads(threads)
+    name = config["variant"]
+    metrics = run_variant(
+        variants[name], Path(dirs[name]), Path(bases_root),
+        on_log=lambda result: tune.report({"kind": "step", **result}),
+    )
+    tune.report({"kind": "final", **metrics})
+
+
+class TrackingCallback(tune.Callback):
+    """Driver side: trial events → MLflow runs and progress bars."""
+
+    def __init__(self, tracker: SweepTracker, progress: SweepProgress, dirs: dict[str, str]):
+        self.tracker = tracker
+        self.progress = progress
+        self.dirs = dirs
+        self.finals: dict[str, dict[str, float]] = {}
+
+    def __getstate__(self) -> dict:
+        # Tuner pickles its callbacks for `Tuner.restore`; the live MLflow client and terminal
+        # cannot travel, and need not: resuming a sweep re-reads MLflow, not Tune's state.
+        return {"dirs": self.dirs, "finals": self.finals, "tracker": None, "progress": None}
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        name = trial.config["variant"]
+        self.tracker.started(name)
+        self.progress.started(name)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        name = trial.config["variant"]
+        if result.get("kind") == "step":
+            self.tracker.log_step(name, result)
+            self.progress.step(name, result["stage"], int(result["step"]), result["loss"])
+        elif result.get("kind") == "final":
+            skip = {"kind", "done", "trial_id", "experiment_tag", "date", "hostname", "node_ip",
+                    "pid", "config", "timestamp", "training_iteration", "iterations_since_restore",
+                    "time_this_iter_s", "time_total_s", "time_since_restore", "checkpoint_dir_name",
+                    "should_checkpoint"}
+            self.finals[name] = {k: float(v) for k, v in result.items()
+                                 if k not in skip and isinstance(v, int | float)}
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        name = trial.config["variant"]
+        metrics = self.finals.get(name)
+        if metrics is None:
+            self.tracker.fail(name, "trial ended without final metrics")
+            self.progress.failed(name, trial.local_path or "ray logs")
+            return
+        self.tracker.finish(name, metrics, Path(self.dirs[name]))
+        self.progress.finished(name, metrics.get("openvqa/overall", float("nan")))
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        name = trial.config["variant"]
+        where = str(Path(trial.local_path) / "error.txt") if trial.local_path else "ray logs"
+        self.tracker.fail(name, f"trial failed; log: {where}")
+        self.progress.failed(name, where)
+
+
+@dataclass
+class SweepOutcome:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def start_ray(address: str | None) -> None:
+    address = address or os.environ.get("RAY_ADDRESS")
+    local = address is None
+    ray.init(
+        address=address,
+        num_cpus=os.cpu_count() if local else None,
+        include_dashboard=False if local else None,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        ignore_reinit_error=True,
+    )
+
+
+def run_sweep(
+    spec: SweepSpec, variants: list[Variant], results: Path, tracker: SweepTracker,
+    progress: SweepProgress, address: str | None = None, max_failures: int = 1,
+) -> SweepOutcome:
+    """Run every variant not already finished in MLflow; returns what ran, skipped, failed."""
+    outcome = SweepOutcome()
+    todo: list[Variant] = []
+    for variant in variants:
+        _, done = tracker.variant_run(variant)
+        if done:
+            outcome.skipped.append(variant.name)
+            progress.skipped(variant.name)
+        else:
+            todo.append(variant)
+    if not todo:
+        return outcome
+
+    dirs = {v.name: str(variant_dir(results, v).resolve()) for v in todo}
+    trainable = tune.with_parameters(
+        run_trial,
+        variants={v.name: v.config for v in todo},
+        dirs=dirs,
+        bases_root=str((results / "store" / "bases").resolve()),
+        threads=max(int(spec.resources.cpus), 1),
+    )
+    resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
+    callback = TrackingCallback(tracker, progress, dirs)
+    start_ray(address)
+    try:
+        tuner = tune.Tuner(
+            tune.with_resources(trainable, resources),
+            param_space={"variant": tune.grid_search([v.name for v in todo])},
+            run_config=tune.RunConfig(
+                name=spec.name,
+                storage_path=str((results / "ray").resolve()),
+                callbacks=[callback],
+                failure_config=tune.FailureConfig(max_failures=max_failures),
+                verbose=0,
+            ),
+        )
+        grid = tuner.fit()
+    finally:
+        if not (address or os.environ.get("RAY_ADDRESS")):
+            ray.shutdown()
+    for result in grid:
+        name = result.config["variant"]
+        if result.error is not None:
+            outcome.failed[name] = f"{result.path}/error.txt"
+        else:
+            outcome.ran.append(name)
+    return outcome

@@ -1,0 +1,114 @@
+"""MLflow tracking: one experiment and parent run per sweep, one child run per variant.
+
+Runs are found again by tags (sweep name, variant name, config hash), so rerunning a sweep
+updates the same runs instead of duplicating them, and a finished variant is not run twice.
+Params are logged once, when a run is created (MLflow refuses changed params); per-step
+values are metrics. Only the driver talks to MLflow, so a sqlite store sees a single writer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.time import get_current_time_millis
+
+from ablations.spec import SweepSpec, Variant
+from lynx_core.config import flatten
+
+ROLE, SWEEP, VARIANT, KEY = "lynx_role", "lynx_sweep", "lynx_variant", "lynx_config_hash"
+PARENT = "mlflow.parentRunId"
+MAX_PARAM_CHARS = 6000
+
+
+def tracking_uri(results: Path) -> str:
+    """`MLFLOW_TRACKING_URI` when set (a server for clusters), else sqlite under `results`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(results / 'mlflow.db').resolve()}"
+
+
+def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
+    experiment = client.get_experiment_by_name(spec.name)
+    if experiment is not None:
+        return experiment.experiment_id
+    local_store = client.tracking_uri.startswith("sqlite:")
+    artifacts = (results / "mlartifacts").resolve().as_uri() if local_store else None
+    return client.create_experiment(spec.name, artifact_location=artifacts)
+
+
+class SweepTracker:
+    """Finds or creates the sweep's runs and records what the executor reports."""
+
+    def __init__(self, spec: SweepSpec, results: Path, uri: str | None = None):
+        self.spec = spec
+        self.client = MlflowClient(uri or tracking_uri(results))
+        self.experiment_id = experiment_id(self.client, spec, results)
+        self.parent_id = self._parent_run()
+        self.run_ids: dict[str, str] = {}
+
+    def _find(self, filter_string: str):
+        runs = self.client.search_runs(
+            [self.experiment_id], filter_string, order_by=["attributes.start_time DESC"]
+        )
+        return runs[0] if runs else None
+
+    def _parent_run(self) -> str:
+        found = self._find(f"tags.{ROLE} = 'sweep' and tags.{SWEEP} = '{self.spec.name}'")
+        if found is not None:
+            return found.info.run_id
+        tags = {ROLE: "sweep", SWEEP: self.spec.name, "source": self.spec.source}
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=self.spec.name)
+        self.client.log_text(run.info.run_id, self.spec.model_dump_json(indent=2), "sweep.json")
+        return run.info.run_id
+
+    def variant_run(self, variant: Variant) -> tuple[str, bool]:
+        """(run id, already finished) for a variant; creates the run with its params if new."""
+        found = self._find(
+            f"tags.{ROLE} = 'variant' and tags.{VARIANT} = '{variant.name}' "
+            f"and tags.{KEY} = '{variant.key}' and tags.`{PARENT}` = '{self.parent_id}'"
+        )
+        if found is not None:
+            self.run_ids[variant.name] = found.info.run_id
+            return found.info.run_id, found.info.status == "FINISHED"
+        tags = {ROLE: "variant", SWEEP: self.spec.name, VARIANT: variant.name,
+                KEY: variant.key, PARENT: self.parent_id}
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=variant.name)
+        run_id = run.info.run_id
+        params = flatten(variant.config.model_dump(mode="json"))
+        self.client.log_batch(
+            run_id, params=[Param(k, str(v)[:MAX_PARAM_CHARS]) for k, v in params.items()]
+        )
+        config_yaml = yaml.safe_dump(variant.config.model_dump(mode="json"), sort_keys=False)
+        self.client.log_text(run_id, config_yaml, "config.yaml")
+        self.run_ids[variant.name] = run_id
+        return run_id, False
+
+    def started(self, name: str) -> None:
+        self.client.update_run(self.run_ids[name], status="RUNNING")
+
+    def log_step(self, name: str, result: dict[str, Any]) -> None:
+        stage, step = result["stage"], int(result["step"])
+        now = get_current_time_millis()
+        metrics = [Metric(f"{stage}/{k}", float(result[k]), now, step)
+                   for k in ("loss", "lr", "samples_per_s")]
+        self.client.log_batch(self.run_ids[name], metrics=metrics)
+
+    def finish(self, name: str, metrics: dict[str, float], outputs: Path | None) -> None:
+        run_id = self.run_ids[name]
+        now = get_current_time_millis()
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0)
+                                               for k, v in metrics.items()])
+        if outputs is not None and (outputs / "predictions.jsonl").exists():
+            self.client.log_artifact(run_id, str(outputs / "predictions.jsonl"))
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+
+    def fail(self, name: str, error: str) -> None:
+        run_id = self.run_ids[name]
+        self.client.log_batch(run_id, tags=[RunTag("lynx_error", error[-5000:])])
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+    def close(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.parent_id, status)

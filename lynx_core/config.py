@@ -1,0 +1,161 @@
+"""Typed configuration of one Lynx variant: model, data, training stages and evaluation.
+
+A variant *is* a `VariantConfig`; a sweep is a list of them. Every model forbids unknown keys,
+so a typo in a sweep file is an error, not a silently ignored setting. This module only
+describes; builders elsewhere turn configs into modules, datasets and loops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+def _must_exist(path: Path) -> Path:
+    if not path.expanduser().exists():
+        raise ValueError(
+            f"path '{path}' does not exist; give a local file or folder "
+            "(weights and datasets are never downloaded)"
+        )
+    return path.expanduser()
+
+
+LocalPath = Annotated[Path, AfterValidator(_must_exist)]
+"""A path that must exist on the machine that validates the sweep (checked before compute)."""
+
+
+class StrictModel(BaseModel):
+    """Base for all configs: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VisionConfig(StrictModel):
+    """Vision tower from open_clip: a named model config, or a tiny custom ViT for toy scale."""
+
+    open_clip_name: str | None = Field(
+        None, description="open_clip model config name, e.g. 'EVA01-g-14'; None = custom ViT below"
+    )
+    checkpoint: LocalPath | None = Field(None, description="open_clip checkpoint file")
+    image_size: int = Field(32, gt=0, description="input resolution in pixels")
+    patch_size: int = Field(8, gt=0)
+    width: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    head_width: int = Field(32, gt=0)
+    frozen: bool = True
+
+    @model_validator(mode="after")
+    def _patches_tile_image(self) -> VisionConfig:
+        if self.open_clip_name is None and self.image_size % self.patch_size:
+            raise ValueError(
+                f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
+            )
+        return self
+
+
+class ResamplerConfig(StrictModel):
+    """Perceiver resampler: `num_queries` learned latents cross-attend to the patch tokens."""
+
+    num_queries: int = Field(8, gt=0, description="visual tokens handed to the LLM")
+    depth: int = Field(1, gt=0)
+    heads: int = Field(4, gt=0)
+    dim: int = Field(64, gt=0)
+
+
+class LLMConfig(StrictModel):
+    """The causal LM: a local HF checkpoint, or a tiny randomly initialised LLaMA."""
+
+    path: LocalPath | None = Field(None, description="folder for from_pretrained; None = tiny")
+    hidden_size: int = Field(64, gt=0)
+    layers: int = Field(4, gt=0)
+    heads: int = Field(4, gt=0)
+    intermediate_size: int = Field(128, gt=0)
+    trainable: bool = Field(False, description="unfreeze the LLM (paper: 'trainable LLM')")
+
+
+class CrossAttentionConfig(StrictModel):
+    """Flamingo-style gated cross-attention before every `every`-th LLM layer."""
+
+    every: int = Field(1, gt=0)
+    heads: int = Field(4, gt=0)
+
+
+class AdapterConfig(StrictModel):
+    """Bottleneck adapters after every `every`-th frozen LLM layer (zero-initialised)."""
+
+    enabled: bool = False
+    every: int = Field(2, gt=0)
+    bottleneck: int = Field(32, gt=0)
+
+
+class ModelConfig(StrictModel):
+    arch: Literal["prefix", "cross_attention"] = "prefix"
+    vision: VisionConfig = VisionConfig()
+    resampler: ResamplerConfig = ResamplerConfig()
+    llm: LLMConfig = LLMConfig()
+    cross_attention: CrossAttentionConfig = CrossAttentionConfig()
+    adapters: AdapterConfig = AdapterConfig()
+
+
+class DataConfig(StrictModel):
+    """Size and seed of the generated image world used for training and held-out evaluation."""
+
+    seed: int = 0
+    train_images: int = Field(512, gt=0)
+    eval_images: int = Field(48, gt=0)
+
+
+class StageConfig(StrictModel):
+    """One optimisation stage: steps, batch, cosine schedule with warmup."""
+
+    steps: int = Field(40, ge=0)
+    batch_size: int = Field(16, gt=0)
+    lr: float = Field(3e-3, gt=0)
+    warmup_steps: int = Field(4, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+
+
+class TrainConfig(StrictModel):
+    """Bases (toy LLM pretraining) → stage 1 (align on captions) → stage 2 (instruct on QA)."""
+
+    seed: int = 0
+    bases: StageConfig = StageConfig(steps=800, batch_size=32, lr=3e-3, warmup_steps=20)
+    stage1: StageConfig = StageConfig(steps=100)
+    stage2: StageConfig = StageConfig(steps=300)
+    log_every: int = Field(5, gt=0)
+
+
+class EvalConfig(StrictModel):
+    max_new_tokens: int = Field(4, gt=0)
+    batch_size: int = Field(32, gt=0)
+
+
+class VariantConfig(StrictModel):
+    """Everything one variant of the study can change."""
+
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+
+
+def config_hash(config: BaseModel, length: int = 12) -> str:
+    """Stable content hash of a config (key order and formatting do not matter)."""
+    payload = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:length]
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict → {'a.b.c': value}; used for MLflow params and override paths."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat

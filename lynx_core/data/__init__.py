@@ -1,0 +1,1 @@
+"""Data: the synthetic world and the batches built from it."""

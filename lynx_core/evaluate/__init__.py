@@ -1,0 +1,1 @@
+"""Evaluation: answer generation and judging on held-out questions."""

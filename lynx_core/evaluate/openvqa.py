@@ -1,0 +1,73 @@
+"""Open-VQA-style evaluation: generate an answer per question, judge it, count per class.
+
+Scores are counted as the paper's tables do: per class correct/total, and Overall = all
+correct / all questions. Returns plain metrics and prediction records; writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase
+
+from lynx_core.config import EvalConfig
+from lynx_core.data.batches import collate
+from lynx_core.data.toyworld import Example
+from lynx_core.evaluate import rule_judge
+from lynx_core.model.lynx import LynxModel
+
+Judge = Callable[[str, Sequence[str]], bool]
+
+
+def generate_answers(
+    model: LynxModel,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: Sequence[Example],
+    images: np.ndarray,
+    image_size: int,
+    cfg: EvalConfig,
+) -> list[str]:
+    model.eval()
+    answers: list[str] = []
+    for start in tqdm(range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None):
+        chunk = examples[start : start + cfg.batch_size]
+        batch = collate(chunk, images, tokenizer, image_size, with_answers=False)
+        new_tokens = model.generate(
+            batch["pixels"],
+            batch["input_ids"],
+            batch["attention_mask"],
+            max_new_tokens=cfg.max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        answers += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return [a.strip() for a in answers]
+
+
+def score(
+    examples: Sequence[Example], answers: Sequence[str], judge: Judge = rule_judge.judge
+) -> tuple[dict[str, float], list[dict]]:
+    """Per-class and overall accuracy (%) and correct counts, plus one record per question."""
+    correct: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    records = []
+    for ex, answer in zip(examples, answers, strict=True):
+        right = judge(answer, [ex.answer])
+        correct[ex.category] += right
+        total[ex.category] += 1
+        records.append(
+            {"image": ex.image, "class": ex.category, "question": ex.prompt,
+             "answer": [ex.answer], "prediction": answer, "correct": right}
+        )
+    metrics: dict[str, float] = {}
+    for category in sorted(total):
+        metrics[f"{category}/correct"] = correct[category]
+        metrics[f"{category}/total"] = total[category]
+        metrics[f"{category}/acc"] = 100.0 * correct[category] / total[category]
+    metrics["overall"] = 100.0 * sum(correct.values()) / max(sum(total.values()), 1)
+    return metrics, records

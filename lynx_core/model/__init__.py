@@ -1,0 +1,1 @@
+"""Model components: vision tower, resampler, injectors (prefix / cross-attention), adapters."""

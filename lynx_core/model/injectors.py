@@ -1,0 +1,55 @@
+"""How visual tokens enter the LLM: one registered implementation per `model.arch` value.
+
+An injector is built once around the LLM (it may wrap decoder layers) and, per batch, turns
+(visual tokens, text embeddings, mask, labels) into what the LLM consumes. `prefix` puts the
+tokens in the sequence; `cross_attention` hands them to gated cross-attention layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from lynx_core.config import ModelConfig
+from lynx_core.model.cross_attention import MediaSlot, attach_cross_attention
+from lynx_core.model.prefix import PrefixProjector, prepend_prefix
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # embeds, mask, labels
+
+
+class PrefixInjector(nn.Module):
+    def __init__(self, media_dim: int, llm_dim: int):
+        super().__init__()
+        self.projector = PrefixProjector(media_dim, llm_dim)
+
+    @contextmanager
+    def inject(self, media, embeds, mask, labels=None) -> Iterator[Batch]:
+        yield prepend_prefix(self.projector(media), embeds, mask, labels)
+
+
+class CrossAttentionInjector(nn.Module):
+    def __init__(self, layers: nn.ModuleList, media_dim: int, llm_dim: int, cfg: ModelConfig):
+        super().__init__()
+        self.slot = MediaSlot()
+        self.layer_indices = attach_cross_attention(
+            layers, llm_dim, media_dim, cfg.cross_attention, self.slot
+        )
+
+    @contextmanager
+    def inject(self, media, embeds, mask, labels=None) -> Iterator[Batch]:
+        self.slot.tokens = media
+        try:
+            yield embeds, mask, labels
+        finally:  # never leave stale media for a later text-only call
+            self.slot.tokens = None
+
+
+InjectorBuilder = Callable[[nn.ModuleList, int, int, ModelConfig], nn.Module]
+
+INJECTORS: dict[str, InjectorBuilder] = {
+    "prefix": lambda layers, media_dim, llm_dim, cfg: PrefixInjector(media_dim, llm_dim),
+    "cross_attention": CrossAttentionInjector,
+}
