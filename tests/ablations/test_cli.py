@@ -1,0 +1,97 @@
+"""The command line end to end: a bad sweep stops before compute; the smoke sweep runs fully."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, results: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "ablations", *args, "--results", str(results)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+
+
+def test_bad_sweep_exits_nonzero_before_ray_or_mlflow_start(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\naxes:\n  model.arch: [prefix, perceiver]\n")
+    results = tmp_path / "results"
+    done = run_cli("sweep", str(bad), results=results)
+    assert done.returncode == 2
+    out = done.stdout + done.stderr
+    assert str(bad) in out and "axes.model.arch[1]" in out and "line 3" in out
+    assert "'prefix' or 'cross_attention'" in out
+    assert not results.exists(), "nothing may be created: no MLflow store, no Ray session dir"
+
+
+def test_plan_lists_the_variants():
+    done = subprocess.run([sys.executable, "-m", "ablations", "plan", "arch"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name in ("prefix-no-adapters", "prefix-adapters", "cross-attention-no-adapters",
+                 "cross-attention-adapters"):
+        assert name in done.stdout
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    results = tmp_path_factory.mktemp("smoke") / "results"
+    first = run_cli("sweep", "sweeps/smoke.yaml", results=results)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    return results, first
+
+
+def variant_runs(results: Path):
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("smoke")
+    return client, client.search_runs([experiment.experiment_id], "tags.lynx_role = 'variant'")
+
+
+def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
+    results, first = smoke_run
+    client, runs = variant_runs(results)
+    assert sorted(r.data.tags["lynx_variant"] for r in runs) == ["cross-attention", "prefix"]
+    parents = {r.data.tags["mlflow.parentRunId"] for r in runs}
+    assert len(parents) == 1
+    assert client.get_run(parents.pop()).data.tags["lynx_role"] == "sweep"
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        metrics = run.data.metrics
+        for key in ("openvqa/overall", "openvqa/Color/acc", "stage2/final_loss",
+                    "params/trainable"):
+            assert math.isfinite(metrics[key]), key
+        assert 0 <= metrics["openvqa/overall"] <= 100
+        assert run.data.params["model.arch"] in {"prefix", "cross_attention"}
+        history = client.get_metric_history(run.info.run_id, "stage2/loss")
+        assert len(history) >= 2 and history[-1].step == 20  # per-step curve, not just a final
+    assert "done     prefix" in first.stdout and "browse: make ui" in first.stdout
+
+
+def test_smoke_sweep_writes_a_table_listing_every_variant(smoke_run):
+    results, _ = smoke_run
+    summary = (results / "smoke" / "summary.md").read_text()
+    csv = (results / "smoke" / "summary.csv").read_text()
+    for name in ("prefix", "cross-attention"):
+        assert f"| {name} " in summary and name in csv
+    assert "Overall %" in summary and "Δ vs prefix" in summary
+
+
+def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):
+    results, _ = smoke_run
+    again = run_cli("sweep", "sweeps/smoke.yaml", results=results)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "recorded earlier, not rerun: prefix, cross-attention" in again.stdout
+    _, runs = variant_runs(results)
+    assert len(runs) == 2

@@ -1,0 +1,111 @@
+"""Sweep files: every shipped sweep validates; expansion; bad files report every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ablations.spec import SweepError, load_sweep
+
+REPO = Path(__file__).resolve().parents[2]
+
+SWEEPS = sorted((REPO / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
+def test_every_sweep_file_validates_and_says_what_it_answers(path: Path):
+    text = path.read_text()
+    assert text.startswith("# Question:"), "a sweep opens with the question it answers"
+    assert f"make sweep NAME={path.stem}" in text.split("\nname:")[0]
+    spec = load_sweep(path)
+    assert spec.name == path.stem
+    names = [v.name for v in spec.expand()]
+    assert len(names) == len(set(names))
+    assert spec.baseline is None or spec.baseline in names
+
+
+def test_arch_sweep_is_the_architecture_by_adapter_grid():
+    variants = {v.name: v.config.model for v in load_sweep(REPO / "sweeps/arch.yaml").expand()}
+    assert {n: (m.arch, m.adapters.enabled) for n, m in variants.items()} == {
+        "prefix-no-adapters": ("prefix", False),
+        "prefix-adapters": ("prefix", True),
+        "cross-attention-no-adapters": ("cross_attention", False),
+        "cross-attention-adapters": ("cross_attention", True),
+    }
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_variants_seeds_and_labelled_axes(tmp_path):
+    spec = load_sweep(write(tmp_path, """
+name: mix
+base: {model: {vision: {image_size: 48}}}
+axes:
+  model.arch: {px: prefix, xa: cross_attention}
+variants:
+  big-resampler: {model.resampler.num_queries: 16}
+seeds: [1, 2]
+"""))
+    variants = spec.expand()
+    assert [v.name for v in variants] == [
+        "px-s1", "px-s2", "xa-s1", "xa-s2", "big-resampler-s1", "big-resampler-s2"]
+    assert all(v.config.model.vision.image_size == 48 for v in variants)
+    assert [v.config.train.seed for v in variants[:2]] == [1, 2]
+    assert variants[-1].config.model.resampler.num_queries == 16
+    assert variants[0].key != variants[1].key  # seeds are different runs
+
+
+def test_every_problem_is_reported_at_once_with_file_line_and_allowed_values(tmp_path):
+    path = write(tmp_path, """name: bad
+base:
+  model.llm.path: /no/such/llama
+  train:
+    stage1:
+      stepz: 3
+axes:
+  model.arch: [prefix, perceiver]
+variants:
+  odd: {model.vision.image_size: 30}
+baseline: nope
+""")
+    with pytest.raises(SweepError) as caught:
+        load_sweep(path)
+    err = caught.value
+    text = str(err)
+    assert str(path) in text and "5 problems" in text
+    by_field = {p.field: p for p in err.problems}
+    assert by_field["base.model.llm.path"].line == 3
+    assert "does not exist" in by_field["base.model.llm.path"].message
+    stepz = by_field["base.train.stage1.stepz"]
+    assert stepz.line == 6 and "allowed here: steps, batch_size" in stepz.message
+    arch = by_field["axes.model.arch[1]"]
+    assert arch.line == 8 and "'prefix' or 'cross_attention'" in arch.message
+    assert "multiple of patch_size" in by_field["variants.odd.model.vision.image_size"].message
+    assert "choose one of" in by_field["baseline"].message
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: toy"),
+        ("name: x\nresources: {gpus: -1}\n", "greater than or equal to 0"),
+        ("name: x\nfrobnicate: 1\n", "frobnicate"),
+        ("name: Bad Name\n", "should match pattern"),
+        ("name: x\naxes: {model.arch: {a: prefix}}\nvariants: {a: {}}\n", "used twice"),
+        ("name: x\nbase: [1, 2\n", "yaml"),
+    ],
+)
+def test_bad_sweeps_are_rejected_with_an_actionable_message(tmp_path, text, needle):
+    with pytest.raises(SweepError) as caught:
+        load_sweep(write(tmp_path, text))
+    assert needle in str(caught.value)
+
+
+def test_missing_sweep_file_is_an_error(tmp_path):
+    with pytest.raises(SweepError, match="no such sweep file"):
+        load_sweep(tmp_path / "nope.yaml")
