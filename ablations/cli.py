@@ -31,9 +31,11 @@ def resolve_sweep(name_or_path: str) -> Path:
 
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     variants = spec.expand()
-    console.print(f"[bold]{spec.name}[/bold] ({spec.source}): {len(variants)} variants, "
-                  f"scale {spec.scale}, {spec.resources.cpus:g} cpu / {spec.resources.gpus:g} gpu "
-                  "per trial")
+    console.print(
+        f"[bold]{spec.name}[/bold] ({spec.source}): {len(variants)} variants, "
+        f"scale {spec.scale}, {spec.resources.cpus:g} cpu / {spec.resources.gpus:g} gpu "
+        "per trial"
+    )
     for variant in variants:
         settings = ", ".join(f"{k}={v}" for k, v in variant.overrides.items()) or "(base)"
         console.print(f"  {variant.name:<32} {variant.key}  {settings}")
@@ -48,13 +50,22 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
 
     variants = spec.expand()
     results = Path(args.results)
-    console.print(f"[bold]{spec.name}[/bold]: {len(variants)} variants on "
-                  f"{args.address or os.environ.get('RAY_ADDRESS') or 'local Ray'}; "
-                  f"tracking {tracking_uri(results)}")
+    console.print(
+        f"[bold]{spec.name}[/bold]: {len(variants)} variants on "
+        f"{args.address or os.environ.get('RAY_ADDRESS') or 'local Ray'}; "
+        f"tracking {tracking_uri(results)}"
+    )
     tracker = SweepTracker(spec, results)
     with SweepProgress(variants, console) as progress:
-        outcome = run_sweep(spec, variants, results, tracker, progress,
-                            address=args.address, max_failures=args.max_failures)
+        outcome = run_sweep(
+            spec,
+            variants,
+            results,
+            tracker,
+            progress,
+            address=args.address,
+            max_failures=args.max_failures,
+        )
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     table = summary_table(spec, variant_frame(spec, results))
     md, csv = write_summary(spec, table, results)
@@ -63,8 +74,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
     for name, where in outcome.failed.items():
         console.print(f"[red]failed[/red] {name}: {where}")
-    console.print(f"table:  {md}\n        {csv}\nMLflow: {tracking_uri(results)}\n"
-                  "browse: make ui")
+    console.print(f"table:  {md}\n        {csv}\nMLflow: {tracking_uri(results)}\nbrowse: make ui")
     return EXIT_FAILED_VARIANTS if outcome.failed else 0
 
 
@@ -88,17 +98,29 @@ def cmd_ui(args, console: Console) -> int:
 
     uri = tracking_uri(Path(args.results))
     console.print(f"MLflow UI for {uri} on http://{args.host}:{args.port}")
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-               "--host", args.host, "--port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     return subprocess.call(command)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ablations", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
-    for name, text in (("plan", "list the variants a sweep expands to"),
-                       ("sweep", "train and evaluate every variant; record in MLflow"),
-                       ("tables", "rebuild the sweep's tables from MLflow")):
+    for name, text in (
+        ("plan", "list the variants a sweep expands to"),
+        ("sweep", "train and evaluate every variant; record in MLflow"),
+        ("tables", "rebuild the sweep's tables from MLflow"),
+    ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
         cmd.add_argument("--results", default="results", help="outputs and default MLflow store")
@@ -118,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:  # logs and CI: wide enough for the results table
         console = Console(width=200)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
     warnings.filterwarnings("ignore", category=FutureWarning)
     if args.command == "ui":
         return cmd_ui(args, console)

@@ -30,8 +30,12 @@ def variant_dir(results: Path, variant: Variant) -> Path:
 
 
 def run_trial(
-    config: dict[str, Any], *, variants: dict[str, VariantConfig], dirs: dict[str, str],
-    bases_root: str, threads: int,
+    config: dict[str, Any],
+    *,
+    variants: dict[str, VariantConfig],
+    dirs: dict[str, str],
+    bases_root: str,
+    threads: int,
 ) -> None:
     """Ray Tune function trainable: train and evaluate one variant, reporting as it goes."""
     import torch
@@ -41,7 +45,9 @@ def run_trial(
     torch.set_num_threads(threads)
     name = config["variant"]
     metrics = run_variant(
-        variants[name], Path(dirs[name]), Path(bases_root),
+        variants[name],
+        Path(dirs[name]),
+        Path(bases_root),
         on_log=lambda result: tune.report({"kind": "step", **result}),
     )
     tune.report({"kind": "final", **metrics})
@@ -72,12 +78,30 @@ class TrackingCallback(tune.Callback):
             self.tracker.log_step(name, result)
             self.progress.step(name, result["stage"], int(result["step"]), result["loss"])
         elif result.get("kind") == "final":
-            skip = {"kind", "done", "trial_id", "experiment_tag", "date", "hostname", "node_ip",
-                    "pid", "config", "timestamp", "training_iteration", "iterations_since_restore",
-                    "time_this_iter_s", "time_total_s", "time_since_restore", "checkpoint_dir_name",
-                    "should_checkpoint"}
-            self.finals[name] = {k: float(v) for k, v in result.items()
-                                 if k not in skip and isinstance(v, int | float)}
+            skip = {
+                "kind",
+                "done",
+                "trial_id",
+                "experiment_tag",
+                "date",
+                "hostname",
+                "node_ip",
+                "pid",
+                "config",
+                "timestamp",
+                "training_iteration",
+                "iterations_since_restore",
+                "time_this_iter_s",
+                "time_total_s",
+                "time_since_restore",
+                "checkpoint_dir_name",
+                "should_checkpoint",
+            }
+            self.finals[name] = {
+                k: float(v)
+                for k, v in result.items()
+                if k not in skip and isinstance(v, int | float)
+            }
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         name = trial.config["variant"]
@@ -104,6 +128,9 @@ class SweepOutcome:
 
 
 def start_ray(address: str | None) -> None:
+    # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     address = address or os.environ.get("RAY_ADDRESS")
     local = address is None
     ray.init(
@@ -117,8 +144,13 @@ def start_ray(address: str | None) -> None:
 
 
 def run_sweep(
-    spec: SweepSpec, variants: list[Variant], results: Path, tracker: SweepTracker,
-    progress: SweepProgress, address: str | None = None, max_failures: int = 1,
+    spec: SweepSpec,
+    variants: list[Variant],
+    results: Path,
+    tracker: SweepTracker,
+    progress: SweepProgress,
+    address: str | None = None,
+    max_failures: int = 1,
 ) -> SweepOutcome:
     """Run every variant not already finished in MLflow; returns what ran, skipped, failed."""
     outcome = SweepOutcome()
