@@ -48,8 +48,12 @@ class SweepProgress:
 
     def skipped(self, name: str) -> None:
         task = self.tasks[name]
-        self.progress.update(task, status="done", completed=self.progress.tasks[task].total,
-                             stage="(recorded earlier)")
+        self.progress.update(
+            task,
+            status="done",
+            completed=self.progress.tasks[task].total,
+            stage="(recorded earlier)",
+        )
 
     def started(self, name: str) -> None:
         self.progress.start_task(self.tasks[name])
@@ -60,13 +64,19 @@ class SweepProgress:
     def step(self, name: str, stage: str, step: int, loss: float) -> None:
         cfg = self.variants[name].config.train
         offset = sum(getattr(cfg, s).steps for s in STAGES[: STAGES.index(stage)])
-        self.progress.update(self.tasks[name], completed=offset + step, stage=stage,
-                             loss=f"{loss:.3f}")
+        self.progress.update(
+            self.tasks[name], completed=offset + step, stage=stage, loss=f"{loss:.3f}"
+        )
 
     def finished(self, name: str, overall: float) -> None:
         task = self.tasks[name]
-        self.progress.update(task, status="done", completed=self.progress.tasks[task].total,
-                             stage="eval", loss=f"· overall {overall:.1f}%")
+        self.progress.update(
+            task,
+            status="done",
+            completed=self.progress.tasks[task].total,
+            stage="eval",
+            loss=f"· overall {overall:.1f}%",
+        )
         if not self.console.is_terminal:
             self.console.print(f"done     {name}: Open-VQA overall {overall:.1f}%")
 

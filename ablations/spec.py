@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from ablations.yaml_lines import key_lines, line_of
-from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten
+from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -127,7 +127,8 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         msg = f"unknown scale preset {spec.scale!r}; allowed: {allowed}"
         problems.append(Problem("scale", msg, line_of(lines, ("scale",))))
         return [], problems
-    base = {**PRESETS[spec.scale], **_dotted(spec.base)}
+    preset = PRESETS[spec.scale]
+    base = {**preset.overrides, **_dotted(spec.base)}
     problems += _check(base, {}, ("base",), lines)
 
     named: list[tuple[str, dict[str, Any], tuple]] = []
@@ -138,45 +139,75 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
     if grid:
         for combo in itertools.product(*grid.values()):
             name = "-".join(label for label, _ in combo)
-            overrides = _dotted({axis: value for axis, (_, value) in zip(grid, combo)})
+            overrides = _dotted({axis: value for axis, (_, value) in zip(grid, combo, strict=True)})
             named.append((name, overrides, ("axes",)))
     for name, overrides in spec.variants.items():
         where = ("variants", name)
         if not re.match(NAME_PATTERN, name):
-            problems.append(Problem(f"variants.{name}", "names use a-z, 0-9, '-', '_'",
-                                    line_of(lines, where)))
+            problems.append(
+                Problem(f"variants.{name}", "names use a-z, 0-9, '-', '_'", line_of(lines, where))
+            )
         problems += _check(base, _dotted(overrides), where, lines)
         named.append((name, _dotted(overrides), where))
     if not named:
         named.append(("base", {}, ("base",)))
     names = [name for name, _, _ in named]
     if spec.baseline is not None and spec.baseline not in names:
-        problems.append(Problem(
-            "baseline", f"{spec.baseline!r} is not a variant; choose one of: {', '.join(names)}",
-            line_of(lines, ("baseline",))))
+        problems.append(
+            Problem(
+                "baseline",
+                f"{spec.baseline!r} is not a variant; choose one of: {', '.join(names)}",
+                line_of(lines, ("baseline",)),
+            )
+        )
     if problems:  # per-override errors first: they name the exact line to fix
         return [], problems
 
     variants, seen = [], {}
     for name, overrides, where in named:
         if name in seen:
-            problems.append(Problem(
-                ".".join(map(str, where)),
-                f"variant name {name!r} is used twice; rename one (names must be unique)",
-                line_of(lines, where)))
+            problems.append(
+                Problem(
+                    ".".join(map(str, where)),
+                    f"variant name {name!r} is used twice; rename one (names must be unique)",
+                    line_of(lines, where),
+                )
+            )
             continue
         seen[name] = overrides
         for seed in spec.seeds:
             full = {**base, **overrides, "train.seed": seed}
             try:
-                config = VariantConfig.model_validate(_nest(full))
+                config = VariantConfig.model_validate(nest(full))
             except ValidationError as err:
-                problems += [Problem(f"variant {name}", _message(e, VariantConfig, True), line_of(
-                    lines, where)) for e in err.errors()]
+                problems += [
+                    Problem(
+                        f"variant {name}", _message(e, VariantConfig, True), line_of(lines, where)
+                    )
+                    for e in err.errors()
+                ]
                 break
             label = name if len(spec.seeds) == 1 else f"{name}-s{seed}"
             variants.append(Variant(label, config, overrides, seed))
+    for field, hint in preset.required.items():
+        missing = [v.name for v in variants if _get(v.config, field) is None]
+        if missing:
+            problems.append(
+                Problem(
+                    f"base.{field}",
+                    f"scale {spec.scale!r} needs {field}: {hint} "
+                    f"(missing for {', '.join(missing)})",
+                    line_of(lines, ("base",)),
+                )
+            )
     return variants, problems
+
+
+def _get(config: BaseModel, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, Any]]:
@@ -193,38 +224,26 @@ def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, 
             labels.append(value.replace("_", "-"))
         else:
             labels.append(f"{field}{value}")
-    return list(zip(labels, values))
+    return list(zip(labels, values, strict=True))
 
 
 def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:
     return flatten(overrides)
 
 
-def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for path, value in dotted.items():
-        node = nested
-        *parents, leaf = path.split(".")
-        for part in parents:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):  # 'a: 1' and 'a.b: 2' together
-                child = node[part] = {}
-            node = child
-        node[leaf] = value
-    return nested
-
-
 def _check(base: dict, overrides: dict, where: tuple, lines: dict) -> list[Problem]:
     """Validate base+overrides; report only the errors that `overrides` (or base) cause."""
     try:
-        VariantConfig.model_validate(_nest({**base, **overrides}))
+        VariantConfig.model_validate(nest({**base, **overrides}))
     except ValidationError as err:
         own = overrides or base
         found = []
         for error in err.errors():
             loc = ".".join(str(p) for p in error["loc"])
-            key = next((k for k in own if loc == k or loc.startswith(k + ".")
-                        or k.startswith(loc + ".")), None)
+            key = next(
+                (k for k in own if loc == k or loc.startswith(k + ".") or k.startswith(loc + ".")),
+                None,
+            )
             if key is None and overrides:
                 continue  # caused by the base: reported once, under base
             found.append(_problem(error, VariantConfig, where, lines, (key or "",)))

@@ -73,8 +73,13 @@ class SweepTracker:
         if found is not None:
             self.run_ids[variant.name] = found.info.run_id
             return found.info.run_id, found.info.status == "FINISHED"
-        tags = {ROLE: "variant", SWEEP: self.spec.name, VARIANT: variant.name,
-                KEY: variant.key, PARENT: self.parent_id}
+        tags = {
+            ROLE: "variant",
+            SWEEP: self.spec.name,
+            VARIANT: variant.name,
+            KEY: variant.key,
+            PARENT: self.parent_id,
+        }
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=variant.name)
         run_id = run.info.run_id
         params = flatten(variant.config.model_dump(mode="json"))
@@ -92,15 +97,18 @@ class SweepTracker:
     def log_step(self, name: str, result: dict[str, Any]) -> None:
         stage, step = result["stage"], int(result["step"])
         now = get_current_time_millis()
-        metrics = [Metric(f"{stage}/{k}", float(result[k]), now, step)
-                   for k in ("loss", "lr", "samples_per_s")]
+        metrics = [
+            Metric(f"{stage}/{k}", float(result[k]), now, step)
+            for k in ("loss", "lr", "samples_per_s")
+        ]
         self.client.log_batch(self.run_ids[name], metrics=metrics)
 
     def finish(self, name: str, metrics: dict[str, float], outputs: Path | None) -> None:
         run_id = self.run_ids[name]
         now = get_current_time_millis()
-        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0)
-                                               for k, v in metrics.items()])
+        self.client.log_batch(
+            run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        )
         if outputs is not None and (outputs / "predictions.jsonl").exists():
             self.client.log_artifact(run_id, str(outputs / "predictions.jsonl"))
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))

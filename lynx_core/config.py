@@ -46,6 +46,7 @@ class VisionConfig(StrictModel):
     width: int = Field(64, gt=0)
     layers: int = Field(2, gt=0)
     head_width: int = Field(32, gt=0)
+    max_frames: int = Field(5, gt=0, description="longest video; one learned embedding per frame")
     frozen: bool = True
 
     @model_validator(mode="after")
@@ -66,15 +67,33 @@ class ResamplerConfig(StrictModel):
     dim: int = Field(64, gt=0)
 
 
-class LLMConfig(StrictModel):
-    """The causal LM: a local HF checkpoint, or a tiny randomly initialised LLaMA."""
+class LoraConfig(StrictModel):
+    """LoRA on the LLM's projections (via peft): a cheap 'trainable LLM'."""
 
-    path: LocalPath | None = Field(None, description="folder for from_pretrained; None = tiny")
+    rank: int = Field(8, gt=0)
+    alpha: int = Field(16, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "v_proj"]
+
+
+class LLMConfig(StrictModel):
+    """The causal LM: a local HF checkpoint, or a randomly initialised LLaMA of the given size."""
+
+    path: LocalPath | None = Field(None, description="folder for from_pretrained; None = random")
     hidden_size: int = Field(64, gt=0)
     layers: int = Field(4, gt=0)
     heads: int = Field(4, gt=0)
     intermediate_size: int = Field(128, gt=0)
-    trainable: bool = Field(False, description="unfreeze the LLM (paper: 'trainable LLM')")
+    vocab_size: int | None = Field(None, gt=0, description="None: the tokenizer's size")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    trainable: bool = Field(False, description="unfreeze all of the LLM (paper: 'trainable LLM')")
+    lora: LoraConfig | None = Field(None, description="train LoRA weights instead of the LLM")
+
+    @model_validator(mode="after")
+    def _one_way_to_train(self) -> LLMConfig:
+        if self.trainable and self.lora is not None:
+            raise ValueError("set either trainable: true (full fine-tuning) or lora, not both")
+        return self
 
 
 class CrossAttentionConfig(StrictModel):
@@ -85,15 +104,22 @@ class CrossAttentionConfig(StrictModel):
 
 
 class AdapterConfig(StrictModel):
-    """Bottleneck adapters after every `every`-th frozen LLM layer (zero-initialised)."""
+    """Bottleneck adapters after frozen LLM layers (zero-initialised, so they start as identity).
+
+    Placed after `layers` when given, else after layers 0, every, 2·every, … (Lynx: every 2nd).
+    """
 
     enabled: bool = False
     every: int = Field(2, gt=0)
+    layers: list[int] | None = Field(None, description="explicit layer indices; overrides every")
     bottleneck: int = Field(32, gt=0)
 
 
 class ModelConfig(StrictModel):
     arch: Literal["prefix", "cross_attention"] = "prefix"
+    image_token: str = Field(
+        "<image>", description="prompt placeholder marking where the media go, if present"
+    )
     vision: VisionConfig = VisionConfig()
     resampler: ResamplerConfig = ResamplerConfig()
     llm: LLMConfig = LLMConfig()
@@ -131,6 +157,7 @@ class TrainConfig(StrictModel):
 
 class EvalConfig(StrictModel):
     max_new_tokens: int = Field(4, gt=0)
+    num_beams: int = Field(1, gt=0, description="Lynx decodes with 5 beams")
     batch_size: int = Field(32, gt=0)
 
 
@@ -159,3 +186,18 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[path] = value
     return flat
+
+
+def nest(dotted: dict[str, Any]) -> dict[str, Any]:
+    """{'a.b.c': value} → nested dict; the inverse of `flatten` (later keys win)."""
+    nested: dict[str, Any] = {}
+    for path, value in dotted.items():
+        node = nested
+        *parents, leaf = path.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):  # 'a: 1' and 'a.b: 2' together
+                child = node[part] = {}
+            node = child
+        node[leaf] = value
+    return nested

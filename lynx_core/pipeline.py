@@ -19,8 +19,7 @@ from lynx_core.data.batches import batch_indices, collate
 from lynx_core.data.toyworld import Example, World, make_world
 from lynx_core.evaluate import openvqa
 from lynx_core.evaluate.rule_judge import JUDGE_NAME
-from lynx_core.model.lynx import LynxModel
-from lynx_core.model.vision import build_vision_tower
+from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.train.bases import ensure_bases
 from lynx_core.train.loop import LogFn, train_stage
 
@@ -46,14 +45,17 @@ def run_variant(
     workdir.mkdir(parents=True, exist_ok=True)
     tokenizer, llm = ensure_bases(cfg, bases_root, on_log)
     torch.manual_seed(cfg.train.seed)  # same frozen tower for every variant of a seed
-    model = LynxModel(cfg.model, build_vision_tower(cfg.model.vision), llm)
+    model = build_lynx(cfg.model, tokenizer, llm)
     train_world = make_world(cfg.data.seed, cfg.data.train_images, split="train")
     eval_world = make_world(cfg.data.seed, cfg.data.eval_images, split="eval")
 
     metrics: dict[str, float] = {f"params/{k}": v for k, v in model.parameter_counts().items()}
     model.train()
     params = model.trainable_parameters()
-    for stage, examples in (("stage1", train_world.captions()), ("stage2", train_world.questions())):
+    for stage, examples in (
+        ("stage1", train_world.captions()),
+        ("stage2", train_world.questions()),
+    ):
         stage_cfg = getattr(cfg.train, stage)
         step_loss = _stage_loss(model, tokenizer, examples, train_world, stage_cfg, cfg.train.seed)
         metrics[f"{stage}/final_loss"] = train_stage(

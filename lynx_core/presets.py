@@ -1,12 +1,57 @@
-"""Named scale presets: dotted overrides of `VariantConfig` defaults, selected by `scale:`.
+"""Named scale presets, selected by a sweep's `scale:` field.
 
-`toy` is the defaults themselves (trains on a CPU in minutes). Adding a preset is one entry.
+A preset is dotted overrides of the `VariantConfig` defaults plus the fields a user must still
+supply (paths to local weights), each with a hint; the sweep validator reports missing ones
+before anything runs. `toy` is the defaults themselves (trains on a CPU in minutes). `paper`
+is the released Lynx configuration (../shared/paper/lynx_reference.md, bytedance/lynx-llm's
+configs/LYNX.yaml): EVA ViT-g/14 at 420 px, resampler depth 3 with 32 tokens, a 7B LLaMA-family
+LLM, adapters after every 2nd layer, 5 video frames, 5-beam decoding of up to 64 tokens.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "toy": {},
+from pydantic import BaseModel
+
+
+class Preset(BaseModel):
+    overrides: dict[str, Any] = {}
+    required: dict[str, str] = {}  # dotted field -> how to satisfy it
+
+
+LLAMA_7B = {
+    "hidden_size": 4096,
+    "layers": 32,
+    "heads": 32,
+    "intermediate_size": 11008,
+    "vocab_size": 32000,
+}
+
+PRESETS: dict[str, Preset] = {
+    "toy": Preset(),
+    "paper": Preset(
+        overrides={
+            "model.vision.open_clip_name": "EVA01-g-14",
+            "model.vision.image_size": 420,
+            "model.vision.max_frames": 5,
+            "model.resampler.num_queries": 32,
+            "model.resampler.depth": 3,
+            "model.resampler.dim": 1408,
+            "model.resampler.heads": 16,
+            **{f"model.llm.{k}": v for k, v in LLAMA_7B.items()},
+            "model.llm.dtype": "bfloat16",
+            "model.adapters.enabled": True,
+            "model.adapters.every": 2,
+            "model.adapters.bottleneck": 2048,
+            "model.cross_attention.every": 4,
+            "model.cross_attention.heads": 32,
+            "eval.max_new_tokens": 64,
+            "eval.num_beams": 5,
+        },
+        required={
+            "model.llm.path": "the local folder of Vicuna-7B or LLaMA-7B (HF format)",
+            "model.vision.checkpoint": "the local EVA01-g-14 open_clip checkpoint file",
+        },
+    ),
 }

@@ -87,7 +87,9 @@ class World:
     images: np.ndarray  # (N, RENDER_SIZE, RENDER_SIZE, 3) uint8
 
     def captions(self) -> list[Example]:
-        return [Example(i, CAPTION_PROMPT, s.caption(), "Caption") for i, s in enumerate(self.scenes)]
+        return [
+            Example(i, CAPTION_PROMPT, s.caption(), "Caption") for i, s in enumerate(self.scenes)
+        ]
 
     def questions(self) -> list[Example]:
         return [

@@ -32,7 +32,9 @@ def generate_answers(
 ) -> list[str]:
     model.eval()
     answers: list[str] = []
-    for start in tqdm(range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None):
+    for start in tqdm(
+        range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None
+    ):
         chunk = examples[start : start + cfg.batch_size]
         batch = collate(chunk, images, tokenizer, image_size, with_answers=False)
         new_tokens = model.generate(
@@ -41,7 +43,7 @@ def generate_answers(
             batch["attention_mask"],
             max_new_tokens=cfg.max_new_tokens,
             do_sample=False,
-            num_beams=1,
+            num_beams=cfg.num_beams,
             pad_token_id=tokenizer.pad_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )
@@ -61,8 +63,14 @@ def score(
         correct[ex.category] += right
         total[ex.category] += 1
         records.append(
-            {"image": ex.image, "class": ex.category, "question": ex.prompt,
-             "answer": [ex.answer], "prediction": answer, "correct": right}
+            {
+                "image": ex.image,
+                "class": ex.category,
+                "question": ex.prompt,
+                "answer": [ex.answer],
+                "prediction": answer,
+                "correct": right,
+            }
         )
     metrics: dict[str, float] = {}
     for category in sorted(total):

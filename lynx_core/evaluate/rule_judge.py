@@ -20,6 +20,4 @@ def normalise(text: str) -> str:
 
 def judge(prediction: str, references: Sequence[str]) -> bool:
     answer = f" {normalise(prediction)} "
-    return any(
-        normalise(ref) and f" {normalise(ref)} " in answer for ref in references
-    )
+    return any(normalise(ref) and f" {normalise(ref)} " in answer for ref in references)

@@ -44,8 +44,17 @@ class AdaptedDecoderLayer(nn.Module):
 
 
 def adapter_layer_indices(num_layers: int, cfg: AdapterConfig) -> list[int]:
-    """Layers that get an adapter: 0, every, 2*every, … (Lynx: every 2nd from layer 0)."""
-    return list(range(0, num_layers, cfg.every)) if cfg.enabled else []
+    """Layers that get an adapter: `cfg.layers`, else 0, every, 2·every, … (Lynx: every 2nd)."""
+    if not cfg.enabled:
+        return []
+    if cfg.layers is None:
+        return list(range(0, num_layers, cfg.every))
+    bad = [i for i in cfg.layers if not 0 <= i < num_layers]
+    if bad:
+        raise ValueError(
+            f"model.adapters.layers {bad} out of range: the LLM has layers 0..{num_layers - 1}"
+        )
+    return sorted(set(cfg.layers))
 
 
 def attach_adapters(layers: nn.ModuleList, dim: int, cfg: AdapterConfig) -> list[int]:

@@ -1,8 +1,9 @@
 """How visual tokens enter the LLM: one registered implementation per `model.arch` value.
 
 An injector is built once around the LLM (it may wrap decoder layers) and, per batch, turns
-(visual tokens, text embeddings, mask, labels) into what the LLM consumes. `prefix` puts the
-tokens in the sequence; `cross_attention` hands them to gated cross-attention layers.
+(visual tokens, text embeddings, mask, media anchor, labels) into what the LLM consumes.
+`prefix` puts the tokens in the sequence; `cross_attention` hands them to gated
+cross-attention layers. Adding an architecture = one class here + one registry line.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from torch import nn
 
 from lynx_core.config import ModelConfig
 from lynx_core.model.cross_attention import MediaSlot, attach_cross_attention
-from lynx_core.model.prefix import PrefixProjector, prepend_prefix
+from lynx_core.model.prefix import PrefixProjector, insert_prefix
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # embeds, mask, labels
 
@@ -26,8 +27,8 @@ class PrefixInjector(nn.Module):
         self.projector = PrefixProjector(media_dim, llm_dim)
 
     @contextmanager
-    def inject(self, media, embeds, mask, labels=None) -> Iterator[Batch]:
-        yield prepend_prefix(self.projector(media), embeds, mask, labels)
+    def inject(self, media, embeds, mask, anchor, placeholder, labels=None) -> Iterator[Batch]:
+        yield insert_prefix(self.projector(media), embeds, mask, anchor, placeholder, labels)
 
 
 class CrossAttentionInjector(nn.Module):
@@ -39,12 +40,14 @@ class CrossAttentionInjector(nn.Module):
         )
 
     @contextmanager
-    def inject(self, media, embeds, mask, labels=None) -> Iterator[Batch]:
+    def inject(self, media, embeds, mask, anchor, placeholder, labels=None) -> Iterator[Batch]:
+        positions = torch.arange(mask.shape[1], device=mask.device)
         self.slot.tokens = media
+        self.slot.visible = (positions.unsqueeze(0) > anchor.unsqueeze(1)) & mask.bool()
         try:
             yield embeds, mask, labels
         finally:  # never leave stale media for a later text-only call
-            self.slot.tokens = None
+            self.slot.tokens = self.slot.visible = None
 
 
 InjectorBuilder = Callable[[nn.ModuleList, int, int, ModelConfig], nn.Module]

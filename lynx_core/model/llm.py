@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import (
     AutoModelForCausalLM,
@@ -21,15 +22,17 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from lynx_core.config import LLMConfig
+from lynx_core.config import LLMConfig, LoraConfig
 
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<s>", "eos": "</s>", "unk": "<unk>"}
-MAX_POSITIONS = 256
+IMAGE_TOKEN = "<image>"
+MAX_POSITIONS = 2048
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def build_word_tokenizer(words: Iterable[str]) -> PreTrainedTokenizerBase:
     """Word-level tokenizer over a closed vocabulary (toy scale); punctuation splits off."""
-    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS.values())}
+    vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS.values(), IMAGE_TOKEN])}
     for word in sorted(set(words) - set(vocab)):
         vocab[word] = len(vocab)
     backend = Tokenizer(models.WordLevel(vocab, unk_token=SPECIAL_TOKENS["unk"]))
@@ -37,6 +40,7 @@ def build_word_tokenizer(words: Iterable[str]) -> PreTrainedTokenizerBase:
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         **{f"{role}_token": token for role, token in SPECIAL_TOKENS.items()},
+        additional_special_tokens=[IMAGE_TOKEN],
         padding_side="left",
     )
 
@@ -49,24 +53,47 @@ def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
-def build_llm(cfg: LLMConfig, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
-    """A local checkpoint when `cfg.path` is set, else a tiny randomly initialised LLaMA."""
+def build_llm(cfg: LLMConfig, tokenizer: PreTrainedTokenizerBase | None) -> PreTrainedModel:
+    """A local checkpoint when `cfg.path` is set, else a randomly initialised LLaMA of cfg's size.
+
+    The random one takes its vocabulary from `cfg.vocab_size` or the tokenizer, so a paper-size
+    model can be built on the meta device for parameter counts without any weights.
+    """
+    dtype = DTYPES[cfg.dtype]
     if cfg.path is not None:
-        return AutoModelForCausalLM.from_pretrained(cfg.path)
+        return AutoModelForCausalLM.from_pretrained(cfg.path, dtype=dtype)
+    special = {
+        f"{role}_token_id": getattr(tokenizer, f"{role}_token_id", None)
+        for role in ("pad", "bos", "eos")
+    }
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=cfg.vocab_size or len(tokenizer),
         hidden_size=cfg.hidden_size,
         intermediate_size=cfg.intermediate_size,
         num_hidden_layers=cfg.layers,
         num_attention_heads=cfg.heads,
         num_key_value_heads=cfg.heads,
         max_position_embeddings=MAX_POSITIONS,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=False,
+        **special,
     )
-    return LlamaForCausalLM(config)
+    return LlamaForCausalLM(config).to(dtype)
+
+
+def add_lora(llm: PreTrainedModel, cfg: LoraConfig) -> None:
+    """Inject LoRA weights into the LLM in place (peft); only they become trainable."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import inject_adapter_in_model
+
+    peft_cfg = PeftLoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=list(cfg.target_modules),
+    )
+    inject_adapter_in_model(peft_cfg, llm)
+    for name, param in llm.named_parameters():
+        param.requires_grad_("lora_" in name)
 
 
 def decoder_layers(llm: PreTrainedModel):

@@ -1,8 +1,9 @@
 """LynxModel: frozen vision tower → perceiver resampler → injector → (frozen) causal LM.
 
 Assembles the components named by a `ModelConfig` around any transformers causal LM. Only the
-resampler, the injector's modules and adapters train unless `llm.trainable` is set. Not here:
-tokenisation, data and the training loop.
+resampler, the frame embedding, the injector's modules and adapters train, unless the LLM is
+unfrozen (`llm.trainable`) or given LoRA weights (`llm.lora`). Not here: tokenisation, data
+and the training loop.
 """
 
 from __future__ import annotations
@@ -12,56 +13,96 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lynx_core.config import ModelConfig
 from lynx_core.model.adapters import attach_adapters
 from lynx_core.model.injectors import INJECTORS
-from lynx_core.model.llm import decoder_layers
+from lynx_core.model.llm import add_lora, build_llm, decoder_layers
 from lynx_core.model.resampler import PerceiverResampler
-from lynx_core.model.vision import VisionTower
+from lynx_core.model.vision import VisionTower, build_vision_tower
+
+
+def media_anchor(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, image_token_id: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the last position before the media (B,) and the placeholder mask (B, T).
+
+    The media follow the `<image>` placeholder's predecessor when the prompt has one, else the
+    first real token (BOS), so the whole instruction comes after the image as in Lynx.
+    """
+    first_real = attention_mask.long().argmax(dim=1)  # left padding: first 1
+    if image_token_id is None:
+        return first_real, torch.zeros_like(input_ids, dtype=torch.bool)
+    placeholder = input_ids == image_token_id
+    count = placeholder.sum(dim=1)
+    if (count > 1).any():
+        raise ValueError("a prompt may hold at most one image placeholder")
+    anchor = torch.where(count > 0, placeholder.long().argmax(dim=1) - 1, first_real)
+    return anchor, placeholder
 
 
 class LynxModel(nn.Module):
-    def __init__(self, cfg: ModelConfig, vision: VisionTower, llm: PreTrainedModel):
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        vision: VisionTower,
+        llm: PreTrainedModel,
+        image_token_id: int | None = None,
+    ):
         super().__init__()
         self.cfg = cfg
+        self.image_token_id = image_token_id
         self.vision = vision
-        self.llm = llm.requires_grad_(cfg.llm.trainable)  # before new layers are attached
+        self.llm = llm.requires_grad_(cfg.llm.trainable)  # before new modules are attached
+        if cfg.llm.lora is not None:
+            add_lora(llm, cfg.llm.lora)
         self.resampler = PerceiverResampler(vision.width, cfg.resampler)
         llm_dim = llm.config.hidden_size
         layers = decoder_layers(llm)
         self.adapter_layers = attach_adapters(layers, llm_dim, cfg.adapters)
         self.injector = INJECTORS[cfg.arch](layers, cfg.resampler.dim, llm_dim, cfg)
 
-    def encode_media(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) → visual tokens (B, num_queries, resampler.dim)."""
-        return self.resampler(self.vision(pixels))
+    def encode_media(
+        self, pixels: torch.Tensor | None, patches: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Image (B, 3, H, W) or video (B, T, 3, H, W) → (B, num_queries, resampler.dim).
 
-    def forward(self, pixels, input_ids, attention_mask, labels=None):
-        """Causal-LM output; `loss` covers only positions whose label is not -100."""
+        `patches` are the frozen tower's outputs computed earlier (a feature cache); when
+        given, the tower is skipped.
+        """
+        return self.resampler(patches if patches is not None else self.vision(pixels))
+
+    def _inject(self, pixels, input_ids, attention_mask, labels=None, patches=None):
         embeds = self.llm.get_input_embeddings()(input_ids)  # (B, T, llm_dim)
-        media = self.encode_media(pixels)
-        with self.injector.inject(media, embeds, attention_mask, labels) as (emb, mask, lab):
-            return self.llm(inputs_embeds=emb, attention_mask=mask, labels=lab)
+        media = self.encode_media(pixels, patches).to(embeds.dtype)
+        anchor, placeholder = media_anchor(input_ids, attention_mask, self.image_token_id)
+        return self.injector.inject(media, embeds, attention_mask, anchor, placeholder, labels)
+
+    def forward(self, pixels, input_ids, attention_mask, labels=None, patches=None):
+        """Causal-LM output; `loss` covers only positions whose label is not -100."""
+        injected = self._inject(pixels, input_ids, attention_mask, labels, patches)
+        with injected as (embeds, mask, labels):
+            return self.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels)
 
     @torch.no_grad()
     def generate(self, pixels, input_ids, attention_mask, **generate_kwargs) -> torch.Tensor:
         """New tokens only (B, ≤ max_new_tokens), via the LLM's own `generate()` and KV cache."""
-        embeds = self.llm.get_input_embeddings()(input_ids)
-        media = self.encode_media(pixels)
-        with self.injector.inject(media, embeds, attention_mask) as (emb, mask, _):
-            return self.llm.generate(inputs_embeds=emb, attention_mask=mask, **generate_kwargs)
+        with self._inject(pixels, input_ids, attention_mask) as (embeds, mask, _):
+            return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, **generate_kwargs)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 
     def parameter_counts(self) -> dict[str, int]:
-        count = lambda params: sum(p.numel() for p in params)  # noqa: E731
+        def count(params) -> int:
+            return sum(p.numel() for p in params)
+
         return {
             "total": count(self.parameters()),
             "trainable": count(self.trainable_parameters()),
-            "vision": count(self.vision.parameters()),
+            "vision": count(self.vision.visual.parameters()),
+            "llm": count(p for n, p in self.llm.named_parameters() if not _is_added(n)),
             "resampler": count(self.resampler.parameters()),
         }
 
@@ -71,6 +112,35 @@ class LynxModel(nn.Module):
         save_file(state, str(path))
 
     def load_trainable(self, path: Path) -> None:
-        missing = set(self.load_state_dict(load_file(str(path)), strict=False).unexpected_keys)
+        result = self.load_state_dict(load_file(str(path)), strict=False)
+        if result.unexpected_keys:
+            raise KeyError(
+                f"{path} holds weights this model does not have: "
+                f"{sorted(result.unexpected_keys)[:5]}"
+            )
+        expected = {n for n, p in self.named_parameters() if p.requires_grad}
+        missing = expected & set(result.missing_keys)
         if missing:
-            raise KeyError(f"{path} holds weights this model does not have: {sorted(missing)}")
+            raise KeyError(f"{path} lacks trainable weights: {sorted(missing)[:5]}")
+
+
+def _is_added(name: str) -> bool:
+    """Parameters that Lynx adds inside the LLM's module tree (not the LLM's own)."""
+    return any(part in name for part in (".adapter.", ".xattn.", "lora_"))
+
+
+def image_token_id(tokenizer: PreTrainedTokenizerBase | None, token: str) -> int | None:
+    """The placeholder's id, or None when the tokenizer has no such token (media after BOS)."""
+    if tokenizer is None or token not in tokenizer.get_vocab():
+        return None
+    return tokenizer.convert_tokens_to_ids(token)
+
+
+def build_lynx(
+    cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase | None, llm: PreTrainedModel | None = None
+) -> LynxModel:
+    """Vision tower, LLM (given, or built from config) and the chosen architecture."""
+    llm = llm if llm is not None else build_llm(cfg.llm, tokenizer)
+    return LynxModel(
+        cfg, build_vision_tower(cfg.vision), llm, image_token_id(tokenizer, cfg.image_token)
+    )

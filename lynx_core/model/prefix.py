@@ -1,7 +1,9 @@
-"""Prefix-finetuning: visual tokens, projected to the LLM width, placed before the prompt.
+"""Prefix-finetuning: visual tokens, projected to the LLM width, placed into the prompt.
 
-Builds the LLM's `inputs_embeds`, attention mask and labels for [visual tokens; text], with
-the visual positions masked out of the loss. Not here: how visual tokens are produced.
+The tokens go right after each row's anchor: the BOS token (Lynx puts the media before the
+whole instruction) or, when the prompt has an `<image>` placeholder, in its place. Builds the
+LLM's `inputs_embeds`, attention mask and labels with the visual positions out of the loss.
+Not here: how visual tokens are produced.
 """
 
 from __future__ import annotations
@@ -23,28 +25,33 @@ class PrefixProjector(nn.Module):
         return self.proj(media)
 
 
-def prepend_prefix(
+def insert_prefix(
     prefix: torch.Tensor,
     text_embeds: torch.Tensor,
     attention_mask: torch.Tensor,
+    anchor: torch.Tensor,
+    placeholder: torch.Tensor,
     labels: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """[prefix; text] embeddings (B, N+T, D), mask (B, N+T) and labels with prefix ignored.
+    """Rows become [padding][text ≤ anchor][prefix][text > anchor], placeholders dropped.
 
-    Text arrives left-padded and starts with BOS; each row is reordered to
-    [padding][BOS][prefix][rest of text], the order LLaVA-style prefix models use.
+    prefix (B, N, D), text_embeds (B, T, D), attention_mask (B, T) left-padded, anchor (B,)
+    index of the last text token before the media, placeholder (B, T) bool.
+    Returns embeds (B, N+T, D), mask (B, N+T), labels (B, N+T) or None.
     """
     batch, n_prefix = prefix.shape[:2]
-    embeds = torch.cat([prefix.to(text_embeds.dtype), text_embeds], dim=1)
-    mask = torch.cat([attention_mask.new_ones(batch, n_prefix), attention_mask], dim=1)
-    # sort key: pad 0, BOS 1, prefix 2, text 3; a stable sort keeps order within each group
-    first_real = attention_mask.cumsum(dim=1) == 1
-    text_key = 3 * attention_mask - 2 * (first_real & attention_mask.bool()).long()
-    key = torch.cat([attention_mask.new_full((batch, n_prefix), 2), text_key], dim=1)
+    positions = torch.arange(text_embeds.shape[1], device=anchor.device)
+    mask = attention_mask * ~placeholder  # a placeholder becomes padding
+    before = positions.unsqueeze(0) <= anchor.unsqueeze(1)
+    # sort key: padding 0, text before the media 1, prefix 2, text after 3; stable sort
+    text_key = torch.where(mask.bool(), torch.where(before, 1, 3), 0)
+    key = torch.cat([text_key.new_full((batch, n_prefix), 2), text_key], dim=1)
     order = torch.argsort(key, dim=1, stable=True)
+    embeds = torch.cat([prefix.to(text_embeds.dtype), text_embeds], dim=1)
     embeds = embeds.gather(1, order.unsqueeze(-1).expand_as(embeds))
-    mask = mask.gather(1, order)
+    full_mask = torch.cat([mask.new_ones(batch, n_prefix), mask], dim=1).gather(1, order)
     if labels is None:
-        return embeds, mask, None
+        return embeds, full_mask, None
+    labels = labels.masked_fill(placeholder, IGNORE_INDEX)
     labels = torch.cat([labels.new_full((batch, n_prefix), IGNORE_INDEX), labels], dim=1)
-    return embeds, mask, labels.gather(1, order)
+    return embeds, full_mask, labels.gather(1, order)

@@ -1,74 +1,133 @@
-"""Vision tower: an open_clip image encoder that returns patch tokens.
+"""Vision tower: an open_clip image encoder that returns patch tokens, for images and videos.
 
-The tower comes from open_clip so that any of its model configs (a tiny custom ViT for toy
-scale, EVA ViT-g/14 for the paper) plugs in unchanged. It is frozen by default. Not here:
+The tower comes from open_clip so that any of its model configs plugs in unchanged: a tiny
+custom ViT at toy scale, EVA ViT-g/14 (a timm trunk inside open_clip) for the paper. The input
+resolution is a config value; a checkpoint made at another resolution has its position
+embeddings interpolated by open_clip / timm on load. A video is T frames encoded one by one,
+plus a learned frame-position embedding (as in Lynx), concatenated along the token axis.
+The trunk is frozen by default; the frame embedding is new and always trains. Not here:
 the resampler and anything that maps tokens into the LLM.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import open_clip
 import torch
-from open_clip.model import CLIPTextCfg, CLIPVisionCfg
+from open_clip.model import CLIPTextCfg, CLIPVisionCfg, _build_vision_tower
+from open_clip.timm_model import TimmModel
 from torch import nn
 
 from lynx_core.config import VisionConfig
 
 TOY_EMBED_DIM = 64
+TOY_TEXT = CLIPTextCfg(context_length=16, vocab_size=512, width=64, heads=2, layers=1)
 
 
-def build_clip(cfg: VisionConfig, vocab_size: int = 512) -> nn.Module:
-    """A whole CLIP (image + text towers): toy scale can CLIP-pretrain it before use."""
-    if cfg.open_clip_name is not None:
-        model = open_clip.create_model(
-            cfg.open_clip_name,
-            pretrained=str(cfg.checkpoint) if cfg.checkpoint else None,
-            force_image_size=cfg.image_size,
-        )
-        return model
-    vision = CLIPVisionCfg(
+def _toy_vision_cfg(cfg: VisionConfig) -> CLIPVisionCfg:
+    return CLIPVisionCfg(
         layers=cfg.layers,
         width=cfg.width,
         head_width=cfg.head_width,
         patch_size=cfg.patch_size,
         image_size=cfg.image_size,
     )
-    text = CLIPTextCfg(context_length=16, vocab_size=vocab_size, width=64, heads=2, layers=1)
-    model = open_clip.CLIP(embed_dim=TOY_EMBED_DIM, vision_cfg=vision, text_cfg=text)
-    if cfg.checkpoint is not None:
-        model.load_state_dict(torch.load(cfg.checkpoint, map_location="cpu", weights_only=True))
+
+
+def build_clip(cfg: VisionConfig) -> nn.Module:
+    """A whole CLIP (image + text towers), e.g. for CLIP-pretraining the toy tower."""
+    if cfg.open_clip_name is not None:
+        return open_clip.create_model(
+            cfg.open_clip_name,
+            pretrained=str(cfg.checkpoint) if cfg.checkpoint else None,
+            force_image_size=cfg.image_size,
+        )
+    model = open_clip.CLIP(
+        embed_dim=TOY_EMBED_DIM, vision_cfg=_toy_vision_cfg(cfg), text_cfg=TOY_TEXT
+    )
+    if cfg.checkpoint is not None:  # resizes position embeddings to cfg.image_size
+        open_clip.load_checkpoint(model, str(cfg.checkpoint))
     return model
 
 
-class VisionTower(nn.Module):
-    """Wraps an open_clip visual trunk; `forward` gives the last layer's patch tokens."""
+def build_visual(cfg: VisionConfig) -> nn.Module:
+    """Just the image trunk. Without a checkpoint no text tower is built (cheap, meta-safe)."""
+    if cfg.checkpoint is not None:
+        return build_clip(cfg).visual
+    if cfg.open_clip_name is None:
+        return _build_vision_tower(TOY_EMBED_DIM, _toy_vision_cfg(cfg))
+    model_cfg = open_clip.get_model_config(cfg.open_clip_name)
+    if model_cfg is None:
+        raise ValueError(
+            f"unknown open_clip model {cfg.open_clip_name!r}; "
+            f"known: {', '.join(open_clip.list_models())}"
+        )
+    vision_cfg = {**model_cfg["vision_cfg"], "image_size": cfg.image_size}
+    return _build_vision_tower(model_cfg["embed_dim"], vision_cfg)
 
-    def __init__(self, visual: nn.Module, frozen: bool = True):
+
+# How to read patch tokens (without class/prefix tokens) and the width of each trunk kind.
+TokenReader = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+def _open_clip_tokens(visual: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    out = visual.forward_intermediates(x, indices=1, output_fmt="NLC", intermediates_only=True)
+    return out["image_intermediates"][-1]
+
+
+def _timm_tokens(visual: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return visual.trunk.forward_intermediates(
+        x, indices=1, output_fmt="NLC", intermediates_only=True
+    )[-1]
+
+
+def _reader(visual: nn.Module) -> tuple[TokenReader, int]:
+    if isinstance(visual, TimmModel):
+        return _timm_tokens, visual.trunk.embed_dim
+    return _open_clip_tokens, visual.transformer.width
+
+
+class VisionTower(nn.Module):
+    """(B, 3, H, W) image → (B, P, width); (B, T, 3, H, W) video → (B, T·P, width)."""
+
+    def __init__(self, visual: nn.Module, max_frames: int = 1, frozen: bool = True):
         super().__init__()
         self.visual = visual
+        self.read_tokens, self.width = _reader(visual)
         self.frozen = frozen
+        self.frame_embed = nn.Parameter(torch.zeros(max_frames, self.width))
+        nn.init.trunc_normal_(self.frame_embed, std=0.02)
         if frozen:
             self.visual.requires_grad_(False)
             self.visual.eval()
 
-    @property
-    def width(self) -> int:
-        return self.visual.transformer.width
-
     def train(self, mode: bool = True) -> VisionTower:
         super().train(mode)
-        if self.frozen:  # a frozen tower keeps eval-mode behaviour (dropout off) while training
+        if self.frozen:  # a frozen trunk keeps eval behaviour (dropout, drop-path off)
             self.visual.eval()
         return self
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) → patch tokens (B, P, width), without the class token."""
+    def patch_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) → (N, P, width), P = (H / patch) · (W / patch)."""
         with torch.set_grad_enabled(not self.frozen and torch.is_grad_enabled()):
-            out = self.visual.forward_intermediates(
-                pixels, indices=1, output_fmt="NLC", intermediates_only=True
+            return self.read_tokens(self.visual, pixels)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        if pixels.dim() == 4:
+            return self.patch_tokens(pixels)
+        if pixels.dim() != 5:
+            raise ValueError(f"pixels must be (B,3,H,W) or (B,T,3,H,W); got {tuple(pixels.shape)}")
+        batch, frames = pixels.shape[:2]
+        if frames > self.frame_embed.shape[0]:
+            raise ValueError(
+                f"video has {frames} frames; the tower was built for at most "
+                f"{self.frame_embed.shape[0]} (model.vision.max_frames)"
             )
-        return out["image_intermediates"][-1]
+        tokens = self.patch_tokens(pixels.flatten(0, 1)).unflatten(0, (batch, frames))
+        tokens = tokens + self.frame_embed[:frames, None, :].to(tokens.dtype)  # (B, T, P, W)
+        return tokens.flatten(1, 2)  # (B, T·P, W): one resampler pass over the whole clip
 
 
 def build_vision_tower(cfg: VisionConfig) -> VisionTower:
-    return VisionTower(build_clip(cfg).visual, frozen=cfg.frozen)
+    return VisionTower(build_visual(cfg), max_frames=cfg.max_frames, frozen=cfg.frozen)

@@ -58,8 +58,14 @@ def pretrain_toy_llm(cfg: VariantConfig, on_log: LogFn | None = None):
         return llm(**batch).loss
 
     llm.train()
-    train_stage(step_loss, list(llm.parameters()), stage, stage="bases",
-                log_every=cfg.train.log_every, on_log=on_log)
+    train_stage(
+        step_loss,
+        list(llm.parameters()),
+        stage,
+        stage="bases",
+        log_every=cfg.train.log_every,
+        on_log=on_log,
+    )
     return tokenizer, llm
 
 

@@ -20,7 +20,11 @@ def run_cli(*args: str, results: Path) -> subprocess.CompletedProcess:
     env.pop("RAY_ADDRESS", None)
     return subprocess.run(
         [sys.executable, "-m", "ablations", *args, "--results", str(results)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -37,11 +41,20 @@ def test_bad_sweep_exits_nonzero_before_ray_or_mlflow_start(tmp_path):
 
 
 def test_plan_lists_the_variants():
-    done = subprocess.run([sys.executable, "-m", "ablations", "plan", "arch"], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ablations", "plan", "arch"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
-    for name in ("prefix-no-adapters", "prefix-adapters", "cross-attention-no-adapters",
-                 "cross-attention-adapters"):
+    for name in (
+        "prefix-no-adapters",
+        "prefix-adapters",
+        "cross-attention-no-adapters",
+        "cross-attention-adapters",
+    ):
         assert name in done.stdout
 
 
@@ -69,8 +82,12 @@ def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
     for run in runs:
         assert run.info.status == "FINISHED"
         metrics = run.data.metrics
-        for key in ("openvqa/overall", "openvqa/Color/acc", "stage2/final_loss",
-                    "params/trainable"):
+        for key in (
+            "openvqa/overall",
+            "openvqa/Color/acc",
+            "stage2/final_loss",
+            "params/trainable",
+        ):
             assert math.isfinite(metrics[key]), key
         assert 0 <= metrics["openvqa/overall"] <= 100
         assert run.data.params["model.arch"] in {"prefix", "cross_attention"}

@@ -42,7 +42,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_variants_seeds_and_labelled_axes(tmp_path):
-    spec = load_sweep(write(tmp_path, """
+    spec = load_sweep(
+        write(
+            tmp_path,
+            """
 name: mix
 base: {model: {vision: {image_size: 48}}}
 axes:
@@ -50,10 +53,18 @@ axes:
 variants:
   big-resampler: {model.resampler.num_queries: 16}
 seeds: [1, 2]
-"""))
+""",
+        )
+    )
     variants = spec.expand()
     assert [v.name for v in variants] == [
-        "px-s1", "px-s2", "xa-s1", "xa-s2", "big-resampler-s1", "big-resampler-s2"]
+        "px-s1",
+        "px-s2",
+        "xa-s1",
+        "xa-s2",
+        "big-resampler-s1",
+        "big-resampler-s2",
+    ]
     assert all(v.config.model.vision.image_size == 48 for v in variants)
     assert [v.config.train.seed for v in variants[:2]] == [1, 2]
     assert variants[-1].config.model.resampler.num_queries == 16
@@ -61,7 +72,9 @@ seeds: [1, 2]
 
 
 def test_every_problem_is_reported_at_once_with_file_line_and_allowed_values(tmp_path):
-    path = write(tmp_path, """name: bad
+    path = write(
+        tmp_path,
+        """name: bad
 base:
   model.llm.path: /no/such/llama
   train:
@@ -72,7 +85,8 @@ axes:
 variants:
   odd: {model.vision.image_size: 30}
 baseline: nope
-""")
+""",
+    )
     with pytest.raises(SweepError) as caught:
         load_sweep(path)
     err = caught.value
@@ -92,7 +106,8 @@ baseline: nope
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: toy"),
+        ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: paper, toy"),
+        ("name: x\nscale: paper\n", "scale 'paper' needs model.llm.path: the local folder"),
         ("name: x\nresources: {gpus: -1}\n", "greater than or equal to 0"),
         ("name: x\nfrobnicate: 1\n", "frobnicate"),
         ("name: Bad Name\n", "should match pattern"),

@@ -1,0 +1,35 @@
+"""The paper preset builds on the meta device (no weights) with the published sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lynx_core.config import VariantConfig, nest
+from lynx_core.model.lynx import build_lynx
+from lynx_core.presets import PRESETS
+
+
+@pytest.mark.parametrize("arch", ["prefix", "cross_attention"])
+def test_paper_preset_parameter_counts(arch, capsys):
+    overrides = {**PRESETS["paper"].overrides, "model.arch": arch}
+    cfg = VariantConfig.model_validate(nest(overrides)).model
+    with torch.device("meta"):
+        model = build_lynx(cfg, tokenizer=None)
+    counts = model.parameter_counts()
+    with capsys.disabled():
+        print(
+            f"\npaper preset ({arch}): "
+            + ", ".join(f"{k} {v / 1e9:.3f}B" for k, v in counts.items())
+        )
+    assert 0.9e9 < counts["vision"] < 1.1e9  # EVA ViT-g/14: about 1.0B
+    assert 6.5e9 < counts["llm"] < 7.0e9  # LLaMA-7B: 6.74B
+    assert model.vision.width == 1408
+    assert model.cfg.vision.image_size == 420
+    assert model.adapter_layers == list(range(0, 32, 2))
+    if arch == "prefix":  # the released Lynx: "about 8B parameters in all"
+        assert 7.5e9 < counts["total"] < 8.5e9
+        assert counts["trainable"] < 0.05 * counts["total"]  # resampler, projector, adapters
+    else:  # Flamingo-style blocks before every 4th layer add ~1.4B trainable weights
+        assert model.injector.layer_indices == list(range(0, 32, 4))
+        assert 1.0e9 < counts["trainable"] < 2.0e9
