@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ablations.spec import Variant
 
-STAGES = ("bases", "stage1", "stage2")
+STAGES = ("stage1", "stage2")  # per-variant bars; shared bases are prepared beforehand
 
 
 def total_steps(variant: Variant) -> int:
@@ -62,6 +62,9 @@ class SweepProgress:
             self.console.print(f"running  {name}")
 
     def step(self, name: str, stage: str, step: int, loss: float) -> None:
+        if stage not in STAGES:  # e.g. bases trained inside a trial after a lost cache
+            self.progress.update(self.tasks[name], stage=stage, loss=f"{loss:.3f}")
+            return
         cfg = self.variants[name].config.train
         offset = sum(getattr(cfg, s).steps for s in STAGES[: STAGES.index(stage)])
         self.progress.update(

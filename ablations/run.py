@@ -21,6 +21,7 @@ from ablations.progress import SweepProgress
 from ablations.spec import SweepSpec, Variant
 from ablations.track import SweepTracker
 from lynx_core.config import VariantConfig
+from lynx_core.train.bases import bases_key, ensure_bases
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,33 @@ def run_trial(
         on_log=lambda result: tune.report({"kind": "step", **result}),
     )
     tune.report({"kind": "final", **metrics})
+
+
+def _prepare_bases(config: VariantConfig, root: str, threads: int) -> str:
+    import torch
+
+    torch.set_num_threads(threads)
+    ensure_bases(config, Path(root))
+    return bases_key(config)
+
+
+def prepare_bases(
+    todo: list[Variant], root: Path, spec: SweepSpec, progress: SweepProgress
+) -> None:
+    """Train each distinct toy base once, in parallel, before the variants that share it."""
+    missing = {
+        bases_key(v.config): v.config
+        for v in todo
+        if v.config.model.llm.path is None and not (root / bases_key(v.config)).exists()
+    }
+    if not missing:
+        return
+    progress.console.print(f"preparing shared bases (toy LLM pretraining): {', '.join(missing)}")
+    task = ray.remote(_prepare_bases).options(
+        num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus, max_retries=1
+    )
+    threads = max(int(spec.resources.cpus), 1)
+    ray.get([task.remote(config, str(root), threads) for config in missing.values()])
 
 
 class TrackingCallback(tune.Callback):
@@ -130,6 +158,8 @@ class SweepOutcome:
 def start_ray(address: str | None) -> None:
     # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # ...so the result grid has no result files to read back; it would warn once per trial
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     address = address or os.environ.get("RAY_ADDRESS")
     local = address is None
@@ -166,17 +196,27 @@ def run_sweep(
         return outcome
 
     dirs = {v.name: str(variant_dir(results, v).resolve()) for v in todo}
+    bases_root = (results / "store" / "bases").resolve()
     trainable = tune.with_parameters(
         run_trial,
         variants={v.name: v.config for v in todo},
         dirs=dirs,
-        bases_root=str((results / "store" / "bases").resolve()),
+        bases_root=str(bases_root),
         threads=max(int(spec.resources.cpus), 1),
     )
     resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
     callback = TrackingCallback(tracker, progress, dirs)
     start_ray(address)
     try:
+        try:
+            prepare_bases(todo, bases_root, spec, progress)
+        except ray.exceptions.RayError as err:
+            for variant in todo:
+                tracker.fail(variant.name, f"bases preparation failed: {err}")
+                progress.failed(variant.name, "bases preparation (see the error above)")
+                outcome.failed[variant.name] = "bases preparation failed"
+            progress.console.print(f"[red]bases preparation failed[/red]: {err}")
+            return outcome
         tuner = tune.Tuner(
             tune.with_resources(trainable, resources),
             param_space={"variant": tune.grid_search([v.name for v in todo])},
