@@ -80,10 +80,10 @@ class LLMConfig(StrictModel):
     """The causal LM: a local HF checkpoint, or a randomly initialised LLaMA of the given size."""
 
     path: LocalPath | None = Field(None, description="folder for from_pretrained; None = random")
-    hidden_size: int = Field(64, gt=0)
+    hidden_size: int = Field(128, gt=0)
     layers: int = Field(4, gt=0)
     heads: int = Field(4, gt=0)
-    intermediate_size: int = Field(128, gt=0)
+    intermediate_size: int = Field(256, gt=0)
     vocab_size: int | None = Field(None, gt=0, description="None: the tokenizer's size")
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     trainable: bool = Field(False, description="unfreeze all of the LLM (paper: 'trainable LLM')")

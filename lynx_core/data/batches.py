@@ -20,8 +20,9 @@ from lynx_core.model.prefix import IGNORE_INDEX
 PROMPT_TEMPLATE = "User: {question}\nBot:"  # the released Lynx prompt
 
 
-def format_prompt(question: str) -> str:
-    return PROMPT_TEMPLATE.format(question=question)
+def format_prompt(question: str, context: str = "") -> str:
+    prompt = PROMPT_TEMPLATE.format(question=question)
+    return f"{context} {prompt}" if context else prompt
 
 
 def encode(
@@ -55,7 +56,7 @@ def collate(
 ) -> dict[str, torch.Tensor]:
     """Left-padded input_ids, attention_mask, labels and the examples' pixels."""
     encoded = [
-        encode(tokenizer, format_prompt(ex.prompt), ex.answer if with_answers else None)
+        encode(tokenizer, format_prompt(ex.prompt, ex.context), ex.answer if with_answers else None)
         for ex in examples
     ]
     width = max(len(ids) for ids, _ in encoded)

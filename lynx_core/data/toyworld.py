@@ -49,12 +49,16 @@ class Scene:
 
 @dataclass(frozen=True)
 class Example:
-    """One training or evaluation item: an image index, a prompt and its answer."""
+    """One training or evaluation item: an image index, a prompt and its answer.
+
+    `context` is text placed before the user turn, where a Lynx prefix puts the visual tokens.
+    """
 
     image: int
     prompt: str
     answer: str
     category: str
+    context: str = ""
 
 
 def sample_scene(rng: random.Random, size: int = RENDER_SIZE) -> Scene:
@@ -118,9 +122,9 @@ def vocabulary() -> list[str]:
 def text_corpus(seed: int, n_lines: int) -> list[Example]:
     """Image-free lines in the prompt format, for pretraining the toy LLM on the world's language.
 
-    Half the questions come with the scene described in words before them, so the LLM learns
-    to read its answer from earlier context (what a visual prefix must later exploit); the rest
-    and the captions stand alone, so it also learns the answer vocabulary and its prior.
+    Half the lines come with the scene described in words before the user turn, exactly where
+    a Lynx prefix later puts the visual tokens, so the frozen LLM already knows how to read an
+    answer from there; the rest stand alone, so it also learns the answer vocabulary and prior.
     """
     rng = random.Random(f"text-{seed}")
     lines = []
@@ -128,11 +132,9 @@ def text_corpus(seed: int, n_lines: int) -> list[Example]:
         scene = sample_scene(rng)
         category, answer = rng.choice(list(scene.answers().items()))
         kind = rng.random()
-        if kind < 0.25:
-            lines.append(Example(-1, CAPTION_PROMPT, scene.caption(), "Caption"))
-        elif kind < 0.75:
-            context = f"{scene.caption()} . {QUESTIONS[category]}"
-            lines.append(Example(-1, context, answer, category))
+        described = f"{scene.caption()} ." if kind < 0.5 else ""
+        if kind < 0.25 or kind >= 0.875:
+            lines.append(Example(-1, CAPTION_PROMPT, scene.caption(), "Caption", described))
         else:
-            lines.append(Example(-1, QUESTIONS[category], answer, category))
+            lines.append(Example(-1, QUESTIONS[category], answer, category, described))
     return lines

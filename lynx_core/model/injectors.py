@@ -22,9 +22,9 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # embeds, mask, 
 
 
 class PrefixInjector(nn.Module):
-    def __init__(self, media_dim: int, llm_dim: int):
+    def __init__(self, media_dim: int, llm_dim: int, embedding_std: float = 0.02):
         super().__init__()
-        self.projector = PrefixProjector(media_dim, llm_dim)
+        self.projector = PrefixProjector(media_dim, llm_dim, embedding_std)
 
     @contextmanager
     def inject(self, media, embeds, mask, anchor, placeholder, labels=None) -> Iterator[Batch]:
@@ -50,9 +50,19 @@ class CrossAttentionInjector(nn.Module):
             self.slot.tokens = self.slot.visible = None
 
 
-InjectorBuilder = Callable[[nn.ModuleList, int, int, ModelConfig], nn.Module]
+def build_cross_attention(llm, media_dim: int, cfg: ModelConfig) -> nn.Module:
+    return CrossAttentionInjector(llm.get_decoder().layers, media_dim, llm.config.hidden_size, cfg)
+
+
+def build_prefix(llm, media_dim: int, cfg: ModelConfig) -> nn.Module:
+    embeddings = llm.get_input_embeddings().weight
+    std = 0.02 if embeddings.is_meta else embeddings.detach().float().std().item()
+    return PrefixInjector(media_dim, llm.config.hidden_size, std)
+
+
+InjectorBuilder = Callable[[nn.Module, int, ModelConfig], nn.Module]
 
 INJECTORS: dict[str, InjectorBuilder] = {
-    "prefix": lambda layers, media_dim, llm_dim, cfg: PrefixInjector(media_dim, llm_dim),
-    "cross_attention": CrossAttentionInjector,
+    "prefix": build_prefix,
+    "cross_attention": build_cross_attention,
 }

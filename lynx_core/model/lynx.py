@@ -61,7 +61,7 @@ class LynxModel(nn.Module):
         llm_dim = llm.config.hidden_size
         layers = decoder_layers(llm)
         self.adapter_layers = attach_adapters(layers, llm_dim, cfg.adapters)
-        self.injector = INJECTORS[cfg.arch](layers, cfg.resampler.dim, llm_dim, cfg)
+        self.injector = INJECTORS[cfg.arch](llm, cfg.resampler.dim, cfg)
 
     def encode_media(
         self, pixels: torch.Tensor | None, patches: torch.Tensor | None = None

@@ -15,11 +15,18 @@ IGNORE_INDEX = -100
 
 
 class PrefixProjector(nn.Module):
-    """(B, N, media_dim) visual tokens → (B, N, llm_dim) prefix embeddings."""
+    """(B, N, media_dim) visual tokens → (B, N, llm_dim) prefix embeddings.
 
-    def __init__(self, media_dim: int, llm_dim: int):
+    Initialised so that its outputs have the scale of the LLM's word embeddings: a prefix many
+    times larger dominates the residual stream at its positions, so the frozen layers cannot
+    turn it into the features that later tokens read, and prefix-tuning stalls.
+    """
+
+    def __init__(self, media_dim: int, llm_dim: int, embedding_std: float = 0.02):
         super().__init__()
         self.proj = nn.Linear(media_dim, llm_dim)
+        nn.init.normal_(self.proj.weight, std=embedding_std / media_dim**0.5)
+        nn.init.zeros_(self.proj.bias)
 
     def forward(self, media: torch.Tensor) -> torch.Tensor:
         return self.proj(media)
