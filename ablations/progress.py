@@ -46,14 +46,14 @@ class SweepProgress:
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
-    def skipped(self, name: str) -> None:
+    def _complete(self, name: str, stage: str, loss: str = "") -> None:
         task = self.tasks[name]
         self.progress.update(
-            task,
-            status="done",
-            completed=self.progress.tasks[task].total,
-            stage="(recorded earlier)",
+            task, status="done", completed=self.progress.tasks[task].total, stage=stage, loss=loss
         )
+
+    def skipped(self, name: str) -> None:
+        self._complete(name, "(recorded earlier)")
 
     def started(self, name: str) -> None:
         self.progress.start_task(self.tasks[name])
@@ -72,14 +72,7 @@ class SweepProgress:
         )
 
     def finished(self, name: str, overall: float) -> None:
-        task = self.tasks[name]
-        self.progress.update(
-            task,
-            status="done",
-            completed=self.progress.tasks[task].total,
-            stage="eval",
-            loss=f"· overall {overall:.1f}%",
-        )
+        self._complete(name, "eval", f"· overall {overall:.1f}%")
         if not self.console.is_terminal:
             self.console.print(f"done     {name}: Open-VQA overall {overall:.1f}%")
 
