@@ -29,8 +29,31 @@ def resolve_sweep(name_or_path: str) -> Path:
     return SWEEPS_DIR / f"{name_or_path}.yaml"
 
 
+def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
+    """Variants whose run in MLflow finished with their current config; never creates a store."""
+    from ablations.tables import variant_frame
+    from ablations.track import KEY, VARIANT, tracking_uri
+
+    uri = tracking_uri(results)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return set()
+    runs = variant_frame(spec, results)
+    if runs.empty:
+        return set()
+    keys = {v.name: v.key for v in spec.expand()}
+    finished = runs[runs["status"] == "FINISHED"]
+    return {
+        n
+        for n, k in zip(finished[f"tags.{VARIANT}"], finished[f"tags.{KEY}"], strict=True)
+        if keys.get(n) == k
+    }
+
+
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
+    from lynx_core.train.bases import bases_key
+
     variants = spec.expand()
+    done = recorded_variants(spec, Path(args.results))
     console.print(
         f"[bold]{spec.name}[/bold] ({spec.source}): {len(variants)} variants, "
         f"scale {spec.scale}, {spec.resources.cpus:g} cpu / {spec.resources.gpus:g} gpu "
@@ -38,7 +61,13 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     )
     for variant in variants:
         settings = ", ".join(f"{k}={v}" for k, v in variant.overrides.items()) or "(base)"
-        console.print(f"  {variant.name:<32} {variant.key}  {settings}")
+        status = "recorded" if variant.name in done else "to run"
+        console.print(f"  {variant.name:<32} {variant.key}  {status:<8}  {settings}")
+    shared = {bases_key(v.config) for v in variants if v.config.model.llm.path is None}
+    console.print(
+        f"stage runs: bases {len(shared)} unique (naive {len(variants)}); "
+        f"variants {len(variants) - len(done)} to run, {len(done)} recorded"
+    )
     return 0
 
 
@@ -117,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ablations", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
     for name, text in (
-        ("plan", "list the variants a sweep expands to"),
+        ("plan", "list the variants a sweep expands to, and which are recorded"),
         ("sweep", "train and evaluate every variant; record in MLflow"),
         ("tables", "rebuild the sweep's tables from MLflow"),
     ):

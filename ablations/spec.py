@@ -1,9 +1,11 @@
 """Sweep files: load, validate and expand a YAML sweep into named, fully typed variants.
 
 A sweep has a `base` (overrides of the scale preset), `axes` (a grid: the cartesian product of
-each axis' values), explicit `variants` (named overrides of the base), `seeds`, per-trial
-`resources` and a `baseline`. Every problem in the file is collected and reported at once, with
-file, line, field and what is allowed, before anything runs. Not here: planning or running.
+each axis' values), `zip` groups (several fields that change together, one grid dimension
+each), explicit `variants` (named overrides of the base), `seeds`, per-trial `resources`, a
+`baseline` and `include`s of other sweep files. Every problem in the file is collected and
+reported at once, with file, line, field and what is allowed, before anything runs.
+Not here: planning or running.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from ablations.yaml_lines import key_lines, line_of
+from ablations.errors import Problem, SweepError
+from ablations.sweep_files import read_sweep
+from ablations.yaml_lines import line_of
 from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+__all__ = ["Problem", "SweepError", "SweepSpec", "Variant", "load_sweep"]
 
 
 class Resources(StrictModel):
@@ -39,6 +44,9 @@ class SweepSpec(StrictModel):
     scale: str = "toy"
     base: dict[str, Any] = {}
     axes: dict[str, list[Any] | dict[str, Any]] = {}
+    zip: list[dict[str, list[Any] | dict[str, Any]]] = Field(
+        [], description="groups of fields that move together"
+    )
     variants: dict[str, dict[str, Any]] = {}
     seeds: list[int] = Field([0], min_length=1)
     resources: Resources = Resources()
@@ -47,7 +55,8 @@ class SweepSpec(StrictModel):
 
     def expand(self) -> list[Variant]:
         """Named variants × seeds, each a complete `VariantConfig` (raises `SweepError`)."""
-        variants, problems = _expand(self, key_lines_of(self.source))
+        lines = read_sweep(Path(self.source))[1] if Path(self.source).is_file() else {}
+        variants, problems = _expand(self, lines)
         if problems:
             raise SweepError(self.source, problems)
         return variants
@@ -65,42 +74,10 @@ class Variant:
         return config_hash(self.config)
 
 
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, " if self.line else ""
-        return f"{where}{self.field}: {self.message}"
-
-
-class SweepError(ValueError):
-    """All problems of one sweep file; raised before any compute is spent."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source = source
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {count}, nothing was run:\n{lines}")
-
-
 def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file, including every variant it expands to."""
+    """Read and validate a sweep file (with its includes) and every variant it expands to."""
     path = Path(path)
-    if not path.is_file():
-        raise SweepError(str(path), [Problem("file", "no such sweep file; see sweeps/*.yaml")])
-    text = path.read_text()
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        line = getattr(getattr(err, "problem_mark", None), "line", None)
-        raise SweepError(str(path), [Problem("yaml", str(err), line and line + 1)]) from None
-    if not isinstance(raw, dict):
-        raise SweepError(str(path), [Problem("file", "must be a mapping of sweep fields")])
-    lines = key_lines(text)
+    raw, lines = read_sweep(path)
     try:
         spec = SweepSpec.model_validate({**raw, "source": str(path)})
     except ValidationError as err:
@@ -110,11 +87,6 @@ def load_sweep(path: str | Path) -> SweepSpec:
     if problems:
         raise SweepError(str(path), problems)
     return spec
-
-
-def key_lines_of(source: str) -> dict:
-    path = Path(source)
-    return key_lines(path.read_text()) if path.is_file() else {}
 
 
 # ---- expansion -------------------------------------------------------------------------------
@@ -128,18 +100,19 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         problems.append(Problem("scale", msg, line_of(lines, ("scale",))))
         return [], problems
     preset = PRESETS[spec.scale]
-    base = {**preset.overrides, **_dotted(spec.base)}
+    base = {**preset.overrides, **flatten(spec.base)}
     problems += _check(base, {}, ("base",), lines)
 
     named: list[tuple[str, dict[str, Any], tuple]] = []
-    grid = {axis: _labelled(axis, values) for axis, values in spec.axes.items()}
-    for axis, options in grid.items():
-        for i, (_, value) in enumerate(options):
-            problems += _check(base, _dotted({axis: value}), ("axes", axis, i), lines)
-    if grid:
-        for combo in itertools.product(*grid.values()):
-            name = "-".join(label for label, _ in combo)
-            overrides = _dotted({axis: value for axis, (_, value) in zip(grid, combo, strict=True)})
+    dimensions, found = _grid_dimensions(spec, lines)
+    problems += found
+    for dimension in dimensions:
+        for _, overrides, where in dimension:
+            problems += _check(base, overrides, where, lines)
+    if dimensions:
+        for combo in itertools.product(*dimensions):
+            name = "-".join(label for label, _, _ in combo)
+            overrides = {k: v for _, option, _ in combo for k, v in option.items()}
             named.append((name, overrides, ("axes",)))
     for name, overrides in spec.variants.items():
         where = ("variants", name)
@@ -147,8 +120,8 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
             problems.append(
                 Problem(f"variants.{name}", "names use a-z, 0-9, '-', '_'", line_of(lines, where))
             )
-        problems += _check(base, _dotted(overrides), where, lines)
-        named.append((name, _dotted(overrides), where))
+        problems += _check(base, flatten(overrides), where, lines)
+        named.append((name, flatten(overrides), where))
     if not named:
         named.append(("base", {}, ("base",)))
     names = [name for name, _, _ in named]
@@ -210,6 +183,43 @@ def _get(config: BaseModel, dotted: str) -> Any:
     return value
 
 
+Option = tuple[str, dict[str, Any], tuple]  # (label, dotted overrides, where in the file)
+
+
+def _grid_dimensions(spec: SweepSpec, lines: dict) -> tuple[list[list[Option]], list[Problem]]:
+    """One dimension per axis and per zip group; their product is the grid."""
+    dimensions = [
+        [
+            (label, flatten({axis: value}), ("axes", axis, i))
+            for i, (label, value) in enumerate(_labelled(axis, values))
+        ]
+        for axis, values in spec.axes.items()
+    ]
+    problems = []
+    for g, group in enumerate(spec.zip):
+        lengths = {key: len(values) for key, values in group.items()}
+        if len(set(lengths.values())) > 1:
+            sizes = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            problems.append(
+                Problem(
+                    f"zip[{g}]", f"lists must have equal lengths ({sizes})", lines.get(("zip", g))
+                )
+            )
+            continue
+        labelled = {key: _labelled(key, values) for key, values in group.items()}
+        dimensions.append(
+            [
+                (
+                    "-".join(labelled[key][i][0] for key in group),
+                    flatten({key: labelled[key][i][1] for key in group}),
+                    ("zip", g, next(iter(group)), i),
+                )
+                for i in range(next(iter(lengths.values()), 0))
+            ]
+        )
+    return dimensions, problems
+
+
 def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, Any]]:
     """(label, value) pairs: mapping keys as given, else labels derived from the values."""
     if isinstance(values, dict):
@@ -225,10 +235,6 @@ def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, 
         else:
             labels.append(f"{field}{value}")
     return list(zip(labels, values, strict=True))
-
-
-def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:
-    return flatten(overrides)
 
 
 def _check(base: dict, overrides: dict, where: tuple, lines: dict) -> list[Problem]:
@@ -257,6 +263,9 @@ def _problem(error: dict, model: type[BaseModel], where: tuple, lines: dict, key
     if where[:1] == ("axes",) and len(where) == 3:
         line = lines.get(where)
         field = f"axes.{where[1]}[{where[2]}]"
+    elif where[:1] == ("zip",) and len(where) == 4:
+        line = lines.get(where)
+        field = f"zip[{where[1]}][{where[3]}].{key[0] or loc}"
     else:
         line = line_of(lines, tuple(where), key[0] if key else loc)
     return Problem(field, _message(error, model), line)

@@ -1,4 +1,4 @@
-"""One variant end to end: bases → stage 1 (align on captions) → stage 2 (instruct) → evaluate.
+"""One variant end to end: bases → stage 1 (align on captions) → stage 2 (instruct) → eval.
 
 The orchestration layer calls `run_variant` inside a worker; it reports progress through a
 callback, writes its outputs under `workdir`, and returns plain metrics. No Ray, no MLflow.

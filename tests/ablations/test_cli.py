@@ -40,15 +40,11 @@ def test_bad_sweep_exits_nonzero_before_ray_or_mlflow_start(tmp_path):
     assert not results.exists(), "nothing may be created: no MLflow store, no Ray session dir"
 
 
-def test_plan_lists_the_variants():
-    done = subprocess.run(
-        [sys.executable, "-m", "ablations", "plan", "arch"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
+    done = run_cli("plan", "arch", results=tmp_path / "results")
     assert done.returncode == 0, done.stderr
+    assert "bases 1 unique (naive 4); variants 4 to run, 0 recorded" in done.stdout
+    assert not (tmp_path / "results").exists()
     for name in (
         "prefix-no-adapters",
         "prefix-adapters",
@@ -112,3 +108,5 @@ def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):
     assert "recorded earlier, not rerun: prefix, cross-attention" in again.stdout
     _, runs = variant_runs(results)
     assert len(runs) == 2
+    plan = run_cli("plan", "smoke", results=results)
+    assert "variants 0 to run, 2 recorded" in plan.stdout, plan.stdout

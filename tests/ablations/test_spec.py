@@ -124,3 +124,82 @@ def test_bad_sweeps_are_rejected_with_an_actionable_message(tmp_path, text, need
 def test_missing_sweep_file_is_an_error(tmp_path):
     with pytest.raises(SweepError, match="no such sweep file"):
         load_sweep(tmp_path / "nope.yaml")
+
+
+def test_zip_groups_move_fields_together(tmp_path):
+    spec = load_sweep(
+        write(
+            tmp_path,
+            """
+name: res
+axes:
+  model.arch: [prefix, cross_attention]
+zip:
+  - model.vision.image_size: {low: 32, high: 48}
+    model.resampler.num_queries: [8, 16]
+""",
+        )
+    )
+    variants = {v.name: v.config.model for v in spec.expand()}
+    assert list(variants) == [
+        "prefix-low-num-queries8",
+        "prefix-high-num-queries16",
+        "cross-attention-low-num-queries8",
+        "cross-attention-high-num-queries16",
+    ]
+    high = variants["prefix-high-num-queries16"]
+    assert (high.vision.image_size, high.resampler.num_queries) == (48, 16)
+
+
+def test_zip_problems_name_the_group_and_item(tmp_path):
+    with pytest.raises(SweepError) as caught:
+        load_sweep(
+            write(
+                tmp_path,
+                """name: z
+zip:
+  - model.vision.image_size: [32, 30]
+    model.resampler.num_queries: [8, 16]
+  - model.arch: [prefix]
+    model.adapters.enabled: [true, false]
+""",
+            )
+        )
+    by_field = {p.field: p for p in caught.value.problems}
+    assert "equal lengths" in by_field["zip[1]"].message and by_field["zip[1]"].line == 5
+    bad = by_field["zip[0][1].model.vision.image_size"]
+    assert "multiple of patch_size" in bad.message and bad.line == 3
+
+
+def test_include_merges_with_the_including_file_winning(tmp_path):
+    (tmp_path / "common.yaml").write_text("""
+name: common
+base: {train.stage1.steps: 7, model: {resampler: {num_queries: 4}}}
+axes: {model.arch: [prefix, cross_attention]}
+seeds: [3]
+""")
+    spec = load_sweep(
+        write(
+            tmp_path,
+            """
+include: common.yaml
+name: child
+base: {train.stage1.steps: 9}
+axes: {model.adapters.enabled: [false, true]}
+""",
+        )
+    )
+    variants = spec.expand()
+    assert spec.name == "child" and len(variants) == 4
+    config = variants[0].config
+    assert config.train.stage1.steps == 9  # the including file wins
+    assert config.model.resampler.num_queries == 4 and config.train.seed == 3  # inherited
+
+
+def test_include_cycles_and_missing_includes_are_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text("include: b.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("include: [a.yaml]\nname: b\n")
+    with pytest.raises(SweepError, match=r"include cycle: a.yaml → b.yaml → a.yaml"):
+        load_sweep(tmp_path / "a.yaml")
+    with pytest.raises(SweepError, match="no such file 'nope.yaml'"):
+        load_sweep(write(tmp_path, "include: nope.yaml\nname: x\n"))

@@ -15,8 +15,9 @@ def test_local_checkpoint_loads_with_from_pretrained(tokenizer, tmp_path):
     tokenizer.save_pretrained(tmp_path)
     loaded = build_llm(LLMConfig(path=tmp_path), None)
     reloaded_tokenizer = load_tokenizer(tmp_path)
-    ids = reloaded_tokenizer(["<s> User : what color are the shapes ?"], add_special_tokens=False,
-                             return_tensors="pt").input_ids
+    ids = reloaded_tokenizer(
+        ["<s> User : what color are the shapes ?"], add_special_tokens=False, return_tensors="pt"
+    ).input_ids
     with torch.no_grad():
         torch.testing.assert_close(loaded(input_ids=ids).logits, original(input_ids=ids).logits)
     assert reloaded_tokenizer.padding_side == "left"  # generation needs left padding
