@@ -153,6 +153,16 @@ class TrainConfig(StrictModel):
     stage1: StageConfig = StageConfig(steps=100)
     stage2: StageConfig = StageConfig(steps=300)
     log_every: int = Field(5, gt=0)
+    checkpoint_every: int = Field(50, gt=0, description="steps between resumable checkpoints")
+
+    @model_validator(mode="after")
+    def _checkpoints_on_log_steps(self) -> TrainConfig:
+        if self.checkpoint_every % self.log_every:
+            raise ValueError(
+                f"checkpoint_every {self.checkpoint_every} must be a multiple of log_every "
+                f"{self.log_every}, so a resumed run logs the same windows"
+            )
+        return self
 
 
 class EvalConfig(StrictModel):

@@ -59,7 +59,14 @@ def run_variant(
         stage_cfg = getattr(cfg.train, stage)
         step_loss = _stage_loss(model, tokenizer, examples, train_world, stage_cfg, cfg.train.seed)
         metrics[f"{stage}/final_loss"] = train_stage(
-            step_loss, params, stage_cfg, stage=stage, log_every=cfg.train.log_every, on_log=on_log
+            step_loss,
+            params,
+            stage_cfg,
+            stage=stage,
+            log_every=cfg.train.log_every,
+            on_log=on_log,
+            checkpoint=workdir / f"{stage}.ckpt",
+            checkpoint_every=cfg.train.checkpoint_every,
         )
     model.save_trainable(workdir / "trainable.safetensors")
 

@@ -2,7 +2,9 @@
 
 AdamW over the trainable parameters only, cosine schedule with warmup, gradient clipping, and
 a log callback every `log_every` steps. The caller supplies `step_loss(step)`, so the loop
-knows nothing of models or data.
+knows nothing of models or data. With a checkpoint path the stage saves its state every
+`checkpoint_every` steps and, when restarted, continues from there: since batches are a pure
+function of the step, a resumed stage ends exactly where an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from lynx_core.config import StageConfig
+from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
 
 LogFn = Callable[[dict[str, float | int | str]], None]
 
@@ -28,16 +32,27 @@ def train_stage(
     stage: str,
     log_every: int = 10,
     on_log: LogFn | None = None,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = 50,
 ) -> float:
-    """Run `cfg.steps` steps; returns the mean loss of the last logging window."""
+    """Run the stage's remaining steps; returns the mean loss of the last logging window."""
     if cfg.steps == 0:
         return math.nan
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     schedule = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
+    first, last_loss = 0, math.nan
+    state = load_checkpoint(checkpoint) if checkpoint is not None else None
+    if state is not None:
+        with torch.no_grad():
+            for param, saved in zip(params, state["params"], strict=True):
+                param.copy_(saved)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        first, last_loss = state["step"], state["last_loss"]
     window: list[float] = []
     started = time.perf_counter()
-    last_loss = math.nan
-    progress = tqdm(range(cfg.steps), desc=stage, leave=False, mininterval=1.0, disable=None)
+    steps = range(first, cfg.steps)
+    progress = tqdm(steps, desc=stage, leave=False, mininterval=1.0, disable=None)
     for step in progress:
         loss = step_loss(step)
         if not torch.isfinite(loss):
@@ -48,20 +63,34 @@ def train_stage(
         optimizer.step()
         schedule.step()
         window.append(loss.item())
-        if (step + 1) % log_every == 0 or step + 1 == cfg.steps:
-            last_loss = sum(window) / len(window)
+        done = step + 1
+        if done % log_every and done != cfg.steps:
+            continue
+        last_loss = sum(window) / len(window)
+        window.clear()
+        if checkpoint is not None and (done % checkpoint_every == 0 or done == cfg.steps):
+            # saved before the log call, so a crash while reporting loses no work
+            save_checkpoint(
+                checkpoint,
+                {
+                    "step": done,
+                    "last_loss": last_loss,
+                    "params": [p.detach().clone() for p in params],
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                },
+            )
+        progress.set_postfix(loss=f"{last_loss:.3f}")
+        if on_log is not None:
             elapsed = time.perf_counter() - started
-            progress.set_postfix(loss=f"{last_loss:.3f}")
-            if on_log is not None:
-                on_log(
-                    {
-                        "stage": stage,
-                        "step": step + 1,
-                        "total_steps": cfg.steps,
-                        "loss": last_loss,
-                        "lr": schedule.get_last_lr()[0],
-                        "samples_per_s": (step + 1) * cfg.batch_size / elapsed,
-                    }
-                )
-            window.clear()
+            on_log(
+                {
+                    "stage": stage,
+                    "step": done,
+                    "total_steps": cfg.steps,
+                    "loss": last_loss,
+                    "lr": schedule.get_last_lr()[0],
+                    "samples_per_s": (done - first) * cfg.batch_size / elapsed,
+                }
+            )
     return last_loss

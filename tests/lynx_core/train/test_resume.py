@@ -1,0 +1,68 @@
+"""A stage killed part-way resumes from its checkpoint and ends exactly as an unbroken run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lynx_core.config import VariantConfig
+from lynx_core.pipeline import run_variant
+from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
+
+CONFIG = VariantConfig.model_validate(
+    {
+        "data": {"train_images": 32, "eval_images": 4},
+        "train": {
+            "bases": {"steps": 10, "batch_size": 8},
+            "stage1": {"steps": 10, "batch_size": 8},
+            "stage2": {"steps": 20, "batch_size": 8},
+            "log_every": 5,
+            "checkpoint_every": 5,
+        },
+    }
+)
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def crash_at(stage: str, step: int):
+    def on_log(result: dict) -> None:
+        if result["stage"] == stage and result["step"] == step:
+            raise Crash(f"simulated crash at {stage} step {step}")
+
+    return on_log
+
+
+def test_resumed_variant_equals_uninterrupted_run(tmp_path):
+    bases = tmp_path / "bases"
+    torch.set_num_threads(1)
+    unbroken = run_variant(CONFIG, tmp_path / "unbroken", bases)
+    with pytest.raises(Crash):
+        run_variant(CONFIG, tmp_path / "resumed", bases, on_log=crash_at("stage2", 15))
+    logs: list[dict] = []
+    resumed = run_variant(CONFIG, tmp_path / "resumed", bases, on_log=logs.append)
+
+    assert {log["stage"] for log in logs} == {"stage2"}  # stage 1 had finished: not redone
+    assert min(log["step"] for log in logs) == 20  # continued after the step-15 checkpoint
+    unbroken.pop("wall_time_s"), resumed.pop("wall_time_s")
+    assert resumed == unbroken
+    weights = [load_file(tmp_path / d / "trainable.safetensors") for d in ("unbroken", "resumed")]
+    assert weights[0].keys() == weights[1].keys()
+    for name in weights[0]:
+        assert torch.equal(weights[0][name], weights[1][name]), name
+
+
+def test_corrupt_checkpoint_is_ignored(tmp_path):
+    path = tmp_path / "stage.ckpt"
+    save_checkpoint(path, {"step": 3})
+    assert load_checkpoint(path) == {"step": 3}
+    path.write_bytes(path.read_bytes()[:-1] + b"x")
+    assert load_checkpoint(path) is None
+
+
+def test_checkpoint_cadence_must_match_logging():
+    with pytest.raises(ValueError, match="multiple of log_every"):
+        VariantConfig.model_validate({"train": {"log_every": 5, "checkpoint_every": 12}})
