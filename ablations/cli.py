@@ -73,7 +73,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
 
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.progress import SweepProgress, print_table
-    from ablations.run import run_sweep
+    from ablations.run import InjectedFailure, run_sweep
     from ablations.tables import summary_table, variant_frame, write_summary
     from ablations.track import SweepTracker, tracking_uri
 
@@ -94,6 +94,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
             progress,
             address=args.address,
             max_failures=args.max_failures,
+            failure=InjectedFailure.parse(args.fail_once_at) if args.fail_once_at else None,
         )
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     table = summary_table(spec, variant_frame(spec, results))
@@ -156,6 +157,12 @@ def parser() -> argparse.ArgumentParser:
     sweep = sub.choices["sweep"]
     sweep.add_argument("--address", default=None, help="Ray cluster address (else RAY_ADDRESS)")
     sweep.add_argument("--max-failures", type=int, default=1, help="retries per crashed trial")
+    sweep.add_argument(
+        "--fail-once-at",
+        metavar="VARIANT:STAGE:STEP",
+        default=None,
+        help="testing: make one trial raise once at that step, to exercise retry and resume",
+    )
     ui = sub.add_parser("ui", help="MLflow UI on the results store")
     ui.add_argument("--results", default="results")
     ui.add_argument("--host", default="127.0.0.1")

@@ -30,6 +30,27 @@ def variant_dir(results: Path, variant: Variant) -> Path:
     return results / "store" / "variants" / f"{variant.name}-{variant.key}"
 
 
+@dataclass(frozen=True)
+class InjectedFailure:
+    """Make one variant's trial raise once at a stage's step (to exercise retry and resume)."""
+
+    variant: str
+    stage: str
+    step: int
+
+    @classmethod
+    def parse(cls, text: str) -> InjectedFailure:
+        variant, stage, step = text.rsplit(":", 2)
+        return cls(variant, stage, int(step))
+
+    def check(self, variant: str, result: dict[str, Any], workdir: Path) -> None:
+        marker = workdir / ".injected-failure"
+        hit = (variant, result["stage"], result["step"]) == (self.variant, self.stage, self.step)
+        if hit and not marker.exists():
+            marker.touch()
+            raise RuntimeError(f"injected failure: {variant} at {self.stage} step {self.step}")
+
+
 def run_trial(
     config: dict[str, Any],
     *,
@@ -37,20 +58,26 @@ def run_trial(
     dirs: dict[str, str],
     bases_root: str,
     threads: int,
+    failure: InjectedFailure | None = None,
 ) -> None:
-    """Ray Tune function trainable: train and evaluate one variant, reporting as it goes."""
+    """Ray Tune function trainable: train and evaluate one variant, reporting as it goes.
+
+    A retried trial calls this again; the variant's stage checkpoints make it continue.
+    """
     import torch
 
     from lynx_core.pipeline import run_variant
 
     torch.set_num_threads(threads)
     name = config["variant"]
-    metrics = run_variant(
-        variants[name],
-        Path(dirs[name]),
-        Path(bases_root),
-        on_log=lambda result: tune.report({"kind": "step", **result}),
-    )
+    workdir = Path(dirs[name])
+
+    def report(result: dict[str, Any]) -> None:
+        tune.report({"kind": "step", **result})
+        if failure is not None:
+            failure.check(name, result, workdir)
+
+    metrics = run_variant(variants[name], workdir, Path(bases_root), on_log=report)
     tune.report({"kind": "final", **metrics})
 
 
@@ -181,6 +208,7 @@ def run_sweep(
     progress: SweepProgress,
     address: str | None = None,
     max_failures: int = 1,
+    failure: InjectedFailure | None = None,
 ) -> SweepOutcome:
     """Run every variant not already finished in MLflow; returns what ran, skipped, failed."""
     outcome = SweepOutcome()
@@ -203,6 +231,7 @@ def run_sweep(
         dirs=dirs,
         bases_root=str(bases_root),
         threads=max(int(spec.resources.cpus), 1),
+        failure=failure,
     )
     resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
     callback = TrackingCallback(tracker, progress, dirs)

@@ -110,3 +110,19 @@ def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):
     assert len(runs) == 2
     plan = run_cli("plan", "smoke", results=results)
     assert "variants 0 to run, 2 recorded" in plan.stdout, plan.stdout
+
+
+def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(tmp_path):
+    results = tmp_path / "results"
+    done = run_cli("sweep", "smoke", "--fail-once-at", "prefix:stage2:10", results=results)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    client, runs = variant_runs(results)
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
+    prefix = next(r for r in runs if r.data.tags["lynx_variant"] == "prefix")
+    history = client.get_metric_history(prefix.info.run_id, "stage2/loss")
+    # the retry continued from the step-10 checkpoint: no step is trained (or logged) twice
+    assert [m.step for m in history] == [5, 10, 15, 20]
+    stage1 = client.get_metric_history(prefix.info.run_id, "stage1/loss")
+    assert [m.step for m in stage1] == [5, 10]
+    markers = list((results / "store" / "variants").glob("prefix-*/.injected-failure"))
+    assert len(markers) == 1, "the failure really was raised once"
