@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,57 @@ def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(tmp_path):
     assert [m.step for m in stage1] == [5, 10]
     markers = list((results / "store" / "variants").glob("prefix-*/.injected-failure"))
     assert len(markers) == 1, "the failure really was raised once"
+
+
+def session_processes(sid: int) -> list[int]:
+    """Live processes of a session (zombies are dead, only waiting to be reaped)."""
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout
+    rows = (line.split() for line in out.splitlines())
+    return [int(pid) for pid, s, stat in rows if int(s) == sid and not stat.startswith("Z")]
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of the sweep's session (driver, Ray head, workers) and wait."""
+    deadline = time.monotonic() + 30
+    while (left := session_processes(sid)) and time.monotonic() < deadline:
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+    assert not session_processes(sid), "processes of the killed sweep survived"
+
+
+def test_sweep_killed_midway_completes_on_rerun_without_duplicates(tmp_path):
+    results = tmp_path / "results"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("RAY_ADDRESS", None)
+    command = [sys.executable, "-m", "ablations", "sweep", "smoke", "--results", str(results)]
+    sweep = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in sweep.stdout:
+            if line.startswith("done "):  # one variant recorded, the other mid-training
+                break
+    finally:
+        kill_session(sweep.pid)
+        sweep.wait(timeout=30)
+    finished_first = line.split()[1].rstrip(":")
+
+    again = run_cli("sweep", "smoke", results=results)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"recorded earlier, not rerun: {finished_first}" in again.stdout
+    client, runs = variant_runs(results)
+    assert sorted(r.data.tags["lynx_variant"] for r in runs) == ["cross-attention", "prefix"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for run in runs:  # no logged step twice: nothing finished was trained again
+        for key in ("stage1/loss", "stage2/loss"):
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+            assert len(steps) == len(set(steps)), (run.data.tags["lynx_variant"], key, steps)
