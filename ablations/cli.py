@@ -1,4 +1,4 @@
-"""Command line: `python -m ablations {plan,sweep,tables,ui} <sweep>`; the Makefile wraps it.
+"""Command line: `python -m ablations {plan,sweep,tables,submit,ui}`; the Makefile wraps it.
 
 A sweep is named by its file (`sweeps/arch.yaml`) or its name (`arch`). Every command
 validates the sweep first and exits with status 2 on a bad file, before Ray or MLflow start.
@@ -7,6 +7,7 @@ validates the sweep first and exits with status 2 on a bad file, before Ray or M
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -20,6 +21,7 @@ from ablations.spec import SweepError, SweepSpec, load_sweep
 
 SWEEPS_DIR = Path("sweeps")
 EXIT_BAD_SPEC, EXIT_FAILED_VARIANTS = 2, 1
+UPLOAD_EXCLUDES = [".venv", ".git", "results"]  # never ship the venv or outputs to a cluster
 
 
 def resolve_sweep(name_or_path: str) -> Path:
@@ -123,6 +125,26 @@ def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
     return 0
 
 
+def submit_command(spec: SweepSpec, args) -> list[str]:
+    """`ray job submit` of this sweep: options before `--`, the entrypoint unquoted after it."""
+    env_vars = {"RAY_USAGE_STATS_ENABLED": "0"}
+    if os.environ.get("MLFLOW_TRACKING_URI"):  # all workers must log to the same server
+        env_vars["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]
+    ray = str(Path(sys.executable).with_name("ray"))
+    return [
+        ray, "job", "submit", "--address", args.address, "--working-dir", ".",
+        "--runtime-env-json", json.dumps({"env_vars": env_vars, "excludes": UPLOAD_EXCLUDES}),
+        "--", args.head_python, "-m", "ablations", "sweep", spec.source,
+        "--results", args.results,
+    ]  # fmt: skip
+
+
+def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
+    command = submit_command(spec, args)
+    console.print(f"submitting {spec.name} to {args.address}: {' '.join(command)}", markup=False)
+    return subprocess.call(command)
+
+
 def cmd_ui(args, console: Console) -> int:
     from ablations.track import tracking_uri
 
@@ -163,6 +185,19 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="testing: make one trial raise once at that step, to exercise retry and resume",
     )
+    submit = sub.add_parser("submit", help="submit the sweep as a job to a Ray cluster")
+    submit.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
+    submit.add_argument("--address", required=True, help="the cluster's dashboard address")
+    submit.add_argument(
+        "--results",
+        default=str(Path("results").resolve()),
+        help="results folder as the head sees it (a shared filesystem on a multi-node cluster)",
+    )
+    submit.add_argument(
+        "--head-python",
+        default=sys.executable,
+        help="the project's interpreter on the head node (default: this one)",
+    )
     ui = sub.add_parser("ui", help="MLflow UI on the results store")
     ui.add_argument("--results", default="results")
     ui.add_argument("--host", default="127.0.0.1")
@@ -185,5 +220,5 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as err:
         console.print(f"error: {err}", style="red", highlight=False, markup=False)
         return EXIT_BAD_SPEC
-    commands = {"plan": cmd_plan, "sweep": cmd_sweep, "tables": cmd_tables}
+    commands = {"plan": cmd_plan, "sweep": cmd_sweep, "tables": cmd_tables, "submit": cmd_submit}
     return commands[args.command](spec, args, console)
