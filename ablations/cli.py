@@ -75,7 +75,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
 
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.progress import SweepProgress, print_table
-    from ablations.run import InjectedFailure, run_sweep
+    from ablations.run import run_sweep
     from ablations.tables import summary_table, variant_frame, write_summary
     from ablations.track import SweepTracker, tracking_uri
 
@@ -96,7 +96,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
             progress,
             address=args.address,
             max_failures=args.max_failures,
-            failure=InjectedFailure.parse(args.fail_once_at) if args.fail_once_at else None,
+            failure=args.fail_once_at,
         )
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     table = summary_table(spec, variant_frame(spec, results))
@@ -165,6 +165,15 @@ def cmd_ui(args, console: Console) -> int:
     return subprocess.call(command)
 
 
+def _injected_failure(text: str):
+    from ablations.run import InjectedFailure
+
+    try:
+        return InjectedFailure.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ablations", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -182,6 +191,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--fail-once-at",
         metavar="VARIANT:STAGE:STEP",
+        type=_injected_failure,
         default=None,
         help="testing: make one trial raise once at that step, to exercise retry and resume",
     )

@@ -40,8 +40,10 @@ class InjectedFailure:
 
     @classmethod
     def parse(cls, text: str) -> InjectedFailure:
-        variant, stage, step = text.rsplit(":", 2)
-        return cls(variant, stage, int(step))
+        parts = text.rsplit(":", 2)
+        if len(parts) != 3 or not parts[2].isdigit():
+            raise ValueError(f"expected VARIANT:STAGE:STEP (e.g. prefix:stage2:10), got {text!r}")
+        return cls(parts[0], parts[1], int(parts[2]))
 
     def check(self, variant: str, result: dict[str, Any], workdir: Path) -> None:
         marker = workdir / ".injected-failure"

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.processes import kill_until_gone
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, results: Path) -> subprocess.CompletedProcess:
+def local_env() -> dict[str, str]:
+    """This environment, but tracking to the sqlite file and on a local Ray."""
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("MLFLOW_TRACKING_URI", None)
     env.pop("RAY_ADDRESS", None)
+    return env
+
+
+def run_cli(*args: str, results: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "ablations", *args, "--results", str(results)],
         cwd=REPO,
-        env=env,
+        env=local_env(),
         capture_output=True,
         text=True,
         timeout=900,
@@ -140,25 +144,16 @@ def session_processes(sid: int) -> list[int]:
 
 def kill_session(sid: int) -> None:
     """SIGKILL every process of the sweep's session (driver, Ray head, workers) and wait."""
-    deadline = time.monotonic() + 30
-    while (left := session_processes(sid)) and time.monotonic() < deadline:
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
-    assert not session_processes(sid), "processes of the killed sweep survived"
+    kill_until_gone(lambda: session_processes(sid))
 
 
 def test_sweep_killed_midway_completes_on_rerun_without_duplicates(tmp_path):
     results = tmp_path / "results"
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("RAY_ADDRESS", None)
     command = [sys.executable, "-m", "ablations", "sweep", "smoke", "--results", str(results)]
     sweep = subprocess.Popen(
         command,
         cwd=REPO,
-        env=env,
+        env=local_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

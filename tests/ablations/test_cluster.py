@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.processes import kill_until_gone
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -71,12 +73,7 @@ def ray_cluster():
         wait_for_job_agent(address)
         yield address
     finally:
-        deadline = time.monotonic() + 30
-        while (pids := pids_naming(str(temp))) and time.monotonic() < deadline:
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.5)
+        kill_until_gone(lambda: pids_naming(str(temp)))
         shutil.rmtree(temp, ignore_errors=True)
 
 

@@ -1,0 +1,20 @@
+"""Stopping exactly the processes a test started, and waiting until they are gone."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+
+
+def kill_until_gone(find: Callable[[], list[int]], timeout: float = 30) -> None:
+    """SIGKILL whatever `find()` lists until it lists nothing (or fail after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while (pids := find()) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+    assert not find(), f"processes survived: {find()}"
