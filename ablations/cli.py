@@ -106,7 +106,9 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
     for name, where in outcome.failed.items():
         console.print(f"[red]failed[/red] {name}: {where}")
-    console.print(f"table:  {md}\n        {csv}\nMLflow: {tracking_uri(results)}\nbrowse: make ui")
+    uri = tracking_uri(results)
+    browse = "make ui" if uri.startswith("sqlite:") else uri  # a server has its own UI
+    console.print(f"table:  {md}\n        {csv}\nMLflow: {uri}\nbrowse: {browse}")
     return EXIT_FAILED_VARIANTS if outcome.failed else 0
 
 
