@@ -16,6 +16,7 @@ from torch import nn
 
 from lynx_core.config import ModelConfig
 from lynx_core.model.cross_attention import MediaSlot, attach_cross_attention
+from lynx_core.model.llm import decoder_layers
 from lynx_core.model.prefix import PrefixProjector, insert_prefix
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # embeds, mask, labels
@@ -51,7 +52,7 @@ class CrossAttentionInjector(nn.Module):
 
 
 def build_cross_attention(llm, media_dim: int, cfg: ModelConfig) -> nn.Module:
-    return CrossAttentionInjector(llm.get_decoder().layers, media_dim, llm.config.hidden_size, cfg)
+    return CrossAttentionInjector(decoder_layers(llm), media_dim, llm.config.hidden_size, cfg)
 
 
 def build_prefix(llm, media_dim: int, cfg: ModelConfig) -> nn.Module:
