@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from ablations.errors import Problem, SweepError
 from ablations.sweep_files import read_sweep
@@ -52,11 +52,11 @@ class SweepSpec(StrictModel):
     resources: Resources = Resources()
     baseline: str | None = None
     source: str = Field("<memory>", exclude=True, description="file the spec was read from")
+    _lines: dict = PrivateAttr(default_factory=dict)  # key → line in `source`, for errors
 
     def expand(self) -> list[Variant]:
         """Named variants × seeds, each a complete `VariantConfig` (raises `SweepError`)."""
-        lines = read_sweep(Path(self.source))[1] if Path(self.source).is_file() else {}
-        variants, problems = _expand(self, lines)
+        variants, problems = _expand(self, self._lines)
         if problems:
             raise SweepError(self.source, problems)
         return variants
@@ -83,6 +83,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     except ValidationError as err:
         problems = [_problem(e, SweepSpec, (), lines, ()) for e in err.errors()]
         raise SweepError(str(path), problems) from None
+    spec._lines = lines
     _, problems = _expand(spec, lines)
     if problems:
         raise SweepError(str(path), problems)
