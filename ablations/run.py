@@ -184,7 +184,8 @@ class SweepOutcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def start_ray(address: str | None) -> None:
+def start_ray(address: str | None) -> bool:
+    """Connect to `address` / `RAY_ADDRESS`, else start a local Ray; True when local."""
     # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     # ...so the result grid has no result files to read back; it would warn once per trial
@@ -200,6 +201,7 @@ def start_ray(address: str | None) -> None:
         logging_level=logging.WARNING,
         ignore_reinit_error=True,
     )
+    return local
 
 
 def run_sweep(
@@ -237,7 +239,7 @@ def run_sweep(
     )
     resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
     callback = TrackingCallback(tracker, progress, dirs)
-    start_ray(address)
+    local = start_ray(address)
     try:
         try:
             prepare_bases(todo, bases_root, spec, progress)
@@ -261,7 +263,7 @@ def run_sweep(
         )
         grid = tuner.fit()
     finally:
-        if not (address or os.environ.get("RAY_ADDRESS")):
+        if local:  # a cluster outlives the sweep
             ray.shutdown()
     for result in grid:
         name = result.config["variant"]
