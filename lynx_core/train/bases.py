@@ -11,41 +11,23 @@ import logging
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from lynx_core.atomic import write_dir
-from lynx_core.config import VariantConfig, config_hash
+from lynx_core.config import VariantConfig
 from lynx_core.data.batches import batch_indices, collate
 from lynx_core.data.toyworld import text_corpus, vocabulary
 from lynx_core.model.llm import build_llm, build_word_tokenizer, load_tokenizer
-from lynx_core.train.loop import LogFn, train_stage
+from lynx_core.train.loop import LogFn, Record, train_stage
 
 log = logging.getLogger(__name__)
 CORPUS_LINES = 4096
 
 
-class BasesKey(BaseModel):
-    """The part of a variant's config that determines its bases."""
-
-    llm: dict
-    data_seed: int
-    bases: dict
-    seed: int
-
-
-def bases_key(cfg: VariantConfig) -> str:
-    key = BasesKey(
-        llm=cfg.model.llm.model_dump(mode="json", exclude={"trainable"}),
-        data_seed=cfg.data.seed,
-        bases=cfg.train.bases.model_dump(mode="json"),
-        seed=cfg.train.seed,
-    )
-    return config_hash(key)
-
-
-def pretrain_toy_llm(cfg: VariantConfig, on_log: LogFn | None = None):
-    """Tokenizer and tiny LLaMA trained on text-only lines of the world."""
+def pretrain_toy_llm(
+    cfg: VariantConfig, on_log: LogFn | None = None, checkpoint: Path | None = None
+) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, list[Record]]:
+    """Tokenizer and tiny LLaMA trained on text-only lines of the world, and the loss curve."""
     torch.manual_seed(cfg.train.seed)
     tokenizer = build_word_tokenizer(vocabulary())
     llm = build_llm(cfg.model.llm, tokenizer)
@@ -58,31 +40,36 @@ def pretrain_toy_llm(cfg: VariantConfig, on_log: LogFn | None = None):
         return llm(**batch).loss
 
     llm.train()
-    train_stage(
+    history = train_stage(
         step_loss,
         list(llm.parameters()),
         stage,
         stage="bases",
         log_every=cfg.train.log_every,
         on_log=on_log,
+        checkpoint=checkpoint,
+        checkpoint_every=cfg.train.checkpoint_every,
     )
-    return tokenizer, llm
+    return tokenizer, llm, history
 
 
-def ensure_bases(
-    cfg: VariantConfig, root: Path, on_log: LogFn | None = None
-) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
-    """Load the variant's bases from `root/<key>`, training and saving them on first use."""
+def prepare_bases(cfg: VariantConfig, out: Path, on_log: LogFn | None = None) -> list[Record]:
+    """Train the toy bases into `out/llm` (resuming from `out/bases.ckpt`); a no-op with a path."""
+    if cfg.model.llm.path is not None:
+        return []
+    log.info("pretraining toy LLM into %s", out)
+    tokenizer, llm, history = pretrain_toy_llm(cfg, on_log, out / "bases.ckpt")
+
+    def save(tmp: Path) -> None:
+        tokenizer.save_pretrained(tmp)
+        llm.save_pretrained(tmp)
+
+    write_dir(out / "llm", save)
+    return history
+
+
+def load_bases(cfg: VariantConfig, out: Path) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """The tokenizer and frozen LLM that `prepare_bases` left in `out` (or the user's path)."""
     if cfg.model.llm.path is not None:
         return load_tokenizer(cfg.model.llm.path), build_llm(cfg.model.llm, None)
-    folder = root / bases_key(cfg)
-    if not folder.exists():
-        log.info("pretraining toy LLM into %s", folder)
-        tokenizer, llm = pretrain_toy_llm(cfg, on_log)
-
-        def save(tmp: Path) -> None:
-            tokenizer.save_pretrained(tmp)
-            llm.save_pretrained(tmp)
-
-        write_dir(folder, save)
-    return load_tokenizer(folder), AutoModelForCausalLM.from_pretrained(folder)
+    return load_tokenizer(out / "llm"), AutoModelForCausalLM.from_pretrained(out / "llm")

@@ -4,12 +4,12 @@ AdamW over the trainable parameters only, cosine schedule with warmup, gradient 
 a log callback every `log_every` steps. The caller supplies `step_loss(step)`, so the loop
 knows nothing of models or data. With a checkpoint path the stage saves its state every
 `checkpoint_every` steps and, when restarted, continues from there: since batches are a pure
-function of the step, a resumed stage ends exactly where an uninterrupted one would.
+function of the step, a resumed stage ends exactly where an uninterrupted one would. The logged
+records travel in the checkpoint, so a resumed stage still returns its whole curve.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,7 +21,8 @@ from transformers import get_cosine_schedule_with_warmup
 from lynx_core.config import StageConfig
 from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
 
-LogFn = Callable[[dict[str, float | int | str]], None]
+Record = dict[str, float | int | str]
+LogFn = Callable[[Record], None]
 
 
 def train_stage(
@@ -34,13 +35,17 @@ def train_stage(
     on_log: LogFn | None = None,
     checkpoint: Path | None = None,
     checkpoint_every: int = 50,
-) -> float:
-    """Run the stage's remaining steps; returns the mean loss of the last logging window."""
+) -> list[Record]:
+    """Run the stage's remaining steps; returns every logged record, first step to last.
+
+    A record is {stage, step, total_steps, loss (mean over the logging window), lr,
+    samples_per_s}; `on_log` sees each as it is made.
+    """
     if cfg.steps == 0:
-        return math.nan
+        return []
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     schedule = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
-    first, last_loss = 0, math.nan
+    first, history = 0, []
     state = load_checkpoint(checkpoint) if checkpoint is not None else None
     if state is not None:
         with torch.no_grad():
@@ -48,7 +53,7 @@ def train_stage(
                 param.copy_(saved)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        first, last_loss = state["step"], state["last_loss"]
+        first, history = state["step"], state["history"]
     window: list[float] = []
     started = time.perf_counter()
     steps = range(first, cfg.steps)
@@ -68,29 +73,29 @@ def train_stage(
             continue
         last_loss = sum(window) / len(window)
         window.clear()
+        elapsed = time.perf_counter() - started
+        record = {
+            "stage": stage,
+            "step": done,
+            "total_steps": cfg.steps,
+            "loss": last_loss,
+            "lr": schedule.get_last_lr()[0],
+            "samples_per_s": (done - first) * cfg.batch_size / elapsed,
+        }
         if checkpoint is not None and (done % checkpoint_every == 0 or done == cfg.steps):
             # saved before the log call, so a crash while reporting loses no work
             save_checkpoint(
                 checkpoint,
                 {
                     "step": done,
-                    "last_loss": last_loss,
+                    "history": [*history, record],
                     "params": [p.detach().clone() for p in params],
                     "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(),
                 },
             )
+        history.append(record)
         progress.set_postfix(loss=f"{last_loss:.3f}")
         if on_log is not None:
-            elapsed = time.perf_counter() - started
-            on_log(
-                {
-                    "stage": stage,
-                    "step": done,
-                    "total_steps": cfg.steps,
-                    "loss": last_loss,
-                    "lr": schedule.get_last_lr()[0],
-                    "samples_per_s": (done - first) * cfg.batch_size / elapsed,
-                }
-            )
-    return last_loss
+            on_log(record)
+    return history

@@ -37,19 +37,24 @@ def crash_at(stage: str, step: int):
 
 
 def test_resumed_variant_equals_uninterrupted_run(tmp_path):
-    bases = tmp_path / "bases"
     torch.set_num_threads(1)
-    unbroken = run_variant(CONFIG, tmp_path / "unbroken", bases)
+    unbroken = run_variant(CONFIG, tmp_path / "unbroken")
     with pytest.raises(Crash):
-        run_variant(CONFIG, tmp_path / "resumed", bases, on_log=crash_at("stage2", 15))
+        run_variant(CONFIG, tmp_path / "resumed", on_log=crash_at("stage2", 15))
     logs: list[dict] = []
-    resumed = run_variant(CONFIG, tmp_path / "resumed", bases, on_log=logs.append)
+    resumed = run_variant(CONFIG, tmp_path / "resumed", on_log=logs.append)
 
-    assert {log["stage"] for log in logs} == {"stage2"}  # stage 1 had finished: not redone
+    assert {log["stage"] for log in logs} == {"stage2"}  # bases, stage 1 had finished: not redone
     assert min(log["step"] for log in logs) == 20  # continued after the step-15 checkpoint
-    unbroken.pop("wall_time_s"), resumed.pop("wall_time_s")
-    assert resumed == unbroken
-    weights = [load_file(tmp_path / d / "trainable.safetensors") for d in ("unbroken", "resumed")]
+
+    def results(metrics: dict) -> dict:
+        return {k: v for k, v in metrics.items() if not k.endswith("wall_time_s")}
+
+    assert results(resumed) == results(unbroken)
+    weights = [
+        load_file(tmp_path / run / "stage2" / "trainable.safetensors")
+        for run in ("unbroken", "resumed")
+    ]
     assert weights[0].keys() == weights[1].keys()
     for name in weights[0]:
         assert torch.equal(weights[0][name], weights[1][name]), name
@@ -66,3 +71,15 @@ def test_corrupt_checkpoint_is_ignored(tmp_path):
 def test_checkpoint_cadence_must_match_logging():
     with pytest.raises(ValueError, match="multiple of log_every"):
         VariantConfig.model_validate({"train": {"log_every": 5, "checkpoint_every": 12}})
+
+
+def test_resumed_stage_returns_its_whole_curve(tmp_path):
+    from lynx_core.pipeline import run_stage
+    from lynx_core.stages import STAGES
+
+    torch.set_num_threads(1)
+    folders = {stage: tmp_path / stage for stage in STAGES}
+    with pytest.raises(Crash):
+        run_stage("bases", CONFIG, folders, on_log=crash_at("bases", 5))
+    output = run_stage("bases", CONFIG, folders)  # resumes from the step-5 checkpoint
+    assert [record["step"] for record in output.history] == [5, 10]

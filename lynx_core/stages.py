@@ -1,0 +1,77 @@
+"""Which part of a `VariantConfig` each stage of the study reads.
+
+A variant is a chain bases → stage1 → stage2 → eval. Each stage reads its own fields and, through
+its parent's outputs, everything its ancestors read. Declaring the fields here, beside the code
+that reads them (`lynx_core.pipeline`), lets a planner hash exactly what a stage depends on, so
+that e.g. all variants differing only in stage-2 settings share one stage-1 run.
+
+Every leaf field of `VariantConfig` belongs to exactly one stage (the longest matching prefix
+below decides) or is declared as not affecting results; a field that matches nothing is an
+error, so a new config field cannot silently escape the keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from lynx_core.config import VariantConfig, flatten
+
+Stage = Literal["bases", "stage1", "stage2", "eval"]
+STAGES: tuple[Stage, ...] = ("bases", "stage1", "stage2", "eval")
+PARENT: dict[Stage, Stage | None] = {
+    "bases": None,
+    "stage1": "bases",
+    "stage2": "stage1",
+    "eval": "stage2",
+}
+
+FIELD_STAGE: dict[str, Stage | None] = {
+    # bases: the frozen LLM (trained on world text at toy scale, else the user's weights)
+    "model.llm": "bases",
+    "data.seed": "bases",
+    "train.seed": "bases",
+    "train.bases": "bases",
+    "train.log_every": "bases",
+    # stage 1: everything else about the model, and the training images
+    "model": "stage1",
+    "model.llm.trainable": "stage1",
+    "model.llm.lora": "stage1",
+    "data.train_images": "stage1",
+    "train.stage1": "stage1",
+    # stage 2: instruction tuning
+    "train.stage2": "stage2",
+    # eval: decoding and the held-out questions
+    "eval": "eval",
+    "data.eval_images": "eval",
+    # how often state is saved changes no result
+    "train.checkpoint_every": None,
+}
+
+
+def stage_of(field: str) -> Stage | None:
+    """The stage that reads a dotted leaf field (None: affects no result)."""
+    parts = field.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in FIELD_STAGE:
+            return FIELD_STAGE[prefix]
+    raise KeyError(
+        f"config field {field!r} belongs to no stage; add it (or a prefix) to "
+        "lynx_core.stages.FIELD_STAGE"
+    )
+
+
+def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
+    """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
+    flat = flatten(config.model_dump(mode="json"))
+    return {field: value for field, value in sorted(flat.items()) if stage_of(field) == stage}
+
+
+def lineage(stage: Stage) -> list[Stage]:
+    """`stage` and its ancestors, root first: ['bases', 'stage1'] for 'stage1'."""
+    chain: list[Stage] = []
+    current: Stage | None = stage
+    while current is not None:
+        chain.insert(0, current)
+        current = PARENT[current]
+    return chain
