@@ -52,23 +52,44 @@ def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
 
 
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
-    from lynx_core.train.bases import bases_key
+    from rich.table import Table
 
-    variants = spec.expand()
-    done = recorded_variants(spec, Path(args.results))
+    from ablations.plan import make_plan
+    from ablations.store import Store
+    from lynx_core.stages import STAGES
+
+    results = Path(args.results)
+    plan = make_plan(spec.expand())
+    store = Store(results / "store")
+    done = recorded_variants(spec, results)
     console.print(
-        f"[bold]{spec.name}[/bold] ({spec.source}): {len(variants)} variants, "
+        f"[bold]{spec.name}[/bold] ({spec.source}): {len(plan.variants)} variants, "
         f"scale {spec.scale}, {spec.resources.cpus:g} cpu / {spec.resources.gpus:g} gpu "
         "per trial"
     )
-    for variant in variants:
+    variants = Table(title="variants (stage keys: equal keys are one shared run)")
+    for column in ("variant", *STAGES, "MLflow", "settings"):
+        variants.add_column(column)
+    for variant in plan.variants:
+        chain = plan.chains[variant.name]
         settings = ", ".join(f"{k}={v}" for k, v in variant.overrides.items()) or "(base)"
         status = "recorded" if variant.name in done else "to run"
-        console.print(f"  {variant.name:<32} {variant.key}  {status:<8}  {settings}")
-    shared = {bases_key(v.config) for v in variants if v.config.model.llm.path is None}
+        variants.add_row(variant.name, *(chain[s][:8] for s in STAGES), status, settings)
+    console.print(variants)
+
+    stages = Table(title="stage runs")
+    for column in ("stage", "unique", "naive", "stored", "to run"):
+        stages.add_column(column, justify="left" if column == "stage" else "right")
+    unique_total = naive_total = 0
+    for stage, (unique, naive) in plan.counts().items():
+        stored = sum(store.manifest(r.stage, r.key) is not None for r in plan.level(stage))
+        stages.add_row(stage, str(unique), str(naive), str(stored), str(unique - stored))
+        unique_total, naive_total = unique_total + unique, naive_total + naive
+    console.print(stages)
     console.print(
-        f"stage runs: bases {len(shared)} unique (naive {len(variants)}); "
-        f"variants {len(variants) - len(done)} to run, {len(done)} recorded"
+        f"stage runs: {unique_total} unique of {naive_total} naive "
+        f"(unique/naive ratio {unique_total / naive_total:.2f}); "
+        f"variants: {len(plan.variants) - len(done)} to run, {len(done)} recorded in MLflow"
     )
     return 0
 
@@ -104,6 +125,11 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     print_table(console, table, f"{spec.name}: Open-VQA-style accuracy (held-out, rule judge)")
     if outcome.skipped:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
+    if outcome.executed or outcome.reused:
+        console.print(
+            f"stage runs: {len(outcome.executed)} computed, "
+            f"{len(outcome.reused)} reused from {results / 'store'}"
+        )
     for name, where in outcome.failed.items():
         console.print(f"[red]failed[/red] {name}: {where}")
     uri = tracking_uri(results)

@@ -1,5 +1,7 @@
 """What the user sees while a sweep runs: one progress bar per variant, then a results table.
 
+A variant's bar covers its chain's training steps (bases, stage 1, stage 2); a stage run shared
+by several variants moves all their bars, and one found in the store fills its part at once.
 Driven by the executor's callbacks on the driver; in a non-interactive terminal (CI, logs)
 rich falls back to plain lines, so every start, finish and failure is still printed.
 """
@@ -13,11 +15,19 @@ from rich.table import Table
 
 from ablations.spec import Variant
 
-STAGES = ("stage1", "stage2")  # per-variant bars; shared bases are prepared beforehand
+TRAINED = ("bases", "stage1", "stage2")  # stages with steps; eval is one step at the end
 
 
-def total_steps(variant: Variant) -> int:
-    return sum(getattr(variant.config.train, stage).steps for stage in STAGES)
+def stage_steps(variant: Variant, stage: str) -> int:
+    if stage not in TRAINED or (stage == "bases" and variant.config.model.llm.path is not None):
+        return 0
+    return getattr(variant.config.train, stage).steps
+
+
+def steps_before(variant: Variant, stage: str) -> int:
+    """Steps of the stages before `stage` in the chain (all of them for eval)."""
+    earlier = TRAINED[: TRAINED.index(stage)] if stage in TRAINED else TRAINED
+    return sum(stage_steps(variant, s) for s in earlier)
 
 
 class SweepProgress:
@@ -34,7 +44,7 @@ class SweepProgress:
         )
         self.tasks: dict[str, TaskID] = {
             v.name: self.progress.add_task(
-                v.name, total=total_steps(v), status="queued", stage="", loss="-", start=False
+                v.name, total=steps_before(v, "eval") + 1, status="queued", stage="", loss="-"
             )
             for v in variants
         }
@@ -55,18 +65,20 @@ class SweepProgress:
     def skipped(self, name: str) -> None:
         self._complete(name, "(recorded earlier)")
 
-    def started(self, name: str) -> None:
-        self.progress.start_task(self.tasks[name])
-        self.progress.update(self.tasks[name], status="running")
+    def run_started(self, run_id: str, names: list[str]) -> None:
+        for name in names:
+            self.progress.update(self.tasks[name], status="running")
         if not self.console.is_terminal:
-            self.console.print(f"running  {name}")
+            self.console.print(f"running  {run_id} for {', '.join(names)}")
+
+    def stage_reused(self, names: list[str], stage: str) -> None:
+        for name in names:
+            variant = self.variants[name]
+            done = steps_before(variant, stage) + stage_steps(variant, stage)
+            self.progress.update(self.tasks[name], completed=done, stage=f"{stage} (stored)")
 
     def step(self, name: str, stage: str, step: int, loss: float) -> None:
-        if stage not in STAGES:  # e.g. bases trained inside a trial after a lost cache
-            self.progress.update(self.tasks[name], stage=stage, loss=f"{loss:.3f}")
-            return
-        cfg = self.variants[name].config.train
-        offset = sum(getattr(cfg, s).steps for s in STAGES[: STAGES.index(stage)])
+        offset = steps_before(self.variants[name], stage)
         self.progress.update(
             self.tasks[name], completed=offset + step, stage=stage, loss=f"{loss:.3f}"
         )
@@ -78,7 +90,7 @@ class SweepProgress:
 
     def failed(self, name: str, where: str) -> None:
         self.progress.update(self.tasks[name], status="[red]failed", stage="", loss=where)
-        self.console.print(f"[red]failed[/red]   {name}: see {where}")
+        self.console.print(f"[red]failed[/red]   {name}: {where}")
 
 
 def print_table(console: Console, frame: pd.DataFrame, title: str) -> None:

@@ -1,15 +1,21 @@
-"""Execute a sweep's variants as Ray Tune trials and record them through the tracker.
+"""Execute a sweep's plan on Ray Tune as a dependency graph, and record each variant in MLflow.
 
-One trial per variant, with the spec's per-trial resources; Ray's `FailureConfig` retries a
-crashed trial; a failing variant does not stop the others. Local Ray by default, a cluster via
-`address` / `RAY_ADDRESS`. Trials report progress with `tune.report`; a driver-side callback
-forwards it to MLflow and the terminal, so trials never write to the tracking store.
+One Tune experiment; one trial per unique stage run that the store does not already hold,
+handed out as its parent finishes (`ablations.dag`), with the spec's per-trial resources, so
+concurrency follows free resources; trial actors are reused between runs. `FailureConfig`
+retries a crashed trial, which resumes from the checkpoint in its store folder. A failed run
+fails only the variants whose chain contains it. Trials report with
+`tune.report`; a driver-side callback forwards curves to MLflow and the terminal, so only the
+driver writes to the tracking store. Ray starts only if something must run: a sweep whose
+stages are all stored is recorded without it. Local Ray by default; `address` / `RAY_ADDRESS`
+for a cluster.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,22 +23,21 @@ from typing import Any
 import ray
 from ray import tune
 
+from ablations.dag import StageGraphSearcher
+from ablations.plan import Plan, StageRun, make_plan
 from ablations.progress import SweepProgress
 from ablations.spec import SweepSpec, Variant
+from ablations.store import Store
 from ablations.track import SweepTracker
-from lynx_core.config import VariantConfig
-from lynx_core.train.bases import bases_key, ensure_bases
+from lynx_core.stages import STAGES, Stage
 
 log = logging.getLogger(__name__)
-
-
-def variant_dir(results: Path, variant: Variant) -> Path:
-    return results / "store" / "variants" / f"{variant.name}-{variant.key}"
+RESULT_FIELDS = ("stage", "step", "total_steps", "loss", "lr", "samples_per_s")
 
 
 @dataclass(frozen=True)
 class InjectedFailure:
-    """Make one variant's trial raise once at a stage's step (to exercise retry and resume)."""
+    """Make a variant's stage raise at a step on its first attempt (to exercise retry/resume)."""
 
     variant: str
     stage: str
@@ -45,136 +50,87 @@ class InjectedFailure:
             raise ValueError(f"expected VARIANT:STAGE:STEP (e.g. prefix:stage2:10), got {text!r}")
         return cls(parts[0], parts[1], int(parts[2]))
 
-    def check(self, variant: str, result: dict[str, Any], workdir: Path) -> None:
-        marker = workdir / ".injected-failure"
-        hit = (variant, result["stage"], result["step"]) == (self.variant, self.stage, self.step)
-        if hit and not marker.exists():
-            marker.touch()
-            raise RuntimeError(f"injected failure: {variant} at {self.stage} step {self.step}")
+    def target(self, plan: Plan) -> tuple[str, int] | None:
+        """(run id, step) in this plan, or None when the variant is not being run."""
+        if self.variant not in plan.chains or self.stage not in STAGES:
+            return None
+        return plan.run_of(self.variant, self.stage).id, self.step  # type: ignore[arg-type]
 
 
-def run_trial(
+def run_stage_trial(
     config: dict[str, Any],
     *,
-    variants: dict[str, VariantConfig],
-    dirs: dict[str, str],
-    bases_root: str,
+    runs: dict[str, StageRun],
+    store_root: str,
     threads: int,
-    failure: InjectedFailure | None = None,
+    fail_at: tuple[str, int] | None = None,
 ) -> None:
-    """Ray Tune function trainable: train and evaluate one variant, reporting as it goes.
+    """Ray Tune function trainable: one stage run, into its store folder, then its manifest.
 
-    A retried trial calls this again; the variant's stage checkpoints make it continue.
+    A retried trial calls this again; the checkpoint in the run's folder makes it continue.
     """
     import torch
 
-    from lynx_core.pipeline import run_variant
+    from lynx_core.pipeline import run_stage
 
     torch.set_num_threads(threads)
-    name = config["variant"]
-    workdir = Path(dirs[name])
+    run = runs[config["run"]]
+    store = Store(Path(store_root))
+    for stage, key in run.chain.items():
+        if stage != run.stage:
+            store.verify(stage, key)  # never build on a corrupted parent
+    attempt = store.begin(run)
 
-    def report(result: dict[str, Any]) -> None:
-        tune.report({"kind": "step", **result})
-        if failure is not None:
-            failure.check(name, result, workdir)
+    def report(record: dict[str, Any]) -> None:
+        tune.report({"kind": "step", **record})
+        if attempt == 1 and (run.id, record["step"]) == fail_at:
+            raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
 
-    metrics = run_variant(variants[name], workdir, Path(bases_root), on_log=report)
-    tune.report({"kind": "final", **metrics})
-
-
-def _prepare_bases(config: VariantConfig, root: str, threads: int) -> str:
-    import torch
-
-    torch.set_num_threads(threads)
-    ensure_bases(config, Path(root))
-    return bases_key(config)
-
-
-def prepare_bases(
-    todo: list[Variant], root: Path, spec: SweepSpec, progress: SweepProgress
-) -> None:
-    """Train each distinct toy base once, in parallel, before the variants that share it."""
-    missing = {
-        bases_key(v.config): v.config
-        for v in todo
-        if v.config.model.llm.path is None and not (root / bases_key(v.config)).exists()
-    }
-    if not missing:
-        return
-    progress.console.print(f"preparing shared bases (toy LLM pretraining): {', '.join(missing)}")
-    task = ray.remote(_prepare_bases).options(
-        num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus, max_retries=1
-    )
-    threads = max(int(spec.resources.cpus), 1)
-    ray.get([task.remote(config, str(root), threads) for config in missing.values()])
+    output = run_stage(run.stage, run.config, store.folders(run), on_log=report)
+    store.complete(run, output.metrics, output.history)
+    tune.report({"kind": "final", **output.metrics})
 
 
 class TrackingCallback(tune.Callback):
-    """Driver side: trial events → MLflow runs and progress bars."""
+    """Driver side: a stage run's curve → every variant sharing it; a finished eval → its record.
 
-    def __init__(self, tracker: SweepTracker, progress: SweepProgress, dirs: dict[str, str]):
+    A variant is recorded in MLflow as soon as its eval run is done, not at the end of the sweep.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        tracker: SweepTracker,
+        progress: SweepProgress,
+        record_variant: Callable[[str], None],
+    ):
+        self.plan = plan
         self.tracker = tracker
         self.progress = progress
-        self.dirs = dirs
-        self.finals: dict[str, dict[str, float]] = {}
+        self.record_variant = record_variant
 
     def __getstate__(self) -> dict:
         # Tuner pickles its callbacks for `Tuner.restore`; the live MLflow client and terminal
-        # cannot travel, and need not: resuming a sweep re-reads MLflow, not Tune's state.
-        return {"dirs": self.dirs, "finals": self.finals, "tracker": None, "progress": None}
+        # cannot travel, and need not: resuming a sweep re-reads the store and MLflow.
+        return {"plan": None, "tracker": None, "progress": None, "record_variant": None}
 
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
-        name = trial.config["variant"]
-        self.tracker.started(name)
-        self.progress.started(name)
+        run_id = trial.config["run"]
+        self.progress.run_started(run_id, self.plan.users(run_id))
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        name = trial.config["variant"]
-        if result.get("kind") == "step":
-            self.tracker.log_step(name, result)
-            self.progress.step(name, result["stage"], int(result["step"]), result["loss"])
-        elif result.get("kind") == "final":
-            skip = {
-                "kind",
-                "done",
-                "trial_id",
-                "experiment_tag",
-                "date",
-                "hostname",
-                "node_ip",
-                "pid",
-                "config",
-                "timestamp",
-                "training_iteration",
-                "iterations_since_restore",
-                "time_this_iter_s",
-                "time_total_s",
-                "time_since_restore",
-                "checkpoint_dir_name",
-                "should_checkpoint",
-            }
-            self.finals[name] = {
-                k: float(v)
-                for k, v in result.items()
-                if k not in skip and isinstance(v, int | float)
-            }
+        if result.get("kind") != "step":
+            return
+        record = {k: result[k] for k in RESULT_FIELDS}
+        for name in self.plan.users(trial.config["run"]):
+            self.tracker.log_records(name, [record])
+            self.progress.step(name, record["stage"], int(record["step"]), record["loss"])
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        name = trial.config["variant"]
-        metrics = self.finals.get(name)
-        if metrics is None:
-            self.tracker.fail(name, "trial ended without final metrics")
-            self.progress.failed(name, trial.local_path or "ray logs")
-            return
-        self.tracker.finish(name, metrics, Path(self.dirs[name]))
-        self.progress.finished(name, metrics.get("openvqa/overall", float("nan")))
-
-    def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        name = trial.config["variant"]
-        where = str(Path(trial.local_path) / "error.txt") if trial.local_path else "ray logs"
-        self.tracker.fail(name, f"trial failed; log: {where}")
-        self.progress.failed(name, where)
+        run_id = trial.config["run"]
+        if run_id.startswith("eval/"):
+            for name in self.plan.users(run_id):
+                self.record_variant(name)
 
 
 @dataclass
@@ -182,12 +138,16 @@ class SweepOutcome:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)  # stage runs computed now
+    reused: list[str] = field(default_factory=list)  # stage runs found in the store
 
 
 def start_ray(address: str | None) -> bool:
     """Connect to `address` / `RAY_ADDRESS`, else start a local Ray; True when local."""
     # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # the classic reporter honours verbose=0; the new one prints a box per experiment (level)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # ...so the result grid has no result files to read back; it would warn once per trial
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -202,6 +162,61 @@ def start_ray(address: str | None) -> bool:
         ignore_reinit_error=True,
     )
     return local
+
+
+def run_graph(
+    runs: list[StageRun],
+    done: set[str],
+    spec: SweepSpec,
+    store: Store,
+    callback: TrackingCallback,
+    ray_dir: Path,
+    max_failures: int,
+    fail_at: tuple[str, int] | None,
+) -> dict[str, str]:
+    """One Tune experiment over the runs to compute; returns failed run id → its error log."""
+    trainable = tune.with_parameters(
+        run_stage_trial,
+        runs={run.id: run for run in runs},
+        store_root=str(store.root.resolve()),
+        threads=max(int(spec.resources.cpus), 1),
+        fail_at=fail_at,
+    )
+    resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, resources),
+        tune_config=tune.TuneConfig(
+            search_alg=StageGraphSearcher(runs, already_done=done),
+            num_samples=len(runs),
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=spec.name,
+            storage_path=str(ray_dir.resolve()),
+            callbacks=[callback],
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            verbose=0,
+        ),
+    )
+    return {
+        result.config["run"]: str(Path(result.path) / "error.txt")
+        for result in tuner.fit()
+        if result.error is not None
+    }
+
+
+def first_failure(chain: dict[Stage, str], failed: dict[str, str]) -> str | None:
+    for stage, key in chain.items():
+        if f"{stage}/{key}" in failed:
+            return f"{stage} failed; log: {failed[f'{stage}/{key}']}"
+    return None
+
+
+def unfinished(chain: dict[Stage, str], store: Store) -> str | None:
+    for stage, key in chain.items():
+        if store.manifest(stage, key) is None:
+            return f"{stage} did not finish: no manifest in {store.folder(stage, key)}"
+    return None
 
 
 def run_sweep(
@@ -227,48 +242,51 @@ def run_sweep(
     if not todo:
         return outcome
 
-    dirs = {v.name: str(variant_dir(results, v).resolve()) for v in todo}
-    bases_root = (results / "store" / "bases").resolve()
-    trainable = tune.with_parameters(
-        run_trial,
-        variants={v.name: v.config for v in todo},
-        dirs=dirs,
-        bases_root=str(bases_root),
-        threads=max(int(spec.resources.cpus), 1),
-        failure=failure,
-    )
-    resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
-    callback = TrackingCallback(tracker, progress, dirs)
-    local = start_ray(address)
-    try:
-        try:
-            prepare_bases(todo, bases_root, spec, progress)
-        except ray.exceptions.RayError as err:
-            for variant in todo:
-                tracker.fail(variant.name, f"bases preparation failed: {err}")
-                progress.failed(variant.name, "bases preparation (see the error above)")
-                outcome.failed[variant.name] = "bases preparation failed"
-            progress.console.print(f"[red]bases preparation failed[/red]: {err}")
-            return outcome
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, resources),
-            param_space={"variant": tune.grid_search([v.name for v in todo])},
-            run_config=tune.RunConfig(
-                name=spec.name,
-                storage_path=str((results / "ray").resolve()),
-                callbacks=[callback],
-                failure_config=tune.FailureConfig(max_failures=max_failures),
-                verbose=0,
-            ),
-        )
-        grid = tuner.fit()
-    finally:
-        if local:  # a cluster outlives the sweep
-            ray.shutdown()
-    for result in grid:
-        name = result.config["variant"]
-        if result.error is not None:
-            outcome.failed[name] = f"{result.path}/error.txt"
+    plan = make_plan(todo)
+    store = Store(results / "store")
+    tracker.log_plan(plan)
+    for variant in todo:
+        tracker.started(variant.name)
+    fail_at = failure.target(plan) if failure is not None else None
+
+    def record_variant(name: str) -> None:
+        chain = plan.chains[name]
+        manifests = [store.manifest(stage, key) for stage, key in chain.items()]
+        metrics = tracker.record(name, manifests, store.folder("eval", chain["eval"]))
+        progress.finished(name, metrics.get("openvqa/overall", float("nan")))
+        outcome.ran.append(name)
+
+    pending, stored = [], set()
+    for run in plan.runs.values():
+        if store.manifest(run.stage, run.key) is None:
+            pending.append(run)
         else:
-            outcome.ran.append(name)
+            stored.add(run.id)
+            progress.stage_reused(plan.users(run.id), run.stage)
+    outcome.executed = [run.id for run in pending]
+    outcome.reused = sorted(stored)
+    failed: dict[str, str] = {}  # run id → where its error is
+    if pending:
+        callback = TrackingCallback(plan, tracker, progress, record_variant)
+        local = start_ray(address)
+        try:
+            failed = run_graph(
+                pending, stored, spec, store, callback, results / "ray", max_failures, fail_at
+            )
+        finally:
+            if local:  # a cluster outlives the sweep
+                ray.shutdown()
+
+    for variant in todo:  # failed ones, and those whose every stage was already stored
+        if variant.name in outcome.ran:
+            continue
+        reason = first_failure(plan.chains[variant.name], failed) or unfinished(
+            plan.chains[variant.name], store
+        )
+        if reason is None:
+            record_variant(variant.name)
+        else:
+            tracker.fail(variant.name, reason)
+            progress.failed(variant.name, reason)
+            outcome.failed[variant.name] = reason
     return outcome

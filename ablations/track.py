@@ -2,8 +2,11 @@
 
 Runs are found again by tags (sweep name, variant name, config hash), so rerunning a sweep
 updates the same runs instead of duplicating them, and a finished variant is not run twice.
-Params are logged once, when a run is created (MLflow refuses changed params); per-step
-values are metrics. Only the driver talks to MLflow, so a sqlite store sees a single writer.
+The keys of the variant's stage runs are tags too (`lynx_key_stage1`, ...), so the UI can group
+variants that share a stage. Params are logged once, when a run is created (MLflow refuses
+changed params); per-step values are metrics, and a step already logged is never logged again
+(a resumed stage or a reused one replays its curve). Only the driver talks to MLflow, so a
+sqlite store sees a single writer.
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.time import get_current_time_millis
 
+from ablations.plan import Plan, make_plan
 from ablations.spec import SweepSpec, Variant
+from ablations.store import Manifest
 from lynx_core.config import flatten
 
 ROLE, SWEEP, VARIANT, KEY = "lynx_role", "lynx_sweep", "lynx_variant", "lynx_config_hash"
 PARENT = "mlflow.parentRunId"
 MAX_PARAM_CHARS = 6000
+CURVE = ("loss", "lr", "samples_per_s")  # per-step metrics, named <stage>/<field>
+
+
+def stage_tags(plan: Plan, name: str) -> dict[str, str]:
+    return {f"lynx_key_{stage}": key for stage, key in plan.chains[name].items()}
 
 
 def tracking_uri(results: Path) -> str:
@@ -48,6 +58,7 @@ class SweepTracker:
         self.experiment_id = experiment_id(self.client, spec, results)
         self.parent_id = self._parent_run()
         self.run_ids: dict[str, str] = {}
+        self.last_step: dict[tuple[str, str], int] = {}  # (variant, stage) → last logged step
 
     def _find(self, filter_string: str):
         runs = self.client.search_runs(
@@ -79,6 +90,7 @@ class SweepTracker:
             VARIANT: variant.name,
             KEY: variant.key,
             PARENT: self.parent_id,
+            **stage_tags(make_plan([variant]), variant.name),
         }
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=variant.name)
         run_id = run.info.run_id
@@ -94,14 +106,52 @@ class SweepTracker:
     def started(self, name: str) -> None:
         self.client.update_run(self.run_ids[name], status="RUNNING")
 
-    def log_step(self, name: str, result: dict[str, Any]) -> None:
-        stage, step = result["stage"], int(result["step"])
+    def log_plan(self, plan: Plan) -> None:
+        """The stage runs behind this sweep's pending variants, as an artifact of the parent."""
+        text = yaml.safe_dump(
+            {
+                "variants": {name: dict(chain) for name, chain in plan.chains.items()},
+                "runs": {run_id: run.inputs for run_id, run in plan.runs.items()},
+            },
+            sort_keys=False,
+        )
+        self.client.log_text(self.parent_id, text, "plan.yaml")
+
+    def _last_step(self, name: str, stage: str) -> int:
+        if (name, stage) not in self.last_step:
+            history = self.client.get_metric_history(self.run_ids[name], f"{stage}/loss")
+            self.last_step[name, stage] = max((m.step for m in history), default=0)
+        return self.last_step[name, stage]
+
+    def log_records(self, name: str, records: list[dict[str, Any]]) -> None:
+        """Per-step curve records of one stage; steps this run already holds are skipped."""
+        if not records:
+            return
+        stage = str(records[0]["stage"])
+        last = self._last_step(name, stage)
+        fresh = [r for r in records if int(r["step"]) > last]
+        if not fresh:
+            return
         now = get_current_time_millis()
         metrics = [
-            Metric(f"{stage}/{k}", float(result[k]), now, step)
-            for k in ("loss", "lr", "samples_per_s")
+            Metric(f"{stage}/{field}", float(r[field]), now, int(r["step"]))
+            for r in fresh
+            for field in CURVE
         ]
-        self.client.log_batch(self.run_ids[name], metrics=metrics)
+        for start in range(0, len(metrics), 900):  # MLflow takes at most 1000 per batch
+            self.client.log_batch(self.run_ids[name], metrics=metrics[start : start + 900])
+        self.last_step[name, stage] = int(fresh[-1]["step"])
+
+    def record(
+        self, name: str, manifests: list[Manifest], outputs: Path | None
+    ) -> dict[str, float]:
+        """Finish a variant from its stage manifests: curves, final metrics, predictions."""
+        metrics: dict[str, float] = {}
+        for manifest in manifests:
+            self.log_records(name, manifest.history)
+            metrics.update(manifest.metrics)
+        self.finish(name, metrics, outputs)
+        return metrics
 
     def finish(self, name: str, metrics: dict[str, float], outputs: Path | None) -> None:
         run_id = self.run_ids[name]

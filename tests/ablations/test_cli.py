@@ -50,7 +50,8 @@ def test_bad_sweep_exits_nonzero_before_ray_or_mlflow_start(tmp_path):
 def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
     done = run_cli("plan", "arch", results=tmp_path / "results")
     assert done.returncode == 0, done.stderr
-    assert "bases 1 unique (naive 4); variants 4 to run, 0 recorded" in done.stdout
+    assert "stage runs: 13 unique of 16 naive (unique/naive ratio 0.81)" in done.stdout
+    assert "variants: 4 to run, 0 recorded" in done.stdout
     assert not (tmp_path / "results").exists()
     for name in (
         "prefix-no-adapters",
@@ -116,7 +117,7 @@ def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):
     _, runs = variant_runs(results)
     assert len(runs) == 2
     plan = run_cli("plan", "smoke", results=results)
-    assert "variants 0 to run, 2 recorded" in plan.stdout, plan.stdout
+    assert "variants: 0 to run, 2 recorded" in plan.stdout, plan.stdout
 
 
 def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(tmp_path):
@@ -131,8 +132,9 @@ def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(tmp_path):
     assert [m.step for m in history] == [5, 10, 15, 20]
     stage1 = client.get_metric_history(prefix.info.run_id, "stage1/loss")
     assert [m.step for m in stage1] == [5, 10]
-    markers = list((results / "store" / "variants").glob("prefix-*/.injected-failure"))
-    assert len(markers) == 1, "the failure really was raised once"
+    stage2 = results / "store" / "stage2" / prefix.data.tags["lynx_key_stage2"]
+    attempts = (stage2 / "attempts.jsonl").read_text().splitlines()
+    assert len(attempts) == 2, "the failure really was raised, and retried once"
 
 
 def session_processes(sid: int) -> list[int]:
@@ -167,6 +169,7 @@ def test_sweep_killed_midway_completes_on_rerun_without_duplicates(tmp_path):
         kill_session(sweep.pid)
         sweep.wait(timeout=30)
     finished_first = line.split()[1].rstrip(":")
+    stored_before = [m.parent for m in (results / "store").glob("*/*/manifest.json")]
 
     again = run_cli("sweep", "smoke", results=results)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
@@ -178,3 +181,58 @@ def test_sweep_killed_midway_completes_on_rerun_without_duplicates(tmp_path):
         for key in ("stage1/loss", "stage2/loss"):
             steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
             assert len(steps) == len(set(steps)), (run.data.tags["lynx_variant"], key, steps)
+    for folder in stored_before:  # finished stages were reused, not trained again
+        assert len((folder / "attempts.jsonl").read_text().splitlines()) == 1, folder
+
+
+DEDUPE_SWEEP = """name: dedupe
+base:
+  data.train_images: 32
+  data.eval_images: 4
+  train.bases.steps: 10
+  train.stage1.steps: 10
+  train.stage2.steps: 10
+  train.checkpoint_every: 5
+variants:
+  lr-low: {train.stage2.lr: 0.001}
+  lr-high: {train.stage2.lr: 0.003}
+"""
+
+
+def stage_attempts(results: Path, stage: str) -> dict[str, int]:
+    folders = (results / "store" / stage).iterdir()
+    return {f.name: len((f / "attempts.jsonl").read_text().splitlines()) for f in folders}
+
+
+def test_variants_differing_only_in_stage2_train_stage1_once(tmp_path):
+    sweep, results = tmp_path / "dedupe.yaml", tmp_path / "results"
+    sweep.write_text(DEDUPE_SWEEP)
+    done = run_cli("sweep", str(sweep), results=results)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "stage runs: 6 computed, 0 reused" in done.stdout
+    assert list(stage_attempts(results, "stage1").values()) == [1]  # one training, not two
+    assert list(stage_attempts(results, "stage2").values()) == [1, 1]
+
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("dedupe")
+
+    def curves() -> dict[str, list[tuple[int, float]]]:
+        runs = client.search_runs([experiment.experiment_id], "tags.lynx_role = 'variant'")
+        assert len({r.data.tags["lynx_key_stage1"] for r in runs}) == 1
+        return {
+            r.data.tags["lynx_variant"]: [
+                (m.step, m.value) for m in client.get_metric_history(r.info.run_id, "stage1/loss")
+            ]
+            for r in runs
+        }
+
+    first = curves()
+    assert first["lr-low"] == first["lr-high"] and len(first["lr-low"]) == 2
+
+    # a new stage-2 variant later: bases and stage 1 come from the store
+    sweep.write_text(DEDUPE_SWEEP + "  lr-mid: {train.stage2.lr: 0.002}\n")
+    again = run_cli("sweep", str(sweep), results=results)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "stage runs: 2 computed, 2 reused" in again.stdout
+    assert list(stage_attempts(results, "stage1").values()) == [1]
+    assert curves()["lr-mid"] == first["lr-low"]  # its run shows the shared stage-1 curve

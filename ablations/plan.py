@@ -1,0 +1,83 @@
+"""The plan: each variant as a chain of stage runs, identical runs shared between variants.
+
+A stage run's key hashes the config fields that stage reads (`lynx_core.stages`) plus its
+parent's key, so two variants share a run exactly when everything up to that stage is equal:
+every variant of a seed shares the bases, and variants that differ only in stage-2 or eval
+settings share one stage-1 run. Pure: no files, no Ray.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ablations.spec import Variant
+from lynx_core.config import VariantConfig
+from lynx_core.stages import PARENT, STAGES, Stage, stage_inputs
+
+KEY_LENGTH = 12
+
+
+def stage_key(stage: Stage, inputs: dict[str, Any], parent_key: str | None) -> str:
+    payload = json.dumps({"stage": stage, "inputs": inputs, "parent": parent_key}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One unit of compute: a stage of some variants' chains, run once for all of them."""
+
+    stage: Stage
+    key: str
+    chain: dict[Stage, str]  # this run's and its ancestors' keys
+    config: VariantConfig  # a user's config; equal to every user's on all fields read here
+    inputs: dict[str, Any]  # the fields this stage itself reads
+
+    @property
+    def id(self) -> str:
+        return f"{self.stage}/{self.key}"
+
+    @property
+    def parent_id(self) -> str | None:
+        parent = PARENT[self.stage]
+        return None if parent is None else f"{parent}/{self.chain[parent]}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    variants: list[Variant]
+    chains: dict[str, dict[Stage, str]]  # variant name → stage → key
+    runs: dict[str, StageRun]  # run id → run, stage by stage in variant order
+
+    def level(self, stage: Stage) -> list[StageRun]:
+        return [run for run in self.runs.values() if run.stage == stage]
+
+    def users(self, run_id: str) -> list[str]:
+        """Names of the variants whose chain contains the run."""
+        stage, key = run_id.split("/")
+        return [name for name, chain in self.chains.items() if chain[stage] == key]
+
+    def run_of(self, variant: str, stage: Stage) -> StageRun:
+        return self.runs[f"{stage}/{self.chains[variant][stage]}"]
+
+    def counts(self) -> dict[Stage, tuple[int, int]]:
+        """(unique runs, naive runs = one per variant) for each stage."""
+        return {stage: (len(self.level(stage)), len(self.chains)) for stage in STAGES}
+
+
+def make_plan(variants: list[Variant]) -> Plan:
+    chains: dict[str, dict[Stage, str]] = {}
+    runs: dict[str, StageRun] = {}
+    for stage in STAGES:
+        for variant in variants:
+            chain = chains.setdefault(variant.name, {})
+            parent = PARENT[stage]
+            inputs = stage_inputs(variant.config, stage)
+            key = stage_key(stage, inputs, chain[parent] if parent else None)
+            chain[stage] = key
+            run_id = f"{stage}/{key}"
+            if run_id not in runs:
+                runs[run_id] = StageRun(stage, key, dict(chain), variant.config, inputs)
+    return Plan(variants, chains, runs)

@@ -1,0 +1,150 @@
+"""Content-addressed stage outputs: `<root>/<stage>/<key>/`, done when its manifest says so.
+
+A stage run works in its folder (keeping a resumable checkpoint there) and, when it finishes,
+the store writes `manifest.json` atomically: the stage's inputs, metrics, logged curve and the
+size and SHA-256 of every output file. A folder with a valid manifest is a finished stage and is
+never run again; one without is resumed from its checkpoint (or started) by the next attempt.
+The checkpoint is deleted once the manifest exists: the outputs are all a child needs. On a
+cluster, the root must be a filesystem every worker sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ablations.plan import StageRun
+from lynx_core.atomic import write_text
+from lynx_core.stages import Stage
+
+log = logging.getLogger(__name__)
+MANIFEST, ATTEMPTS = "manifest.json", "attempts.jsonl"
+BOOKKEEPING = {MANIFEST, ATTEMPTS}
+SCRATCH_SUFFIXES = (".ckpt", ".sha256", ".tmp")  # working state, not outputs
+
+
+class FileRecord(BaseModel):
+    size: int
+    sha256: str
+
+
+class Manifest(BaseModel):
+    stage: Stage
+    key: str
+    chain: dict[str, str]
+    inputs: dict[str, Any]
+    metrics: dict[str, float]
+    history: list[dict[str, Any]]
+    files: dict[str, FileRecord]  # path relative to the folder → record
+    host: str
+    finished_at: float
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def folder(self, stage: Stage, key: str) -> Path:
+        return self.root / stage / key
+
+    def folders(self, run: StageRun) -> dict[Stage, Path]:
+        """The run's folder and its ancestors', as `lynx_core.pipeline.run_stage` takes them."""
+        return {stage: self.folder(stage, key) for stage, key in run.chain.items()}
+
+    def manifest(self, stage: Stage, key: str) -> Manifest | None:
+        """The finished run's manifest; None when unfinished, unreadable or its files are gone."""
+        path = self.folder(stage, key) / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            manifest = Manifest.model_validate_json(path.read_text())
+        except (ValidationError, OSError) as err:
+            log.warning("ignoring unreadable manifest %s (%s); the stage will run again", path, err)
+            return None
+        for name, record in manifest.files.items():
+            file = path.parent / name
+            if not file.exists() or file.stat().st_size != record.size:
+                log.warning("%s: output %s is missing or resized; rerunning the stage", path, name)
+                return None
+        return manifest
+
+    def verify(self, stage: Stage, key: str) -> None:
+        """Check every output's checksum before a child consumes it; raises `StoreError`."""
+        manifest = self.manifest(stage, key)
+        folder = self.folder(stage, key)
+        if manifest is None:
+            raise StoreError(f"{folder} is not a finished {stage} run (no valid {MANIFEST})")
+        for name, record in manifest.files.items():
+            if _sha256(folder / name) != record.sha256:
+                raise StoreError(
+                    f"{folder / name} does not match its checksum in {folder / MANIFEST}; "
+                    f"delete {folder} and rerun the sweep to recompute it"
+                )
+
+    def begin(self, run: StageRun) -> int:
+        """Record an attempt (an audit trail of how often a stage really ran); its number."""
+        folder = self.folder(run.stage, run.key)
+        folder.mkdir(parents=True, exist_ok=True)
+        entry = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+        with (folder / ATTEMPTS).open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+        return len(self.attempts(run.stage, run.key))
+
+    def attempts(self, stage: Stage, key: str) -> list[dict[str, Any]]:
+        path = self.folder(stage, key) / ATTEMPTS
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def complete(
+        self, run: StageRun, metrics: dict[str, float], history: list[dict[str, Any]]
+    ) -> Manifest:
+        """Mark the run finished: checksum its outputs, write the manifest, drop scratch state."""
+        folder = self.folder(run.stage, run.key)
+        outputs = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file()
+            and p.name not in BOOKKEEPING
+            and not p.name.endswith(SCRATCH_SUFFIXES)
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        )
+        manifest = Manifest(
+            stage=run.stage,
+            key=run.key,
+            chain=dict(run.chain),
+            inputs=run.inputs,
+            metrics=metrics,
+            history=history,
+            files={
+                str(p.relative_to(folder)): FileRecord(size=p.stat().st_size, sha256=_sha256(p))
+                for p in outputs
+            },
+            host=socket.gethostname(),
+            finished_at=time.time(),
+        )
+        write_text(folder / MANIFEST, manifest.model_dump_json(indent=2))
+        for scratch in folder.glob("*"):
+            if scratch.is_file() and scratch.name.endswith(SCRATCH_SUFFIXES):
+                scratch.unlink()
+        return manifest

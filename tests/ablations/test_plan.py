@@ -1,0 +1,74 @@
+"""Stage keys: variants share exactly the stage runs whose inputs (and ancestors) are equal."""
+
+from __future__ import annotations
+
+import pytest
+
+from ablations.plan import make_plan
+from ablations.spec import Variant
+from lynx_core.config import VariantConfig, config_hash, flatten, nest
+from lynx_core.stages import STAGES, lineage, stage_inputs, stage_of
+
+
+def variant(name: str, **dotted) -> Variant:
+    config = VariantConfig.model_validate(nest(dotted))
+    return Variant(name, config, dotted, config.train.seed)
+
+
+def shared_stages(a: Variant, b: Variant) -> list[str]:
+    plan = make_plan([a, b])
+    return [s for s in STAGES if plan.chains[a.name][s] == plan.chains[b.name][s]]
+
+
+def test_every_config_field_belongs_to_a_stage():
+    lora = VariantConfig.model_validate({"model": {"llm": {"lora": {"rank": 4}}}})
+    for config in (VariantConfig(), lora):
+        for field in flatten(config.model_dump(mode="json")):
+            stage_of(field)  # raises for a field no stage claims
+    with pytest.raises(KeyError, match="FIELD_STAGE"):
+        stage_of("optimizer.betas")
+
+
+def test_stage_inputs_partition_the_config():
+    config = VariantConfig()
+    fields = [f for stage in STAGES for f in stage_inputs(config, stage)]
+    assert len(fields) == len(set(fields))
+    assert set(fields) | {"train.checkpoint_every"} == set(flatten(config.model_dump()))
+
+
+@pytest.mark.parametrize(
+    ("change", "shared"),
+    [
+        ({"train.stage2.lr": 1e-3}, ["bases", "stage1"]),
+        ({"eval.num_beams": 3}, ["bases", "stage1", "stage2"]),
+        ({"data.eval_images": 16}, ["bases", "stage1", "stage2"]),
+        ({"model.arch": "cross_attention"}, ["bases"]),
+        ({"model.llm.trainable": True}, ["bases"]),
+        ({"model.vision.image_size": 48}, ["bases"]),
+        ({"train.bases.steps": 10}, []),
+        ({"train.seed": 1}, []),
+        ({"train.checkpoint_every": 10}, ["bases", "stage1", "stage2", "eval"]),
+    ],
+)
+def test_variants_share_the_stages_before_their_first_difference(change, shared):
+    assert shared_stages(variant("a"), variant("b", **change)) == shared
+
+
+def test_plan_holds_each_unique_run_once_and_counts_naive_runs():
+    variants = [variant(f"lr{i}", **{"train.stage2.lr": lr}) for i, lr in enumerate((1e-3, 2e-3))]
+    variants.append(variant("beams", **{"eval.num_beams": 2}))
+    plan = make_plan(variants)
+    assert plan.counts() == {"bases": (1, 3), "stage1": (1, 3), "stage2": (3, 3), "eval": (3, 3)}
+    stage1 = plan.level("stage1")[0]
+    assert plan.users(stage1.id) == ["lr0", "lr1", "beams"]
+    assert stage1.parent_id == f"bases/{stage1.chain['bases']}"
+    assert list(stage1.chain) == lineage("stage1") == ["bases", "stage1"]
+    assert plan.run_of("beams", "stage2").parent_id == stage1.id
+
+
+def test_keys_are_stable_across_processes():
+    """Keys address folders in a shared store: they must not depend on the Python process."""
+    plan = make_plan([variant("a")])
+    assert len(plan.chains["a"]["stage1"]) == 12
+    assert plan.chains["a"] == make_plan([variant("b")]).chains["b"]
+    assert config_hash(VariantConfig()) == config_hash(VariantConfig.model_validate({}))

@@ -1,0 +1,63 @@
+"""The store: a manifest marks a finished stage run; damaged outputs are never reused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ablations.plan import make_plan
+from ablations.spec import Variant
+from ablations.store import Store, StoreError
+from lynx_core.config import VariantConfig
+
+
+@pytest.fixture
+def run():
+    plan = make_plan([Variant("a", VariantConfig(), {}, 0)])
+    return plan.run_of("a", "stage1")
+
+
+def finish(store: Store, run) -> None:
+    folder = store.folder(run.stage, run.key)
+    folder.mkdir(parents=True)
+    (folder / "trainable.safetensors").write_bytes(b"weights")
+    (folder / "train.ckpt").write_bytes(b"optimizer state")
+    (folder / "train.ckpt.sha256").write_text("abc")
+    store.begin(run)
+    store.complete(run, {"stage1/final_loss": 0.5}, [{"stage": "stage1", "step": 5, "loss": 1}])
+
+
+def test_a_completed_run_has_a_manifest_of_its_outputs(tmp_path, run):
+    store = Store(tmp_path)
+    assert store.manifest(run.stage, run.key) is None
+    finish(store, run)
+    manifest = store.manifest(run.stage, run.key)
+    assert manifest is not None and manifest.metrics == {"stage1/final_loss": 0.5}
+    assert list(manifest.files) == ["trainable.safetensors"]  # bookkeeping and scratch excluded
+    assert manifest.chain == run.chain and manifest.history[0]["step"] == 5
+    folder = store.folder(run.stage, run.key)
+    assert not (folder / "train.ckpt").exists(), "the checkpoint is dropped once outputs exist"
+    assert len(store.attempts(run.stage, run.key)) == 1
+    store.verify(run.stage, run.key)
+
+
+def test_a_changed_output_fails_verification_with_the_fix(tmp_path, run):
+    store = Store(tmp_path)
+    finish(store, run)
+    folder = store.folder(run.stage, run.key)
+    (folder / "trainable.safetensors").write_bytes(b"WEIGHTS")  # same size, other content
+    with pytest.raises(StoreError, match=f"delete {folder}"):
+        store.verify(run.stage, run.key)
+
+
+def test_missing_or_resized_outputs_or_a_broken_manifest_mean_not_done(tmp_path, run):
+    store = Store(tmp_path)
+    finish(store, run)
+    folder = store.folder(run.stage, run.key)
+    (folder / "trainable.safetensors").write_bytes(b"w")
+    assert store.manifest(run.stage, run.key) is None
+    (folder / "trainable.safetensors").unlink()
+    assert store.manifest(run.stage, run.key) is None
+    (folder / "manifest.json").write_text(json.dumps({"stage": "stage1"}))
+    assert store.manifest(run.stage, run.key) is None
