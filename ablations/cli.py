@@ -56,6 +56,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
 
     from ablations.plan import make_plan
     from ablations.store import Store
+    from lynx_core.config import flatten
     from lynx_core.stages import STAGES
 
     results = Path(args.results)
@@ -91,6 +92,18 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
         f"(unique/naive ratio {unique_total / naive_total:.2f}); "
         f"variants: {len(plan.variants) - len(done)} to run, {len(done)} recorded in MLflow"
     )
+    missing = sorted(
+        {
+            f"{field}={value}"
+            for variant in plan.variants
+            for field, value in flatten(variant.config.model_dump()).items()
+            if isinstance(value, Path) and not value.exists()
+        }
+    )
+    if missing:
+        console.print(
+            f"[yellow]before running[/yellow], provide local weights: {', '.join(missing)}"
+        )
     return 0
 
 
@@ -254,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ui":
         return cmd_ui(args, console)
     try:
-        spec = load_sweep(resolve_sweep(args.sweep))
+        # a plan needs no weights: the paper sweep can be planned on a laptop
+        spec = load_sweep(resolve_sweep(args.sweep), check_paths=args.command == "sweep")
     except SweepError as err:
         console.print(f"error: {err}", style="red", highlight=False, markup=False)
         return EXIT_BAD_SPEC

@@ -53,6 +53,7 @@ class SweepSpec(StrictModel):
     baseline: str | None = None
     source: str = Field("<memory>", exclude=True, description="file the spec was read from")
     _lines: dict = PrivateAttr(default_factory=dict)  # key → line in `source`, for errors
+    _check_paths: bool = PrivateAttr(default=True)  # local weights must exist (False: plan)
 
     def expand(self) -> list[Variant]:
         """Named variants × seeds, each a complete `VariantConfig` (raises `SweepError`)."""
@@ -74,8 +75,11 @@ class Variant:
         return config_hash(self.config)
 
 
-def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file (with its includes) and every variant it expands to."""
+def load_sweep(path: str | Path, check_paths: bool = True) -> SweepSpec:
+    """Read and validate a sweep file (with its includes) and every variant it expands to.
+
+    `check_paths=False` accepts local weight paths that do not exist here (for planning).
+    """
     path = Path(path)
     raw, lines = read_sweep(path)
     try:
@@ -84,6 +88,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         problems = [_problem(e, SweepSpec, (), lines, ()) for e in err.errors()]
         raise SweepError(str(path), problems) from None
     spec._lines = lines
+    spec._check_paths = check_paths
     _, problems = _expand(spec, lines)
     if problems:
         raise SweepError(str(path), problems)
@@ -95,6 +100,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
 def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]:
     problems: list[Problem] = []
+    context = {"check_paths": spec._check_paths}
     if spec.scale not in PRESETS:
         allowed = ", ".join(sorted(PRESETS))
         msg = f"unknown scale preset {spec.scale!r}; allowed: {allowed}"
@@ -102,14 +108,14 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         return [], problems
     preset = PRESETS[spec.scale]
     base = {**preset.overrides, **flatten(spec.base)}
-    problems += _check(base, {}, ("base",), lines)
+    problems += _check(base, {}, ("base",), lines, context)
 
     named: list[tuple[str, dict[str, Any], tuple]] = []
     dimensions, found = _grid_dimensions(spec, lines)
     problems += found
     for dimension in dimensions:
         for _, overrides, where in dimension:
-            problems += _check(base, overrides, where, lines)
+            problems += _check(base, overrides, where, lines, context)
     if dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
@@ -121,7 +127,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
             problems.append(
                 Problem(f"variants.{name}", "names use a-z, 0-9, '-', '_'", line_of(lines, where))
             )
-        problems += _check(base, flatten(overrides), where, lines)
+        problems += _check(base, flatten(overrides), where, lines, context)
         named.append((name, flatten(overrides), where))
     if not named:
         named.append(("base", {}, ("base",)))
@@ -152,7 +158,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         for seed in spec.seeds:
             full = {**base, **overrides, "train.seed": seed}
             try:
-                config = VariantConfig.model_validate(nest(full))
+                config = VariantConfig.model_validate(nest(full), context=context)
             except ValidationError as err:
                 problems += [
                     Problem(
@@ -238,10 +244,12 @@ def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, 
     return list(zip(labels, values, strict=True))
 
 
-def _check(base: dict, overrides: dict, where: tuple, lines: dict) -> list[Problem]:
+def _check(base: dict, overrides: dict, where: tuple, lines: dict, context: dict) -> list[Problem]:
     """Validate base+overrides; report only the errors that `overrides` (or base) cause."""
+    if not overrides and where != ("base",):
+        return []  # the variant is the base: its problems are reported once, under base
     try:
-        VariantConfig.model_validate(nest({**base, **overrides}))
+        VariantConfig.model_validate(nest({**base, **overrides}), context=context)
     except ValidationError as err:
         own = overrides or base
         found = []

@@ -12,20 +12,33 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 
-def _must_exist(path: Path) -> Path:
+def _must_exist(path: Path, info: ValidationInfo) -> Path:
+    if (info.context or {}).get("check_paths") is False:  # e.g. planning on a laptop
+        return path.expanduser()
     if not path.expanduser().exists():
         raise ValueError(
-            f"path '{path}' does not exist; give a local file or folder "
-            "(weights and datasets are never downloaded)"
+            f"path '{path}' does not exist (relative paths start at {Path.cwd()}); put the "
+            "weights there or change the path (weights and datasets are never downloaded)"
         )
     return path.expanduser()
 
 
 LocalPath = Annotated[Path, AfterValidator(_must_exist)]
-"""A path that must exist on the machine that validates the sweep (checked before compute)."""
+"""A path that must exist on the machine that validates the sweep (checked before compute).
+
+Validating with `context={"check_paths": False}` skips the check, so a sweep can be planned
+where its weights are not.
+"""
 
 
 class StrictModel(BaseModel):

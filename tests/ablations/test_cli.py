@@ -62,6 +62,14 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
         assert name in done.stdout
 
 
+def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path):
+    done = run_cli("plan", "paper", results=tmp_path / "results")
+    assert done.returncode == 0, done.stdout + done.stderr
+    # 6 variants: 2 LLMs share bases; less-instruction-tuning shares lynx's stage 1
+    assert "stage runs: 19 unique of 24 naive (unique/naive ratio 0.79)" in done.stdout
+    assert "provide local weights: model.llm.path=weights/llama-7b" in done.stdout
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     results = tmp_path_factory.mktemp("smoke") / "results"

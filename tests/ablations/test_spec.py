@@ -18,7 +18,7 @@ def test_every_sweep_file_validates_and_says_what_it_answers(path: Path):
     text = path.read_text()
     assert text.startswith("# Question:"), "a sweep opens with the question it answers"
     assert f"make sweep NAME={path.stem}" in text.split("\nname:")[0]
-    spec = load_sweep(path)
+    spec = load_sweep(path, check_paths=False)  # local weights are checked when run
     assert spec.name == path.stem
     names = [v.name for v in spec.expand()]
     assert len(names) == len(set(names))
@@ -203,3 +203,19 @@ def test_include_cycles_and_missing_includes_are_errors(tmp_path):
         load_sweep(tmp_path / "a.yaml")
     with pytest.raises(SweepError, match="no such file 'nope.yaml'"):
         load_sweep(write(tmp_path, "include: nope.yaml\nname: x\n"))
+
+
+def test_paper_sweep_plans_without_weights_but_needs_them_to_run(tmp_path, monkeypatch):
+    paper = Path(__file__).resolve().parents[2] / "sweeps" / "paper.yaml"
+    monkeypatch.chdir(tmp_path)  # relative weight paths resolve here, where there are none
+    names = [v.name for v in load_sweep(paper, check_paths=False).expand()]
+    assert names[0] == "lynx" and "w-cross-attn-trainable-llm" in names
+    with pytest.raises(SweepError) as caught:
+        load_sweep(paper)
+    problems = {p.field: p for p in caught.value.problems}
+    assert set(problems) == {
+        "base.model.llm.path",
+        "base.model.vision.checkpoint",
+        "variants.w-llama.model.llm.path",
+    }  # each missing path once, at the line that sets it
+    assert "put the weights there or change the path" in problems["base.model.llm.path"].message
