@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
@@ -107,9 +109,18 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     return 0
 
 
+def needs_compute(variants, results: Path) -> bool:
+    """Whether some stage run of these variants is not in the store (so Ray will be needed)."""
+    from ablations.plan import make_plan
+    from ablations.store import Store
+
+    store = Store(results / "store")
+    return any(store.manifest(r.stage, r.key) is None for r in make_plan(variants).runs.values())
+
+
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.progress import SweepProgress, print_table
-    from ablations.run import run_sweep
+    from ablations.run import ray_session, run_sweep
     from ablations.tables import summary_table, variant_frame, write_summary
     from ablations.track import SweepTracker, tracking_uri
 
@@ -120,18 +131,25 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         f"{args.address or os.environ.get('RAY_ADDRESS') or 'local Ray'}; "
         f"tracking {tracking_uri(results)}"
     )
-    tracker = SweepTracker(spec, results)
-    with SweepProgress(variants, console) as progress:
-        outcome = run_sweep(
-            spec,
-            variants,
-            results,
-            tracker,
-            progress,
-            address=args.address,
-            max_failures=args.max_failures,
-            failure=args.fail_once_at,
-        )
+    with ExitStack() as stack:
+        # the MLflow store is opened (created, migrated) while Ray starts: both take seconds
+        pool = stack.enter_context(ThreadPoolExecutor(1))
+        opening = pool.submit(SweepTracker, spec, results)
+        if needs_compute(variants, results):
+            stack.enter_context(ray_session(args.address))
+        tracker = opening.result()
+        with SweepProgress(variants, console) as progress:
+            outcome = run_sweep(
+                spec,
+                variants,
+                results,
+                tracker,
+                progress,
+                address=args.address,
+                max_failures=args.max_failures,
+                failure=args.fail_once_at,
+                max_concurrent=args.max_concurrent,
+            )
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     table = summary_table(spec, variant_frame(spec, results))
     md, csv = write_summary(spec, table, results)
@@ -229,6 +247,12 @@ def parser() -> argparse.ArgumentParser:
     sweep = sub.choices["sweep"]
     sweep.add_argument("--address", default=None, help="Ray cluster address (else RAY_ADDRESS)")
     sweep.add_argument("--max-failures", type=int, default=1, help="retries per crashed trial")
+    sweep.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        help="at most this many trials at once (default: as many as free resources allow)",
+    )
     sweep.add_argument(
         "--fail-once-at",
         metavar="VARIANT:STAGE:STEP",

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import ray
 from ray import tune
@@ -29,6 +29,7 @@ from ablations.progress import SweepProgress
 from ablations.spec import SweepSpec, Variant
 from ablations.store import Store
 from ablations.track import SweepTracker
+from ablations.trial import run_stage_trial
 from lynx_core.stages import STAGES, Stage
 
 log = logging.getLogger(__name__)
@@ -55,40 +56,6 @@ class InjectedFailure:
         if self.variant not in plan.chains or self.stage not in STAGES:
             return None
         return plan.run_of(self.variant, self.stage).id, self.step  # type: ignore[arg-type]
-
-
-def run_stage_trial(
-    config: dict[str, Any],
-    *,
-    runs: dict[str, StageRun],
-    store_root: str,
-    threads: int,
-    fail_at: tuple[str, int] | None = None,
-) -> None:
-    """Ray Tune function trainable: one stage run, into its store folder, then its manifest.
-
-    A retried trial calls this again; the checkpoint in the run's folder makes it continue.
-    """
-    import torch
-
-    from lynx_core.pipeline import run_stage
-
-    torch.set_num_threads(threads)
-    run = runs[config["run"]]
-    store = Store(Path(store_root))
-    for stage, key in run.chain.items():
-        if stage != run.stage:
-            store.verify(stage, key)  # never build on a corrupted parent
-    attempt = store.begin(run)
-
-    def report(record: dict[str, Any]) -> None:
-        tune.report({"kind": "step", **record})
-        if attempt == 1 and (run.id, record["step"]) == fail_at:
-            raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
-
-    output = run_stage(run.stage, run.config, store.folders(run), on_log=report)
-    store.complete(run, output.metrics, output.history)
-    tune.report({"kind": "final", **output.metrics})
 
 
 class TrackingCallback(tune.Callback):
@@ -142,6 +109,17 @@ class SweepOutcome:
     reused: list[str] = field(default_factory=list)  # stage runs found in the store
 
 
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Ray for the block: a cluster's is joined and left running, a local one is shut down."""
+    local = start_ray(address)
+    try:
+        yield
+    finally:
+        if local:
+            ray.shutdown()
+
+
 def start_ray(address: str | None) -> bool:
     """Connect to `address` / `RAY_ADDRESS`, else start a local Ray; True when local."""
     # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
@@ -173,6 +151,7 @@ def run_graph(
     ray_dir: Path,
     max_failures: int,
     fail_at: tuple[str, int] | None,
+    max_concurrent: int | None = None,
 ) -> dict[str, str]:
     """One Tune experiment over the runs to compute; returns failed run id → its error log."""
     trainable = tune.with_parameters(
@@ -183,11 +162,14 @@ def run_graph(
         fail_at=fail_at,
     )
     resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
+    # with a custom searcher Tune starts one trial actor at a time; let it start one per ready run
+    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(len(runs), 1)))
     tuner = tune.Tuner(
         tune.with_resources(trainable, resources),
         tune_config=tune.TuneConfig(
             search_alg=StageGraphSearcher(runs, already_done=done),
             num_samples=len(runs),
+            max_concurrent_trials=max_concurrent,
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -228,6 +210,7 @@ def run_sweep(
     address: str | None = None,
     max_failures: int = 1,
     failure: InjectedFailure | None = None,
+    max_concurrent: int | None = None,
 ) -> SweepOutcome:
     """Run every variant not already finished in MLflow; returns what ran, skipped, failed."""
     outcome = SweepOutcome()
@@ -268,14 +251,18 @@ def run_sweep(
     failed: dict[str, str] = {}  # run id → where its error is
     if pending:
         callback = TrackingCallback(plan, tracker, progress, record_variant)
-        local = start_ray(address)
-        try:
+        with nullcontext() if ray.is_initialized() else ray_session(address):
             failed = run_graph(
-                pending, stored, spec, store, callback, results / "ray", max_failures, fail_at
+                pending,
+                stored,
+                spec,
+                store,
+                callback,
+                results / "ray",
+                max_failures,
+                fail_at,
+                max_concurrent,
             )
-        finally:
-            if local:  # a cluster outlives the sweep
-                ray.shutdown()
 
     for variant in todo:  # failed ones, and those whose every stage was already stored
         if variant.name in outcome.ran:

@@ -1,0 +1,49 @@
+"""The Ray Tune trainable: one stage run into its store folder, then its manifest.
+
+Kept apart from the driver's modules (MLflow, pandas, rich) so that a trial's worker process
+imports only what a stage needs: every new trial actor pays its imports before it computes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from ablations.plan import StageRun
+from ablations.store import Store
+
+
+def run_stage_trial(
+    config: dict[str, Any],
+    *,
+    runs: dict[str, StageRun],
+    store_root: str,
+    threads: int,
+    fail_at: tuple[str, int] | None = None,
+) -> None:
+    """Ray Tune function trainable: one stage run, into its store folder, then its manifest.
+
+    A retried trial calls this again; the checkpoint in the run's folder makes it continue.
+    """
+    import torch
+
+    from lynx_core.pipeline import run_stage
+
+    torch.set_num_threads(threads)
+    run = runs[config["run"]]
+    store = Store(Path(store_root))
+    for stage, key in run.chain.items():
+        if stage != run.stage:
+            store.verify(stage, key)  # never build on a corrupted parent
+    attempt = store.begin(run)
+
+    def report(record: dict[str, Any]) -> None:
+        tune.report({"kind": "step", **record})
+        if attempt == 1 and (run.id, record["step"]) == fail_at:
+            raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
+
+    output = run_stage(run.stage, run.config, store.folders(run), on_log=report)
+    store.complete(run, output.metrics, output.history)
+    tune.report({"kind": "final", **output.metrics})

@@ -1,0 +1,111 @@
+"""What orchestration costs: the smoke sweep through Ray + MLflow vs its stages called directly.
+
+1. Overhead: `python -m ablations sweep smoke` (local Ray started, MLflow sqlite store
+   created, Tune trials, tracking) against one process that runs the same stage functions
+   (`lynx_core.pipeline.run_stage`) on the same plan one after another. Both are timed as whole
+   processes, imports included, each into a fresh folder. Target: orchestrated/direct <= 1.15.
+2. Parallel speed-up: two trials at a time vs one, on 2 CPUs, for a sweep of one variant
+   with two seeds (two independent chains of equal cost). The ratio is over the trials' span
+   in the store (first attempt started → last manifest written), which includes starting the
+   second trial actor but not Ray's own start (that is part 1); the whole-process ratio is
+   printed beside it. Target >= 1.6.
+
+Prints each timing, then the two ratios; the last line is the overhead ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OVERHEAD_TARGET, SPEEDUP_TARGET = 1.15, 1.6
+
+# two independent chains of equal cost, long enough that a trial outlasts an actor's start
+PARALLEL_SWEEP = """name: parallel
+base:
+  data.train_images: 64
+  data.eval_images: 8
+  train.bases.steps: 10
+  train.stage1.steps: 200
+  train.stage2.steps: 400
+seeds: [0, 1]
+resources:
+  cpus: 1
+"""
+
+
+def trial_span(results: Path) -> float:
+    """Seconds from the first stage attempt's start to the last stage's manifest."""
+    starts, ends = [], []
+    for folder in (results / "store").glob("*/*"):
+        attempts = (folder / "attempts.jsonl").read_text().splitlines()
+        starts.append(min(json.loads(line)["started_at"] for line in attempts))
+        ends.append(json.loads((folder / "manifest.json").read_text())["finished_at"])
+    return max(ends) - min(starts)
+
+
+def direct(sweep: str, out: Path) -> None:
+    """The stage functions, serially in this process, on the sweep's deduplicated plan."""
+    import torch
+
+    from ablations.plan import make_plan
+    from ablations.spec import load_sweep
+    from lynx_core.pipeline import run_stage
+
+    torch.set_num_threads(1)  # as each trial does with its 1 CPU
+    plan = make_plan(load_sweep(REPO / "sweeps" / f"{sweep}.yaml").expand())
+    for run in plan.runs.values():
+        folders = {stage: out / stage / key for stage, key in run.chain.items()}
+        run_stage(run.stage, run.config, folders)
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+def sweep_command(sweep: str, results: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "ablations", "sweep", sweep, "--results", str(results), *extra]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--direct", nargs=2, metavar=("SWEEP", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.direct:
+        direct(args.direct[0], Path(args.direct[1]))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t_direct = timed([sys.executable, __file__, "--direct", "smoke", str(root / "direct")])
+        t_ray = timed(sweep_command("smoke", root / "orchestrated"))
+        print(f"smoke sweep: direct {t_direct:.1f} s, Ray + MLflow {t_ray:.1f} s")
+
+        sweep = root / "parallel.yaml"
+        sweep.write_text(PARALLEL_SWEEP)
+        t_serial = timed(sweep_command(str(sweep), root / "serial", "--max-concurrent", "1"))
+        t_parallel = timed(sweep_command(str(sweep), root / "parallel"))
+        span_serial, span_parallel = trial_span(root / "serial"), trial_span(root / "parallel")
+        print(
+            f"2 seeds on 2 CPUs, one trial at a time vs two: trials {span_serial:.1f} s vs "
+            f"{span_parallel:.1f} s; whole process {t_serial:.1f} s vs {t_parallel:.1f} s "
+            f"(ratio {t_serial / t_parallel:.2f})"
+        )
+
+    speedup = span_serial / span_parallel
+    print(f"parallel_speedup ratio={speedup:.2f} target>={SPEEDUP_TARGET}")
+    print(f"overhead ratio={t_ray / t_direct:.2f} target<={OVERHEAD_TARGET}")
+
+
+if __name__ == "__main__":
+    main()
