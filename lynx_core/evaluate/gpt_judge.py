@@ -1,0 +1,179 @@
+"""GPT judge for open-ended answers, as the Lynx paper scores Open-VQA (GPT-4, 95% agreement).
+
+Each (question, references, prediction) becomes one chat request with a fixed prompt asking for
+a strict verdict line. Requests run with bounded concurrency through the `openai` client;
+429s, 5xx answers, timeouts and dropped connections are retried with exponential backoff and
+full jitter. Verdicts are cached on disk by (judge model, prompt), so judging the same
+predictions again makes no API call. A reply without a parseable verdict is `invalid`, a
+request that keeps failing is `error`: both are counted and never scored as right or wrong
+(other harnesses inflated scores by scoring failed judge calls). The API key is read from the
+environment by name and handed only to the client: it is never logged, cached or returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import openai
+from pydantic import Field
+from tqdm.auto import tqdm
+
+from lynx_core.atomic import write_json
+from lynx_core.config import StrictModel
+
+log = logging.getLogger(__name__)
+
+PROMPT_VERSION = "openvqa-judge-v1"
+PROMPT = """You are grading an answer to a question about an image or a video.
+Question: {question}
+Reference answers (any one is right): {references}
+Answer to grade: {prediction}
+Is the answer correct? It is correct if it gives the same information as a reference answer,
+even in other words; extra detail is fine unless it contradicts the reference.
+Reply with exactly one line: "Verdict: correct" or "Verdict: incorrect"."""
+VERDICT = re.compile(
+    r"^\s*verdict\s*:\s*(correct|incorrect)\s*\.?\s*$", re.IGNORECASE | re.MULTILINE
+)
+RETRYABLE = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+)
+
+Label = Literal["correct", "incorrect", "invalid", "error"]
+
+
+class GptJudgeConfig(StrictModel):
+    """Which model judges, where, and how hard to try. The key itself never appears here."""
+
+    model: str = Field("gpt-4-0613", description="judge model; its reported version is recorded")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = OpenAI")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable with the key")
+    concurrency: int = Field(16, gt=0)
+    max_attempts: int = Field(6, gt=0, description="tries per request before 'error'")
+    backoff_s: float = Field(1.0, gt=0, description="first retry delay; doubles, full jitter")
+    max_backoff_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0)
+    cache_dir: Path | None = Field(None, description="verdict cache; None = no cache")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    label: Label
+    judge_model: str  # as the server reported it (judge models get retired: record versions)
+    reply: str
+    cached: bool = False
+
+    @property
+    def correct(self) -> bool | None:
+        """True/False for a valid verdict, None for invalid or failed (never scored)."""
+        return {"correct": True, "incorrect": False}.get(self.label)
+
+
+def judge_prompt(question: str, references: Sequence[str], prediction: str) -> str:
+    refs = "; ".join(references)
+    return PROMPT.format(question=question, references=refs, prediction=prediction)
+
+
+def parse_verdict(reply: str) -> Label:
+    found = {m.lower() for m in VERDICT.findall(reply)}
+    return found.pop() if len(found) == 1 else "invalid"  # none, or both: not a verdict
+
+
+class GptJudge:
+    def __init__(self, cfg: GptJudgeConfig, client: openai.OpenAI | None = None):
+        self.cfg = cfg
+        self.client = client or openai.OpenAI(
+            api_key=self._key(), base_url=cfg.base_url, max_retries=0, timeout=cfg.timeout_s
+        )
+        self.calls = 0  # requests sent, retries included (cache hits send none)
+
+    def _key(self) -> str:
+        key = os.environ.get(self.cfg.api_key_env)
+        if not key:
+            raise RuntimeError(
+                f"the GPT judge needs an API key in ${self.cfg.api_key_env}; set it, or use "
+                "the offline rule judge"
+            )
+        return key
+
+    def _cache_path(self, prompt: str) -> Path | None:
+        if self.cfg.cache_dir is None:
+            return None
+        digest = hashlib.sha256(f"{self.cfg.model}\n{prompt}".encode()).hexdigest()
+        return self.cfg.cache_dir / digest[:2] / f"{digest}.json"
+
+    def _request(self, prompt: str) -> tuple[str, str]:
+        """(reply, model) with retries on transient failures; raises when attempts run out."""
+        for attempt in range(1, self.cfg.max_attempts + 1):
+            self.calls += 1
+            try:
+                response = self.client.chat.completions.create(
+                    model=self.cfg.model,
+                    messages=[{"role": "user", "content": prompt}],
+                    temperature=0,
+                    max_tokens=10,
+                )
+                return response.choices[0].message.content or "", response.model
+            except RETRYABLE as err:
+                if attempt == self.cfg.max_attempts:
+                    raise
+                ceiling = min(self.cfg.max_backoff_s, self.cfg.backoff_s * 2 ** (attempt - 1))
+                delay = random.uniform(0, ceiling)
+                log.info(
+                    "judge request failed (%s); retry %d in %.2f s",
+                    type(err).__name__,
+                    attempt,
+                    delay,
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def judge_one(self, question: str, references: Sequence[str], prediction: str) -> Verdict:
+        prompt = judge_prompt(question, references, prediction)
+        cache = self._cache_path(prompt)
+        if cache is not None and cache.exists():
+            saved = json.loads(cache.read_text())
+            return Verdict(saved["label"], saved["judge_model"], saved["reply"], cached=True)
+        try:
+            reply, model = self._request(prompt)
+        except openai.OpenAIError as err:
+            log.warning("judge request failed for good: %s", type(err).__name__)
+            return Verdict("error", self.cfg.model, type(err).__name__)
+        verdict = Verdict(parse_verdict(reply), model, reply)
+        if cache is not None:  # failures are not cached: a later run tries them again
+            write_json(cache, {"label": verdict.label, "judge_model": model, "reply": reply})
+        return verdict
+
+    def judge_many(
+        self,
+        questions: Sequence[str],
+        references: Sequence[Sequence[str]],
+        predictions: Sequence[str],
+    ) -> list[Verdict]:
+        """Verdicts in input order, `cfg.concurrency` requests in flight at most."""
+        jobs = list(zip(questions, references, predictions, strict=True))
+        with ThreadPoolExecutor(self.cfg.concurrency) as pool:
+            results = pool.map(lambda job: self.judge_one(*job), jobs)
+            return list(tqdm(results, total=len(jobs), desc="judge", leave=False, disable=None))
+
+
+def verdict_counts(verdicts: Sequence[Verdict]) -> dict[str, float]:
+    """How many of each label, and the judge model versions seen (for the record)."""
+    counts = {f"judge/{label}": 0.0 for label in ("correct", "incorrect", "invalid", "error")}
+    for verdict in verdicts:
+        counts[f"judge/{verdict.label}"] += 1
+    counts["judge/cached"] = float(sum(v.cached for v in verdicts))
+    return counts

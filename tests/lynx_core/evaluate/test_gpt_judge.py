@@ -1,0 +1,118 @@
+"""The GPT judge against a local fake OpenAI server: verdicts, retries, cache, invalid, key."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from lynx_core.evaluate.gpt_judge import GptJudge, GptJudgeConfig, parse_verdict, verdict_counts
+from tests.fake_openai import FakeOpenAI
+
+SECRET = "sk-test-DO-NOT-LEAK-1234"
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_judge(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("LYNX_TEST_JUDGE_KEY", SECRET)
+
+    def make(**overrides) -> GptJudge:
+        cfg = GptJudgeConfig(
+            base_url=server.base_url,
+            api_key_env="LYNX_TEST_JUDGE_KEY",
+            backoff_s=0.01,
+            max_backoff_s=0.05,
+            timeout_s=0.5,
+            cache_dir=tmp_path / "cache",
+            **overrides,
+        )
+        return GptJudge(cfg)
+
+    return make
+
+
+QUESTIONS = ["what colour is the square?", "how many circles?", "what is written?"]
+REFERENCES = [["red"], ["3", "three"], ["cat"]]
+
+
+@pytest.mark.parametrize(
+    ("reply", "label"),
+    [
+        ("Verdict: correct", "correct"),
+        ("verdict: Incorrect.", "incorrect"),
+        ("The answer is close.\nVerdict: correct", "correct"),
+        ("correct", "invalid"),
+        ("Verdict: correct\nVerdict: incorrect", "invalid"),
+        ("", "invalid"),
+    ],
+)
+def test_only_a_strict_verdict_line_is_parsed(reply, label):
+    assert parse_verdict(reply) == label
+
+
+def test_verdicts_follow_the_server_and_keep_the_judge_version(make_judge, server):
+    verdicts = make_judge().judge_many(QUESTIONS, REFERENCES, ["Red", "four", "cat"])
+    assert [v.label for v in verdicts] == ["correct", "incorrect", "correct"]
+    assert {v.judge_model for v in verdicts} == {"gpt-4-0613"}
+    assert server.requests == 3
+
+
+def test_transient_failures_are_retried(make_judge, server):
+    server.failures.extend([429, 500, "hang", 503])
+    judge = make_judge(concurrency=1)
+    verdicts = judge.judge_many(QUESTIONS[:1], REFERENCES[:1], ["red"])
+    assert verdicts[0].label == "correct"
+    assert judge.calls == 5 and server.requests == 5
+
+
+def test_a_request_that_keeps_failing_is_an_error_not_a_score(make_judge, server):
+    server.failures.extend([500] * 3)
+    judge = make_judge(concurrency=1, max_attempts=3)
+    verdict = judge.judge_one("q", ["red"], "red")
+    assert verdict.label == "error" and verdict.correct is None
+    assert judge.calls == 3
+    assert not list(judge.cfg.cache_dir.rglob("*.json")), "a failure is not cached"
+
+
+def test_unparseable_verdicts_are_counted_as_invalid(make_judge):
+    verdicts = make_judge().judge_many(QUESTIONS, REFERENCES, ["GIBBERISH", "3", "dog"])
+    assert [v.label for v in verdicts] == ["invalid", "correct", "incorrect"]
+    assert verdicts[0].correct is None
+    counts = verdict_counts(verdicts)
+    assert counts["judge/invalid"] == 1 and counts["judge/correct"] == 1
+
+
+def test_rejudging_the_same_predictions_hits_the_cache_only(make_judge, server):
+    predictions = ["red", "three", "GIBBERISH"]
+    make_judge().judge_many(QUESTIONS, REFERENCES, predictions)
+    before = server.requests
+    again = make_judge().judge_many(QUESTIONS, REFERENCES, predictions)
+    assert server.requests == before, "a cached verdict costs no request"
+    assert all(v.cached for v in again)
+    assert [v.label for v in again] == ["correct", "correct", "invalid"]
+    other_model = make_judge(model="gpt-4o").judge_one(QUESTIONS[0], REFERENCES[0], "red")
+    assert not other_model.cached, "the cache is keyed by the judge model too"
+
+
+def test_the_key_reaches_the_server_and_nothing_else(make_judge, server, caplog, tmp_path):
+    caplog.set_level(logging.DEBUG)
+    server.failures.append(429)
+    judge = make_judge()
+    verdicts = judge.judge_many(QUESTIONS, REFERENCES, ["red", "3", "GIBBERISH"])
+    assert all(h == f"Bearer {SECRET}" for h in server.auth_headers)
+    outputs = [caplog.text, repr(judge.cfg), judge.cfg.model_dump_json(), repr(verdicts)]
+    outputs += [p.read_text() for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(SECRET not in text for text in outputs)
+
+
+def test_a_missing_key_is_a_clear_error(monkeypatch, server):
+    monkeypatch.delenv("NO_SUCH_JUDGE_KEY", raising=False)
+    cfg = GptJudgeConfig(base_url=server.base_url, api_key_env="NO_SUCH_JUDGE_KEY")
+    with pytest.raises(RuntimeError, match=r"\$NO_SUCH_JUDGE_KEY"):
+        GptJudge(cfg)
