@@ -11,6 +11,7 @@ Not here: planning or running.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +181,26 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
                     line_of(lines, ("base",)),
                 )
             )
+    if spec._check_paths:  # like weights, a judge key must be here before compute starts
+        problems += _missing_judge_keys(variants, lines)
     return variants, problems
+
+
+def _missing_judge_keys(variants: list[Variant], lines: dict) -> list[Problem]:
+    missing: dict[str, list[str]] = {}
+    for v in variants:
+        env = v.config.eval.gpt_judge.api_key_env
+        if v.config.eval.judge == "gpt" and not os.environ.get(env):
+            missing.setdefault(env, []).append(v.name)
+    return [
+        Problem(
+            "eval.judge",
+            f"judge 'gpt' needs an API key in ${env} (variants {', '.join(names)}); export it, "
+            "or set eval.judge: rule for the offline judge",
+            line_of(lines, ("base",)),
+        )
+        for env, names in missing.items()
+    ]
 
 
 def _get(config: BaseModel, dotted: str) -> Any:

@@ -178,10 +178,30 @@ class TrainConfig(StrictModel):
         return self
 
 
+class GptJudgeConfig(StrictModel):
+    """Which model judges, where, and how hard to try. The key itself never appears here."""
+
+    model: str = Field("gpt-4-0613", description="judge model; its reported version is recorded")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = OpenAI")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable with the key")
+    concurrency: int = Field(16, gt=0)
+    max_attempts: int = Field(6, gt=0, description="tries per request before 'error'")
+    backoff_s: float = Field(1.0, gt=0, description="first retry delay; doubles, full jitter")
+    max_backoff_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0)
+    cache_dir: Path | None = Field(
+        None, description="verdict cache; None = judge_cache/ in the stage store (shared)"
+    )
+
+
 class EvalConfig(StrictModel):
     max_new_tokens: int = Field(4, gt=0)
     num_beams: int = Field(1, gt=0, description="Lynx decodes with 5 beams")
     batch_size: int = Field(32, gt=0)
+    judge: Literal["rule", "gpt"] = Field(
+        "rule", description="who decides right/wrong: the offline rule judge or a GPT judge"
+    )
+    gpt_judge: GptJudgeConfig = GptJudgeConfig()
 
 
 class VariantConfig(StrictModel):

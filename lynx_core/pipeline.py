@@ -23,7 +23,7 @@ from lynx_core.config import StageConfig, VariantConfig
 from lynx_core.data.batches import batch_indices, collate
 from lynx_core.data.toyworld import Example, World, make_world
 from lynx_core.evaluate import openvqa
-from lynx_core.evaluate.rule_judge import JUDGE_NAME
+from lynx_core.evaluate.gpt_judge import GptJudge, verdict_counts
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, prepare_bases
@@ -99,11 +99,30 @@ def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path]) -> StageOutput:
     answers = openvqa.generate_answers(
         model, tokenizer, questions, world.images, cfg.model.vision.image_size, cfg.eval
     )
-    scores, records = openvqa.score(questions, answers)
+    metrics: dict[str, float] = {}
+    if cfg.eval.judge == "gpt":
+        judge_cfg = cfg.eval.gpt_judge
+        if judge_cfg.cache_dir is None:  # store/<stage>/<key>: one cache for the whole store
+            judge_cfg = judge_cfg.model_copy(
+                update={"cache_dir": folders["eval"].parents[1] / "judge_cache"}
+            )
+        found = GptJudge(judge_cfg).judge_many(
+            [q.prompt for q in questions], [[q.answer] for q in questions], answers
+        )
+        versions = sorted({v.judge_model for v in found})
+        scores, records = openvqa.score(
+            questions, answers, [v.correct for v in found], f"gpt:{','.join(versions)}"
+        )
+        for record, verdict in zip(records, found, strict=True):
+            record["verdict"], record["judge_reply"] = verdict.label, verdict.reply
+        metrics.update(verdict_counts(found))
+    else:
+        scores, records = openvqa.score(questions, answers)
     lines = "".join(json.dumps(r) + "\n" for r in records)
     write_text(folders["eval"] / PREDICTIONS, lines)
-    log.info("evaluated: overall %.1f%% (judge %s)", scores["overall"], JUDGE_NAME)
-    return StageOutput({f"openvqa/{k}": v for k, v in scores.items()})
+    log.info("evaluated: overall %.1f%% (judge %s)", scores["overall"], records[0]["judge"])
+    metrics.update({f"openvqa/{k}": v for k, v in scores.items()})
+    return StageOutput(metrics)
 
 
 def run_stage(

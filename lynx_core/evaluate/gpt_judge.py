@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Literal
 
 import openai
-from pydantic import Field
 from tqdm.auto import tqdm
 
 from lynx_core.atomic import write_json
-from lynx_core.config import StrictModel
+from lynx_core.config import GptJudgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +52,6 @@ RETRYABLE = (
 )
 
 Label = Literal["correct", "incorrect", "invalid", "error"]
-
-
-class GptJudgeConfig(StrictModel):
-    """Which model judges, where, and how hard to try. The key itself never appears here."""
-
-    model: str = Field("gpt-4-0613", description="judge model; its reported version is recorded")
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None = OpenAI")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable with the key")
-    concurrency: int = Field(16, gt=0)
-    max_attempts: int = Field(6, gt=0, description="tries per request before 'error'")
-    backoff_s: float = Field(1.0, gt=0, description="first retry delay; doubles, full jitter")
-    max_backoff_s: float = Field(30.0, gt=0)
-    timeout_s: float = Field(60.0, gt=0)
-    cache_dir: Path | None = Field(None, description="verdict cache; None = no cache")
 
 
 @dataclass(frozen=True)

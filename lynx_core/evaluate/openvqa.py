@@ -7,7 +7,7 @@ correct / all questions. Returns plain metrics and prediction records; writes no
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -18,8 +18,6 @@ from lynx_core.data.batches import collate
 from lynx_core.data.toyworld import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.model.lynx import LynxModel
-
-Judge = Callable[[str, Sequence[str]], bool]
 
 
 def generate_answers(
@@ -52,15 +50,28 @@ def generate_answers(
 
 
 def score(
-    examples: Sequence[Example], answers: Sequence[str], judge: Judge = rule_judge.judge
+    examples: Sequence[Example],
+    answers: Sequence[str],
+    verdicts: Sequence[bool | None] | None = None,
+    judge_name: str = rule_judge.JUDGE_NAME,
 ) -> tuple[dict[str, float], list[dict]]:
-    """Per-class and overall accuracy (%) and correct counts, plus one record per question."""
+    """Per-class and overall accuracy (%) and counts, plus one record per question.
+
+    `verdicts` come from a judge (None: undecided, i.e. invalid or failed); without them the
+    rule judge decides. Undecided questions count in the totals, never as correct, and are
+    reported per class as `undecided`.
+    """
+    if verdicts is None:
+        verdicts = [
+            rule_judge.judge(a, [ex.answer]) for ex, a in zip(examples, answers, strict=True)
+        ]
     correct: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    undecided: Counter[str] = Counter()
     records = []
-    for ex, answer in zip(examples, answers, strict=True):
-        right = judge(answer, [ex.answer])
-        correct[ex.category] += right
+    for ex, answer, verdict in zip(examples, answers, verdicts, strict=True):
+        correct[ex.category] += verdict is True
+        undecided[ex.category] += verdict is None
         total[ex.category] += 1
         records.append(
             {
@@ -69,13 +80,16 @@ def score(
                 "question": ex.prompt,
                 "answer": [ex.answer],
                 "prediction": answer,
-                "correct": right,
+                "correct": verdict,
+                "judge": judge_name,
             }
         )
     metrics: dict[str, float] = {}
     for category in sorted(total):
         metrics[f"{category}/correct"] = correct[category]
         metrics[f"{category}/total"] = total[category]
+        metrics[f"{category}/undecided"] = undecided[category]
         metrics[f"{category}/acc"] = 100.0 * correct[category] / total[category]
     metrics["overall"] = 100.0 * sum(correct.values()) / max(sum(total.values()), 1)
+    metrics["undecided"] = float(sum(undecided.values()))
     return metrics, records

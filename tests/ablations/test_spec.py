@@ -219,3 +219,19 @@ def test_paper_sweep_plans_without_weights_but_needs_them_to_run(tmp_path, monke
         "variants.w-llama.model.llm.path",
     }  # each missing path once, at the line that sets it
     assert "put the weights there or change the path" in problems["base.model.llm.path"].message
+
+
+def test_a_gpt_judge_without_its_key_is_reported_before_compute(tmp_path, monkeypatch):
+    monkeypatch.delenv("LYNX_MISSING_KEY", raising=False)
+    path = tmp_path / "judged.yaml"
+    path.write_text(
+        "name: judged\nbase:\n  eval.judge: gpt\n  eval.gpt_judge.api_key_env: LYNX_MISSING_KEY\n"
+    )
+    with pytest.raises(SweepError) as caught:
+        load_sweep(path)
+    (problem,) = caught.value.problems
+    assert problem.field == "eval.judge" and "$LYNX_MISSING_KEY" in problem.message
+    assert "eval.judge: rule" in problem.message and problem.line == 2
+    assert load_sweep(path, check_paths=False).expand()  # planning needs no key
+    monkeypatch.setenv("LYNX_MISSING_KEY", "sk-x")
+    assert load_sweep(path).expand()[0].config.eval.judge == "gpt"
