@@ -24,6 +24,7 @@ from lynx_core.data.batches import batch_indices, collate
 from lynx_core.data.toyworld import Example, World, make_world
 from lynx_core.evaluate import openvqa
 from lynx_core.evaluate.gpt_judge import GptJudge, verdict_counts
+from lynx_core.evaluate.instructions import length_stats
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, prepare_bases
@@ -122,6 +123,7 @@ def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path]) -> StageOutput:
     write_text(folders["eval"] / PREDICTIONS, lines)
     log.info("evaluated: overall %.1f%% (judge %s)", scores["overall"], records[0]["judge"])
     metrics.update({f"openvqa/{k}": v for k, v in scores.items()})
+    metrics.update(length_stats(answers))
     return StageOutput(metrics)
 
 

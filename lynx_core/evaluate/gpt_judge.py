@@ -148,11 +148,17 @@ class GptJudge:
         references: Sequence[Sequence[str]],
         predictions: Sequence[str],
     ) -> list[Verdict]:
-        """Verdicts in input order, `cfg.concurrency` requests in flight at most."""
-        jobs = list(zip(questions, references, predictions, strict=True))
+        """Verdicts in input order, `cfg.concurrency` requests in flight at most.
+
+        Identical judgments (same question, references and prediction) are asked once.
+        """
+        jobs = list(zip(questions, map(tuple, references), predictions, strict=True))
+        unique = list(dict.fromkeys(jobs))
         with ThreadPoolExecutor(self.cfg.concurrency) as pool:
-            results = pool.map(lambda job: self.judge_one(*job), jobs)
-            return list(tqdm(results, total=len(jobs), desc="judge", leave=False, disable=None))
+            results = pool.map(lambda job: self.judge_one(*job), unique)
+            found = list(tqdm(results, total=len(unique), desc="judge", leave=False, disable=None))
+        by_job = dict(zip(unique, found, strict=True))
+        return [by_job[job] for job in jobs]
 
 
 def verdict_counts(verdicts: Sequence[Verdict]) -> dict[str, float]:
