@@ -153,7 +153,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     table = summary_table(spec, variant_frame(spec, results))
     md, csv = write_summary(spec, table, results)
-    print_table(console, table, f"{spec.name}: Open-VQA-style accuracy (held-out, rule judge)")
+    print_table(console, table, f"{spec.name}: Open-VQA-style accuracy (held-out)")
     if outcome.skipped:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
     if outcome.executed or outcome.reused:

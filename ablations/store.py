@@ -43,6 +43,7 @@ class Manifest(BaseModel):
     inputs: dict[str, Any]
     metrics: dict[str, float]
     history: list[dict[str, Any]]
+    tags: dict[str, str] = {}
     files: dict[str, FileRecord]  # path relative to the folder → record
     host: str
     finished_at: float
@@ -117,7 +118,11 @@ class Store:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def complete(
-        self, run: StageRun, metrics: dict[str, float], history: list[dict[str, Any]]
+        self,
+        run: StageRun,
+        metrics: dict[str, float],
+        history: list[dict[str, Any]],
+        tags: dict[str, str] | None = None,
     ) -> Manifest:
         """Mark the run finished: checksum its outputs, write the manifest, drop scratch state."""
         folder = self.folder(run.stage, run.key)
@@ -136,6 +141,7 @@ class Store:
             inputs=run.inputs,
             metrics=metrics,
             history=history,
+            tags=tags or {},
             files={
                 str(p.relative_to(folder)): FileRecord(size=p.stat().st_size, sha256=_sha256(p))
                 for p in outputs

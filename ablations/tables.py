@@ -50,6 +50,8 @@ def summary_table(spec: SweepSpec, runs: pd.DataFrame) -> pd.DataFrame:
     for cls in CLASSES:
         table[f"{cls} %"] = runs.get(f"metrics.openvqa/{cls}/acc")
     table["Overall %"] = runs.get("metrics.openvqa/overall")
+    if "tags.lynx_judge" in runs:  # which judge scored each row (rule-v1, gpt:<model>)
+        table["judge"] = runs["tags.lynx_judge"]
     if spec.baseline is not None and spec.baseline in set(table["variant"]):
         base = table.loc[table["variant"] == spec.baseline, "Overall %"].iloc[0]
         table[f"Δ vs {spec.baseline}"] = table["Overall %"] - base
@@ -62,7 +64,10 @@ def write_summary(spec: SweepSpec, table: pd.DataFrame, results: Path) -> tuple[
     out = results / spec.name
     md, csv = out / "summary.md", out / "summary.csv"
     title = f"# {spec.name}: {spec.description}\n\n" if spec.description else f"# {spec.name}\n\n"
-    note = "\nOpen-VQA-style accuracy on held-out generated questions, rule judge; from MLflow.\n"
+    note = (
+        "\nOpen-VQA-style accuracy on held-out generated questions, judged as the 'judge' "
+        "column says; from MLflow.\n"
+    )
     write_text(md, title + table.to_markdown(index=False, floatfmt=".2f") + "\n" + note)
     write_text(csv, table.to_csv(index=False))
     return md, csv

@@ -150,6 +150,8 @@ class SweepTracker:
         for manifest in manifests:
             self.log_records(name, manifest.history)
             metrics.update(manifest.metrics)
+            for key, value in manifest.tags.items():  # e.g. lynx_judge: which judge scored
+                self.client.set_tag(self.run_ids[name], key, value)
         self.finish(name, metrics, outputs)
         return metrics
 

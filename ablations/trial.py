@@ -45,5 +45,5 @@ def run_stage_trial(
             raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
 
     output = run_stage(run.stage, run.config, store.folders(run), on_log=report)
-    store.complete(run, output.metrics, output.history)
+    store.complete(run, output.metrics, output.history, output.tags)
     tune.report({"kind": "final", **output.metrics})

@@ -37,10 +37,12 @@ PREDICTIONS = "predictions.jsonl"
 
 @dataclass
 class StageOutput:
-    """What a stage reports: final metrics and its logged training curve (empty for eval)."""
+    """What a stage reports: final metrics, its logged training curve (empty for eval), and
+    facts that are not numbers (e.g. which judge scored)."""
 
     metrics: dict[str, float] = field(default_factory=dict)
     history: list[Record] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def build_model(cfg: VariantConfig, bases: Path) -> tuple[LynxModel, object]:
@@ -124,7 +126,7 @@ def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path]) -> StageOutput:
     log.info("evaluated: overall %.1f%% (judge %s)", scores["overall"], records[0]["judge"])
     metrics.update({f"openvqa/{k}": v for k, v in scores.items()})
     metrics.update(length_stats(answers))
-    return StageOutput(metrics)
+    return StageOutput(metrics, tags={"lynx_judge": records[0]["judge"] if records else ""})
 
 
 def run_stage(

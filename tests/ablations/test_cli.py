@@ -103,6 +103,7 @@ def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
             assert math.isfinite(metrics[key]), key
         assert 0 <= metrics["openvqa/overall"] <= 100
         assert run.data.params["model.arch"] in {"prefix", "cross_attention"}
+        assert run.data.tags["lynx_judge"] == "rule-v1"  # which judge scored is recorded
         history = client.get_metric_history(run.info.run_id, "stage2/loss")
         assert len(history) >= 2 and history[-1].step == 20  # per-step curve, not just a final
     assert "done     prefix" in first.stdout and "browse: make ui" in first.stdout
@@ -114,7 +115,7 @@ def test_smoke_sweep_writes_a_table_listing_every_variant(smoke_run):
     csv = (results / "smoke" / "summary.csv").read_text()
     for name in ("prefix", "cross-attention"):
         assert f"| {name} " in summary and name in csv
-    assert "Overall %" in summary and "Δ vs prefix" in summary
+    assert "Overall %" in summary and "Δ vs prefix" in summary and "rule-v1" in summary
 
 
 def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):
