@@ -32,7 +32,6 @@ from ablations.track import SweepTracker
 from ablations.trial import run_stage_trial
 from lynx_core.stages import STAGES, Stage
 
-log = logging.getLogger(__name__)
 RESULT_FIELDS = ("stage", "step", "total_steps", "loss", "lr", "samples_per_s")
 
 

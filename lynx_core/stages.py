@@ -65,13 +65,3 @@ def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
     """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
     flat = flatten(config.model_dump(mode="json"))
     return {field: value for field, value in sorted(flat.items()) if stage_of(field) == stage}
-
-
-def lineage(stage: Stage) -> list[Stage]:
-    """`stage` and its ancestors, root first: ['bases', 'stage1'] for 'stage1'."""
-    chain: list[Stage] = []
-    current: Stage | None = stage
-    while current is not None:
-        chain.insert(0, current)
-        current = PARENT[current]
-    return chain

@@ -33,7 +33,6 @@ from lynx_core.config import GptJudgeConfig
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "openvqa-judge-v1"
 PROMPT = """You are grading an answer to a question about an image or a video.
 Question: {question}
 Reference answers (any one is right): {references}
