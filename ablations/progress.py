@@ -14,8 +14,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from ablations.spec import Variant
+from lynx_core.stages import STAGES
 
-TRAINED = ("bases", "stage1", "stage2")  # stages with steps; eval is one step at the end
+TRAINED = tuple(s for s in STAGES if s != "eval")  # stages with steps; eval is one at the end
 
 
 def stage_steps(variant: Variant, stage: str) -> int:
