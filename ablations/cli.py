@@ -121,7 +121,7 @@ def needs_compute(variants, results: Path) -> bool:
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.progress import SweepProgress, print_table
     from ablations.run import ray_session, run_sweep
-    from ablations.tables import summary_table, variant_frame, write_summary
+    from ablations.tables import headline, summary_table, variant_frame, write_summary
     from ablations.track import SweepTracker, tracking_uri
 
     variants = spec.expand()
@@ -153,7 +153,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     table = summary_table(spec, variant_frame(spec, results))
     md, csv = write_summary(spec, table, results)
-    print_table(console, table, f"{spec.name}: Open-VQA-style accuracy (held-out)")
+    print_table(console, headline(spec, table), f"{spec.name}: held-out scores (all in {md})")
     if outcome.skipped:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
     if outcome.executed or outcome.reused:
@@ -171,7 +171,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
 
 def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
     from ablations.progress import print_table
-    from ablations.tables import summary_table, variant_frame, write_summary
+    from ablations.tables import headline, summary_table, variant_frame, write_summary
 
     results = Path(args.results)
     table = summary_table(spec, variant_frame(spec, results))
@@ -179,7 +179,7 @@ def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
         console.print(f"no runs of {spec.name!r} in MLflow yet; run: make sweep NAME={spec.name}")
         return 1
     md, csv = write_summary(spec, table, results)
-    print_table(console, table, spec.name)
+    print_table(console, headline(spec, table), f"{spec.name} (all columns in {md})")
     console.print(f"table: {md}\n       {csv}")
     return 0
 

@@ -14,21 +14,31 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from ablations.spec import Variant
-from lynx_core.stages import STAGES
-
-TRAINED = tuple(s for s in STAGES if s != "eval")  # stages with steps; eval is one at the end
+from lynx_core.stages import STAGES, bases_phases
 
 
-def stage_steps(variant: Variant, stage: str) -> int:
-    if stage not in TRAINED or (stage == "bases" and variant.config.model.llm.path is not None):
-        return 0
-    return getattr(variant.config.train, stage).steps
+def curves(variant: Variant) -> list[tuple[str, str, int]]:
+    """(stage, curve, steps) of every training curve of the chain, in order: the bases'
+    phases (LLM pretraining, instruction tuning, CLIP tower), then stage 1 and stage 2."""
+    cfg = variant.config
+    rows = [("bases", phase, getattr(cfg.train, phase).steps) for phase in bases_phases(cfg)]
+    return rows + [(s, s, getattr(cfg.train, s).steps) for s in ("stage1", "stage2")]
 
 
-def steps_before(variant: Variant, stage: str) -> int:
-    """Steps of the stages before `stage` in the chain (all of them for eval)."""
-    earlier = TRAINED[: TRAINED.index(stage)] if stage in TRAINED else TRAINED
-    return sum(stage_steps(variant, s) for s in earlier)
+def steps_through(variant: Variant, stage: str) -> int:
+    """Steps of every curve of `stage` and of the stages before it."""
+    last = STAGES.index(stage)
+    return sum(steps for owner, _, steps in curves(variant) if STAGES.index(owner) <= last)
+
+
+def steps_before(variant: Variant, curve: str) -> int:
+    """Steps of the curves before `curve` in the chain (all of them for 'eval')."""
+    total = 0
+    for _, name, steps in curves(variant):
+        if name == curve:
+            break
+        total += steps
+    return total
 
 
 class SweepProgress:
@@ -75,7 +85,7 @@ class SweepProgress:
     def stage_reused(self, names: list[str], stage: str) -> None:
         for name in names:
             variant = self.variants[name]
-            done = steps_before(variant, stage) + stage_steps(variant, stage)
+            done = steps_through(variant, stage)
             self.progress.update(self.tasks[name], completed=done, stage=f"{stage} (stored)")
 
     def step(self, name: str, stage: str, step: int, loss: float) -> None:

@@ -65,6 +65,11 @@ class Store:
     def __init__(self, root: Path):
         self.root = root
 
+    @property
+    def cache(self) -> Path:
+        """Content-keyed data shared by all runs: the generated world, the judge's verdicts."""
+        return self.root / "cache"
+
     def folder(self, stage: Stage, key: str) -> Path:
         return self.root / stage / key
 

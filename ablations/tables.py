@@ -15,8 +15,10 @@ import pandas as pd
 from ablations.spec import SweepSpec
 from ablations.track import ROLE, SWEEP, VARIANT, tracking_uri
 from lynx_core.atomic import write_text
+from lynx_core.evaluate.metric_names import class_key
 
-CLASSES = ("Color", "Counting", "Others")
+IMAGE_CLASSES = ("OCR", "Counting", "Reasoning", "Place", "Color", "Spatial", "Action", "Others")
+VIDEO_CLASSES = ("Action(Y/N)", "Others", "Temporal")
 
 
 def variant_frame(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.DataFrame:
@@ -47,17 +49,36 @@ def summary_table(spec: SweepSpec, runs: pd.DataFrame) -> pd.DataFrame:
         column = f"params.{axis}"
         if column in runs:
             table[axis.removeprefix("model.")] = runs[column]
-    for cls in CLASSES:
-        table[f"{cls} %"] = runs.get(f"metrics.openvqa/{cls}/acc")
+    for cls in IMAGE_CLASSES:  # the paper's Table 1 columns, where the world has the class
+        if f"metrics.openvqa/{class_key(cls)}/acc" in runs:
+            table[f"{cls} %"] = runs[f"metrics.openvqa/{class_key(cls)}/acc"]
     table["Overall %"] = runs.get("metrics.openvqa/overall")
+    for cls in VIDEO_CLASSES:
+        if f"metrics.openvqa_video/{class_key(cls)}/acc" in runs:
+            table[f"video {cls} %"] = runs[f"metrics.openvqa_video/{class_key(cls)}/acc"]
+    table["video Overall %"] = runs.get("metrics.openvqa_video/overall")
+    table["MME perception"] = runs.get("metrics.mme/perception")
+    for kind in ("one_word", "detailed"):
+        table[f"follows '{kind}' %"] = runs.get(f"metrics.compliance/{kind}")
     if "tags.lynx_judge" in runs:  # which judge scored each row (rule-v1, gpt:<model>)
         table["judge"] = runs["tags.lynx_judge"]
     if spec.baseline is not None and spec.baseline in set(table["variant"]):
         base = table.loc[table["variant"] == spec.baseline, "Overall %"].iloc[0]
         table[f"Δ vs {spec.baseline}"] = table["Overall %"] - base
     table["stage2 loss"] = runs.get("metrics.stage2/final_loss")
-    table["trainable params"] = runs.get("metrics.params/trainable").astype("Int64")
+    if "metrics.params/trainable" in runs:
+        table["trainable params"] = runs["metrics.params/trainable"].astype("Int64")
     return table
+
+
+HEADLINE = ("Overall %", "video Overall %", "MME perception", "follows 'detailed' %", "judge")
+
+
+def headline(spec: SweepSpec, table: pd.DataFrame) -> pd.DataFrame:
+    """The columns that fit a terminal: variant, swept settings, overall scores, delta."""
+    settings = [a.removeprefix("model.") for a in spec.axes]
+    wanted = ["variant", "status", *settings, *HEADLINE, *(c for c in table if c.startswith("Δ"))]
+    return table[[c for c in wanted if c in table]]
 
 
 def write_summary(spec: SweepSpec, table: pd.DataFrame, results: Path) -> tuple[Path, Path]:

@@ -11,6 +11,7 @@ sqlite store sees a single writer.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -124,10 +125,12 @@ class SweepTracker:
         return self.last_step[name, stage]
 
     def log_records(self, name: str, records: list[dict[str, Any]]) -> None:
-        """Per-step curve records of one stage; steps this run already holds are skipped."""
-        if not records:
-            return
-        stage = str(records[0]["stage"])
+        """Per-step curve records (of one or more curves, e.g. the bases' phases); steps this
+        run already holds are skipped."""
+        for stage, group in itertools.groupby(records, key=lambda r: str(r["stage"])):
+            self._log_curve(name, stage, list(group))
+
+    def _log_curve(self, name: str, stage: str, records: list[dict[str, Any]]) -> None:
         last = self._last_step(name, stage)
         fresh = [r for r in records if int(r["step"]) > last]
         if not fresh:

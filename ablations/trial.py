@@ -44,6 +44,6 @@ def run_stage_trial(
         if attempt == 1 and (run.id, record["step"]) == fail_at:
             raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
 
-    output = run_stage(run.stage, run.config, store.folders(run), on_log=report)
+    output = run_stage(run.stage, run.config, store.folders(run), store.cache, on_log=report)
     store.complete(run, output.metrics, output.history, output.tags)
     tune.report({"kind": "final", **output.metrics})

@@ -28,9 +28,8 @@ OVERHEAD_TARGET, SPEEDUP_TARGET = 1.15, 1.6
 
 # two independent chains of equal cost, long enough that a trial outlasts an actor's start
 PARALLEL_SWEEP = """name: parallel
+scale: tiny
 base:
-  data.train_images: 64
-  data.eval_images: 8
   train.bases.steps: 10
   train.stage1.steps: 200
   train.stage2.steps: 400
@@ -62,7 +61,7 @@ def direct(sweep: str, out: Path) -> None:
     plan = make_plan(load_sweep(REPO / "sweeps" / f"{sweep}.yaml").expand())
     for run in plan.runs.values():
         folders = {stage: out / stage / key for stage, key in run.chain.items()}
-        run_stage(run.stage, run.config, folders)
+        run_stage(run.stage, run.config, folders, out / "cache")
 
 
 def timed(command: list[str]) -> float:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
 import torch
 
-from lynx_core.config import ModelConfig
-from lynx_core.data.batches import collate
-from lynx_core.data.toyworld import make_world, vocabulary
+from lynx_core.config import ModelConfig, PromptConfig
+from lynx_core.data import toyworld as tw
+from lynx_core.data.batches import collate, to_pixels
+from lynx_core.data.stage_data import task_examples, vocabulary
 from lynx_core.model.llm import build_word_tokenizer
 from lynx_core.model.lynx import build_lynx
 
@@ -31,8 +33,10 @@ def main() -> None:
     tokenizer = build_word_tokenizer(vocabulary())
     model = build_lynx(ModelConfig(arch="prefix"), tokenizer)
     model.train()
-    world = make_world(0, BATCH)
-    batch = collate(world.questions()[:BATCH], world.images, tokenizer, 32)
+    scenes = tw.sample_scenes(0, BATCH, "bench")
+    examples = task_examples("color", scenes, PromptConfig(mode="single"), 0)
+    pixels = to_pixels(np.stack([tw.render(s) for s in scenes]), 32)
+    batch = collate(examples, tokenizer, pixels)
     with torch.no_grad():
         patches = model.vision(batch["pixels"])  # the cache: the tower is frozen
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=1e-4, fused=True)

@@ -101,6 +101,11 @@ class LLMConfig(StrictModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     trainable: bool = Field(False, description="unfreeze all of the LLM (paper: 'trainable LLM')")
     lora: LoraConfig | None = Field(None, description="train LoRA weights instead of the LLM")
+    toy_base: Literal["llama", "vicuna"] = Field(
+        "vicuna",
+        description="toy bases only (ignored with `path`): 'llama' is pretrained on plain world "
+        "text; 'vicuna' is that model instruction-tuned on dialogue-format text",
+    )
 
     @model_validator(mode="after")
     def _one_way_to_train(self) -> LLMConfig:
@@ -140,12 +145,82 @@ class ModelConfig(StrictModel):
     adapters: AdapterConfig = AdapterConfig()
 
 
+class CaptionConfig(StrictModel):
+    """Stage 1's image-caption pairs: how many, how clean (paper: small clean vs large noisy)."""
+
+    quality: Literal["clean", "noisy"] = "clean"
+    images: int = Field(512, gt=0, description="image-caption pairs")
+    quality_filter: bool = Field(
+        False, description="drop captions shorter than 3 words or containing web filler words"
+    )
+
+
+class PromptConfig(StrictModel):
+    """How stage-2 questions are phrased (paper: 'w/o diverse prompts')."""
+
+    mode: Literal["single", "diverse"] = Field(
+        "diverse", description="one template per task, or ≥ 10 paraphrases + length hints"
+    )
+    length_instruction_rate: float = Field(
+        0.3, ge=0, le=1, description="diverse mode: share of prompts carrying a length instruction"
+    )
+    held_out_task: str | None = Field(
+        "place", description="a task never trained on, evaluated zero-shot; None = train all"
+    )
+
+    @model_validator(mode="after")
+    def _known_task(self) -> PromptConfig:
+        from lynx_core.data.tasks import TASKS  # tasks import this module
+
+        if self.held_out_task is not None and self.held_out_task not in TASKS:
+            raise ValueError(
+                f"held_out_task {self.held_out_task!r} is not a task; known: {', '.join(TASKS)}"
+            )
+        return self
+
+
+def _default_mixture() -> dict[str, float]:
+    from lynx_core.data.tasks import TASKS
+
+    return dict.fromkeys(TASKS, 1.0)
+
+
 class DataConfig(StrictModel):
-    """Size and seed of the generated image world used for training and held-out evaluation."""
+    """The generated world: its seed, the training sets' sizes, the stage-2 task mixture and
+    prompts, and the held-out evaluation sets' sizes."""
 
     seed: int = 0
-    train_images: int = Field(512, gt=0)
+    captions: CaptionConfig = CaptionConfig()
+    train_images: int = Field(512, gt=0, description="stage-2 images")
+    train_videos: int = Field(192, ge=0, description="stage-2 videos")
+    text_examples: int = Field(1024, ge=0, description="stage-2 text-only instructions")
+    mixture: dict[str, float] = Field(
+        default_factory=_default_mixture,
+        description="stage-2 sampling ratio per task (normalised; the held-out task is skipped)",
+    )
+    prompts: PromptConfig = PromptConfig()
     eval_images: int = Field(48, gt=0)
+    eval_videos: int = Field(24, ge=0)
+    eval_mme_images: int = Field(8, ge=0, description="MME-form images per subtask")
+
+    @model_validator(mode="after")
+    def _valid_mixture(self) -> DataConfig:
+        from lynx_core.data.tasks import TASKS
+
+        unknown = sorted(set(self.mixture) - set(TASKS))
+        if unknown:
+            raise ValueError(
+                f"mixture names unknown task(s) {', '.join(unknown)}; known: {', '.join(TASKS)}"
+            )
+        negative = sorted(k for k, v in self.mixture.items() if v < 0)
+        if negative:
+            raise ValueError(f"mixture ratios must be ≥ 0; negative: {', '.join(negative)}")
+        trained = [v for k, v in self.mixture.items() if k != self.prompts.held_out_task]
+        if not any(v > 0 for v in trained):
+            raise ValueError(
+                "mixture gives every trained task ratio 0; give at least one task a ratio > 0"
+            )
+        return self
 
 
 class StageConfig(StrictModel):
@@ -156,13 +231,19 @@ class StageConfig(StrictModel):
     lr: float = Field(3e-3, gt=0)
     warmup_steps: int = Field(4, ge=0)
     grad_clip: float = Field(1.0, gt=0)
+    grad_accumulation: int = Field(
+        1, gt=0, description="micro-batches per optimizer step (batch_size is per micro-batch)"
+    )
 
 
 class TrainConfig(StrictModel):
-    """Bases (toy LLM pretraining) → stage 1 (align on captions) → stage 2 (instruct on QA)."""
+    """Bases (toy LLM, its instruction tuning, CLIP tower) → stage 1 (align on captions) →
+    stage 2 (instruct on the task mixture)."""
 
     seed: int = 0
-    bases: StageConfig = StageConfig(steps=800, batch_size=32, lr=3e-3, warmup_steps=20)
+    bases: StageConfig = StageConfig(steps=500, batch_size=32, lr=3e-3, warmup_steps=20)
+    instruct: StageConfig = StageConfig(steps=400, batch_size=32, lr=1e-3, warmup_steps=20)
+    clip: StageConfig = StageConfig(steps=300, batch_size=64, lr=1e-3, warmup_steps=20)
     stage1: StageConfig = StageConfig(steps=100)
     stage2: StageConfig = StageConfig(steps=300)
     log_every: int = Field(5, gt=0)
@@ -195,13 +276,16 @@ class GptJudgeConfig(StrictModel):
 
 
 class EvalConfig(StrictModel):
-    max_new_tokens: int = Field(4, gt=0)
+    max_new_tokens: int = Field(8, gt=0)
     num_beams: int = Field(1, gt=0, description="Lynx decodes with 5 beams")
     batch_size: int = Field(32, gt=0)
     judge: Literal["rule", "gpt"] = Field(
         "rule", description="who decides right/wrong: the offline rule judge or a GPT judge"
     )
     gpt_judge: GptJudgeConfig = GptJudgeConfig()
+    detailed_min_words: int = Field(
+        4, gt=0, description="an answer to 'explain in detail' complies from this many words"
+    )
 
 
 class VariantConfig(StrictModel):

@@ -2,7 +2,8 @@
 
 A preset is dotted overrides of the `VariantConfig` defaults plus the fields a user must still
 supply (paths to local weights), each with a hint; the sweep validator reports missing ones
-before anything runs. `toy` is the defaults themselves (trains on a CPU in minutes). `paper`
+before anything runs. `toy` is the defaults themselves (trains on a CPU in minutes); `tiny` is
+toy with every set and stage cut to a few steps (tests, a first check of a machine). `paper`
 is the released Lynx configuration (../shared/paper/lynx_reference.md, bytedance/lynx-llm's
 configs/LYNX.yaml): EVA ViT-g/14 at 420 px, resampler depth 3 with 32 tokens, a 7B LLaMA-family
 LLM, adapters after every 2nd layer, 5 video frames, 5-beam decoding of up to 64 tokens.
@@ -28,8 +29,25 @@ LLAMA_7B = {
     "vocab_size": 32000,
 }
 
+TINY = {  # every set and stage small: the whole chain in seconds
+    "data.captions.images": 64,
+    "data.train_images": 64,
+    "data.train_videos": 16,
+    "data.text_examples": 32,
+    "data.eval_images": 8,
+    "data.eval_videos": 4,
+    "data.eval_mme_images": 2,
+    "train.bases.steps": 30,
+    "train.instruct.steps": 20,
+    "train.clip.steps": 20,
+    "train.stage1.steps": 10,
+    "train.stage2.steps": 20,
+    "train.checkpoint_every": 5,
+}
+
 PRESETS: dict[str, Preset] = {
     "toy": Preset(),
+    "tiny": Preset(overrides=TINY),
     "paper": Preset(
         overrides={
             "model.vision.open_clip_name": "EVA01-g-14",

@@ -26,23 +26,36 @@ PARENT: dict[Stage, Stage | None] = {
 }
 
 FIELD_STAGE: dict[str, Stage | None] = {
-    # bases: the frozen LLM (trained on world text at toy scale, else the user's weights)
+    # bases: the frozen LLM (trained on world text at toy scale, else the user's weights) and
+    # the frozen vision tower (CLIP-pretrained on the world at toy scale, else the user's)
     "model.llm": "bases",
+    "model.vision": "bases",
     "data.seed": "bases",
     "train.seed": "bases",
     "train.bases": "bases",
+    "train.instruct": "bases",
+    "train.clip": "bases",
     "train.log_every": "bases",
-    # stage 1: everything else about the model, and the training images
+    # stage 1: everything else about the model, and the caption data
     "model": "stage1",
     "model.llm.trainable": "stage1",
     "model.llm.lora": "stage1",
-    "data.train_images": "stage1",
+    "model.vision.frozen": "stage1",
+    "model.vision.max_frames": "stage1",
+    "data.captions": "stage1",
     "train.stage1": "stage1",
-    # stage 2: instruction tuning
+    # stage 2: instruction tuning on the task mixture
+    "data.train_images": "stage2",
+    "data.train_videos": "stage2",
+    "data.text_examples": "stage2",
+    "data.mixture": "stage2",
+    "data.prompts": "stage2",
     "train.stage2": "stage2",
-    # eval: decoding and the held-out questions
+    # eval: decoding, judging and the held-out sets
     "eval": "eval",
     "data.eval_images": "eval",
+    "data.eval_videos": "eval",
+    "data.eval_mme_images": "eval",
     # how often state is saved changes no result
     "train.checkpoint_every": None,
 }
@@ -65,3 +78,17 @@ def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
     """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
     flat = flatten(config.model_dump(mode="json"))
     return {field: value for field, value in sorted(flat.items()) if stage_of(field) == stage}
+
+
+def bases_phases(cfg: VariantConfig) -> list[str]:
+    """The training phases the bases stage runs for `cfg`, in order; each logs a curve under
+    its name. Toy scale: 'bases' (LLM pretraining on world text), 'instruct' (its toy-Vicuna
+    instruction tuning) and 'clip' (the tower's CLIP pretraining). User weights skip them."""
+    phases = []
+    if cfg.model.llm.path is None:
+        phases.append("bases")
+        if cfg.model.llm.toy_base == "vicuna":
+            phases.append("instruct")
+    if cfg.model.vision.open_clip_name is None and cfg.model.vision.checkpoint is None:
+        phases.append("clip")
+    return [p for p in phases if getattr(cfg.train, p).steps > 0]

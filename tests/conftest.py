@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from lynx_core.config import ModelConfig
-from lynx_core.data.toyworld import make_world, vocabulary
+from lynx_core.config import ModelConfig, PromptConfig
+from lynx_core.data import toyworld as tw
+from lynx_core.data.batches import collate, to_pixels
+from lynx_core.data.stage_data import CAPTION_PROMPT, task_examples, vocabulary
+from lynx_core.data.tasks import Example
 from lynx_core.model.llm import build_llm, build_word_tokenizer
 from lynx_core.model.vision import build_vision_tower
 
@@ -20,9 +25,36 @@ def tokenizer():
     return build_word_tokenizer(vocabulary())
 
 
+@dataclass
+class ToySample:
+    """A few rendered scenes with questions and captions, for model-level tests."""
+
+    images: np.ndarray
+    scenes: list[tw.Scene]
+
+    def questions(self) -> list[Example]:
+        single = PromptConfig(mode="single")
+        return [
+            e
+            for task in ("color", "count", "shape")
+            for e in task_examples(task, self.scenes, single, 0)
+        ]
+
+    def captions(self) -> list[Example]:
+        return [
+            Example(i, "image", CAPTION_PROMPT, s.caption(), "Caption")
+            for i, s in enumerate(self.scenes)
+        ]
+
+    def batch(self, examples, tokenizer, size: int = 32, with_answers: bool = True):
+        pixels = to_pixels(self.images[[e.media for e in examples]], size)
+        return collate(examples, tokenizer, pixels, with_answers=with_answers)
+
+
 @pytest.fixture(scope="session")
-def world():
-    return make_world(seed=0, n_images=16)
+def world() -> ToySample:
+    scenes = tw.sample_scenes(0, 16, "test")
+    return ToySample(np.stack([tw.render(s) for s in scenes]), scenes)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from transformers import PreTrainedTokenizerBase
 
-from lynx_core.data.toyworld import Example
+from lynx_core.data.tasks import Example
 from lynx_core.model.prefix import IGNORE_INDEX
 
 PROMPT_TEMPLATE = "User: {question}\nBot:"  # the released Lynx prompt
@@ -37,40 +37,58 @@ def encode(
     return prompt_ids + answer_ids, [IGNORE_INDEX] * len(prompt_ids) + answer_ids
 
 
-def to_pixels(images: np.ndarray, size: int) -> torch.Tensor:
-    """(B, H, W, 3) uint8 → (B, 3, size, size) float, CLIP-normalised."""
-    pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
-    if pixels.shape[-1] != size:
+def to_pixels(media: np.ndarray, size: int) -> torch.Tensor:
+    """(B, H, W, 3) or (B, T, H, W, 3) uint8 → (B, [T,] 3, size, size) float, CLIP-normalised."""
+    frames = torch.from_numpy(np.ascontiguousarray(media))
+    lead = frames.shape[:-3]
+    pixels = frames.reshape(-1, *frames.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0
+    if pixels.shape[-1] != size or pixels.shape[-2] != size:
         pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True)
     mean = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
-    return (pixels - mean) / std
+    return ((pixels - mean) / std).reshape(*lead, 3, size, size)
 
 
-def collate(
-    examples: Sequence[Example],
-    images: np.ndarray,
-    tokenizer: PreTrainedTokenizerBase,
-    image_size: int,
-    with_answers: bool = True,
-) -> dict[str, torch.Tensor]:
-    """Left-padded input_ids, attention_mask, labels and the examples' pixels."""
-    encoded = [
-        encode(tokenizer, format_prompt(ex.prompt, ex.context), ex.answer if with_answers else None)
-        for ex in examples
-    ]
+def _pad(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(ids) for ids, _ in encoded)
-    input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id)
+    input_ids = torch.full((len(encoded), width), pad_id)
     labels = torch.full((len(encoded), width), IGNORE_INDEX)
     attention_mask = torch.zeros((len(encoded), width), dtype=torch.long)
     for row, (ids, labs) in enumerate(encoded):
         input_ids[row, width - len(ids) :] = torch.tensor(ids)
         labels[row, width - len(ids) :] = torch.tensor(labs)
         attention_mask[row, width - len(ids) :] = 1
-    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
-    if images is not None:
-        batch["pixels"] = to_pixels(images[[ex.image for ex in examples]], image_size)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def collate(
+    examples: Sequence[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    pixels: torch.Tensor | None = None,
+    with_answers: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Left-padded input_ids, attention_mask and labels, plus the examples' `pixels` if given
+    (text-only batches have none)."""
+    encoded = [
+        encode(tokenizer, format_prompt(ex.prompt, ex.context), ex.answer if with_answers else None)
+        for ex in examples
+    ]
+    batch = _pad(encoded, tokenizer.pad_token_id)
+    if pixels is not None:
+        batch["pixels"] = pixels
     return batch
+
+
+def plain_batch(
+    tokenizer: PreTrainedTokenizerBase, lines: Sequence[str]
+) -> dict[str, torch.Tensor]:
+    """Language-model batch of plain text (`<s> line </s>`, loss on every token), left-padded."""
+    encoded = []
+    for line in lines:
+        ids = [tokenizer.bos_token_id, *tokenizer(line, add_special_tokens=False).input_ids]
+        ids.append(tokenizer.eos_token_id)
+        encoded.append((ids, [IGNORE_INDEX, *ids[1:]]))
+    return _pad(encoded, tokenizer.pad_token_id)
 
 
 def batch_indices(n_examples: int, batch_size: int, step: int, seed: int) -> list[int]:

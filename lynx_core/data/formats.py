@@ -6,7 +6,8 @@ once (`FormatError`), before any model is built.
 
 - Open-VQA (../shared/paper/lynx_reference.md): one JSON object per line with `question`,
   `answer` (accepted answers), `class`, `index`, and `image` (or `video` for the video file),
-  plus `dataset` / `origin_dataset`.
+  plus `dataset` / `origin_dataset`. A video is a clip file (decoded with PyAV) or a folder
+  of frame images.
 - MME release: `<root>/<subtask>/` holding either `images/` + `questions_answers_YN/` or
   images and `.txt` files side by side; each `.txt` has one `question<TAB>Yes|No` per line
   (two per image).
@@ -18,6 +19,8 @@ import json
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+from PIL import Image
 from pydantic import Field, ValidationError
 
 from lynx_core.config import StrictModel
@@ -32,15 +35,54 @@ class FormatError(ValueError):
         super().__init__(f"{source}: {len(problems)} problem(s):\n{listed}")
 
 
-def resolve_media(root: Path, relative: str) -> Path:
-    """`root/relative`, refusing anything that leaves `root` (absolute paths, `..`)."""
+def resolve_media(root: Path, relative: str, frames_folder: bool = False) -> Path:
+    """`root/relative`, refusing anything that leaves `root` (absolute paths, `..`).
+
+    With `frames_folder` a video may also be a folder of frame images."""
     base = root.resolve()
     path = (base / relative).resolve()
     if Path(relative).is_absolute() or not path.is_relative_to(base):
         raise ValueError(f"path {relative!r} leaves the data root {base}; give it relative to it")
+    if frames_folder and path.is_dir():
+        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
+            raise ValueError(
+                f"{path} is a folder without frame images ({', '.join(IMAGE_SUFFIXES)})"
+            )
+        return path
     if not path.is_file():
         raise ValueError(f"{path} does not exist or is not a file")
     return path
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB."""
+    with Image.open(path) as image:
+        return np.array(image.convert("RGB"))
+
+
+def read_video(path: Path, frames: int) -> np.ndarray:
+    """(frames, H, W, 3) uint8, sampled evenly over the clip: a folder of frame images (in
+    natural order of their names) or a video file decoded with PyAV."""
+    if path.is_dir():
+        files = sorted(
+            (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
+            key=lambda p: (len(p.stem), p.stem),
+        )
+        decoded = [read_image(f) for f in files]
+    else:
+        try:
+            import av
+        except ImportError as err:
+            raise ImportError(
+                f"{path}: decoding video files needs PyAV (pip install av), or give the clip "
+                "as a folder of frame images"
+            ) from err
+        with av.open(str(path)) as container:
+            decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    if not decoded:
+        raise ValueError(f"{path}: no frames")
+    picks = np.linspace(0, len(decoded) - 1, num=min(frames, len(decoded))).round().astype(int)
+    return np.stack([decoded[i] for i in picks])
 
 
 class OpenVQAItem(StrictModel):
@@ -65,7 +107,7 @@ def load_openvqa(file: Path, root: Path) -> list[OpenVQAItem]:
             kind = "video" if "video" in row else "image"
             if kind not in row:
                 raise ValueError("needs an 'image' or a 'video' field")
-            media = resolve_media(root, row[kind])
+            media = resolve_media(root, row[kind], frames_folder=kind == "video")
             fields = {k: v for k, v in row.items() if k not in ("image", "video")}
             if isinstance(fields.get("answer"), str):
                 fields["answer"] = [fields["answer"]]

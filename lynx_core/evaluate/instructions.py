@@ -33,18 +33,29 @@ def length_stats(answers: Sequence[str]) -> dict[str, float]:
     }
 
 
-def complies(answer: str, instruction: LengthInstruction) -> bool:
+def complies(
+    answer: str, instruction: LengthInstruction, detailed_min_words: int = DETAILED_MIN_WORDS
+) -> bool:
     n = words(answer)
-    return n == 1 if instruction == "one_word" else n >= DETAILED_MIN_WORDS
+    return n == 1 if instruction == "one_word" else n >= detailed_min_words
 
 
 def compliance(
-    answers: Sequence[str], instructions: Sequence[LengthInstruction | None]
+    answers: Sequence[str],
+    instructions: Sequence[LengthInstruction | None],
+    detailed_min_words: int = DETAILED_MIN_WORDS,
 ) -> dict[str, float]:
-    """Percent of answers obeying their length instruction, per kind (None: no instruction)."""
+    """Percent of answers obeying their length instruction, per kind (None: no instruction).
+
+    What counts as detailed depends on the world: 10+ words for real answers, fewer for the
+    toy world's one-sentence answers (`eval.detailed_min_words`)."""
     metrics: dict[str, float] = {}
     for kind in ("one_word", "detailed"):
-        marks = [complies(a, i) for a, i in zip(answers, instructions, strict=True) if i == kind]
+        marks = [
+            complies(a, i, detailed_min_words)
+            for a, i in zip(answers, instructions, strict=True)
+            if i == kind
+        ]
         if marks:
             metrics[f"compliance/{kind}"] = 100.0 * sum(marks) / len(marks)
             metrics[f"compliance/{kind}_n"] = float(len(marks))

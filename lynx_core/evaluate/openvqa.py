@@ -1,7 +1,8 @@
 """Open-VQA-style evaluation: generate an answer per question, judge it, count per class.
 
 Scores are counted as the paper's tables do: per class correct/total, and Overall = all
-correct / all questions. Returns plain metrics and prediction records; writes nothing.
+correct / all questions; class names enter metric names through `class_key`. Returns plain
+metrics and prediction records; writes nothing.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-import numpy as np
+import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from lynx_core.config import EvalConfig
 from lynx_core.data.batches import collate
-from lynx_core.data.toyworld import Example
+from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
+from lynx_core.evaluate.metric_names import class_key
 from lynx_core.model.lynx import LynxModel
 
 
@@ -24,22 +26,23 @@ def generate_answers(
     model: LynxModel,
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
-    images: np.ndarray,
-    image_size: int,
+    pixels: torch.Tensor,
     cfg: EvalConfig,
+    max_new_tokens: int | None = None,
 ) -> list[str]:
+    """Greedy/beam answers; `pixels[e.media]` is each example's image or video."""
     model.eval()
     answers: list[str] = []
     for start in tqdm(
         range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None
     ):
         chunk = examples[start : start + cfg.batch_size]
-        batch = collate(chunk, images, tokenizer, image_size, with_answers=False)
+        batch = collate(chunk, tokenizer, pixels[[e.media for e in chunk]], with_answers=False)
         new_tokens = model.generate(
             batch["pixels"],
             batch["input_ids"],
             batch["attention_mask"],
-            max_new_tokens=cfg.max_new_tokens,
+            max_new_tokens=max_new_tokens or cfg.max_new_tokens,
             do_sample=False,
             num_beams=cfg.num_beams,
             pad_token_id=tokenizer.pad_token_id,
@@ -63,7 +66,7 @@ def score(
     """
     if verdicts is None:
         verdicts = [
-            rule_judge.judge(a, [ex.answer]) for ex, a in zip(examples, answers, strict=True)
+            rule_judge.judge(a, ex.accepted) for ex, a in zip(examples, answers, strict=True)
         ]
     correct: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -75,10 +78,11 @@ def score(
         total[ex.category] += 1
         records.append(
             {
-                "image": ex.image,
+                "media": ex.media,
+                "kind": ex.kind,
                 "class": ex.category,
                 "question": ex.prompt,
-                "answer": [ex.answer],
+                "answer": ex.accepted,
                 "prediction": answer,
                 "correct": verdict,
                 "judge": judge_name,
@@ -86,10 +90,11 @@ def score(
         )
     metrics: dict[str, float] = {}
     for category in sorted(total):
-        metrics[f"{category}/correct"] = correct[category]
-        metrics[f"{category}/total"] = total[category]
-        metrics[f"{category}/undecided"] = undecided[category]
-        metrics[f"{category}/acc"] = 100.0 * correct[category] / total[category]
+        key = class_key(category)
+        metrics[f"{key}/correct"] = correct[category]
+        metrics[f"{key}/total"] = total[category]
+        metrics[f"{key}/undecided"] = undecided[category]
+        metrics[f"{key}/acc"] = 100.0 * correct[category] / total[category]
     metrics["overall"] = 100.0 * sum(correct.values()) / max(sum(total.values()), 1)
     metrics["undecided"] = float(sum(undecided.values()))
     return metrics, records

@@ -79,8 +79,11 @@ class LynxModel(nn.Module):
         anchor, placeholder = media_anchor(input_ids, attention_mask, self.image_token_id)
         return self.injector.inject(media, embeds, attention_mask, anchor, placeholder, labels)
 
-    def forward(self, pixels, input_ids, attention_mask, labels=None, patches=None):
-        """Causal-LM output; `loss` covers only positions whose label is not -100."""
+    def forward(self, input_ids, attention_mask, labels=None, pixels=None, patches=None):
+        """Causal-LM output; `loss` covers only positions whose label is not -100. Without
+        media (text-only instructions) the LLM and its adapters see the text alone."""
+        if pixels is None and patches is None:
+            return self.llm(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
         injected = self._inject(pixels, input_ids, attention_mask, labels, patches)
         with injected as (embeds, mask, labels):
             return self.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels)

@@ -1,70 +1,151 @@
-"""Bases: the frozen LLM and tokenizer that every variant builds on.
+"""Bases: the frozen LLM, its tokenizer and the frozen vision tower every variant builds on.
 
-At toy scale the tiny LLaMA is pretrained on the world's text (prompt format and answer
-vocabulary, no images), so that a frozen LLM is a language model rather than noise. With
-`llm.path` set, the user's checkpoint is the base and nothing is trained here.
+At toy scale they are trained here, in phases that each log their own curve:
+- `bases`: the tiny LLaMA pretrained on plain world sentences (the toy "LLaMA");
+- `instruct`: that model instruction-tuned on dialogue-format text (the toy "Vicuna"), only
+  when `model.llm.toy_base` is 'vicuna';
+- `clip`: the tiny vision tower CLIP-pretrained on image–caption pairs with open_clip's
+  contrastive loss, so that a frozen tower separates what the questions ask about.
+With `llm.path` / `vision.checkpoint` (or a named open_clip model) the user's weights are the
+bases and the matching phases are skipped. Each phase resumes from its own checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from open_clip.loss import ClipLoss
+from safetensors.torch import load_file, save
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
-from lynx_core.atomic import write_dir
-from lynx_core.config import VariantConfig
-from lynx_core.data.batches import batch_indices, collate
-from lynx_core.data.toyworld import text_corpus, vocabulary
+from lynx_core.atomic import write_bytes, write_dir
+from lynx_core.config import StageConfig, VariantConfig
+from lynx_core.data import toyworld as tw
+from lynx_core.data.batches import batch_indices, collate, plain_batch, to_pixels
+from lynx_core.data.stage_data import instruct_corpus, vocabulary
+from lynx_core.data.worldset import image_set
 from lynx_core.model.llm import build_llm, build_word_tokenizer, load_tokenizer
+from lynx_core.model.vision import VisionTower, build_clip
+from lynx_core.stages import bases_phases
 from lynx_core.train.loop import LogFn, Record, train_stage
 
 log = logging.getLogger(__name__)
 CORPUS_LINES = 4096
+INSTRUCT_SCENES = 1024
+CLIP_IMAGES = 1024
+TOWER = "tower.safetensors"
 
 
-def pretrain_toy_llm(
-    cfg: VariantConfig, on_log: LogFn | None = None, checkpoint: Path | None = None
+def _phase(
+    name: str,
+    cfg: VariantConfig,
+    step_loss: Callable[[int], torch.Tensor],
+    params: list[torch.nn.Parameter],
+    out: Path,
+    on_log: LogFn | None,
+) -> list[Record]:
+    stage_cfg: StageConfig = getattr(cfg.train, name)
+    return train_stage(
+        step_loss,
+        params,
+        stage_cfg,
+        stage=name,
+        log_every=cfg.train.log_every,
+        on_log=on_log,
+        checkpoint=out / f"{name}.ckpt",
+        checkpoint_every=cfg.train.checkpoint_every,
+    )
+
+
+def train_toy_llm(
+    cfg: VariantConfig, out: Path, on_log: LogFn | None = None
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, list[Record]]:
-    """Tokenizer and tiny LLaMA trained on text-only lines of the world, and the loss curve."""
+    """Tokenizer and tiny LLaMA pretrained on world text, then (vicuna) instruction-tuned."""
     torch.manual_seed(cfg.train.seed)
     tokenizer = build_word_tokenizer(vocabulary())
     llm = build_llm(cfg.model.llm, tokenizer)
-    corpus = text_corpus(cfg.data.seed, CORPUS_LINES)
-    stage = cfg.train.bases
-
-    def step_loss(step: int) -> torch.Tensor:
-        rows = batch_indices(len(corpus), stage.batch_size, step, cfg.train.seed)
-        batch = collate([corpus[i] for i in rows], None, tokenizer, 0)
-        return llm(**batch).loss
-
     llm.train()
-    history = train_stage(
-        step_loss,
-        list(llm.parameters()),
-        stage,
-        stage="bases",
-        log_every=cfg.train.log_every,
-        on_log=on_log,
-        checkpoint=checkpoint,
-        checkpoint_every=cfg.train.checkpoint_every,
-    )
+    phases = bases_phases(cfg)
+    history: list[Record] = []
+    if "bases" in phases:
+        lines = tw.world_text(cfg.data.seed, CORPUS_LINES)
+        batch_size = cfg.train.bases.batch_size
+
+        def text_loss(step: int) -> torch.Tensor:
+            rows = batch_indices(len(lines), batch_size, step, cfg.train.seed)
+            return llm(**plain_batch(tokenizer, [lines[i] for i in rows])).loss
+
+        history += _phase("bases", cfg, text_loss, list(llm.parameters()), out, on_log)
+    if "instruct" in phases:
+        corpus = instruct_corpus(cfg.data.seed, INSTRUCT_SCENES)
+        batch_size = cfg.train.instruct.batch_size
+
+        def dialogue_loss(step: int) -> torch.Tensor:
+            rows = batch_indices(len(corpus), batch_size, step, cfg.train.seed)
+            return llm(**collate([corpus[i] for i in rows], tokenizer)).loss
+
+        history += _phase("instruct", cfg, dialogue_loss, list(llm.parameters()), out, on_log)
     return tokenizer, llm, history
 
 
-def prepare_bases(cfg: VariantConfig, out: Path, on_log: LogFn | None = None) -> list[Record]:
-    """Train the toy bases into `out/llm` (resuming from `out/bases.ckpt`); a no-op with a path."""
-    if cfg.model.llm.path is not None:
-        return []
-    log.info("pretraining toy LLM into %s", out)
-    tokenizer, llm, history = pretrain_toy_llm(cfg, on_log, out / "bases.ckpt")
+def _caption_ids(tokenizer: PreTrainedTokenizerBase, captions: list[str], length: int, eot: int):
+    """open_clip text input: word ids, then an end token with the largest id (argmax pooling)."""
+    ids = torch.zeros(len(captions), length, dtype=torch.long)
+    for row, text in enumerate(captions):
+        words = tokenizer(text, add_special_tokens=False).input_ids[: length - 1]
+        ids[row, : len(words) + 1] = torch.tensor([*words, eot])
+    return ids
 
-    def save(tmp: Path) -> None:
-        tokenizer.save_pretrained(tmp)
-        llm.save_pretrained(tmp)
 
-    write_dir(out / "llm", save)
+def train_toy_tower(
+    cfg: VariantConfig, tokenizer: PreTrainedTokenizerBase, world: Path, out: Path, on_log
+) -> tuple[dict[str, torch.Tensor], list[Record]]:
+    """The tower's weights after CLIP-pretraining on clean captions of the world's images."""
+    torch.manual_seed(cfg.train.seed)
+    clip = build_clip(cfg.model.vision)
+    length, vocab = clip.context_length, clip.vocab_size
+    if len(tokenizer) >= vocab:
+        raise ValueError(f"toy CLIP text vocab {vocab} is smaller than the tokenizer's")
+    images = image_set(world, cfg.data.seed, CLIP_IMAGES, "clip")
+    texts = _caption_ids(tokenizer, [s.caption() for s in images.scenes], length, vocab - 1)
+    pixels = to_pixels(images.images, cfg.model.vision.image_size)
+    loss_fn, batch_size = ClipLoss(), cfg.train.clip.batch_size
+
+    def clip_loss(step: int) -> torch.Tensor:
+        rows = batch_indices(len(texts), batch_size, step, cfg.train.seed)
+        image_features = clip.encode_image(pixels[rows], normalize=True)
+        text_features = clip.encode_text(texts[rows], normalize=True)
+        return loss_fn(image_features, text_features, clip.logit_scale.exp())
+
+    clip.train()
+    history = _phase("clip", cfg, clip_loss, list(clip.parameters()), out, on_log)
+    return {k: v.detach().contiguous() for k, v in clip.visual.state_dict().items()}, history
+
+
+def prepare_bases(
+    cfg: VariantConfig, out: Path, world: Path, on_log: LogFn | None = None
+) -> list[Record]:
+    """Train the toy bases into `out/llm` and `out/tower.safetensors` (what the config leaves
+    to train); the world's datasets are cached under `world`. Returns every phase's curve."""
+    history: list[Record] = []
+    tokenizer = None
+    if cfg.model.llm.path is None:
+        log.info("training the toy LLM (%s) into %s", cfg.model.llm.toy_base, out)
+        tokenizer, llm, history = train_toy_llm(cfg, out, on_log)
+
+        def save_llm(tmp: Path) -> None:
+            tokenizer.save_pretrained(tmp)
+            llm.save_pretrained(tmp)
+
+        write_dir(out / "llm", save_llm)
+    if "clip" in bases_phases(cfg):
+        tokenizer = tokenizer or build_word_tokenizer(vocabulary())
+        weights, tower_history = train_toy_tower(cfg, tokenizer, world, out, on_log)
+        write_bytes(out / TOWER, save(weights))
+        history += tower_history
     return history
 
 
@@ -73,3 +154,9 @@ def load_bases(cfg: VariantConfig, out: Path) -> tuple[PreTrainedTokenizerBase, 
     if cfg.model.llm.path is not None:
         return load_tokenizer(cfg.model.llm.path), build_llm(cfg.model.llm, None)
     return load_tokenizer(out / "llm"), AutoModelForCausalLM.from_pretrained(out / "llm")
+
+
+def load_tower(tower: VisionTower, out: Path) -> None:
+    """Put the CLIP-pretrained trunk from `out` into `tower`, if the bases trained one."""
+    if (out / TOWER).exists():
+        tower.visual.load_state_dict(load_file(out / TOWER))

@@ -1,10 +1,12 @@
 """The one optimisation loop shared by every stage (bases, stage 1, stage 2).
 
-AdamW over the trainable parameters only, cosine schedule with warmup, gradient clipping, and
-a log callback every `log_every` steps. The caller supplies `step_loss(step)`, so the loop
-knows nothing of models or data. With a checkpoint path the stage saves its state every
-`checkpoint_every` steps and, when restarted, continues from there: since batches are a pure
-function of the step, a resumed stage ends exactly where an uninterrupted one would. The logged
+AdamW over the trainable parameters only, cosine schedule with warmup, gradient accumulation
+over `grad_accumulation` micro-batches, gradient clipping, and a log callback every `log_every`
+steps. The caller supplies `step_loss(batch_number)`, so the loop knows nothing of models or
+data; optimizer step s consumes batches s·k … s·k + k − 1. With a checkpoint path the stage
+saves its state every `checkpoint_every` steps and, when restarted, continues from there: since
+batches are a pure function of the step, a resumed stage ends exactly where an uninterrupted
+one would. The logged
 records travel in the checkpoint, so a resumed stage still returns its whole curve.
 """
 
@@ -58,16 +60,21 @@ def train_stage(
     started = time.perf_counter()
     steps = range(first, cfg.steps)
     progress = tqdm(steps, desc=stage, leave=False, mininterval=1.0, disable=None)
+    micro = cfg.grad_accumulation
     for step in progress:
-        loss = step_loss(step)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{stage}: loss is {loss.item()} at step {step}")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        step_total = 0.0
+        for k in range(micro):  # micro-batches step·micro … step·micro + micro − 1
+            loss = step_loss(step * micro + k)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{stage}: loss is {loss.item()} at step {step}")
+            if loss.requires_grad:  # text-only data touches no weight of a model w/o adapters
+                (loss / micro).backward()
+            step_total += loss.item() / micro
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
         schedule.step()
-        window.append(loss.item())
+        window.append(step_total)
         done = step + 1
         if done % log_every and done != cfg.steps:
             continue
@@ -80,7 +87,7 @@ def train_stage(
             "total_steps": cfg.steps,
             "loss": last_loss,
             "lr": schedule.get_last_lr()[0],
-            "samples_per_s": (done - first) * cfg.batch_size / elapsed,
+            "samples_per_s": (done - first) * cfg.batch_size * micro / elapsed,
         }
         if checkpoint is not None and (done % checkpoint_every == 0 or done == cfg.steps):
             # saved before the log call, so a crash while reporting loses no work

@@ -65,8 +65,8 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
 def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path):
     done = run_cli("plan", "paper", results=tmp_path / "results")
     assert done.returncode == 0, done.stdout + done.stderr
-    # 6 variants: 2 LLMs share bases; less-instruction-tuning shares lynx's stage 1
-    assert "stage runs: 19 unique of 24 naive (unique/naive ratio 0.79)" in done.stdout
+    # 8 variants: 3 bases (2 LLMs, 2 resolutions); prompts and less-tuning share stage 1
+    assert "stage runs: 25 unique of 32 naive (unique/naive ratio 0.78)" in done.stdout
     assert "provide local weights: model.llm.path=weights/llama-7b" in done.stdout
 
 
@@ -195,13 +195,11 @@ def test_sweep_killed_midway_completes_on_rerun_without_duplicates(tmp_path):
 
 
 DEDUPE_SWEEP = """name: dedupe
+scale: tiny
 base:
-  data.train_images: 32
-  data.eval_images: 4
   train.bases.steps: 10
   train.stage1.steps: 10
   train.stage2.steps: 10
-  train.checkpoint_every: 5
 variants:
   lr-low: {train.stage2.lr: 0.001}
   lr-high: {train.stage2.lr: 0.003}

@@ -44,7 +44,11 @@ def test_stage_inputs_partition_the_config():
         ({"data.eval_images": 16}, ["bases", "stage1", "stage2"]),
         ({"model.arch": "cross_attention"}, ["bases"]),
         ({"model.llm.trainable": True}, ["bases"]),
-        ({"model.vision.image_size": 48}, ["bases"]),
+        ({"model.vision.image_size": 48}, []),  # the toy tower is CLIP-pretrained per size
+        ({"model.llm.toy_base": "llama"}, []),
+        ({"data.captions.quality": "noisy"}, ["bases"]),
+        ({"data.prompts.mode": "single"}, ["bases", "stage1"]),
+        ({"data.mixture": {"caption": 1.0, "text": 2.0}}, ["bases", "stage1"]),
         ({"train.bases.steps": 10}, []),
         ({"train.seed": 1}, []),
         ({"train.checkpoint_every": 10}, ["bases", "stage1", "stage2", "eval"]),

@@ -106,7 +106,7 @@ baseline: nope
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: paper, toy"),
+        ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: paper, tiny, toy"),
         ("name: x\nscale: paper\n", "scale 'paper' needs model.llm.path: the local folder"),
         ("name: x\nresources: {gpus: -1}\n", "greater than or equal to 0"),
         ("name: x\nfrobnicate: 1\n", "frobnicate"),

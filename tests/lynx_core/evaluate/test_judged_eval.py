@@ -12,9 +12,19 @@ from lynx_core.stages import STAGES
 from tests.fake_openai import FakeOpenAI
 
 TINY = {
-    "data": {"train_images": 16, "eval_images": 4},
+    "data": {
+        "captions": {"images": 16},
+        "train_images": 16,
+        "train_videos": 8,
+        "text_examples": 16,
+        "eval_images": 4,
+        "eval_videos": 4,
+        "eval_mme_images": 1,
+    },
     "train": {
         "bases": {"steps": 5, "batch_size": 8},
+        "instruct": {"steps": 5, "batch_size": 8},
+        "clip": {"steps": 5, "batch_size": 8},
         "stage1": {"steps": 5, "batch_size": 8},
         "stage2": {"steps": 5, "batch_size": 8},
     },
@@ -29,21 +39,27 @@ def test_eval_with_the_gpt_judge_scores_its_verdicts_and_reuses_the_cache(tmp_pa
         judged["gpt_judge"]["api_key_env"] = "LYNX_TEST_JUDGE_KEY"
         cfg = VariantConfig.model_validate({**TINY, "eval": judged})
         folders = {stage: tmp_path / "store" / stage / "k" for stage in STAGES}
+        cache = tmp_path / "store" / "cache"
         for stage in STAGES:
-            output = run_stage(stage, cfg, folders)
+            output = run_stage(stage, cfg, folders, cache)
         metrics = output.metrics
-        records = [json.loads(line) for line in (folders["eval"] / "predictions.jsonl").open()]
-        distinct = {(r["question"], r["answer"][0], r["prediction"]) for r in records}
+        lines = (folders["eval"] / "predictions.jsonl").open()
+        judged = [r for line in lines if (r := json.loads(line))["split"].startswith("openvqa")]
+        distinct = {(r["question"], tuple(r["answer"]), r["prediction"]) for r in judged}
         assert server.requests == len(distinct) > 0  # identical judgments are asked once
-        decided = metrics["judge/correct"] + metrics["judge/incorrect"]
-        assert decided + metrics["judge/invalid"] + metrics["judge/error"] == len(records)
-        right = sum(r["correct"] is True for r in records)
-        assert metrics["openvqa/overall"] == 100.0 * right / len(records)
-        assert {r["judge"] for r in records} == {"gpt:gpt-4-0613"}
-        for r in records:  # the fake judges exact matches right: the verdicts were used
-            assert r["correct"] == (r["prediction"].lower() == r["answer"][0].lower())
+        for split in ("openvqa", "openvqa_video"):
+            records = [r for r in judged if r["split"] == split]
+            counts = {k: metrics[f"{split}/judge/{k}"] for k in ("correct", "incorrect")}
+            undecided = metrics[f"{split}/judge/invalid"] + metrics[f"{split}/judge/error"]
+            assert sum(counts.values()) + undecided == len(records) > 0
+            right = sum(r["correct"] is True for r in records)
+            assert metrics[f"{split}/overall"] == 100.0 * right / len(records)
+        assert {r["judge"] for r in judged} == {"gpt:gpt-4-0613"}
+        for r in judged:  # the fake judges exact matches right: the verdicts were used
+            assert r["correct"] == (r["prediction"].lower() in [a.lower() for a in r["answer"]])
 
-        again = run_stage("eval", cfg, folders)
+        again = run_stage("eval", cfg, folders, cache)
         assert server.requests == len(distinct), "re-evaluation is answered from the cache"
-        assert again.metrics["judge/cached"] == len(records)
-        assert (tmp_path / "store" / "judge_cache").is_dir()
+        cached = again.metrics["openvqa/judge/cached"] + again.metrics["openvqa_video/judge/cached"]
+        assert cached == len(judged)
+        assert (cache / "judge_cache").is_dir()

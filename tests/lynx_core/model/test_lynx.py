@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from lynx_core.config import ModelConfig
-from lynx_core.data.batches import collate
 from lynx_core.model.lynx import LynxModel
 from lynx_core.model.prefix import IGNORE_INDEX
 
@@ -26,21 +25,21 @@ def model_for(build_parts, arch: str, adapters: bool = True):
 def test_fresh_model_leaves_frozen_llm_text_logits_unchanged(build_parts, tokenizer, world, arch):
     model, original = model_for(build_parts, arch)
     assert model.adapter_layers == [0, 1, 2, 3]
-    batch = collate(world.questions()[:4], world.images, tokenizer, 32)
+    batch = world.batch(world.questions()[:4], tokenizer)
     ids, mask = batch["input_ids"], batch["attention_mask"]
     with torch.no_grad():
         expected = original(input_ids=ids, attention_mask=mask).logits
         text_only = model.llm(input_ids=ids, attention_mask=mask).logits
         torch.testing.assert_close(text_only, expected, rtol=0, atol=0)
         if arch == "cross_attention":  # gates at tanh(0) = 0: images change nothing yet
-            with_media = model(batch["pixels"], ids, mask).logits
+            with_media = model(ids, mask, pixels=batch["pixels"]).logits
             torch.testing.assert_close(with_media, expected, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_only_new_modules_train(build_parts, tokenizer, world, arch):
     model, _ = model_for(build_parts, arch)
-    batch = collate(world.questions()[:4], world.images, tokenizer, 32)
+    batch = world.batch(world.questions()[:4], tokenizer)
     model(**batch).loss.backward()
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(not n.startswith("vision.visual.") for n in trainable)
@@ -62,7 +61,7 @@ def test_only_new_modules_train(build_parts, tokenizer, world, arch):
 def test_prefix_positions_are_masked_out_of_the_loss(build_parts, tokenizer, world):
     model, _ = model_for(build_parts, "prefix", adapters=False)
     examples = [world.questions()[0], world.captions()[1]]  # different lengths → padding
-    batch = collate(examples, world.images, tokenizer, 32)
+    batch = world.batch(examples, tokenizer)
     n = model.cfg.resampler.num_queries
     args = (batch["pixels"], batch["input_ids"], batch["attention_mask"], batch["labels"])
     with model._inject(*args) as (_, mask, labels):
@@ -82,7 +81,7 @@ def test_generate_with_cache_matches_uncached_greedy(build_parts, tokenizer, wor
     for param in model.trainable_parameters():  # move off the identity init
         torch.nn.init.normal_(param, std=0.05)
     model.eval()
-    batch = collate(world.questions()[:3], world.images, tokenizer, 32, with_answers=False)
+    batch = world.batch(world.questions()[:3], tokenizer, with_answers=False)
     kwargs = dict(
         max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.pad_token_id, eos_token_id=None
     )
@@ -100,7 +99,7 @@ def test_saved_trainable_weights_reproduce_logits(build_parts, tokenizer, world,
         torch.nn.init.normal_(param, std=0.05)
     model.save_trainable(tmp_path / "w.safetensors")
     fresh, _ = model_for(build_parts, arch)
-    batch = collate(world.questions()[:2], world.images, tokenizer, 32)
+    batch = world.batch(world.questions()[:2], tokenizer)
     fresh.load_trainable(tmp_path / "w.safetensors")
     with torch.no_grad():
         torch.testing.assert_close(fresh(**batch).logits, model(**batch).logits, rtol=0, atol=0)
@@ -137,7 +136,7 @@ def test_cross_attention_leaves_text_before_the_media_untouched(build_parts, tok
     ).input_ids
     mask = torch.ones_like(ids)
     with torch.no_grad():
-        logits = model(world_pixels := torch.randn(1, 3, 32, 32), ids, mask).logits
+        logits = model(ids, mask, pixels=(world_pixels := torch.randn(1, 3, 32, 32))).logits
         frozen = original(input_ids=ids, attention_mask=mask).logits
     assert world_pixels.shape[0] == 1
     torch.testing.assert_close(logits[:, :3], frozen[:, :3])  # <s> User : precede the image
@@ -147,14 +146,14 @@ def test_cross_attention_leaves_text_before_the_media_untouched(build_parts, tok
 @pytest.mark.parametrize("arch", ARCHS)
 def test_video_input_trains_end_to_end(build_parts, tokenizer, world, arch):
     model, _ = model_for(build_parts, arch)
-    batch = collate(world.questions()[:2], world.images, tokenizer, 32)
+    batch = world.batch(world.questions()[:2], tokenizer)
     video = batch["pixels"].unsqueeze(1).repeat(1, 3, 1, 1, 1)  # (B, T=3, 3, H, W)
     assert model.encode_media(video).shape == (
         2,
         model.cfg.resampler.num_queries,
         model.cfg.resampler.dim,
     )
-    out = model(video, batch["input_ids"], batch["attention_mask"], batch["labels"])
+    out = model(batch["input_ids"], batch["attention_mask"], batch["labels"], pixels=video)
     out.loss.backward()
     assert model.vision.frame_embed.grad is not None
 
@@ -170,7 +169,7 @@ def test_trainable_llm_and_lora_options(build_parts, tokenizer, world):
     assert any("lora_" in n for n in trainable_llm)
     counts = lora.parameter_counts()
     assert counts["llm"] == sum(p.numel() for p in build_parts(lora_cfg)[1].parameters())
-    batch = collate(world.questions()[:2], world.images, tokenizer, 32)
+    batch = world.batch(world.questions()[:2], tokenizer)
     lora(**batch).loss.backward()
     assert all(p.grad is None for n, p in lora.llm.named_parameters() if not p.requires_grad)
 
@@ -179,7 +178,7 @@ def test_trainable_llm_and_lora_options(build_parts, tokenizer, world):
 def test_beam_search_generation(build_parts, tokenizer, world, arch):
     model, _ = model_for(build_parts, arch)
     model.eval()
-    batch = collate(world.questions()[:2], world.images, tokenizer, 32, with_answers=False)
+    batch = world.batch(world.questions()[:2], tokenizer, with_answers=False)
     out = model.generate(
         batch["pixels"],
         batch["input_ids"],

@@ -12,9 +12,19 @@ from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
 
 CONFIG = VariantConfig.model_validate(
     {
-        "data": {"train_images": 32, "eval_images": 4},
+        "data": {
+            "captions": {"images": 32},
+            "train_images": 32,
+            "train_videos": 8,
+            "text_examples": 16,
+            "eval_images": 4,
+            "eval_videos": 2,
+            "eval_mme_images": 1,
+        },
         "train": {
             "bases": {"steps": 10, "batch_size": 8},
+            "instruct": {"steps": 5, "batch_size": 8},
+            "clip": {"steps": 5, "batch_size": 8},
             "stage1": {"steps": 10, "batch_size": 8},
             "stage2": {"steps": 20, "batch_size": 8},
             "log_every": 5,
@@ -80,6 +90,7 @@ def test_resumed_stage_returns_its_whole_curve(tmp_path):
     torch.set_num_threads(1)
     folders = {stage: tmp_path / stage for stage in STAGES}
     with pytest.raises(Crash):
-        run_stage("bases", CONFIG, folders, on_log=crash_at("bases", 5))
-    output = run_stage("bases", CONFIG, folders)  # resumes from the step-5 checkpoint
-    assert [record["step"] for record in output.history] == [5, 10]
+        run_stage("bases", CONFIG, folders, tmp_path / "cache", on_log=crash_at("bases", 5))
+    output = run_stage("bases", CONFIG, folders, tmp_path / "cache")  # resumes from step 5
+    curves = {(r["stage"], r["step"]) for r in output.history}
+    assert curves == {("bases", 5), ("bases", 10), ("instruct", 5), ("clip", 5)}

@@ -1,0 +1,70 @@
+"""Sampling training batches from several datasets by ratio, deterministically per seed.
+
+Each step draws one source by its ratio and takes the source's next batch, so every batch has
+one kind of media (images, videos or none) and a source's examples are walked in epoch-wise
+shuffles. Which source and which rows a step gets is a pure function of (seed, step), so a
+resumed run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from lynx_core.data.batches import batch_indices
+from lynx_core.data.tasks import Example
+from lynx_core.data.toyworld import FILLER
+
+
+def normalised(ratios: Mapping[str, float], available: Sequence[str]) -> dict[str, float]:
+    """Ratios of the available (non-empty, not held-out) sources, summing to 1."""
+    kept = {name: float(ratios.get(name, 0.0)) for name in available}
+    if any(r < 0 for r in kept.values()):
+        raise ValueError(f"mixture ratios must be ≥ 0, got {kept}")
+    total = sum(kept.values())
+    if total <= 0:
+        raise ValueError(
+            f"no source left to sample: ratios {dict(ratios)} over available {list(available)}"
+        )
+    return {name: r / total for name, r in kept.items() if r > 0}
+
+
+@dataclass
+class Mixture:
+    """Per-step batches drawn from named pools of examples by ratio."""
+
+    pools: dict[str, list[Example]]
+    weights: dict[str, float]
+    batch_size: int
+    seed: int
+    _plan: list[tuple[str, int]] = field(default_factory=list, repr=False)
+
+    def _source(self, step: int) -> str:
+        rng = random.Random(f"mixture-{self.seed}-{step}")
+        names = list(self.weights)
+        return rng.choices(names, [self.weights[n] for n in names])[0]
+
+    def _extend(self, steps: int) -> None:
+        seen: dict[str, int] = {}
+        for name, k in self._plan:
+            seen[name] = max(seen.get(name, -1), k)
+        for step in range(len(self._plan), steps):
+            name = self._source(step)
+            seen[name] = seen.get(name, -1) + 1
+            self._plan.append((name, seen[name]))
+
+    def batch(self, step: int) -> tuple[str, list[Example]]:
+        """The source and examples of training step `step`."""
+        if step >= len(self._plan):
+            self._extend(step + 1)
+        name, k = self._plan[step]
+        pool = self.pools[name]
+        rows = batch_indices(len(pool), self.batch_size, k, self.seed)
+        return name, [pool[i] for i in rows]
+
+
+def passes_quality_filter(caption: str) -> bool:
+    """A cheap web-caption filter: at least 3 words and no stock-photo filler words."""
+    words = caption.split()
+    return len(words) >= 3 and not set(words) & set(FILLER)

@@ -1,0 +1,106 @@
+"""What each stage trains on, built from the world, the tasks and the prompts.
+
+- bases: plain world sentences (the toy "LLaMA"), then dialogue-format instructions with the
+  scene described in words where a Lynx prefix later puts visual tokens, plus text-only
+  instructions (the toy "Vicuna"), and image–caption pairs for CLIP-pretraining the tower;
+- stage 1: image–caption pairs (clean or noisy, optionally quality-filtered);
+- stage 2: one pool of examples per trained task, mixed by `lynx_core.data.mixture`.
+
+Pure functions of their inputs (seeds included), so every trial rebuilds the same examples.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from lynx_core.config import DataConfig, PromptConfig
+from lynx_core.data import toyworld as tw
+from lynx_core.data.mixture import passes_quality_filter
+from lynx_core.data.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
+from lynx_core.data.tasks import TASKS, Example
+from lynx_core.data.worldset import OWL_PROMPTS, ImageSet, VideoSet
+
+CAPTION_PROMPT = TASKS["caption"].paraphrases[0]  # stage 1 asks for captions one way
+_SLOT = re.compile(r"\{\w+\}")
+
+
+def vocabulary() -> list[str]:
+    """Every token the world, its tasks and prompts can produce, plus the dialogue format's."""
+    texts = ["User : Bot", MME_SUFFIX, *OWL_PROMPTS, *tw.FILLER]
+    texts += [p for t in TASKS.values() for p in t.paraphrases]
+    texts += [i for kind in LENGTH_INSTRUCTIONS.values() for i in kind]
+    texts += [*tw.COLORS, *tw.SHAPES, *(f"{s}s" for s in tw.SHAPES), *tw.NUMBERS, *tw.COLUMNS]
+    texts += [*tw.PLACES, *tw.WORDS, *tw.DIRECTIONS]
+    rng = random.Random(0)  # answers and captions: sample enough facts to see every form
+    for _ in range(400):
+        scene, clip = tw.sample_scene(rng), tw.sample_clip(rng)
+        texts += [scene.caption(), clip.caption(), *tw.world_text(rng.randrange(9), 1)]
+        for task in TASKS.values():
+            item = clip if task.media == "video" else scene
+            fact = task.fact(item, rng)
+            if fact is not None:
+                texts += [fact.long, *fact.slots.values()]
+    return sorted(tw.words_of(_SLOT.sub(" ", t) for t in texts))
+
+
+def task_examples(
+    task: str, items: list, cfg: PromptConfig, seed: int, context: bool = False
+) -> list[Example]:
+    """One example per item the task applies to; `context` puts the item's caption before
+    the user turn (bases instruction tuning: the words stand where visual tokens will)."""
+    rng = random.Random(f"{task}-{seed}")
+    spec = TASKS[task]
+    examples = []
+    for i, item in enumerate(items):
+        example = spec.example(i, item, training_prompt(spec.paraphrases, cfg, rng), rng)
+        if example is None:
+            continue
+        if context and item is not None:
+            example = _with_context(example, f"{item.caption()} .")
+        examples.append(example)
+    return examples
+
+
+def _with_context(example: Example, context: str) -> Example:
+    from dataclasses import replace
+
+    return replace(example, context=context)
+
+
+def caption_examples(images: ImageSet, cfg: DataConfig, noisy: list[str]) -> list[Example]:
+    """Stage 1: one caption per image, clean or noisy as configured."""
+    quality = cfg.captions
+    texts = [s.caption() for s in images.scenes] if quality.quality == "clean" else noisy
+    return [
+        Example(i, "image", CAPTION_PROMPT, text, "Caption", "caption")
+        for i, text in enumerate(texts)
+        if not quality.quality_filter or passes_quality_filter(text)
+    ]
+
+
+def stage2_pools(images: ImageSet, videos: VideoSet, cfg: DataConfig) -> dict[str, list[Example]]:
+    """Examples per trained task (the held-out task and ratio-0 tasks left out)."""
+    pools = {}
+    for name, task in TASKS.items():
+        if name == cfg.prompts.held_out_task or cfg.mixture.get(name, 0) <= 0:
+            continue
+        items = {"image": images.scenes, "video": videos.clips, "text": [None] * cfg.text_examples}
+        examples = task_examples(name, items[task.media], cfg.prompts, cfg.seed)
+        if examples:
+            pools[name] = examples
+    return pools
+
+
+def instruct_corpus(seed: int, n: int) -> list[Example]:
+    """The toy Vicuna's instruction data: dialogues about described scenes and clips (every
+    task, diverse prompts) and text-only instructions; no pixels."""
+    rng = random.Random(f"instruct-{seed}")
+    scenes = [tw.sample_scene(rng) for _ in range(n)]
+    clips = [tw.sample_clip(rng) for _ in range(n // 4)]
+    prompts = PromptConfig(held_out_task=None)
+    corpus: list[Example] = []
+    for name, task in TASKS.items():
+        items = {"image": scenes, "video": clips, "text": [None] * (n // 4)}[task.media]
+        corpus += task_examples(name, items, prompts, seed, context=True)
+    return corpus

@@ -1,0 +1,242 @@
+"""The generated world on disk: HF `datasets` for training, real-format files for evaluation.
+
+Every part is cached under `root/<part>-<hash>/`, the hash covering exactly what the part is
+made from (world version, seed, size), so variants that need the same data share one copy and
+concurrent trials never write half a part (`write_dir` renames a finished folder).
+
+- training parts are HF datasets (`pixels` or `frames` as uint8 arrays, the scene as JSON);
+- the evaluation suite is written in the formats real benchmarks ship in, and read back
+  through `lynx_core.data.formats`, so the toy world exercises the real readers: Open-VQA
+  image/video jsonl files (videos as folders of frames), an MME release folder (two yes/no
+  questions per image), and an OwlEval-style questions file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from datasets import Array3D, Array4D, Dataset, Features, Value, load_from_disk
+from PIL import Image
+from tqdm.auto import tqdm
+
+from lynx_core.atomic import write_dir
+from lynx_core.config import DataConfig
+from lynx_core.data import toyworld as tw
+from lynx_core.data.prompts import MME_SUFFIX, held_out_prompt
+from lynx_core.data.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
+
+WORLD_VERSION = 2  # bump whenever rendering or tasks change, so no stale cache is reused
+OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"
+MME_DIR, OWL_QUESTIONS = "mme", "owleval/questions.jsonl"
+OWL_PROMPTS = (
+    "describe the image in detail .",
+    "write a story about the image .",
+    "write an advert for the {noun} in the picture .",
+)
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    images: np.ndarray  # (N, H, W, 3) uint8
+    scenes: list[tw.Scene]
+
+
+@dataclass(frozen=True)
+class VideoSet:
+    videos: np.ndarray  # (N, T, H, W, 3) uint8
+    clips: list[tw.Clip]
+
+
+def _cached(root: Path, part: str, params: dict, build: Callable[[Path], None]) -> Path:
+    payload = json.dumps({"version": WORLD_VERSION, "part": part, **params}, sort_keys=True)
+    path = root / f"{part}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+    if not path.exists():
+        write_dir(path, build)
+    return path
+
+
+def _scene_from_json(text: str) -> tw.Scene:
+    fields = json.loads(text)
+    return tw.Scene(**{**fields, "slots": tuple(fields["slots"])})
+
+
+def _clip_from_json(text: str) -> tw.Clip:
+    fields = json.loads(text)
+    return tw.Clip(**{**fields, "colors": tuple(fields["colors"]), "start": tuple(fields["start"])})
+
+
+def _dump(item) -> str:
+    return json.dumps(dataclasses.asdict(item))
+
+
+def _render_all(items, render, what: str) -> np.ndarray:
+    return np.stack([render(i) for i in tqdm(items, desc=f"render {what}", leave=False)])
+
+
+def image_set(root: Path, seed: int, n: int, stream: str) -> ImageSet:
+    """`n` rendered scenes of stream `stream` (e.g. 'captions', 'tasks')."""
+    size = tw.RENDER_SIZE
+
+    def build(out: Path) -> None:
+        scenes = tw.sample_scenes(seed, n, stream)
+        features = Features({"pixels": Array3D((size, size, 3), "uint8"), "scene": Value("string")})
+        data = {"pixels": _render_all(scenes, tw.render, stream), "scene": list(map(_dump, scenes))}
+        Dataset.from_dict(data, features=features).save_to_disk(out)
+
+    path = _cached(root, f"images-{stream}", {"seed": seed, "n": n}, build)
+    rows = load_from_disk(path).with_format("numpy")[:]
+    return ImageSet(
+        np.asarray(rows["pixels"], dtype=np.uint8), [_scene_from_json(s) for s in rows["scene"]]
+    )
+
+
+def video_set(root: Path, seed: int, n: int, stream: str) -> VideoSet:
+    shape = (tw.FRAMES, tw.RENDER_SIZE, tw.RENDER_SIZE, 3)
+    if n == 0:
+        return VideoSet(np.zeros((0, *shape), np.uint8), [])
+
+    def build(out: Path) -> None:
+        clips = tw.sample_clips(seed, n, stream)
+        features = Features({"frames": Array4D(shape, "uint8"), "clip": Value("string")})
+        data = {
+            "frames": _render_all(clips, tw.render_clip, stream),
+            "clip": list(map(_dump, clips)),
+        }
+        Dataset.from_dict(data, features=features).save_to_disk(out)
+
+    path = _cached(root, f"videos-{stream}", {"seed": seed, "n": n}, build)
+    rows = load_from_disk(path).with_format("numpy")[:]
+    return VideoSet(
+        np.asarray(rows["frames"], dtype=np.uint8), [_clip_from_json(c) for c in rows["clip"]]
+    )
+
+
+def _save_png(array: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def _openvqa_rows(items, tasks, media_key: str, rng: random.Random) -> list[dict]:
+    rows = []
+    for i, item in enumerate(items):
+        for name in tasks:
+            task = TASKS[name]
+            example = task.example(i, item, held_out_prompt(task.paraphrases, rng), rng)
+            if example is None:
+                continue
+            rows.append(
+                {
+                    "dataset": "lynx-toyworld",
+                    "question": example.prompt,
+                    "answer": list(example.accepted),
+                    "index": len(rows),
+                    media_key: f"{media_key}s/{i:05d}" + (".png" if media_key == "image" else ""),
+                    "origin_dataset": name,
+                    "class": example.category,
+                }
+            )
+    return rows
+
+
+def _mme_pairs(scene: tw.Scene, subtask: str, rng: random.Random) -> list[tuple[str, str]] | None:
+    """Two yes/no questions about `scene` for an MME subtask, one true and one false."""
+    other = lambda options, value: rng.choice([o for o in options if o != value])  # noqa: E731
+    if subtask == "existence":
+        wrong = other(tw.COLORS, scene.color)
+        return [
+            (f"is there a {scene.color} {scene.shape} in the image ?", "Yes"),
+            (f"is there a {wrong} {scene.shape} in the image ?", "No"),
+        ]
+    if subtask == "count":
+        wrong = other(tw.NUMBERS, tw.NUMBERS[scene.count - 1])
+        return [
+            (f"are there {tw.NUMBERS[scene.count - 1]} shapes in the image ?", "Yes"),
+            (f"are there {wrong} shapes in the image ?", "No"),
+        ]
+    if subtask == "position":
+        if scene.count != 1:
+            return None
+        wrong = other(tw.COLUMNS, scene.column)
+        return [
+            (f"is the {scene.shape} on the {scene.column} ?", "Yes"),
+            (f"is the {scene.shape} on the {wrong} ?", "No"),
+        ]
+    if subtask == "color":
+        wrong = other(tw.COLORS, scene.color)
+        return [(f"are the shapes {scene.color} ?", "Yes"), (f"are the shapes {wrong} ?", "No")]
+    if scene.word is None:  # OCR: the false word is the true one's look-alike
+        return None
+    twin = tw.WORDS[tw.WORDS.index(scene.word) ^ 1]
+    return [(f"does the sign say {scene.word} ?", "Yes"), (f"does the sign say {twin} ?", "No")]
+
+
+def _write_mme(out: Path, seed: int, per_subtask: int) -> None:
+    rng = random.Random(f"mme-{seed}")
+    scene_rng = random.Random(f"scenes-mme-{seed}")
+    for subtask in MME_SUBTASKS:
+        written = 0
+        while written < per_subtask:
+            scene = tw.sample_scene(scene_rng)
+            pairs = _mme_pairs(scene, subtask, rng)
+            if pairs is None:
+                continue
+            rng.shuffle(pairs)
+            stem = f"{written:04d}"
+            _save_png(tw.render(scene), out / subtask / "images" / f"{stem}.png")
+            text = "".join(f"{q} {MME_SUFFIX}\t{a}\n" for q, a in pairs)
+            answers = out / subtask / "questions_answers_YN" / f"{stem}.txt"
+            answers.parent.mkdir(parents=True, exist_ok=True)
+            answers.write_text(text)
+            written += 1
+
+
+def eval_suite(root: Path, cfg: DataConfig) -> Path:
+    """The held-out evaluation files (Open-VQA, MME, OwlEval forms); returns their folder.
+
+    Questions use only held-out paraphrases, and images and videos come from their own
+    streams, so no evaluation item was ever trained on.
+    """
+    params = {
+        "seed": cfg.seed,
+        "images": cfg.eval_images,
+        "videos": cfg.eval_videos,
+        "mme": cfg.eval_mme_images,
+    }
+
+    def build(out: Path) -> None:
+        rng = random.Random(f"eval-{cfg.seed}")
+        scenes = tw.sample_scenes(cfg.seed, cfg.eval_images, "eval")
+        for i, scene in enumerate(tqdm(scenes, desc="eval images", leave=False)):
+            _save_png(tw.render(scene), out / "openvqa" / "images" / f"{i:05d}.png")
+        tasks = [t for t in IMAGE_TASKS if t != "caption"]
+        _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
+        clips = tw.sample_clips(cfg.seed, cfg.eval_videos, "eval")
+        for i, clip in enumerate(clips):
+            for t, frame in enumerate(tw.render_clip(clip)):
+                _save_png(frame, out / "openvqa" / "videos" / f"{i:05d}" / f"{t}.png")
+        _write_jsonl(out / OPENVQA_VIDEO, _openvqa_rows(clips, VIDEO_TASKS, "video", rng))
+        _write_mme(out / MME_DIR, cfg.seed, cfg.eval_mme_images)
+        owl = [
+            {
+                "id": f"{i}-{j}",
+                "image": f"../openvqa/images/{i:05d}.png",
+                "question": prompt.format(noun=scenes[i].noun()),
+            }
+            for i in range(min(10, len(scenes)))
+            for j, prompt in enumerate(OWL_PROMPTS)
+        ]
+        _write_jsonl(out / OWL_QUESTIONS, owl)
+
+    return _cached(root, "eval", params, build)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -1,0 +1,205 @@
+"""A variant's whole evaluation on the world's held-out suite, read through the real formats.
+
+Open-VQA image and video files (judged by the rule judge or a GPT judge, scored per class as
+the paper counts), length-instruction compliance on held-out instructions (with the
+correctness of those answers beside it: the paper's trade-off), MME-form yes/no questions
+(official acc / acc+), and answers to OwlEval-form open prompts for people to rate. Every
+answer goes to `predictions.jsonl` with its split; the metrics come back as one flat dict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from lynx_core.atomic import write_text
+from lynx_core.config import VariantConfig
+from lynx_core.data.batches import to_pixels
+from lynx_core.data.formats import (
+    OpenVQAItem,
+    load_mme,
+    load_openvqa,
+    read_image,
+    read_video,
+)
+from lynx_core.data.prompts import LENGTH_INSTRUCTIONS
+from lynx_core.data.tasks import Example
+from lynx_core.data.worldset import (
+    OPENVQA_IMAGE,
+    OPENVQA_VIDEO,
+    OWL_QUESTIONS,
+    eval_suite,
+)
+from lynx_core.evaluate import mme, openvqa, rule_judge
+from lynx_core.evaluate.gpt_judge import GptJudge, verdict_counts
+from lynx_core.evaluate.instructions import compliance, length_stats
+from lynx_core.model.lynx import LynxModel
+
+log = logging.getLogger(__name__)
+PREDICTIONS = "predictions.jsonl"
+COMPLIANCE_QUESTIONS = 24  # image questions asked again with each held-out length instruction
+OWL_MAX_NEW_TOKENS = 16
+
+
+class MediaTable:
+    """Each distinct media file read and preprocessed once, images and videos apart;
+    an example's `media` is its row among its kind."""
+
+    def __init__(self, image_size: int, frames: int):
+        self.image_size, self.frames = image_size, frames
+        self.rows: dict[tuple[Path, str], int] = {}
+        self.pixels: dict[str, list[torch.Tensor]] = {"image": [], "video": []}
+
+    def index(self, path: Path, kind: str) -> int:
+        if (path, kind) not in self.rows:
+            media = read_video(path, self.frames) if kind == "video" else read_image(path)
+            self.pixels[kind].append(to_pixels(media[None], self.image_size)[0])
+            self.rows[path, kind] = len(self.pixels[kind]) - 1
+        return self.rows[path, kind]
+
+    def tensor(self, kind: str) -> torch.Tensor:
+        return torch.stack(self.pixels[kind])
+
+
+def _examples(items: Sequence[OpenVQAItem], table: MediaTable) -> list[Example]:
+    return [
+        Example(
+            table.index(item.media, item.kind),
+            item.kind,
+            item.question,
+            item.answer[0],
+            item.category,
+            item.origin_dataset,
+            references=tuple(item.answer),
+        )
+        for item in items
+    ]
+
+
+def _judge(cfg: VariantConfig, cache: Path, examples, answers):
+    """Verdicts (None: undecided), the judge's name, and its failure counts."""
+    if cfg.eval.judge != "gpt":
+        return None, rule_judge.JUDGE_NAME, {}
+    judge_cfg = cfg.eval.gpt_judge
+    if judge_cfg.cache_dir is None:
+        judge_cfg = judge_cfg.model_copy(update={"cache_dir": cache / "judge_cache"})
+    found = GptJudge(judge_cfg).judge_many(
+        [e.prompt for e in examples], [e.accepted for e in examples], answers
+    )
+    name = "gpt:" + ",".join(sorted({v.judge_model for v in found}))
+    return [v.correct for v in found], name, verdict_counts(found)
+
+
+def _answer(model, tokenizer, cfg, examples, table, max_new_tokens=None) -> list[str]:
+    """Answers to examples of one media kind."""
+    if not examples:
+        return []
+    pixels = table.tensor(examples[0].kind)
+    return openvqa.generate_answers(model, tokenizer, examples, pixels, cfg.eval, max_new_tokens)
+
+
+def evaluate_suite(
+    model: LynxModel, tokenizer, cfg: VariantConfig, cache: Path, out: Path
+) -> tuple[dict[str, float], str]:
+    """All metrics of the held-out suite and the name of the judge that scored Open-VQA."""
+    suite = eval_suite(cache / "world", cfg.data)
+    table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames)
+    metrics: dict[str, float] = {}
+    records: list[dict] = []
+    judge_name = rule_judge.JUDGE_NAME
+    image_answers: list[str] = []
+    image_examples: list[Example] = []
+    for split, file in (("openvqa", OPENVQA_IMAGE), ("openvqa_video", OPENVQA_VIDEO)):
+        examples = _examples(load_openvqa(suite / file, suite / "openvqa"), table)
+        if not examples:
+            continue
+        answers = _answer(model, tokenizer, cfg, examples, table)
+        verdicts, judge_name, counts = _judge(cfg, cache, examples, answers)
+        scores, rows = openvqa.score(examples, answers, verdicts, judge_name)
+        if verdicts is not None:
+            scores.update(counts)
+        metrics.update({f"{split}/{k}": v for k, v in scores.items()})
+        records += [{"split": split, **r} for r in rows]
+        if split == "openvqa":
+            image_answers, image_examples = answers, examples
+    metrics.update(length_stats(image_answers))
+    metrics.update(_compliance(model, tokenizer, cfg, image_examples, table, records))
+    metrics.update(_mme(model, tokenizer, cfg, suite, table, records))
+    records += _owleval(model, tokenizer, cfg, suite, table)
+    write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
+    log.info(
+        "evaluated: Open-VQA image overall %.1f%% (%s)", metrics["openvqa/overall"], judge_name
+    )
+    return metrics, judge_name
+
+
+def _compliance(model, tokenizer, cfg, image_examples, table, records) -> dict[str, float]:
+    """The first image questions again, each with a held-out one-word / in-detail instruction."""
+    base = image_examples[:COMPLIANCE_QUESTIONS]
+    asked, kinds = [], []
+    for kind, name in (("short", "one_word"), ("long", "detailed")):
+        instruction = LENGTH_INSTRUCTIONS[kind][-1]
+        asked += [replace(e, prompt=f"{e.prompt} {instruction}") for e in base]
+        kinds += [name] * len(base)
+    answers = _answer(model, tokenizer, cfg, asked, table)
+    metrics = compliance(answers, kinds, cfg.eval.detailed_min_words)
+    for name in ("one_word", "detailed"):
+        marks = [
+            rule_judge.judge(a, e.accepted)
+            for a, e, k in zip(answers, asked, kinds, strict=True)
+            if k == name
+        ]
+        if marks:
+            metrics[f"compliance/{name}_correct"] = 100.0 * sum(marks) / len(marks)
+    records += [
+        {"split": "compliance", "instruction": k, "question": e.prompt, "prediction": a}
+        for e, a, k in zip(asked, answers, kinds, strict=True)
+    ]
+    return metrics
+
+
+def _mme(model, tokenizer, cfg, suite: Path, table: MediaTable, records) -> dict[str, float]:
+    root = suite / "mme"
+    if not root.exists() or not any(root.iterdir()):
+        return {}
+    questions = load_mme(root)
+    examples = [
+        Example(table.index(q.image, "image"), "image", q.question, q.answer.lower(), q.subtask)
+        for q in questions
+    ]
+    answers = _answer(model, tokenizer, cfg, examples, table)
+    graded = [
+        mme.MMEAnswer(
+            subtask=q.subtask,
+            image=str(q.image),
+            question=q.question,
+            answer=q.answer,
+            prediction=a,
+        )
+        for q, a in zip(questions, answers, strict=True)
+    ]
+    records += [{"split": "mme", **g.model_dump()} for g in graded]
+    return {f"mme/{k}": v for k, v in mme.score(graded).items()}
+
+
+def _owleval(model, tokenizer, cfg, suite: Path, table: MediaTable) -> list[dict]:
+    """Answers to the open prompts, for `lynx_core.evaluate.owleval.export_sheets`."""
+    file = suite / OWL_QUESTIONS
+    rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    examples = [
+        Example(
+            table.index((file.parent / r["image"]).resolve(), "image"),
+            "image",
+            r["question"],
+            "",
+            "OwlEval",
+        )
+        for r in rows
+    ]
+    answers = _answer(model, tokenizer, cfg, examples, table, OWL_MAX_NEW_TOKENS)
+    return [{"split": "owleval", **r, "prediction": a} for r, a in zip(rows, answers, strict=True)]
