@@ -61,8 +61,9 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def read_video(path: Path, frames: int) -> np.ndarray:
-    """(frames, H, W, 3) uint8, sampled evenly over the clip: a folder of frame images (in
-    natural order of their names) or a video file decoded with PyAV."""
+    """(frames, H, W, 3) uint8, sampled evenly over the clip (a short clip repeats frames, so
+    every clip has the same length): a folder of frame images (in natural order of their
+    names) or a video file decoded with PyAV."""
     if path.is_dir():
         files = sorted(
             (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
@@ -81,7 +82,7 @@ def read_video(path: Path, frames: int) -> np.ndarray:
             decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     if not decoded:
         raise ValueError(f"{path}: no frames")
-    picks = np.linspace(0, len(decoded) - 1, num=min(frames, len(decoded))).round().astype(int)
+    picks = np.linspace(0, len(decoded) - 1, num=frames).round().astype(int)  # short: repeats
     return np.stack([decoded[i] for i in picks])
 
 

@@ -217,12 +217,12 @@ def render_clip(clip: Clip) -> np.ndarray:
 def noisy_caption(scene: Scene, rng: random.Random) -> str:
     """A web-like caption: another image's, truncated, or keyword soup with filler words."""
     kind = rng.random()
-    if kind < 0.3:
+    if kind < 0.2:
         return sample_scene(rng).caption()  # unrelated to this image
     words = scene.caption().split()
-    if kind < 0.6:
-        return " ".join(words[: rng.randint(1, 3)])
-    soup = rng.sample(words, k=max(1, len(words) // 2)) + rng.sample(FILLER, k=3)
+    if kind < 0.5:
+        return " ".join(words[: rng.randint(2, 4)])
+    soup = rng.sample(words, k=max(1, 2 * len(words) // 3)) + rng.sample(FILLER, k=3)
     rng.shuffle(soup)
     return " ".join(soup)
 

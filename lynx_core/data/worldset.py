@@ -32,7 +32,7 @@ from lynx_core.data import toyworld as tw
 from lynx_core.data.prompts import MME_SUFFIX, held_out_prompt
 from lynx_core.data.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
-WORLD_VERSION = 2  # bump whenever rendering or tasks change, so no stale cache is reused
+WORLD_VERSION = 3  # bump whenever rendering or tasks change, so no stale cache is reused
 OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"
 MME_DIR, OWL_QUESTIONS = "mme", "owleval/questions.jsonl"
 OWL_PROMPTS = (

@@ -89,3 +89,26 @@ def test_a_broken_mme_folder_is_reported_file_by_file(tmp_path):
     assert "a.txt: no image named a.*" in text
     assert "b.txt: 1 questions; MME has two per image" in text
     assert "b.txt, line 1: expected 'question<TAB>Yes|No'" in text
+
+
+def test_a_video_may_be_a_folder_of_frames_sampled_evenly(tmp_path):
+    from PIL import Image
+
+    from lynx_core.data.formats import read_video
+
+    clip = tmp_path / "videos" / "v1"
+    clip.mkdir(parents=True)
+    for t in range(10):  # names sort naturally: 2 before 10
+        Image.new("RGB", (8, 8), (t * 20, 0, 0)).save(clip / f"{t + 1}.png")
+    (tmp_path / "empty").mkdir()
+    line = {"question": "q", "answer": ["a"], "class": "Others", "index": 0, "video": "videos/v1"}
+    file = tmp_path / "video.jsonl"
+    file.write_text(json.dumps(line) + "\n" + json.dumps({**line, "video": "empty"}) + "\n")
+    with pytest.raises(FormatError, match="line 2: .*without frame images"):
+        load_openvqa(file, tmp_path)
+    file.write_text(json.dumps(line) + "\n")
+    (item,) = load_openvqa(file, tmp_path)
+    frames = read_video(item.media, 4)
+    assert frames.shape == (4, 8, 8, 3)
+    assert [int(f[0, 0, 0]) for f in frames] == [0, 60, 120, 180]
+    assert read_video(item.media, 20).shape[0] == 20  # short clips repeat frames
