@@ -196,7 +196,8 @@ class DataConfig(StrictModel):
     text_examples: int = Field(1024, ge=0, description="stage-2 text-only instructions")
     mixture: dict[str, float] = Field(
         default_factory=_default_mixture,
-        description="stage-2 sampling ratio per task (normalised; the held-out task is skipped)",
+        description="stage-2 sampling ratio per task, normalised; a task not listed gets 0 "
+        "(default: every task 1.0); the held-out task is never trained",
     )
     prompts: PromptConfig = PromptConfig()
     eval_images: int = Field(48, gt=0)
@@ -218,7 +219,9 @@ class DataConfig(StrictModel):
         trained = [v for k, v in self.mixture.items() if k != self.prompts.held_out_task]
         if not any(v > 0 for v in trained):
             raise ValueError(
-                "mixture gives every trained task ratio 0; give at least one task a ratio > 0"
+                f"mixture {self.mixture} gives every trained task ratio 0 (tasks not listed get "
+                f"0; held out: {self.prompts.held_out_task}); list the tasks to train with "
+                f"ratios > 0, from: {', '.join(TASKS)}"
             )
         return self
 
@@ -271,7 +274,7 @@ class GptJudgeConfig(StrictModel):
     max_backoff_s: float = Field(30.0, gt=0)
     timeout_s: float = Field(60.0, gt=0)
     cache_dir: Path | None = Field(
-        None, description="verdict cache; None = judge_cache/ in the stage store (shared)"
+        None, description="verdict cache; None = cache/judge_cache/ in the stage store"
     )
 
 

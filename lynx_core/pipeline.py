@@ -91,6 +91,11 @@ def _stage2_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     return batch
 
 
+def stage_batches(stage: Stage, cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
+    """`batch(number) -> (examples, media array or None)` of a training stage's data."""
+    return (_stage1_batches if stage == "stage1" else _stage2_batches)(cfg, world)
+
+
 def _train(
     stage: Stage,
     cfg: VariantConfig,
@@ -102,7 +107,7 @@ def _train(
     parent = PARENT[stage]
     if parent != "bases":
         model.load_trainable(folders[parent] / WEIGHTS)
-    batches = (_stage1_batches if stage == "stage1" else _stage2_batches)(cfg, world)
+    batches = stage_batches(stage, cfg, world)
     image_size = cfg.model.vision.image_size
 
     def step_loss(number: int) -> torch.Tensor:

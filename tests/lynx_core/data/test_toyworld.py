@@ -127,7 +127,7 @@ def test_vocabulary_covers_every_prompt_answer_and_caption():
     [
         ({"mixture": {"colour": 1.0}}, "unknown task"),
         ({"mixture": {"color": -1.0}}, "≥ 0"),
-        ({"mixture": {"place": 1.0}}, "every trained task ratio 0"),
+        ({"mixture": {"place": 1.0}}, "gives every trained task ratio 0"),
         ({"prompts": {"held_out_task": "cooking"}}, "not a task"),
     ],
 )
