@@ -286,6 +286,12 @@ class EvalConfig(StrictModel):
         "rule", description="who decides right/wrong: the offline rule judge or a GPT judge"
     )
     gpt_judge: GptJudgeConfig = GptJudgeConfig()
+    suite: LocalPath | None = Field(
+        None,
+        description="your evaluation folder, laid out like the generated one: openvqa/image.jsonl "
+        "and openvqa/video.jsonl (Open-VQA format, media under openvqa/), mme/ (MME release "
+        "layout), owleval/questions.jsonl; any part may be missing. None = the generated suite",
+    )
     detailed_min_words: int = Field(
         4, gt=0, description="an answer to 'explain in detail' complies from this many words"
     )

@@ -1,4 +1,7 @@
-"""A variant's whole evaluation on the world's held-out suite, read through the real formats.
+"""A variant's whole evaluation on a suite of benchmark files, read through the real formats.
+
+The suite is the generated world's held-out one, or the user's own folder (`eval.suite`) in
+the same layout, e.g. the real Open-VQA files and an MME release.
 
 Open-VQA image and video files (judged by the rule judge or a GPT judge, scored per class as
 the paper counts), length-instruction compliance on held-out instructions (with the
@@ -106,8 +109,8 @@ def _answer(model, tokenizer, cfg, examples, table, max_new_tokens=None) -> list
 def evaluate_suite(
     model: LynxModel, tokenizer, cfg: VariantConfig, cache: Path, out: Path
 ) -> tuple[dict[str, float], str]:
-    """All metrics of the held-out suite and the name of the judge that scored Open-VQA."""
-    suite = eval_suite(cache / "world", cfg.data)
+    """All metrics of the suite and the name of the judge that scored Open-VQA."""
+    suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
     table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames)
     metrics: dict[str, float] = {}
     records: list[dict] = []
@@ -115,6 +118,8 @@ def evaluate_suite(
     image_answers: list[str] = []
     image_examples: list[Example] = []
     for split, file in (("openvqa", OPENVQA_IMAGE), ("openvqa_video", OPENVQA_VIDEO)):
+        if not (suite / file).exists():
+            continue
         examples = _examples(load_openvqa(suite / file, suite / "openvqa"), table)
         if not examples:
             continue
@@ -132,9 +137,7 @@ def evaluate_suite(
     metrics.update(_mme(model, tokenizer, cfg, suite, table, records))
     records += _owleval(model, tokenizer, cfg, suite, table)
     write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
-    log.info(
-        "evaluated: Open-VQA image overall %.1f%% (%s)", metrics["openvqa/overall"], judge_name
-    )
+    log.info("evaluated %s (judge %s)", suite, judge_name)
     return metrics, judge_name
 
 
@@ -190,6 +193,8 @@ def _mme(model, tokenizer, cfg, suite: Path, table: MediaTable, records) -> dict
 def _owleval(model, tokenizer, cfg, suite: Path, table: MediaTable) -> list[dict]:
     """Answers to the open prompts, for `lynx_core.evaluate.owleval.export_sheets`."""
     file = suite / OWL_QUESTIONS
+    if not file.exists():
+        return []
     rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
     examples = [
         Example(

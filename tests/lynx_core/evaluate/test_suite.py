@@ -1,0 +1,67 @@
+"""The eval stage on the generated suite and on a user's own folder of benchmark files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from lynx_core.config import VariantConfig
+from lynx_core.pipeline import run_stage
+from lynx_core.stages import STAGES
+from tests.lynx_core.evaluate.test_judged_eval import TINY
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny chain trained up to stage 2, and its generated evaluation suite."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("chain")
+    cfg = VariantConfig.model_validate(TINY)
+    folders = {stage: root / stage for stage in STAGES}
+    for stage in STAGES:
+        run_stage(stage, cfg, folders, root / "cache")
+    (suite,) = (root / "cache" / "world").glob("eval-*")
+    return cfg, folders, root / "cache", suite
+
+
+def predictions(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / "predictions.jsonl").open()]
+
+
+def test_generated_suite_scores_every_benchmark_form(trained):
+    cfg, folders, cache, _ = trained
+    metrics = run_stage("eval", cfg, folders, cache).metrics
+    splits = {r["split"] for r in predictions(folders["eval"])}
+    assert splits == {"openvqa", "openvqa_video", "compliance", "mme", "owleval"}
+    image_total = sum(
+        v for k, v in metrics.items() if k.startswith("openvqa/") and k.endswith("/total")
+    )
+    assert image_total == sum(r["split"] == "openvqa" for r in predictions(folders["eval"]))
+    assert "openvqa_video/Action_Y_N/acc" in metrics
+    assert metrics["compliance/one_word_n"] == metrics["compliance/detailed_n"] > 0
+    assert 0 <= metrics["mme/perception"] <= 200 * 5
+
+
+def test_a_users_suite_folder_is_evaluated_instead_and_may_lack_parts(trained, tmp_path):
+    cfg, folders, cache, generated = trained
+    mine = tmp_path / "my-benchmarks"
+    shutil.copytree(generated / "openvqa", mine / "openvqa")
+    (mine / "openvqa" / "video.jsonl").unlink()
+    lines = (mine / "openvqa" / "image.jsonl").read_text().splitlines()[:3]
+    (mine / "openvqa" / "image.jsonl").write_text("\n".join(lines) + "\n")
+    users = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"suite": mine})})
+    metrics = run_stage("eval", users, folders, cache).metrics
+    rows = predictions(folders["eval"])
+    assert {r["split"] for r in rows} == {"openvqa", "compliance"}
+    assert sum(r["split"] == "openvqa" for r in rows) == 3
+    assert not any(k.startswith(("openvqa_video/", "mme/")) for k in metrics)
+
+
+def test_a_missing_suite_folder_is_refused_before_compute(tmp_path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="does not exist"):
+        VariantConfig.model_validate({"eval": {"suite": str(tmp_path / "nowhere")}})
