@@ -6,38 +6,23 @@ import json
 
 import torch
 
-from lynx_core.config import VariantConfig
 from lynx_core.pipeline import run_stage
 from lynx_core.stages import STAGES
 from tests.fake_openai import FakeOpenAI
-
-TINY = {
-    "data": {
-        "captions": {"images": 16},
-        "train_images": 16,
-        "train_videos": 8,
-        "text_examples": 16,
-        "eval_images": 4,
-        "eval_videos": 4,
-        "eval_mme_images": 1,
-    },
-    "train": {
-        "bases": {"steps": 5, "batch_size": 8},
-        "instruct": {"steps": 5, "batch_size": 8},
-        "clip": {"steps": 5, "batch_size": 8},
-        "stage1": {"steps": 5, "batch_size": 8},
-        "stage2": {"steps": 5, "batch_size": 8},
-    },
-}
+from tests.tiny import tiny_config
 
 
 def test_eval_with_the_gpt_judge_scores_its_verdicts_and_reuses_the_cache(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     monkeypatch.setenv("LYNX_TEST_JUDGE_KEY", "sk-test-secret")
     with FakeOpenAI() as server:
-        judged = {"judge": "gpt", "gpt_judge": {"base_url": server.base_url}}
-        judged["gpt_judge"]["api_key_env"] = "LYNX_TEST_JUDGE_KEY"
-        cfg = VariantConfig.model_validate({**TINY, "eval": judged})
+        cfg = tiny_config(
+            **{
+                "eval.judge": "gpt",
+                "eval.gpt_judge.base_url": server.base_url,
+                "eval.gpt_judge.api_key_env": "LYNX_TEST_JUDGE_KEY",
+            }
+        )
         folders = {stage: tmp_path / "store" / stage / "k" for stage in STAGES}
         cache = tmp_path / "store" / "cache"
         for stage in STAGES:

@@ -11,7 +11,7 @@ import torch
 from lynx_core.config import VariantConfig
 from lynx_core.pipeline import run_stage
 from lynx_core.stages import STAGES
-from tests.lynx_core.evaluate.test_judged_eval import TINY
+from tests.tiny import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def trained(tmp_path_factory):
     """A tiny chain trained up to stage 2, and its generated evaluation suite."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("chain")
-    cfg = VariantConfig.model_validate(TINY)
+    cfg = tiny_config()
     folders = {stage: root / stage for stage in STAGES}
     for stage in STAGES:
         run_stage(stage, cfg, folders, root / "cache")

@@ -9,29 +9,11 @@ from safetensors.torch import load_file
 from lynx_core.config import VariantConfig
 from lynx_core.pipeline import run_variant
 from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
+from tests.tiny import tiny_config
 
-CONFIG = VariantConfig.model_validate(
-    {
-        "data": {
-            "captions": {"images": 32},
-            "train_images": 32,
-            "train_videos": 8,
-            "text_examples": 16,
-            "eval_images": 4,
-            "eval_videos": 2,
-            "eval_mme_images": 1,
-        },
-        "train": {
-            "bases": {"steps": 10, "batch_size": 8},
-            "instruct": {"steps": 5, "batch_size": 8},
-            "clip": {"steps": 5, "batch_size": 8},
-            "stage1": {"steps": 10, "batch_size": 8},
-            "stage2": {"steps": 20, "batch_size": 8},
-            "log_every": 5,
-            "checkpoint_every": 5,
-        },
-    }
-)
+CONFIG = tiny_config(
+    **{"train.bases.steps": 10, "train.instruct.steps": 5, "train.clip.steps": 5}
+)  # log and checkpoint every 5 steps; stage 2 runs 20
 
 
 class Crash(RuntimeError):
