@@ -39,7 +39,7 @@ from lynx_core.data.worldset import (
     eval_suite,
 )
 from lynx_core.evaluate import mme, openvqa, rule_judge
-from lynx_core.evaluate.gpt_judge import GptJudge, verdict_counts
+from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, verdict_counts
 from lynx_core.evaluate.instructions import compliance, length_stats
 from lynx_core.model.lynx import LynxModel
 
@@ -84,18 +84,16 @@ def _examples(items: Sequence[OpenVQAItem], table: MediaTable) -> list[Example]:
     ]
 
 
-def _judge(cfg: VariantConfig, cache: Path, examples, answers):
-    """Verdicts (None: undecided), the judge's name, and its failure counts."""
+def _judge(cfg: VariantConfig, cache: Path, examples, answers) -> list[Verdict] | None:
+    """The GPT judge's verdicts, or None when the rule judge decides."""
     if cfg.eval.judge != "gpt":
-        return None, rule_judge.JUDGE_NAME, {}
+        return None
     judge_cfg = cfg.eval.gpt_judge
     if judge_cfg.cache_dir is None:
         judge_cfg = judge_cfg.model_copy(update={"cache_dir": cache / "judge_cache"})
-    found = GptJudge(judge_cfg).judge_many(
+    return GptJudge(judge_cfg).judge_many(
         [e.prompt for e in examples], [e.accepted for e in examples], answers
     )
-    name = "gpt:" + ",".join(sorted({v.judge_model for v in found}))
-    return [v.correct for v in found], name, verdict_counts(found)
 
 
 def _answer(model, tokenizer, cfg, examples, table, max_new_tokens=None) -> list[str]:
@@ -124,10 +122,15 @@ def evaluate_suite(
         if not examples:
             continue
         answers = _answer(model, tokenizer, cfg, examples, table)
-        verdicts, judge_name, counts = _judge(cfg, cache, examples, answers)
-        scores, rows = openvqa.score(examples, answers, verdicts, judge_name)
-        if verdicts is not None:
-            scores.update(counts)
+        found = _judge(cfg, cache, examples, answers)
+        if found is None:
+            scores, rows = openvqa.score(examples, answers)
+        else:
+            judge_name = "gpt:" + ",".join(sorted({v.judge_model for v in found}))
+            scores, rows = openvqa.score(examples, answers, [v.correct for v in found], judge_name)
+            for row, verdict in zip(rows, found, strict=True):
+                row["verdict"], row["judge_reply"] = verdict.label, verdict.reply
+            scores.update(verdict_counts(found))
         metrics.update({f"{split}/{k}": v for k, v in scores.items()})
         records += [{"split": split, **r} for r in rows]
         if split == "openvqa":

@@ -40,6 +40,9 @@ def test_eval_with_the_gpt_judge_scores_its_verdicts_and_reuses_the_cache(tmp_pa
             right = sum(r["correct"] is True for r in records)
             assert metrics[f"{split}/overall"] == 100.0 * right / len(records)
         assert {r["judge"] for r in judged} == {"gpt:gpt-4-0613"}
+        for r in judged:  # each prediction keeps the judge's verdict and its reply
+            assert r["verdict"] in {"correct", "incorrect", "invalid", "error"}
+            assert "judge_reply" in r
         for r in judged:  # the fake judges exact matches right: the verdicts were used
             assert r["correct"] == (r["prediction"].lower() in [a.lower() for a in r["answer"]])
 
