@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 
 from lynx_core.config import VariantConfig
-from lynx_core.data.batches import collate, to_pixels
 from lynx_core.pipeline import build_model, stage_batches
 from lynx_core.stages import STAGES
 from lynx_core.train.bases import prepare_bases
@@ -34,14 +33,7 @@ def main() -> None:
         world = Path(tmp) / "world"
         prepare_bases(cfg, folders["bases"], world)
         model, tokenizer = build_model(cfg, folders["bases"])
-        batches = stage_batches("stage2", cfg, world)
-        size = cfg.model.vision.image_size
-
-        def prepare(number: int) -> dict[str, torch.Tensor]:
-            examples, media = batches(number)
-            pixels = None if media is None else to_pixels(media[[e.media for e in examples]], size)
-            return collate(examples, tokenizer, pixels)
-
+        prepare = stage_batches("stage2", cfg, world, tokenizer)  # what training calls
         prepare(0)  # warm caches (the mixture's schedule, tokenizer)
         started = time.perf_counter()
         prepared = [prepare(n) for n in range(STEPS)]

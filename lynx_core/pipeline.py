@@ -91,9 +91,21 @@ def _stage2_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     return batch
 
 
-def stage_batches(stage: Stage, cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
-    """`batch(number) -> (examples, media array or None)` of a training stage's data."""
-    return (_stage1_batches if stage == "stage1" else _stage2_batches)(cfg, world)
+def stage_batches(
+    stage: Stage, cfg: VariantConfig, world: Path, tokenizer
+) -> Callable[[int], dict[str, torch.Tensor]]:
+    """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
+    path: sampling, pixel preprocessing, tokenisation, padding)."""
+    examples_of = (_stage1_batches if stage == "stage1" else _stage2_batches)(cfg, world)
+    image_size = cfg.model.vision.image_size
+
+    def batch(number: int) -> dict[str, torch.Tensor]:
+        examples, media = examples_of(number)
+        rows = [e.media for e in examples]
+        pixels = None if media is None else to_pixels(media[rows], image_size)
+        return collate(examples, tokenizer, pixels)
+
+    return batch
 
 
 def _train(
@@ -107,15 +119,10 @@ def _train(
     parent = PARENT[stage]
     if parent != "bases":
         model.load_trainable(folders[parent] / WEIGHTS)
-    batches = stage_batches(stage, cfg, world)
-    image_size = cfg.model.vision.image_size
+    batches = stage_batches(stage, cfg, world, tokenizer)
 
     def step_loss(number: int) -> torch.Tensor:
-        examples, media = batches(number)
-        pixels = (
-            None if media is None else to_pixels(media[[e.media for e in examples]], image_size)
-        )
-        return model(**collate(examples, tokenizer, pixels)).loss
+        return model(**batches(number)).loss
 
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
