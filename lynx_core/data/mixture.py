@@ -38,7 +38,8 @@ class Mixture:
     weights: dict[str, float]
     batch_size: int
     seed: int
-    _plan: list[tuple[str, int]] = field(default_factory=list, repr=False)
+    _plan: list[tuple[str, int]] = field(default_factory=list, repr=False)  # (source, draw no.)
+    _drawn: dict[str, int] = field(default_factory=dict, repr=False)  # draws per source so far
 
     def _source(self, step: int) -> str:
         rng = random.Random(f"mixture-{self.seed}-{step}")
@@ -46,13 +47,10 @@ class Mixture:
         return rng.choices(names, [self.weights[n] for n in names])[0]
 
     def _extend(self, steps: int) -> None:
-        seen: dict[str, int] = {}
-        for name, k in self._plan:
-            seen[name] = max(seen.get(name, -1), k)
         for step in range(len(self._plan), steps):
             name = self._source(step)
-            seen[name] = seen.get(name, -1) + 1
-            self._plan.append((name, seen[name]))
+            self._plan.append((name, self._drawn.get(name, 0)))
+            self._drawn[name] = self._drawn.get(name, 0) + 1
 
     def batch(self, step: int) -> tuple[str, list[Example]]:
         """The source and examples of training step `step`."""
