@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from lynx_core.config import StageConfig, VariantConfig
-from lynx_core.data import toyworld as tw
 from lynx_core.data.batches import batch_indices, collate, to_pixels
 from lynx_core.data.mixture import Mixture, normalised
 from lynx_core.data.stage_data import caption_examples, stage2_pools
@@ -58,8 +57,7 @@ def build_model(cfg: VariantConfig, bases: Path) -> tuple[LynxModel, object]:
 def _stage1_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     """Stage 1: image–caption pairs, clean or noisy."""
     images = image_set(world, cfg.data.seed, cfg.data.captions.images, "captions")
-    noisy = tw.captions(images.scenes, "noisy", cfg.data.seed)
-    examples = caption_examples(images, cfg.data, noisy)
+    examples = caption_examples(images, cfg.data)
     if not examples:
         raise ValueError("data.captions: the quality filter dropped every caption")
     batch_size = cfg.train.stage1.batch_size

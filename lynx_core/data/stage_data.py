@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 
 from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data import toyworld as tw
@@ -57,21 +58,15 @@ def task_examples(
         if example is None:
             continue
         if context and item is not None:
-            example = _with_context(example, f"{item.caption()} .")
+            example = replace(example, context=f"{item.caption()} .")
         examples.append(example)
     return examples
 
 
-def _with_context(example: Example, context: str) -> Example:
-    from dataclasses import replace
-
-    return replace(example, context=context)
-
-
-def caption_examples(images: ImageSet, cfg: DataConfig, noisy: list[str]) -> list[Example]:
+def caption_examples(images: ImageSet, cfg: DataConfig) -> list[Example]:
     """Stage 1: one caption per image, clean or noisy as configured."""
     quality = cfg.captions
-    texts = [s.caption() for s in images.scenes] if quality.quality == "clean" else noisy
+    texts = tw.captions(images.scenes, quality.quality, cfg.seed)
     return [
         Example(i, "image", CAPTION_PROMPT, text, "Caption", "caption")
         for i, text in enumerate(texts)
@@ -82,10 +77,10 @@ def caption_examples(images: ImageSet, cfg: DataConfig, noisy: list[str]) -> lis
 def stage2_pools(images: ImageSet, videos: VideoSet, cfg: DataConfig) -> dict[str, list[Example]]:
     """Examples per trained task (the held-out task and ratio-0 tasks left out)."""
     pools = {}
+    items = {"image": images.scenes, "video": videos.clips, "text": [None] * cfg.text_examples}
     for name, task in TASKS.items():
         if name == cfg.prompts.held_out_task or cfg.mixture.get(name, 0) <= 0:
             continue
-        items = {"image": images.scenes, "video": videos.clips, "text": [None] * cfg.text_examples}
         examples = task_examples(name, items[task.media], cfg.prompts, cfg.seed)
         if examples:
             pools[name] = examples
@@ -100,7 +95,7 @@ def instruct_corpus(seed: int, n: int) -> list[Example]:
     clips = [tw.sample_clip(rng) for _ in range(n // 4)]
     prompts = PromptConfig(held_out_task=None)
     corpus: list[Example] = []
+    items = {"image": scenes, "video": clips, "text": [None] * (n // 4)}
     for name, task in TASKS.items():
-        items = {"image": scenes, "video": clips, "text": [None] * (n // 4)}[task.media]
-        corpus += task_examples(name, items, prompts, seed, context=True)
+        corpus += task_examples(name, items[task.media], prompts, seed, context=True)
     return corpus
