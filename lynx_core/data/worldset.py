@@ -123,6 +123,11 @@ def _save_png(array: np.ndarray, path: Path) -> None:
     Image.fromarray(array).save(path)
 
 
+def _media_path(kind: str, i: int) -> str:
+    """Where item `i` lies under openvqa/: a PNG, or a folder of frame PNGs for a video."""
+    return f"images/{i:05d}.png" if kind == "image" else f"videos/{i:05d}"
+
+
 def _openvqa_rows(items, tasks, media_key: str, rng: random.Random) -> list[dict]:
     rows = []
     for i, item in enumerate(items):
@@ -137,7 +142,7 @@ def _openvqa_rows(items, tasks, media_key: str, rng: random.Random) -> list[dict
                     "question": example.prompt,
                     "answer": list(example.accepted),
                     "index": len(rows),
-                    media_key: f"{media_key}s/{i:05d}" + (".png" if media_key == "image" else ""),
+                    media_key: _media_path(media_key, i),
                     "origin_dataset": name,
                     "class": example.category,
                 }
@@ -214,19 +219,19 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         rng = random.Random(f"eval-{cfg.seed}")
         scenes = tw.sample_scenes(cfg.seed, cfg.eval_images, "eval")
         for i, scene in enumerate(tqdm(scenes, desc="eval images", leave=False)):
-            _save_png(tw.render(scene), out / "openvqa" / "images" / f"{i:05d}.png")
+            _save_png(tw.render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
         _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
         clips = tw.sample_clips(cfg.seed, cfg.eval_videos, "eval")
         for i, clip in enumerate(clips):
             for t, frame in enumerate(tw.render_clip(clip)):
-                _save_png(frame, out / "openvqa" / "videos" / f"{i:05d}" / f"{t}.png")
+                _save_png(frame, out / "openvqa" / _media_path("video", i) / f"{t}.png")
         _write_jsonl(out / OPENVQA_VIDEO, _openvqa_rows(clips, VIDEO_TASKS, "video", rng))
         _write_mme(out / MME_DIR, cfg.seed, cfg.eval_mme_images)
         owl = [
             {
                 "id": f"{i}-{j}",
-                "image": f"../openvqa/images/{i:05d}.png",
+                "image": f"../openvqa/{_media_path('image', i)}",
                 "question": prompt.format(noun=scenes[i].noun()),
             }
             for i in range(min(10, len(scenes)))
