@@ -57,6 +57,7 @@ class MediaTable:
         self.image_size, self.frames = image_size, frames
         self.rows: dict[tuple[Path, str], int] = {}
         self.pixels: dict[str, list[torch.Tensor]] = {"image": [], "video": []}
+        self._stacked: dict[str, torch.Tensor] = {}
 
     def index(self, path: Path, kind: str) -> int:
         if (path, kind) not in self.rows:
@@ -66,7 +67,12 @@ class MediaTable:
         return self.rows[path, kind]
 
     def tensor(self, kind: str) -> torch.Tensor:
-        return torch.stack(self.pixels[kind])
+        """All rows of `kind` stacked; restacked only when rows were added since the last call
+        (at paper resolution a stack of a few hundred images is hundreds of MB)."""
+        stacked = self._stacked.get(kind)
+        if stacked is None or len(stacked) != len(self.pixels[kind]):
+            stacked = self._stacked[kind] = torch.stack(self.pixels[kind])
+        return stacked
 
 
 def _examples(items: Sequence[OpenVQAItem], table: MediaTable) -> list[Example]:
