@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from lynx_core.stages import Stage
 log = logging.getLogger(__name__)
 MANIFEST, ATTEMPTS = "manifest.json", "attempts.jsonl"
 BOOKKEEPING = {MANIFEST, ATTEMPTS}
-SCRATCH_SUFFIXES = (".ckpt", ".sha256", ".tmp")  # working state, not outputs
+SCRATCH_SUFFIXES = (".ckpt", ".sha256", ".tmp", ".ds")  # working state (.ds: DeepSpeed's)
 
 
 class FileRecord(BaseModel):
@@ -136,8 +137,10 @@ class Store:
             for p in folder.rglob("*")
             if p.is_file()
             and p.name not in BOOKKEEPING
-            and not p.name.endswith(SCRATCH_SUFFIXES)
-            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+            and not any(
+                part.startswith(".") or part.endswith(SCRATCH_SUFFIXES)
+                for part in p.relative_to(folder).parts
+            )
         )
         manifest = Manifest(
             stage=run.stage,
@@ -156,6 +159,6 @@ class Store:
         )
         write_text(folder / MANIFEST, manifest.model_dump_json(indent=2))
         for scratch in folder.glob("*"):
-            if scratch.is_file() and scratch.name.endswith(SCRATCH_SUFFIXES):
-                scratch.unlink()
+            if scratch.name.endswith(SCRATCH_SUFFIXES):
+                shutil.rmtree(scratch) if scratch.is_dir() else scratch.unlink()
         return manifest

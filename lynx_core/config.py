@@ -239,6 +239,22 @@ class StageConfig(StrictModel):
     )
 
 
+class DeepSpeedConfig(StrictModel):
+    """Optional DeepSpeed ZeRO for the variant's training stages (stages 1 and 2).
+
+    ZeRO shards optimizer state (1), also gradients (2), also parameters (3) across the data-
+    parallel workers; the optimisation is the same AdamW, schedule and clipping as without it,
+    so results do not depend on it (tested). The toy bases always train without it."""
+
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    offload_optimizer: bool = Field(False, description="keep optimizer state in CPU memory")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra DeepSpeed config keys merged over the generated ones "
+        "(e.g. {'zero_optimization': {'overlap_comm': true}})",
+    )
+
+
 class TrainConfig(StrictModel):
     """Bases (toy LLM, its instruction tuning, CLIP tower) → stage 1 (align on captions) →
     stage 2 (instruct on the task mixture)."""
@@ -251,6 +267,13 @@ class TrainConfig(StrictModel):
     stage2: StageConfig = StageConfig(steps=300)
     log_every: int = Field(5, gt=0)
     checkpoint_every: int = Field(50, gt=0, description="steps between resumable checkpoints")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where stages 1, 2 and eval run; auto = CUDA when there is one"
+    )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast or fp32; auto = bf16 on a CUDA GPU that supports it"
+    )
+    deepspeed: DeepSpeedConfig | None = Field(None, description="train stages 1–2 with ZeRO")
 
     @model_validator(mode="after")
     def _checkpoints_on_log_steps(self) -> TrainConfig:

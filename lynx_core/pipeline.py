@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 
 from lynx_core.config import StageConfig, VariantConfig
 from lynx_core.data.batches import batch_indices, collate, to_pixels
@@ -29,10 +30,15 @@ from lynx_core.evaluate.suite import evaluate_suite
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
-from lynx_core.train.loop import LogFn, Record, train_stage
+from lynx_core.train.checkpoint import load_checkpoint
+from lynx_core.train.loop import LogFn, Record, best_path, train_stage
+from lynx_core.train.optimization import Optimization, TorchOptimization
+from lynx_core.train.runtime import Runtime, resolve_runtime
 
 log = logging.getLogger(__name__)
 WEIGHTS = "trainable.safetensors"
+BEST_WEIGHTS = "best.safetensors"  # the checkpoint with the lowest logged training loss
+CHECKPOINT = "train.ckpt"
 
 
 @dataclass
@@ -106,6 +112,17 @@ def stage_batches(
     return batch
 
 
+def make_optimization(
+    model: LynxModel, stage_cfg: StageConfig, cfg: VariantConfig, runtime: Runtime
+) -> Optimization:
+    params = model.trainable_parameters()
+    if cfg.train.deepspeed is None:
+        return TorchOptimization(params, stage_cfg, model)
+    from lynx_core.train.zero import DeepSpeedOptimization  # imports DeepSpeed: only if asked
+
+    return DeepSpeedOptimization(model, params, stage_cfg, cfg.train.deepspeed, runtime)
+
+
 def _train(
     stage: Stage,
     cfg: VariantConfig,
@@ -113,38 +130,61 @@ def _train(
     world: Path,
     on_log: LogFn | None,
 ) -> StageOutput:
+    runtime = resolve_runtime(cfg.train)
     model, tokenizer = build_model(cfg, folders["bases"])
     parent = PARENT[stage]
     if parent != "bases":
         model.load_trainable(folders[parent] / WEIGHTS)
+    model.to(runtime.device)
     batches = stage_batches(stage, cfg, world, tokenizer)
-
-    def step_loss(number: int) -> torch.Tensor:
-        return model(**batches(number)).loss
-
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
+    optimization = make_optimization(model, stage_cfg, cfg, runtime)
+
+    def step_loss(number: int) -> torch.Tensor:
+        with runtime.autocast():
+            return optimization.forward(**runtime.to_device(batches(number))).loss
+
     history = train_stage(
         step_loss,
-        model.trainable_parameters(),
+        optimization,
         stage_cfg,
         stage=stage,
         log_every=cfg.train.log_every,
         on_log=on_log,
-        checkpoint=folders[stage] / "train.ckpt",
+        checkpoint=folders[stage] / CHECKPOINT,
         checkpoint_every=cfg.train.checkpoint_every,
     )
-    model.save_trainable(folders[stage] / WEIGHTS)
+    model.cpu().save_trainable(folders[stage] / WEIGHTS)
     metrics = {f"{stage}/final_loss": float(history[-1]["loss"]) if history else float("nan")}
+    metrics.update(_keep_best(model, folders[stage], stage))
     if stage == "stage1":
         metrics.update({f"params/{k}": v for k, v in model.parameter_counts().items()})
-    return StageOutput(metrics, history)
+    return StageOutput(metrics, history, tags={f"lynx_{stage}_runtime": _describe(runtime, cfg)})
+
+
+def _keep_best(model: LynxModel, folder: Path, stage: Stage) -> dict[str, float]:
+    """The best checkpoint's weights as `best.safetensors`, named like the final ones."""
+    best = load_checkpoint(best_path(folder / CHECKPOINT))
+    if best is None:
+        return {}
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    save_file(dict(zip(names, best["params"], strict=True)), str(folder / BEST_WEIGHTS))
+    return {f"{stage}/best_step": float(best["step"]), f"{stage}/best_loss": best["loss"]}
+
+
+def _describe(runtime: Runtime, cfg: VariantConfig) -> str:
+    """E.g. 'cuda bf16 zero2', recorded beside the stage's metrics."""
+    zero = "" if cfg.train.deepspeed is None else f" zero{cfg.train.deepspeed.zero_stage}"
+    return f"{runtime.device.type} {runtime.precision}{zero}"
 
 
 def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path], cache: Path) -> StageOutput:
+    runtime = resolve_runtime(cfg.train)
     model, tokenizer = build_model(cfg, folders["bases"])
     model.load_trainable(folders["stage2"] / WEIGHTS)
-    metrics, judge = evaluate_suite(model, tokenizer, cfg, cache, folders["eval"])
+    model.to(runtime.device)
+    metrics, judge = evaluate_suite(model, tokenizer, cfg, cache, folders["eval"], runtime)
     return StageOutput(metrics, tags={"lynx_judge": judge})
 
 

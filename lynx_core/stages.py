@@ -44,6 +44,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.vision.max_frames": "stage1",
     "data.captions": "stage1",
     "train.stage1": "stage1",
+    "train.precision": "stage1",
     # stage 2: instruction tuning on the task mixture
     "data.train_images": "stage2",
     "data.train_videos": "stage2",
@@ -56,8 +57,11 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "data.eval_images": "eval",
     "data.eval_videos": "eval",
     "data.eval_mme_images": "eval",
-    # how often state is saved changes no result
+    # how often state is saved, where it runs and how optimizer state is sharded change no
+    # result (ZeRO's equivalence with the plain loop is tested)
     "train.checkpoint_every": None,
+    "train.device": None,
+    "train.deepspeed": None,
 }
 
 

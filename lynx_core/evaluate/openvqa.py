@@ -20,6 +20,7 @@ from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.metric_names import class_key
 from lynx_core.model.lynx import LynxModel
+from lynx_core.train.runtime import CPU, Runtime
 
 
 def generate_answers(
@@ -29,6 +30,7 @@ def generate_answers(
     pixels: torch.Tensor,
     cfg: EvalConfig,
     max_new_tokens: int | None = None,
+    runtime: Runtime = CPU,
 ) -> list[str]:
     """Greedy/beam answers; `pixels[e.media]` is each example's image or video."""
     model.eval()
@@ -38,16 +40,18 @@ def generate_answers(
     ):
         chunk = examples[start : start + cfg.batch_size]
         batch = collate(chunk, tokenizer, pixels[[e.media for e in chunk]], with_answers=False)
-        new_tokens = model.generate(
-            batch["pixels"],
-            batch["input_ids"],
-            batch["attention_mask"],
-            max_new_tokens=max_new_tokens or cfg.max_new_tokens,
-            do_sample=False,
-            num_beams=cfg.num_beams,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
+        batch = runtime.to_device(batch)
+        with runtime.autocast():
+            new_tokens = model.generate(
+                batch["pixels"],
+                batch["input_ids"],
+                batch["attention_mask"],
+                max_new_tokens=max_new_tokens or cfg.max_new_tokens,
+                do_sample=False,
+                num_beams=cfg.num_beams,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
         answers += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     return [a.strip() for a in answers]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -42,6 +42,7 @@ from lynx_core.evaluate import mme, openvqa, rule_judge
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, verdict_counts
 from lynx_core.evaluate.instructions import compliance, length_stats
 from lynx_core.model.lynx import LynxModel
+from lynx_core.train.runtime import CPU, Runtime
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.jsonl"
@@ -102,20 +103,44 @@ def _judge(cfg: VariantConfig, cache: Path, examples, answers) -> list[Verdict] 
     )
 
 
-def _answer(model, tokenizer, cfg, examples, table, max_new_tokens=None) -> list[str]:
-    """Answers to examples of one media kind."""
-    if not examples:
-        return []
-    pixels = table.tensor(examples[0].kind)
-    return openvqa.generate_answers(model, tokenizer, examples, pixels, cfg.eval, max_new_tokens)
+@dataclass(frozen=True)
+class Answerer:
+    """Answers examples with one model: its tokenizer, decoding settings, media and device."""
+
+    model: LynxModel
+    tokenizer: object
+    cfg: VariantConfig
+    table: MediaTable
+    runtime: Runtime
+
+    def __call__(self, examples: Sequence[Example], max_new_tokens: int | None = None):
+        """Answers to examples of one media kind."""
+        if not examples:
+            return []
+        pixels = self.table.tensor(examples[0].kind)
+        return openvqa.generate_answers(
+            self.model,
+            self.tokenizer,
+            examples,
+            pixels,
+            self.cfg.eval,
+            max_new_tokens,
+            self.runtime,
+        )
 
 
 def evaluate_suite(
-    model: LynxModel, tokenizer, cfg: VariantConfig, cache: Path, out: Path
+    model: LynxModel,
+    tokenizer,
+    cfg: VariantConfig,
+    cache: Path,
+    out: Path,
+    runtime: Runtime = CPU,
 ) -> tuple[dict[str, float], str]:
     """All metrics of the suite and the name of the judge that scored Open-VQA."""
     suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
     table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames)
+    answer = Answerer(model, tokenizer, cfg, table, runtime)
     metrics: dict[str, float] = {}
     records: list[dict] = []
     judge_name = rule_judge.JUDGE_NAME
@@ -127,7 +152,7 @@ def evaluate_suite(
         examples = _examples(load_openvqa(suite / file, suite / "openvqa"), table)
         if not examples:
             continue
-        answers = _answer(model, tokenizer, cfg, examples, table)
+        answers = answer(examples)
         found = _judge(cfg, cache, examples, answers)
         if found is None:
             scores, rows = openvqa.score(examples, answers)
@@ -142,15 +167,15 @@ def evaluate_suite(
         if split == "openvqa":
             image_answers, image_examples = answers, examples
     metrics.update(length_stats(image_answers))
-    metrics.update(_compliance(model, tokenizer, cfg, image_examples, table, records))
-    metrics.update(_mme(model, tokenizer, cfg, suite, table, records))
-    records += _owleval(model, tokenizer, cfg, suite, table)
+    metrics.update(_compliance(answer, image_examples, records))
+    metrics.update(_mme(answer, suite, records))
+    records += _owleval(answer, suite)
     write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
     log.info("evaluated %s (judge %s)", suite, judge_name)
     return metrics, judge_name
 
 
-def _compliance(model, tokenizer, cfg, image_examples, table, records) -> dict[str, float]:
+def _compliance(answer: Answerer, image_examples, records) -> dict[str, float]:
     """The first image questions again, each with a held-out one-word / in-detail instruction."""
     base = image_examples[:COMPLIANCE_QUESTIONS]
     asked, kinds = [], []
@@ -158,8 +183,8 @@ def _compliance(model, tokenizer, cfg, image_examples, table, records) -> dict[s
         instruction = LENGTH_INSTRUCTIONS[kind][-1]
         asked += [replace(e, prompt=f"{e.prompt} {instruction}") for e in base]
         kinds += [name] * len(base)
-    answers = _answer(model, tokenizer, cfg, asked, table)
-    metrics = compliance(answers, kinds, cfg.eval.detailed_min_words)
+    answers = answer(asked)
+    metrics = compliance(answers, kinds, answer.cfg.eval.detailed_min_words)
     for name in ("one_word", "detailed"):
         marks = [
             rule_judge.judge(a, e.accepted)
@@ -175,16 +200,18 @@ def _compliance(model, tokenizer, cfg, image_examples, table, records) -> dict[s
     return metrics
 
 
-def _mme(model, tokenizer, cfg, suite: Path, table: MediaTable, records) -> dict[str, float]:
+def _mme(answer: Answerer, suite: Path, records) -> dict[str, float]:
     root = suite / "mme"
     if not root.exists() or not any(root.iterdir()):
         return {}
     questions = load_mme(root)
     examples = [
-        Example(table.index(q.image, "image"), "image", q.question, q.answer.lower(), q.subtask)
+        Example(
+            answer.table.index(q.image, "image"), "image", q.question, q.answer.lower(), q.subtask
+        )
         for q in questions
     ]
-    answers = _answer(model, tokenizer, cfg, examples, table)
+    answers = answer(examples)
     graded = [
         mme.MMEAnswer(
             subtask=q.subtask,
@@ -199,7 +226,7 @@ def _mme(model, tokenizer, cfg, suite: Path, table: MediaTable, records) -> dict
     return {f"mme/{k}": v for k, v in mme.score(graded).items()}
 
 
-def _owleval(model, tokenizer, cfg, suite: Path, table: MediaTable) -> list[dict]:
+def _owleval(answer: Answerer, suite: Path) -> list[dict]:
     """Answers to the open prompts, for `lynx_core.evaluate.owleval.export_sheets`."""
     file = suite / OWL_QUESTIONS
     if not file.exists():
@@ -207,7 +234,7 @@ def _owleval(model, tokenizer, cfg, suite: Path, table: MediaTable) -> list[dict
     rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
     examples = [
         Example(
-            table.index((file.parent / r["image"]).resolve(), "image"),
+            answer.table.index((file.parent / r["image"]).resolve(), "image"),
             "image",
             r["question"],
             "",
@@ -215,5 +242,5 @@ def _owleval(model, tokenizer, cfg, suite: Path, table: MediaTable) -> list[dict
         )
         for r in rows
     ]
-    answers = _answer(model, tokenizer, cfg, examples, table, OWL_MAX_NEW_TOKENS)
+    answers = answer(examples, OWL_MAX_NEW_TOKENS)
     return [{"split": "owleval", **r, "prediction": a} for r, a in zip(rows, answers, strict=True)]

@@ -31,6 +31,7 @@ from lynx_core.model.llm import build_llm, build_word_tokenizer, load_tokenizer
 from lynx_core.model.vision import VisionTower, build_clip
 from lynx_core.stages import bases_phases
 from lynx_core.train.loop import LogFn, Record, train_stage
+from lynx_core.train.optimization import TorchOptimization
 
 log = logging.getLogger(__name__)
 CORPUS_LINES = 4096
@@ -50,7 +51,7 @@ def _phase(
     stage_cfg: StageConfig = getattr(cfg.train, name)
     return train_stage(
         step_loss,
-        params,
+        TorchOptimization(params, stage_cfg),
         stage_cfg,
         stage=name,
         log_every=cfg.train.log_every,

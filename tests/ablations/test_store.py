@@ -24,6 +24,10 @@ def finish(store: Store, run) -> None:
     (folder / "trainable.safetensors").write_bytes(b"weights")
     (folder / "train.ckpt").write_bytes(b"optimizer state")
     (folder / "train.ckpt.sha256").write_text("abc")
+    (folder / "best.train.ckpt").write_bytes(b"best state")
+    (folder / "best.safetensors").write_bytes(b"best weights")
+    (folder / "train.ckpt.ds" / "step5").mkdir(parents=True)  # DeepSpeed's checkpoint
+    (folder / "train.ckpt.ds" / "step5" / "zero_pp_rank_0.pt").write_bytes(b"shard")
     store.begin(run)
     store.complete(run, {"stage1/final_loss": 0.5}, [{"stage": "stage1", "step": 5, "loss": 1}])
 
@@ -34,10 +38,12 @@ def test_a_completed_run_has_a_manifest_of_its_outputs(tmp_path, run):
     finish(store, run)
     manifest = store.manifest(run.stage, run.key)
     assert manifest is not None and manifest.metrics == {"stage1/final_loss": 0.5}
-    assert list(manifest.files) == ["trainable.safetensors"]  # bookkeeping and scratch excluded
+    # bookkeeping and scratch (checkpoints, DeepSpeed's folder) excluded
+    assert sorted(manifest.files) == ["best.safetensors", "trainable.safetensors"]
     assert manifest.chain == run.chain and manifest.history[0]["step"] == 5
     folder = store.folder(run.stage, run.key)
     assert not (folder / "train.ckpt").exists(), "the checkpoint is dropped once outputs exist"
+    assert not (folder / "train.ckpt.ds").exists() and not (folder / "best.train.ckpt").exists()
     assert len(store.attempts(run.stage, run.key)) == 1
     store.verify(run.stage, run.key)
 
