@@ -179,6 +179,37 @@ class PromptConfig(StrictModel):
         return self
 
 
+class TrainFileConfig(StrictModel):
+    """A training file of your own for stage 2 (LLaVA conversations or the simple
+    `{image|video, instruction, answer}` format; see `lynx_core.data.formats`). It is a task
+    of the mixture under `task`; its media paths are relative to `media_root`."""
+
+    path: LocalPath
+    media_root: LocalPath | None = Field(None, description="None: the file's folder")
+    format: Literal["auto", "llava", "simple"] = "auto"
+    task: str | None = Field(None, description="its name in data.mixture; None = file stem")
+    skip_missing_media: bool = Field(
+        False, description="train without rows whose media are missing (each is reported)"
+    )
+
+    @property
+    def task_name(self) -> str:
+        return self.task or self.path.stem
+
+    @property
+    def root(self) -> Path:
+        return self.media_root or self.path.parent
+
+    @model_validator(mode="after")
+    def _readable(self, info: ValidationInfo) -> TrainFileConfig:
+        if (info.context or {}).get("check_paths") is False:
+            return self
+        from lynx_core.data.formats import check_training_file  # formats import this module
+
+        check_training_file(self)  # every row's problems, before any compute
+        return self
+
+
 def _default_mixture() -> dict[str, float]:
     from lynx_core.data.tasks import TASKS
 
@@ -200,18 +231,40 @@ class DataConfig(StrictModel):
         "(default: every task 1.0); the held-out task is never trained",
     )
     prompts: PromptConfig = PromptConfig()
+    train_files: list[TrainFileConfig] = Field(
+        default_factory=list,
+        description="your own stage-2 training files; each is a mixture task (ratio 1.0 "
+        "unless data.mixture is given, which must then list it)",
+    )
     eval_images: int = Field(48, gt=0)
     eval_videos: int = Field(24, ge=0)
     eval_mme_images: int = Field(8, ge=0, description="MME-form images per subtask")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files_join_default_mixture(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("train_files") and "mixture" not in data:
+            files = [f if isinstance(f, dict) else f.model_dump() for f in data["train_files"]]
+            names = [f.get("task") or Path(str(f.get("path", ""))).stem for f in files]
+            data = {**data, "mixture": {**_default_mixture(), **dict.fromkeys(names, 1.0)}}
+        return data
 
     @model_validator(mode="after")
     def _valid_mixture(self) -> DataConfig:
         from lynx_core.data.tasks import TASKS
 
-        unknown = sorted(set(self.mixture) - set(TASKS))
+        file_tasks = [f.task_name for f in self.train_files]
+        clashes = sorted({t for t in file_tasks if t in TASKS or file_tasks.count(t) > 1})
+        if clashes:
+            raise ValueError(
+                f"train_files task name(s) {', '.join(clashes)} clash with a built-in task or "
+                "another file; give each file its own `task:` name"
+            )
+        known = [*TASKS, *file_tasks]
+        unknown = sorted(set(self.mixture) - set(known))
         if unknown:
             raise ValueError(
-                f"mixture names unknown task(s) {', '.join(unknown)}; known: {', '.join(TASKS)}"
+                f"mixture names unknown task(s) {', '.join(unknown)}; known: {', '.join(known)}"
             )
         negative = sorted(k for k, v in self.mixture.items() if v < 0)
         if negative:
@@ -221,7 +274,7 @@ class DataConfig(StrictModel):
             raise ValueError(
                 f"mixture {self.mixture} gives every trained task ratio 0 (tasks not listed get "
                 f"0; held out: {self.prompts.held_out_task}); list the tasks to train with "
-                f"ratios > 0, from: {', '.join(TASKS)}"
+                f"ratios > 0, from: {', '.join(known)}"
             )
         return self
 
@@ -313,7 +366,8 @@ class EvalConfig(StrictModel):
         None,
         description="your evaluation folder, laid out like the generated one: openvqa/image.jsonl "
         "and openvqa/video.jsonl (Open-VQA format, media under openvqa/), mme/ (MME release "
-        "layout), owleval/questions.jsonl; any part may be missing. None = the generated suite",
+        "layout), owleval/questions.jsonl (OwlEval format, images under owleval/); any part "
+        "may be missing. None = the generated suite",
     )
     detailed_min_words: int = Field(
         4, gt=0, description="an answer to 'explain in detail' complies from this many words"

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,9 @@ import torch
 from safetensors.torch import save_file
 
 from lynx_core.config import StageConfig, VariantConfig
-from lynx_core.data.batches import batch_indices, collate, to_pixels
+from lynx_core.data.batches import batch_indices, collate, read_pixels, to_pixels
 from lynx_core.data.mixture import Mixture, normalised
-from lynx_core.data.stage_data import caption_examples, stage2_pools
+from lynx_core.data.stage_data import FilePool, caption_examples, file_pools, stage2_pools
 from lynx_core.data.tasks import Example
 from lynx_core.data.worldset import image_set, video_set
 from lynx_core.evaluate.suite import evaluate_suite
@@ -60,6 +61,9 @@ def build_model(cfg: VariantConfig, bases: Path) -> tuple[LynxModel, object]:
     return model, tokenizer
 
 
+PixelsFn = Callable[[list[int]], torch.Tensor | None]  # example media rows → pixels
+
+
 def _stage1_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     """Stage 1: image–caption pairs, clean or noisy."""
     images = image_set(world, cfg.data.seed, cfg.data.captions.images, "captions")
@@ -67,47 +71,67 @@ def _stage1_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     if not examples:
         raise ValueError("data.captions: the quality filter dropped every caption")
     batch_size = cfg.train.stage1.batch_size
+    size = cfg.model.vision.image_size
 
-    def batch(number: int) -> tuple[list[Example], np.ndarray]:
+    def pixels(rows: list[int]) -> torch.Tensor:
+        return to_pixels(images.images[rows], size)
+
+    def batch(number: int) -> tuple[list[Example], PixelsFn]:
         rows = batch_indices(len(examples), batch_size, number, cfg.train.seed)
-        return [examples[i] for i in rows], images.images
+        return [examples[i] for i in rows], pixels
 
     return batch
 
 
 def _stage2_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
-    """Stage 2: the task mixture; each batch is one task's images, videos or text."""
+    """Stage 2: the task mixture (world tasks and the user's training files); each batch is
+    one pool's images, videos or text."""
     images = image_set(world, cfg.data.seed, cfg.data.train_images, "tasks")
     videos = video_set(world, cfg.data.seed, cfg.data.train_videos, "tasks")
+    size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
+    world_media = {"image": images.images, "video": videos.videos}
     pools = stage2_pools(images, videos, cfg.data)
+    ratios = dict(cfg.data.mixture)
+    pixels_of: dict[str, PixelsFn] = {
+        name: (lambda rows: None)
+        if examples[0].kind == "text"
+        else partial(_world_pixels, world_media[examples[0].kind], size)
+        for name, examples in pools.items()
+    }
+    for name, (ratio, pool) in file_pools(cfg.data).items():
+        pools[name], ratios[name] = pool.examples, ratio
+        pixels_of[name] = partial(_file_pixels, pool, size, frames)
     mixture = Mixture(
-        pools,
-        normalised(cfg.data.mixture, list(pools)),
-        cfg.train.stage2.batch_size,
-        cfg.train.seed,
+        pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, cfg.train.seed
     )
-    media = {"image": images.images, "video": videos.videos, "text": None}
 
-    def batch(number: int) -> tuple[list[Example], np.ndarray | None]:
-        _, examples = mixture.batch(number)
-        return examples, media[examples[0].kind]
+    def batch(number: int) -> tuple[list[Example], PixelsFn]:
+        name, examples = mixture.batch(number)
+        return examples, pixels_of[name]
 
     return batch
+
+
+def _world_pixels(media: np.ndarray, size: int, rows: list[int]) -> torch.Tensor:
+    return to_pixels(media[rows], size)
+
+
+def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> torch.Tensor | None:
+    if pool.kind == "text":
+        return None
+    return read_pixels([pool.media[r] for r in rows], pool.kind, size, frames)
 
 
 def stage_batches(
     stage: Stage, cfg: VariantConfig, world: Path, tokenizer
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
-    path: sampling, pixel preprocessing, tokenisation, padding)."""
+    path: sampling, reading media, pixel preprocessing, tokenisation, padding)."""
     examples_of = (_stage1_batches if stage == "stage1" else _stage2_batches)(cfg, world)
-    image_size = cfg.model.vision.image_size
 
     def batch(number: int) -> dict[str, torch.Tensor]:
-        examples, media = examples_of(number)
-        rows = [e.media for e in examples]
-        pixels = None if media is None else to_pixels(media[rows], image_size)
-        return collate(examples, tokenizer, pixels)
+        examples, pixels = examples_of(number)
+        return collate(examples, tokenizer, pixels([e.media for e in examples]))
 
     return batch
 

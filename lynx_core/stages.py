@@ -51,6 +51,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "data.text_examples": "stage2",
     "data.mixture": "stage2",
     "data.prompts": "stage2",
+    "data.train_files": "stage2",  # keyed by path and settings: edit a file, rename it
     "train.stage2": "stage2",
     # eval: decoding, judging and the held-out sets
     "eval": "eval",

@@ -7,6 +7,7 @@ function of (seed, step), so a resumed run sees exactly the batches it would hav
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from transformers import PreTrainedTokenizerBase
 
+from lynx_core.data.formats import read_image, read_video
 from lynx_core.data.tasks import Example
 from lynx_core.model.prefix import IGNORE_INDEX
 
@@ -47,6 +49,13 @@ def to_pixels(media: np.ndarray, size: int) -> torch.Tensor:
     mean = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
     return ((pixels - mean) / std).reshape(*lead, 3, size, size)
+
+
+def read_pixels(paths: Sequence[Path], kind: str, size: int, frames: int) -> torch.Tensor:
+    """Image or video files (any sizes) → (B, [frames,] 3, size, size), as `to_pixels`."""
+    if kind == "image":
+        return torch.stack([to_pixels(read_image(p)[None], size)[0] for p in paths])
+    return torch.stack([to_pixels(read_video(p, frames), size) for p in paths])
 
 
 def _pad(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:

@@ -1,4 +1,5 @@
-"""Readers for the evaluation data researchers bring: Open-VQA files and MME's release folder.
+"""Readers for the data researchers bring: training conversations (LLaVA's format and a simple
+one), Open-VQA files, MME's release folder and OwlEval's question file.
 
 Media paths are resolved inside a declared data root only: absolute paths and `..` that leave
 it are rejected, and missing media are reported with file and line, all problems of a file at
@@ -8,6 +9,13 @@ once (`FormatError`), before any model is built.
   `answer` (accepted answers), `class`, `index`, and `image` (or `video` for the video file),
   plus `dataset` / `origin_dataset`. A video is a clip file (decoded with PyAV) or a folder
   of frame images.
+- Training (`load_training_file`), `.jsonl` (one object per line) or `.json` (a list):
+  LLaVA conversations `{"id", "image" | "video" (optional), "conversations": [{"from":
+  "human", "value": "<image>\\n..."}, {"from": "gpt", "value": ...}, ...]}` (every human/gpt
+  pair is an example, earlier turns its context), or the simple `{"image" | "video"
+  (optional), "instruction", "answer"}`. Missing media stop the run unless the user allows
+  skipping them (`skip_missing_media`), in which case each skipped row is reported.
+- OwlEval (`load_owleval`): one `{"question_id" (or "id"), "image", "question"}` per line.
 - MME release: `<root>/<subtask>/` holding either `images/` + `questions_answers_YN/` or
   images and `.txt` files side by side; each `.txt` has one `question<TAB>Yes|No` per line
   (two per image).
@@ -15,7 +23,9 @@ once (`FormatError`), before any model is built.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +33,9 @@ import numpy as np
 from PIL import Image
 from pydantic import Field, ValidationError
 
-from lynx_core.config import StrictModel
+from lynx_core.config import StrictModel, TrainFileConfig
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -33,6 +45,10 @@ class FormatError(ValueError):
         self.source, self.problems = source, problems
         listed = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s):\n{listed}")
+
+
+class MissingMediaError(ValueError):
+    """A media path inside the data root that does not exist (or holds no frames)."""
 
 
 def resolve_media(root: Path, relative: str, frames_folder: bool = False) -> Path:
@@ -45,12 +61,12 @@ def resolve_media(root: Path, relative: str, frames_folder: bool = False) -> Pat
         raise ValueError(f"path {relative!r} leaves the data root {base}; give it relative to it")
     if frames_folder and path.is_dir():
         if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
-            raise ValueError(
+            raise MissingMediaError(
                 f"{path} is a folder without frame images ({', '.join(IMAGE_SUFFIXES)})"
             )
         return path
     if not path.is_file():
-        raise ValueError(f"{path} does not exist or is not a file")
+        raise MissingMediaError(f"{path} does not exist or is not a file")
     return path
 
 
@@ -172,3 +188,157 @@ def load_mme(root: Path) -> list[MMEQuestion]:
     if problems:
         raise FormatError(root, problems)
     return questions
+
+
+MediaKind = Literal["image", "video", "text"]
+TrainingFormat = Literal["auto", "llava", "simple"]
+_PLACEHOLDERS = ("<image>", "<video>")
+
+
+class TrainingItem(StrictModel):
+    """One instruction-following example from a user's training file."""
+
+    kind: MediaKind
+    media: Path | None
+    prompt: str
+    answer: str
+    context: str = ""  # earlier turns of a conversation, in the training prompt format
+    source: str  # "file:line", for error messages
+
+
+def _rows(file: Path) -> list[tuple[str, object]]:
+    """(where, parsed row) for a .jsonl file's lines or a .json file's list items."""
+    if file.suffix == ".json":
+        try:
+            data = json.loads(file.read_text())
+        except json.JSONDecodeError as err:
+            raise FormatError(file, [f"not valid JSON: {err}"]) from err
+        if not isinstance(data, list):
+            raise FormatError(file, ["a .json training file holds a list of examples"])
+        return [(f"item {i}", row) for i, row in enumerate(data, start=1)]
+    rows = []
+    for number, line in enumerate(file.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as err:
+                rows.append((f"line {number}", err))
+    return rows
+
+
+def _clean(text: str) -> str:
+    for token in _PLACEHOLDERS:
+        text = text.replace(token, "")
+    return text.strip()
+
+
+def _llava_turns(row: dict) -> list[tuple[str, str, str]]:
+    """(context, question, answer) per human/gpt pair of a LLaVA conversation."""
+    turns = row.get("conversations")
+    if (
+        not isinstance(turns, list)
+        or not turns
+        or len(turns) % 2
+        or not all(isinstance(t, dict) for t in turns)
+    ):
+        raise ValueError("'conversations' must be a non-empty list of human/gpt pairs")
+    out, context = [], []
+    for human, gpt in zip(turns[::2], turns[1::2], strict=True):
+        if (human.get("from"), gpt.get("from")) != ("human", "gpt"):
+            raise ValueError("'conversations' must alternate 'from': 'human' then 'gpt'")
+        question, answer = _clean(str(human.get("value", ""))), str(gpt.get("value", "")).strip()
+        out.append(("\n".join(context), question, answer))
+        context.append(f"User: {question}\nBot: {answer}")
+    return out
+
+
+def _simple_turns(row: dict) -> list[tuple[str, str, str]]:
+    missing = [k for k in ("instruction", "answer") if not isinstance(row.get(k), str)]
+    if missing:
+        raise ValueError(f"needs text fields 'instruction' and 'answer' (missing: {missing})")
+    return [("", _clean(row["instruction"]), row["answer"].strip())]
+
+
+def load_training_file(
+    file: Path,
+    root: Path,
+    fmt: TrainingFormat = "auto",
+    skip_missing_media: bool = False,
+) -> tuple[list[TrainingItem], list[str]]:
+    """(examples, skipped rows with why). Every problem of the file is reported at once.
+
+    Paths that leave `root` are always errors (a configuration mistake, not missing data)."""
+    items, problems, skipped = [], [], []
+    for where, row in _rows(file):
+        try:
+            if isinstance(row, Exception) or not isinstance(row, dict):
+                raise ValueError(f"not a JSON object ({row})")
+            style = fmt if fmt != "auto" else "llava" if "conversations" in row else "simple"
+            turns = (_llava_turns if style == "llava" else _simple_turns)(row)
+            kind: MediaKind = next((k for k in ("image", "video") if row.get(k)), "text")
+            media = None
+            if kind != "text":
+                media = resolve_media(root, str(row[kind]), frames_folder=kind == "video")
+        except MissingMediaError as err:
+            (skipped if skip_missing_media else problems).append(f"{where}: {err}")
+            continue
+        except ValueError as err:
+            problems.append(f"{where}: {err}")
+            continue
+        for context, question, answer in turns:
+            items.append(
+                TrainingItem(
+                    kind=kind,
+                    media=media,
+                    prompt=question,
+                    answer=answer,
+                    context=context,
+                    source=f"{file}:{where}",
+                )
+            )
+    if problems:
+        if any("does not exist" in p for p in problems):
+            problems.append("(or set skip_missing_media: true to train without those rows)")
+        raise FormatError(file, problems)
+    return items, [f"{file}: {why}" for why in skipped]
+
+
+class OwlEvalQuestion(StrictModel):
+    id: str
+    image: Path
+    question: str
+
+
+def load_owleval(file: Path, root: Path) -> list[OwlEvalQuestion]:
+    """OwlEval's questions; images resolved under `root` (usually the file's folder)."""
+    questions, problems = [], []
+    for where, row in _rows(file):
+        try:
+            if isinstance(row, Exception) or not isinstance(row, dict):
+                raise ValueError(f"not a JSON object ({row})")
+            ident = row.get("question_id", row.get("id"))
+            if ident is None or not isinstance(row.get("question"), str) or "image" not in row:
+                raise ValueError("needs 'question_id' (or 'id'), 'image' and 'question'")
+            image = resolve_media(root, str(row["image"]))
+            questions.append(OwlEvalQuestion(id=str(ident), image=image, question=row["question"]))
+        except ValueError as err:
+            problems.append(f"{where}: {err}")
+    if problems:
+        raise FormatError(file, problems)
+    return questions
+
+
+def check_training_file(cfg: TrainFileConfig) -> int:
+    """Validate a configured training file (raises `FormatError`); its number of examples.
+
+    Checked once per file version: a sweep validates the same file for every variant."""
+    stat = cfg.path.stat()
+    return _check_cached(cfg, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_cached(cfg: TrainFileConfig, mtime_ns: int, size: int) -> int:
+    items, skipped = load_training_file(cfg.path, cfg.root, cfg.format, cfg.skip_missing_media)
+    for why in skipped:
+        log.warning("skipping (skip_missing_media): %s", why)
+    return len(items)

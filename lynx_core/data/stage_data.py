@@ -4,7 +4,8 @@
   scene described in words where a Lynx prefix later puts visual tokens, plus text-only
   instructions (the toy "Vicuna"), and image–caption pairs for CLIP-pretraining the tower;
 - stage 1: image–caption pairs (clean or noisy, optionally quality-filtered);
-- stage 2: one pool of examples per trained task, mixed by `lynx_core.data.mixture`.
+- stage 2: one pool of examples per trained task, and per kind of media in each of the
+  user's training files, mixed by `lynx_core.data.mixture`.
 
 Pure functions of their inputs (seeds included), so every trial rebuilds the same examples.
 """
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data import toyworld as tw
+from lynx_core.data.formats import load_training_file
 from lynx_core.data.mixture import passes_quality_filter
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
 from lynx_core.data.tasks import TASKS, Example
@@ -84,6 +87,41 @@ def stage2_pools(images: ImageSet, videos: VideoSet, cfg: DataConfig) -> dict[st
         examples = task_examples(name, items[task.media], cfg.prompts, cfg.seed)
         if examples:
             pools[name] = examples
+    return pools
+
+
+@dataclass(frozen=True)
+class FilePool:
+    """Examples of one media kind from a user's training file; `example.media` indexes
+    `media` (paths, read when a batch needs them)."""
+
+    examples: list[Example]
+    media: list[Path | None]
+    kind: str
+
+
+def file_pools(cfg: DataConfig) -> dict[str, tuple[float, FilePool]]:
+    """(mixture ratio, pool) per kind of media in each configured training file, named
+    `<task>/<kind>`; a file's ratio is split over its kinds by their share of its rows, so a
+    batch holds one kind of media and the file is still sampled at its ratio."""
+    pools: dict[str, tuple[float, FilePool]] = {}
+    for file in cfg.train_files:
+        ratio = cfg.mixture.get(file.task_name, 0.0)
+        if ratio <= 0:
+            continue
+        items, skipped = load_training_file(
+            file.path, file.root, file.format, file.skip_missing_media
+        )
+        for kind in ("image", "video", "text"):
+            mine = [item for item in items if item.kind == kind]
+            if not mine:
+                continue
+            examples = [
+                Example(i, kind, it.prompt, it.answer, "Others", file.task_name, it.context)
+                for i, it in enumerate(mine)
+            ]
+            pool = FilePool(examples, [it.media for it in mine], kind)
+            pools[f"{file.task_name}/{kind}"] = (ratio * len(mine) / len(items), pool)
     return pools
 
 

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +33,9 @@ from lynx_core.data import toyworld as tw
 from lynx_core.data.prompts import MME_SUFFIX, held_out_prompt
 from lynx_core.data.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
-WORLD_VERSION = 3  # bump whenever rendering or tasks change, so no stale cache is reused
+WORLD_VERSION = 4  # bump whenever rendering or tasks change, so no stale cache is reused
 OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"
-MME_DIR, OWL_QUESTIONS = "mme", "owleval/questions.jsonl"
+MME_DIR, OWL_QUESTIONS, OWL_IMAGES = "mme", "owleval/questions.jsonl", "owleval/images"
 OWL_PROMPTS = (
     "describe the image in detail .",
     "write a story about the image .",
@@ -228,13 +229,19 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
                 _save_png(frame, out / "openvqa" / _media_path("video", i) / f"{t}.png")
         _write_jsonl(out / OPENVQA_VIDEO, _openvqa_rows(clips, VIDEO_TASKS, "video", rng))
         _write_mme(out / MME_DIR, cfg.seed, cfg.eval_mme_images)
+        owl_images = range(min(10, len(scenes)))
+        (out / OWL_IMAGES).mkdir(parents=True, exist_ok=True)
+        for i in owl_images:  # OwlEval ships its images beside its question file
+            shutil.copyfile(
+                out / "openvqa" / _media_path("image", i), out / OWL_IMAGES / f"{i}.png"
+            )
         owl = [
             {
-                "id": f"{i}-{j}",
-                "image": f"../openvqa/{_media_path('image', i)}",
+                "question_id": f"{i}-{j}",
+                "image": f"images/{i}.png",
                 "question": prompt.format(noun=scenes[i].noun()),
             }
-            for i in range(min(10, len(scenes)))
+            for i in owl_images
             for j, prompt in enumerate(OWL_PROMPTS)
         ]
         _write_jsonl(out / OWL_QUESTIONS, owl)

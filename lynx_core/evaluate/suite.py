@@ -27,6 +27,7 @@ from lynx_core.data.formats import (
     OpenVQAItem,
     load_mme,
     load_openvqa,
+    load_owleval,
     read_image,
     read_video,
 )
@@ -231,16 +232,19 @@ def _owleval(answer: Answerer, suite: Path) -> list[dict]:
     file = suite / OWL_QUESTIONS
     if not file.exists():
         return []
-    rows = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    questions = load_owleval(file, file.parent)
     examples = [
-        Example(
-            answer.table.index((file.parent / r["image"]).resolve(), "image"),
-            "image",
-            r["question"],
-            "",
-            "OwlEval",
-        )
-        for r in rows
+        Example(answer.table.index(q.image, "image"), "image", q.question, "", "OwlEval")
+        for q in questions
     ]
     answers = answer(examples, OWL_MAX_NEW_TOKENS)
-    return [{"split": "owleval", **r, "prediction": a} for r, a in zip(rows, answers, strict=True)]
+    return [
+        {
+            "split": "owleval",
+            "id": q.id,
+            "image": str(q.image),
+            "question": q.question,
+            "prediction": a,
+        }
+        for q, a in zip(questions, answers, strict=True)
+    ]
