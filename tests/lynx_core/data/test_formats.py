@@ -112,3 +112,25 @@ def test_a_video_may_be_a_folder_of_frames_sampled_evenly(tmp_path):
     assert frames.shape == (4, 8, 8, 3)
     assert [int(f[0, 0, 0]) for f in frames] == [0, 60, 120, 180]
     assert read_video(item.media, 20).shape[0] == 20  # short clips repeat frames
+
+
+def test_a_video_file_is_decoded_with_pyav_and_sampled_evenly(tmp_path):
+    import av
+    import numpy as np
+
+    from lynx_core.data.formats import read_video
+
+    path = tmp_path / "clip.mp4"
+    levels = [0, 40, 80, 120, 160, 200, 240, 250]  # brightness per frame
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=8)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for level in levels:
+            frame = np.full((32, 32, 3), level, dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())  # flush
+    frames = read_video(path, 4)
+    assert frames.shape == (4, 32, 32, 3)
+    means = [float(f.mean()) for f in frames]  # frames 0, 2, 5, 7 of 8 (lossy codec: ±6)
+    assert means == pytest.approx([levels[i] for i in (0, 2, 5, 7)], abs=6)
