@@ -11,7 +11,7 @@ RESULTS ?= results
 export RAY_USAGE_STATS_ENABLED ?= 0
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: sweep plan tables submit ui test test-slow check format bench clean
+.PHONY: sweep plan tables owleval-export owleval-import submit ui test test-slow check format bench clean
 
 # The venv is rebuilt whenever pyproject.toml changes (the stamp is older than it).
 $(STAMP): pyproject.toml
@@ -28,6 +28,12 @@ plan: $(STAMP)             ## list the variants of sweeps/$(NAME).yaml
 
 tables: $(STAMP)           ## rebuild results/$(NAME)/summary.* from MLflow
 	$(PY) -m ablations tables sweeps/$(NAME).yaml --results $(RESULTS)
+
+owleval-export: $(STAMP)   ## OwlEval rating sheets of sweeps/$(NAME).yaml's answers
+	$(PY) -m ablations owleval export sweeps/$(NAME).yaml --results $(RESULTS)
+
+owleval-import: $(STAMP)   ## people's ratings (RATINGS=filled sheet.csv) into MLflow
+	$(PY) -m ablations owleval import sweeps/$(NAME).yaml --results $(RESULTS) --ratings $(RATINGS)
 
 ADDRESS ?= http://127.0.0.1:8265
 submit: $(STAMP)           ## submit sweeps/$(NAME).yaml as a job to the Ray cluster at ADDRESS

@@ -1,4 +1,4 @@
-"""Command line: `python -m ablations {plan,sweep,tables,submit,ui}`; the Makefile wraps it.
+"""Command line: `python -m ablations {plan,sweep,tables,owleval,submit,ui}`; the Makefile wraps it.
 
 A sweep is named by its file (`sweeps/arch.yaml`) or its name (`arch`). Every command
 validates the sweep first and exits with status 2 on a bad file, before Ray or MLflow start.
@@ -184,6 +184,35 @@ def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
     return 0
 
 
+def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
+    from ablations import owleval
+    from ablations.progress import print_table
+
+    results = Path(args.results)
+    try:
+        if args.action == "export":
+            out = Path(args.out) if args.out else None
+            written = owleval.export(spec, results, out, args.seed)
+            console.print(f"rating sheets for {spec.name}:", *(f"  {p}" for p in written), sep="\n")
+            console.print(
+                f"fill the rating column of {written[0].name} (A–D), then: "
+                f"make owleval-import NAME={spec.name} RATINGS=<filled csv>"
+            )
+            return 0
+        if not args.ratings:
+            console.print("error: owleval import needs --ratings <filled sheet.csv>", style="red")
+            return EXIT_BAD_SPEC
+        table = owleval.import_ratings_into_mlflow(
+            spec, results, Path(args.ratings), Path(args.key) if args.key else None
+        )
+    except (owleval.OwlEvalError, ValueError) as err:
+        console.print(f"error: {err}", style="red", highlight=False, markup=False)
+        return 1
+    print_table(console, table, f"{spec.name}: OwlEval ratings (logged to each variant's run)")
+    console.print(f"table: {results / spec.name / 'owleval_scores.md'}")
+    return 0
+
+
 def submit_command(spec: SweepSpec, args) -> list[str]:
     """`ray job submit` of this sweep: options before `--`, the entrypoint unquoted after it."""
     env_vars = {"RAY_USAGE_STATS_ENABLED": "0"}
@@ -260,6 +289,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="testing: make one trial raise once at that step, to exercise retry and resume",
     )
+    owl = sub.add_parser("owleval", help="OwlEval rating sheets out, people's ratings back in")
+    owl.add_argument("action", choices=["export", "import"])
+    owl.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
+    owl.add_argument("--results", default="results", help="outputs and default MLflow store")
+    owl.add_argument("--out", default=None, help="export: folder (default results/<sweep>/owleval)")
+    owl.add_argument("--seed", type=int, default=0, help="export: seed of the slot shuffle")
+    owl.add_argument("--ratings", default=None, help="import: the filled sheet.csv")
+    owl.add_argument("--key", default=None, help="import: key.json (default: beside the sheet)")
     submit = sub.add_parser("submit", help="submit the sweep as a job to a Ray cluster")
     submit.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
     submit.add_argument("--address", required=True, help="the cluster's dashboard address")
@@ -296,5 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as err:
         console.print(f"error: {err}", style="red", highlight=False, markup=False)
         return EXIT_BAD_SPEC
-    commands = {"plan": cmd_plan, "sweep": cmd_sweep, "tables": cmd_tables, "submit": cmd_submit}
+    commands = {
+        "plan": cmd_plan,
+        "sweep": cmd_sweep,
+        "tables": cmd_tables,
+        "owleval": cmd_owleval,
+        "submit": cmd_submit,
+    }
     return commands[args.command](spec, args, console)

@@ -60,6 +60,8 @@ def summary_table(spec: SweepSpec, runs: pd.DataFrame) -> pd.DataFrame:
     table["MME perception"] = runs.get("metrics.mme/perception")
     for kind in ("one_word", "detailed"):
         table[f"follows '{kind}' %"] = runs.get(f"metrics.compliance/{kind}")
+    if "metrics.owleval/score" in runs:  # people's ratings, once imported (A=4 … D=1)
+        table["OwlEval score"] = runs["metrics.owleval/score"]
     if "tags.lynx_judge" in runs:  # which judge scored each row (rule-v1, gpt:<model>)
         table["judge"] = runs["tags.lynx_judge"]
     if spec.baseline is not None and spec.baseline in set(table["variant"]):

@@ -243,3 +243,37 @@ def test_variants_differing_only_in_stage2_train_stage1_once(tmp_path):
     assert "stage runs: 2 computed, 2 reused" in again.stdout
     assert list(stage_attempts(results, "stage1").values()) == [1]
     assert curves()["lr-mid"] == first["lr-low"]  # its run shows the shared stage-1 curve
+
+
+def test_owleval_sheets_go_out_and_ratings_come_back_into_mlflow(smoke_run):
+    import json
+
+    import pandas as pd
+
+    results, _ = smoke_run
+    exported = run_cli("owleval", "export", "smoke", results=results)
+    assert exported.returncode == 0, exported.stdout[-2000:] + exported.stderr[-2000:]
+    sheets = results / "smoke" / "owleval"
+    sheet = pd.read_csv(sheets / "sheet.csv", dtype=str, keep_default_na=False)
+    key = json.loads((sheets / "key.json").read_text())
+    assert set(key.values()) == {"prefix", "cross-attention"}
+    assert "prefix" not in (sheets / "sheet.html").read_text()  # raters never see names
+    for image in set(sheet["image"]):  # the images travel with the sheet
+        assert (sheets / image).is_file(), image
+    # people rate: every prefix answer A (4 points), every cross-attention answer C (2)
+    variant = (sheet["question_id"] + "/" + sheet["slot"]).map(key)
+    sheet["rating"] = variant.map({"prefix": "A", "cross-attention": "C"})
+    sheet.loc[0, "rating"] = ""  # one left unrated
+    filled = sheets / "filled.csv"
+    sheet.to_csv(filled, index=False)
+    imported = run_cli("owleval", "import", "smoke", "--ratings", str(filled), results=results)
+    assert imported.returncode == 0, imported.stdout[-2000:] + imported.stderr[-2000:]
+    _, runs = variant_runs(results)
+    scores = {r.data.tags["lynx_variant"]: r.data.metrics for r in runs}
+    assert scores["prefix"]["owleval/score"] == 4.0 and scores["prefix"]["owleval/rank"] == 1
+    assert scores["cross-attention"]["owleval/score"] == 2.0
+    rated = scores["prefix"]["owleval/rated"] + scores["cross-attention"]["owleval/rated"]
+    assert rated == len(sheet) - 1
+    assert "1 of" in (results / "smoke" / "owleval_scores.md").read_text()
+    tables = run_cli("tables", "smoke", results=results)
+    assert "OwlEval score" in (results / "smoke" / "summary.md").read_text(), tables.stdout
