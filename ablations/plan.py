@@ -3,7 +3,8 @@
 A stage run's key hashes the config fields that stage reads (`lynx_core.stages`) plus its
 parent's key, so two variants share a run exactly when everything up to that stage is equal:
 every variant of a seed shares the bases, and variants that differ only in stage-2 or eval
-settings share one stage-1 run. Pure: no files, no Ray.
+settings share one stage-1 run. The user's own data files (training files, an evaluation
+suite) are keyed by their current sizes and modification times too. No Ray, no writes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from ablations.spec import Variant
 from lynx_core.config import VariantConfig
-from lynx_core.stages import PARENT, STAGES, Stage, stage_inputs
+from lynx_core.stages import PARENT, STAGES, Stage, data_versions, stage_inputs
 
 KEY_LENGTH = 12
 
@@ -75,6 +76,9 @@ def make_plan(variants: list[Variant]) -> Plan:
             chain = chains.setdefault(variant.name, {})
             parent = PARENT[stage]
             inputs = stage_inputs(variant.config, stage)
+            versions = data_versions(variant.config, stage)
+            if versions:  # the user's data files as they are now, not just their paths
+                inputs = {**inputs, "data_versions": versions}
             key = stage_key(stage, inputs, chain[parent] if parent else None)
             chain[stage] = key
             run_id = f"{stage}/{key}"

@@ -12,6 +12,9 @@ error, so a new config field cannot silently escape the keys.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
 from typing import Any, Literal
 
 from lynx_core.config import VariantConfig, flatten
@@ -97,3 +100,23 @@ def bases_phases(cfg: VariantConfig) -> list[str]:
     if cfg.model.vision.open_clip_name is None and cfg.model.vision.checkpoint is None:
         phases.append("clip")
     return [p for p in phases if getattr(cfg.train, p).steps > 0]
+
+
+def _digest_files(root: Path) -> str:
+    """Names, sizes and modification times of every file under `root` (or of `root` itself):
+    cheap, and changes whenever a file is edited, added, removed or replaced."""
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    listing = [(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
+
+
+def data_versions(config: VariantConfig, stage: Stage) -> dict[str, str]:
+    """Versions of the user's files a stage reads (stage 2: `data.train_files`; eval:
+    `eval.suite`), so editing them in place re-keys the stage instead of reusing stale
+    results. Files not on this machine (planning on a laptop) are keyed by path alone."""
+    paths: list[Path] = []
+    if stage == "stage2":
+        paths = [f.path for f in config.data.train_files]
+    elif stage == "eval" and config.eval.suite is not None:
+        paths = [config.eval.suite]
+    return {str(p): _digest_files(p) for p in paths if p.exists()}
