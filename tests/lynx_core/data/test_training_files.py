@@ -56,13 +56,18 @@ def test_llava_conversations_become_one_example_per_turn_with_earlier_turns_as_c
     assert items[0].media == (tmp_path / "images" / "red.png").resolve()
 
 
+FOUND_THEN_MISSING = [  # rows 1 and 2 of a simple-format file; only ok.png is written
+    {"image": "ok.png", "instruction": "colour?", "answer": "red"},
+    {"image": "gone.png", "instruction": "colour?", "answer": "red"},
+]
+
+
 def test_simple_format_reports_every_bad_row_with_its_line_and_the_fix(tmp_path):
     image(tmp_path / "ok.png")
     file = write_jsonl(
         tmp_path / "simple.jsonl",
         [
-            {"image": "ok.png", "instruction": "colour?", "answer": "red"},
-            {"image": "gone.png", "instruction": "colour?", "answer": "red"},
+            *FOUND_THEN_MISSING,
             {"image": "../../etc/passwd", "instruction": "x", "answer": "y"},
             {"instruction": "no answer"},
         ],
@@ -79,14 +84,8 @@ def test_simple_format_reports_every_bad_row_with_its_line_and_the_fix(tmp_path)
 
 def test_skipping_missing_media_drops_and_reports_those_rows_only(tmp_path):
     image(tmp_path / "ok.png")
-    file = write_jsonl(
-        tmp_path / "simple.jsonl",
-        [
-            {"image": "ok.png", "instruction": "colour?", "answer": "red"},
-            {"image": "gone.png", "instruction": "colour?", "answer": "red"},
-            {"instruction": "hello", "answer": "hi"},
-        ],
-    )
+    rows = [*FOUND_THEN_MISSING, {"instruction": "hello", "answer": "hi"}]
+    file = write_jsonl(tmp_path / "simple.jsonl", rows)
     items, skipped = load_training_file(file, tmp_path, skip_missing_media=True)
     assert [i.kind for i in items] == ["image", "text"]
     assert len(skipped) == 1 and "line 2" in skipped[0] and "gone.png" in skipped[0]
