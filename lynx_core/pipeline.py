@@ -71,10 +71,7 @@ def _stage1_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     if not examples:
         raise ValueError("data.captions: the quality filter dropped every caption")
     batch_size = cfg.train.stage1.batch_size
-    size = cfg.model.vision.image_size
-
-    def pixels(rows: list[int]) -> torch.Tensor:
-        return to_pixels(images.images[rows], size)
+    pixels = partial(_world_pixels, images.images, cfg.model.vision.image_size)
 
     def batch(number: int) -> tuple[list[Example], PixelsFn]:
         rows = batch_indices(len(examples), batch_size, number, cfg.train.seed)
@@ -93,7 +90,7 @@ def _stage2_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     pools = stage2_pools(images, videos, cfg.data)
     ratios = dict(cfg.data.mixture)
     pixels_of: dict[str, PixelsFn] = {
-        name: (lambda rows: None)
+        name: _no_pixels
         if examples[0].kind == "text"
         else partial(_world_pixels, world_media[examples[0].kind], size)
         for name, examples in pools.items()
@@ -110,6 +107,10 @@ def _stage2_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
         return examples, pixels_of[name]
 
     return batch
+
+
+def _no_pixels(rows: list[int]) -> None:
+    return None  # text-only instructions
 
 
 def _world_pixels(media: np.ndarray, size: int, rows: list[int]) -> torch.Tensor:
