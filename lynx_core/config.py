@@ -316,8 +316,8 @@ class TrainConfig(StrictModel):
     bases: StageConfig = StageConfig(steps=500, batch_size=32, lr=3e-3, warmup_steps=20)
     instruct: StageConfig = StageConfig(steps=400, batch_size=32, lr=1e-3, warmup_steps=20)
     clip: StageConfig = StageConfig(steps=300, batch_size=64, lr=1e-3, warmup_steps=20)
-    stage1: StageConfig = StageConfig(steps=100)
-    stage2: StageConfig = StageConfig(steps=300)
+    stage1: StageConfig = StageConfig(steps=300)
+    stage2: StageConfig = StageConfig(steps=800)
     log_every: int = Field(5, gt=0)
     checkpoint_every: int = Field(50, gt=0, description="steps between resumable checkpoints")
     device: Literal["auto", "cpu", "cuda"] = Field(
