@@ -15,7 +15,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
@@ -50,11 +49,9 @@ def _finished_runs(spec: SweepSpec, results: Path) -> pd.DataFrame:
     return finished
 
 
-def _owl_rows(run_id: str) -> list[dict]:
+def _owl_rows(client: MlflowClient, run_id: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=PREDICTIONS, dst_path=tmp
-        )
+        path = client.download_artifacts(run_id, PREDICTIONS, tmp)
         lines = Path(path).read_text().splitlines()
     return [row for row in map(json.loads, filter(str.strip, lines)) if row["split"] == "owleval"]
 
@@ -62,11 +59,12 @@ def _owl_rows(run_id: str) -> list[dict]:
 def export(spec: SweepSpec, results: Path, out: Path | None = None, seed: int = 0) -> list[Path]:
     """Rating sheets for every variant's OwlEval answers; the files written."""
     runs = _finished_runs(spec, results)
+    client = MlflowClient(tracking_uri(results))
     out = out or sheet_folder(spec, results)
     answers: dict[str, dict[str, str]] = {}
     questions: dict[str, OwlQuestion] = {}
     for name, run_id in zip(runs[f"tags.{VARIANT}"], runs["run_id"], strict=True):
-        rows = _owl_rows(run_id)
+        rows = _owl_rows(client, run_id)
         if not rows:
             raise OwlEvalError(f"{name}: its predictions hold no OwlEval answers")
         answers[name] = {row["id"]: row["prediction"] for row in rows}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pandas as pd
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
 
 from ablations.spec import SweepSpec
 from ablations.track import ROLE, SWEEP, VARIANT, tracking_uri
@@ -22,22 +23,41 @@ VIDEO_CLASSES = ("Action(Y/N)", "Others", "Temporal")
 
 
 def variant_frame(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.DataFrame:
-    """Latest run per variant of `spec` (only the variants the spec defines now)."""
-    mlflow.set_tracking_uri(uri or tracking_uri(results))
-    experiment = mlflow.get_experiment_by_name(spec.name)
+    """Latest run per variant of `spec` (only the variants the spec defines now), one row
+    each: run_id, status, and `params.*`, `metrics.*`, `tags.*` columns as MLflow names them."""
+    client = MlflowClient(uri or tracking_uri(results))
+    experiment = client.get_experiment_by_name(spec.name)
     if experiment is None:
         return pd.DataFrame()
-    runs = mlflow.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.{ROLE} = 'variant' and tags.{SWEEP} = '{spec.name}'",
-        order_by=["attributes.start_time DESC"],
-    )
-    if runs.empty:
-        return runs
+    rows, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.{ROLE} = 'variant' and tags.{SWEEP} = '{spec.name}'",
+            order_by=["attributes.start_time DESC"],
+            page_token=token,
+        )
+        rows += [_row(run) for run in page]
+        token = page.token
+        if not token:
+            break
+    if not rows:
+        return pd.DataFrame()
+    runs = pd.DataFrame(rows)
     names = [v.name for v in spec.expand()]
     runs = runs[runs[f"tags.{VARIANT}"].isin(names)].drop_duplicates(f"tags.{VARIANT}")
     order = {name: i for i, name in enumerate(names)}
     return runs.sort_values(f"tags.{VARIANT}", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def _row(run: Run) -> dict:
+    return {
+        "run_id": run.info.run_id,
+        "status": run.info.status,
+        **{f"params.{k}": v for k, v in run.data.params.items()},
+        **{f"metrics.{k}": v for k, v in run.data.metrics.items()},
+        **{f"tags.{k}": v for k, v in run.data.tags.items()},
+    }
 
 
 def summary_table(spec: SweepSpec, runs: pd.DataFrame) -> pd.DataFrame:
