@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lynx_core.stages import STAGES
+
 REPO = Path(__file__).resolve().parents[1]
 OVERHEAD_TARGET, SPEEDUP_TARGET = 1.15, 1.6
 
@@ -42,7 +44,8 @@ resources:
 def trial_span(results: Path) -> float:
     """Seconds from the first stage attempt's start to the last stage's manifest."""
     starts, ends = [], []
-    for folder in (results / "store").glob("*/*"):
+    folders = [f for stage in STAGES for f in (results / "store" / stage).glob("*")]
+    for folder in folders:  # stage runs only (the store also holds the shared cache)
         attempts = (folder / "attempts.jsonl").read_text().splitlines()
         starts.append(min(json.loads(line)["started_at"] for line in attempts))
         ends.append(json.loads((folder / "manifest.json").read_text())["finished_at"])

@@ -50,21 +50,22 @@ def single_process_group(monkeypatch):
     monkeypatch.setenv("MASTER_PORT", "29533")
 
 
-def stage2(stage1, out, zero: int | None, on_log=None) -> dict[str, torch.Tensor]:
+def stage2(stage1, out, zero: int | None, on_log=None, offload=False) -> dict[str, torch.Tensor]:
     folders, cache = stage1
     changes = dict(BASE)
     if zero is not None:
         changes["train.deepspeed.zero_stage"] = zero
+        changes["train.deepspeed.offload_optimizer"] = offload
     folders = {**folders, "stage2": out}
     output = run_stage("stage2", tiny_config(**changes), folders, cache, on_log)
     assert output.history[-1]["step"] == 10
     return load_file(out / WEIGHTS)
 
 
-@pytest.mark.parametrize("zero", [1, 2, 3])
-def test_zero_trains_the_same_weights_as_the_plain_loop(stage1, tmp_path, zero):
+@pytest.mark.parametrize(("zero", "offload"), [(1, False), (2, False), (3, False), (3, True)])
+def test_zero_trains_the_same_weights_as_the_plain_loop(stage1, tmp_path, zero, offload):
     plain = stage2(stage1, tmp_path / "plain", None)
-    sharded = stage2(stage1, tmp_path / f"zero{zero}", zero)
+    sharded = stage2(stage1, tmp_path / f"zero{zero}", zero, offload=offload)
     assert plain.keys() == sharded.keys()
     start = load_file(stage1[0]["stage1"] / WEIGHTS)
     trained = {name for name, weight in plain.items() if not torch.equal(weight, start[name])}
