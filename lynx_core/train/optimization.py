@@ -90,7 +90,7 @@ class TorchOptimization:
 
     def load(self, checkpoint: Path) -> dict[str, Any] | None:
         state = load_checkpoint(checkpoint)
-        if state is None:
+        if state is None or "meta" not in state:  # none, damaged, or an older layout
             return None
         with torch.no_grad():
             for param, saved in zip(self.params, state["params"], strict=True):
