@@ -15,16 +15,10 @@ import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from transformers import PreTrainedTokenizerBase
 
+from lynx_core.data.dialogue import format_prompt
 from lynx_core.data.formats import read_image, read_video
 from lynx_core.data.tasks import Example
 from lynx_core.model.prefix import IGNORE_INDEX
-
-PROMPT_TEMPLATE = "User: {question}\nBot:"  # the released Lynx prompt
-
-
-def format_prompt(question: str, context: str = "") -> str:
-    prompt = PROMPT_TEMPLATE.format(question=question)
-    return f"{context} {prompt}" if context else prompt
 
 
 def encode(

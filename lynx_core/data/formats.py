@@ -34,6 +34,7 @@ from PIL import Image
 from pydantic import Field, ValidationError
 
 from lynx_core.config import StrictModel, TrainFileConfig
+from lynx_core.data.dialogue import format_turn
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def _llava_turns(row: dict) -> list[tuple[str, str, str]]:
             raise ValueError("'conversations' must alternate 'from': 'human' then 'gpt'")
         question, answer = _clean(str(human.get("value", ""))), str(gpt.get("value", "")).strip()
         out.append(("\n".join(context), question, answer))
-        context.append(f"User: {question}\nBot: {answer}")
+        context.append(format_turn(question, answer))
     return out
 
 
