@@ -103,6 +103,36 @@ def read_video(path: Path, frames: int) -> np.ndarray:
     return np.stack([decoded[i] for i in picks])
 
 
+def _rows(file: Path) -> list[tuple[str, object]]:
+    """(where, parsed row or its JSON error) for a .jsonl file's lines or a .json file's
+    list items; blank lines skipped."""
+    if file.suffix == ".json":
+        try:
+            data = json.loads(file.read_text())
+        except json.JSONDecodeError as err:
+            raise FormatError(file, [f"not valid JSON: {err}"]) from err
+        if not isinstance(data, list):
+            raise FormatError(file, ["a .json training file holds a list of examples"])
+        return [(f"item {i}", row) for i, row in enumerate(data, start=1)]
+    rows = []
+    for number, line in enumerate(file.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as err:
+                rows.append((f"line {number}", err))
+    return rows
+
+
+def _object(row: object) -> dict:
+    """A parsed row as a JSON object, or the reason it is not one."""
+    if isinstance(row, json.JSONDecodeError):
+        raise ValueError(f"not valid JSON: {row}")
+    if not isinstance(row, dict):
+        raise ValueError(f"not a JSON object ({row!r})")
+    return row
+
+
 class OpenVQAItem(StrictModel):
     question: str
     answer: list[str] = Field(min_length=1)
@@ -117,11 +147,9 @@ class OpenVQAItem(StrictModel):
 def load_openvqa(file: Path, root: Path) -> list[OpenVQAItem]:
     """Items of an Open-VQA image or video file; media resolved under `root`."""
     items, problems = [], []
-    for number, line in enumerate(file.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
+    for where, parsed in _rows(file):
         try:
-            row = json.loads(line)
+            row = _object(parsed)
             kind = "video" if "video" in row else "image"
             if kind not in row:
                 raise ValueError("needs an 'image' or a 'video' field")
@@ -133,9 +161,9 @@ def load_openvqa(file: Path, root: Path) -> list[OpenVQAItem]:
         except ValidationError as err:
             for e in err.errors():
                 field = ".".join(map(str, e["loc"]))
-                problems.append(f"line {number}, field {field!r}: {e['msg']}")
+                problems.append(f"{where}, field {field!r}: {e['msg']}")
         except (ValueError, TypeError) as err:
-            problems.append(f"line {number}: {err}")
+            problems.append(f"{where}: {err}")
     if problems:
         raise FormatError(file, problems)
     return items
@@ -207,26 +235,6 @@ class TrainingItem(StrictModel):
     source: str  # "file:line", for error messages
 
 
-def _rows(file: Path) -> list[tuple[str, object]]:
-    """(where, parsed row) for a .jsonl file's lines or a .json file's list items."""
-    if file.suffix == ".json":
-        try:
-            data = json.loads(file.read_text())
-        except json.JSONDecodeError as err:
-            raise FormatError(file, [f"not valid JSON: {err}"]) from err
-        if not isinstance(data, list):
-            raise FormatError(file, ["a .json training file holds a list of examples"])
-        return [(f"item {i}", row) for i, row in enumerate(data, start=1)]
-    rows = []
-    for number, line in enumerate(file.read_text().splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append((f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as err:
-                rows.append((f"line {number}", err))
-    return rows
-
-
 def _clean(text: str) -> str:
     for token in _PLACEHOLDERS:
         text = text.replace(token, "")
@@ -270,10 +278,9 @@ def load_training_file(
 
     Paths that leave `root` are always errors (a configuration mistake, not missing data)."""
     items, problems, skipped = [], [], []
-    for where, row in _rows(file):
+    for where, parsed in _rows(file):
         try:
-            if isinstance(row, Exception) or not isinstance(row, dict):
-                raise ValueError(f"not a JSON object ({row})")
+            row = _object(parsed)
             style = fmt if fmt != "auto" else "llava" if "conversations" in row else "simple"
             turns = (_llava_turns if style == "llava" else _simple_turns)(row)
             kind: MediaKind = next((k for k in ("image", "video") if row.get(k)), "text")
@@ -313,10 +320,9 @@ class OwlEvalQuestion(StrictModel):
 def load_owleval(file: Path, root: Path) -> list[OwlEvalQuestion]:
     """OwlEval's questions; images resolved under `root` (usually the file's folder)."""
     questions, problems = [], []
-    for where, row in _rows(file):
+    for where, parsed in _rows(file):
         try:
-            if isinstance(row, Exception) or not isinstance(row, dict):
-                raise ValueError(f"not a JSON object ({row})")
+            row = _object(parsed)
             ident = row.get("question_id", row.get("id"))
             if ident is None or not isinstance(row.get("question"), str) or "image" not in row:
                 raise ValueError("needs 'question_id' (or 'id'), 'image' and 'question'")

@@ -109,7 +109,7 @@ def file_pools(cfg: DataConfig) -> dict[str, tuple[float, FilePool]]:
         ratio = cfg.mixture.get(file.task_name, 0.0)
         if ratio <= 0:
             continue
-        items, skipped = load_training_file(
+        items, _ = load_training_file(  # skipped rows were reported at validation
             file.path, file.root, file.format, file.skip_missing_media
         )
         for kind in ("image", "video", "text"):
