@@ -16,7 +16,9 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
+from mlflow.utils.time import get_current_time_millis
 
 from ablations.spec import SweepSpec
 from ablations.tables import variant_frame
@@ -101,7 +103,7 @@ def import_ratings_into_mlflow(
     unknown = sorted(set(table.index) - set(run_of))
     if unknown:
         raise OwlEvalError(f"{ratings} rates variants not in {spec.name!r}: {', '.join(unknown)}")
-    client = MlflowClient(tracking_uri(results))
+    client, now = MlflowClient(tracking_uri(results)), get_current_time_millis()
     for variant, row in table.iterrows():
         metrics = {
             "owleval/score": row["score"],
@@ -109,8 +111,8 @@ def import_ratings_into_mlflow(
             "owleval/rated": row["rated"],
             **{f"owleval/grade_{g}": row[g] for g in GRADES},
         }
-        for name, value in metrics.items():
-            client.log_metric(run_of[variant], name, float(value))
+        batch = [Metric(name, float(value), now, 0) for name, value in metrics.items()]
+        client.log_batch(run_of[variant], metrics=batch)  # one request per variant
     table = table.reset_index()
     folder = results / spec.name
     write_text(folder / "owleval_scores.csv", table.to_csv(index=False))
