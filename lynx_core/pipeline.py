@@ -193,7 +193,7 @@ def _keep_best(model: LynxModel, folder: Path, stage: Stage) -> dict[str, float]
     best = load_checkpoint(best_path(folder / CHECKPOINT))
     if best is None:
         return {}
-    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    names = [n for n, _ in model.trainable_named_parameters()]  # the order `params` has
     save_file(dict(zip(names, best["params"], strict=True)), str(folder / BEST_WEIGHTS))
     return {f"{stage}/best_step": float(best["step"]), f"{stage}/best_loss": best["loss"]}
 

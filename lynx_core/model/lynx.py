@@ -94,8 +94,12 @@ class LynxModel(nn.Module):
         with self._inject(pixels, input_ids, attention_mask) as (embeds, mask, _):
             return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, **generate_kwargs)
 
+    def trainable_named_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """The weights training updates, by name, in `parameters()` order."""
+        return [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+
     def trainable_parameters(self) -> list[nn.Parameter]:
-        return [p for p in self.parameters() if p.requires_grad]
+        return [p for _, p in self.trainable_named_parameters()]
 
     def parameter_counts(self) -> dict[str, int]:
         def count(params) -> int:
@@ -111,7 +115,7 @@ class LynxModel(nn.Module):
 
     def save_trainable(self, path: Path) -> None:
         """Only the trained weights: the frozen parts come from their own checkpoints."""
-        state = {n: p.detach().contiguous() for n, p in self.named_parameters() if p.requires_grad}
+        state = {n: p.detach().contiguous() for n, p in self.trainable_named_parameters()}
         save_file(state, str(path))
 
     def load_trainable(self, path: Path) -> None:
@@ -121,7 +125,7 @@ class LynxModel(nn.Module):
                 f"{path} holds weights this model does not have: "
                 f"{sorted(result.unexpected_keys)[:5]}"
             )
-        expected = {n for n, p in self.named_parameters() if p.requires_grad}
+        expected = {n for n, _ in self.trainable_named_parameters()}
         missing = expected & set(result.missing_keys)
         if missing:
             raise KeyError(f"{path} lacks trainable weights: {sorted(missing)[:5]}")
