@@ -97,7 +97,9 @@ def _stage2_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
     }
     for name, (ratio, pool) in file_pools(cfg.data).items():
         pools[name], ratios[name] = pool.examples, ratio
-        pixels_of[name] = partial(_file_pixels, pool, size, frames)
+        pixels_of[name] = (
+            _no_pixels if pool.kind == "text" else partial(_file_pixels, pool, size, frames)
+        )
     mixture = Mixture(
         pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, cfg.train.seed
     )
@@ -117,9 +119,7 @@ def _world_pixels(media: np.ndarray, size: int, rows: list[int]) -> torch.Tensor
     return to_pixels(media[rows], size)
 
 
-def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> torch.Tensor | None:
-    if pool.kind == "text":
-        return None
+def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> torch.Tensor:
     return read_pixels([pool.media[r] for r in rows], pool.kind, size, frames)
 
 
