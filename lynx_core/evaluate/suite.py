@@ -22,14 +22,12 @@ import torch
 
 from lynx_core.atomic import write_text
 from lynx_core.config import VariantConfig
-from lynx_core.data.batches import to_pixels
+from lynx_core.data.batches import read_pixels
 from lynx_core.data.formats import (
     OpenVQAItem,
     load_mme,
     load_openvqa,
     load_owleval,
-    read_image,
-    read_video,
 )
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS
 from lynx_core.data.tasks import Example
@@ -63,8 +61,7 @@ class MediaTable:
 
     def index(self, path: Path, kind: str) -> int:
         if (path, kind) not in self.rows:
-            media = read_video(path, self.frames) if kind == "video" else read_image(path)
-            self.pixels[kind].append(to_pixels(media[None], self.image_size)[0])
+            self.pixels[kind].append(read_pixels([path], kind, self.image_size, self.frames)[0])
             self.rows[path, kind] = len(self.pixels[kind]) - 1
         return self.rows[path, kind]
 
