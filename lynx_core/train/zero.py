@@ -25,20 +25,9 @@ from typing import Any
 import torch
 
 from lynx_core.atomic import write_text
-from lynx_core.config import DeepSpeedConfig, StageConfig
+from lynx_core.config import DeepSpeedConfig, StageConfig, flatten, nest
 from lynx_core.train.optimization import optimizer_and_schedule
 from lynx_core.train.runtime import Runtime
-
-
-def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `override`'s keys laid over it, recursively."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def deepspeed_config(stage: StageConfig, ds: DeepSpeedConfig) -> dict[str, Any]:
@@ -54,7 +43,7 @@ def deepspeed_config(stage: StageConfig, ds: DeepSpeedConfig) -> dict[str, Any]:
         "zero_force_ds_cpu_optimizer": False,
         "steps_per_print": 2**31 - 1,
     }
-    return merged(generated, ds.config)
+    return nest({**flatten(generated), **flatten(ds.config)})  # the user's keys win
 
 
 def _import_deepspeed(runtime: Runtime):
