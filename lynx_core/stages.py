@@ -106,7 +106,8 @@ def _digest_files(root: Path) -> str:
     """Names, sizes and modification times of every file under `root` (or of `root` itself):
     cheap, and changes whenever a file is edited, added, removed or replaced."""
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    listing = [(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    stats = [(p, p.stat()) for p in files]
+    listing = [(str(p.relative_to(root)), st.st_size, st.st_mtime_ns) for p, st in stats]
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
 
 
