@@ -35,8 +35,9 @@ def resolve_sweep(name_or_path: str) -> Path:
 
 def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
     """Variants whose run in MLflow finished with their current config; never creates a store."""
+    from ablations.backends import tracking_uri
     from ablations.tables import variant_frame
-    from ablations.track import KEY, VARIANT, tracking_uri
+    from ablations.track import KEY, VARIANT
 
     uri = tracking_uri(results)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
@@ -118,26 +119,37 @@ def needs_compute(variants, results: Path) -> bool:
     return any(store.manifest(r.stage, r.key) is None for r in make_plan(variants).runs.values())
 
 
+def open_driver(spec: SweepSpec, results: Path):
+    """The sweep driver's tracker, with the modules the driver runs on imported.
+
+    Called off the main thread while that one starts Ray: Tune, MLflow and pandas take
+    seconds to import and the MLflow store seconds to create or migrate, so they overlap.
+    """
+    import ablations.run  # noqa: F401  (imported for its import time: Tune's)
+    import ablations.tables  # noqa: F401
+    from ablations.track import SweepTracker
+
+    return SweepTracker(spec, results)
+
+
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
-    from ablations.progress import SweepProgress, print_table
-    from ablations.run import ray_session, run_sweep
-    from ablations.tables import headline, summary_table, variant_frame, write_summary
-    from ablations.track import SweepTracker, tracking_uri
+    from ablations.backends import ray_address, ray_session, tracking_uri
 
     variants = spec.expand()
     results = Path(args.results)
     console.print(
         f"[bold]{spec.name}[/bold]: {len(variants)} variants on "
-        f"{args.address or os.environ.get('RAY_ADDRESS') or 'local Ray'}; "
-        f"tracking {tracking_uri(results)}"
+        f"{ray_address(args.address) or 'local Ray'}; tracking {tracking_uri(results)}"
     )
     with ExitStack() as stack:
-        # the MLflow store is opened (created, migrated) while Ray starts: both take seconds
         pool = stack.enter_context(ThreadPoolExecutor(1))
-        opening = pool.submit(SweepTracker, spec, results)
+        opening = pool.submit(open_driver, spec, results)
         if needs_compute(variants, results):
-            stack.enter_context(ray_session(args.address))
+            stack.enter_context(ray_session(args.address))  # on this thread, see ray_session
         tracker = opening.result()
+        from ablations.progress import SweepProgress
+        from ablations.run import run_sweep
+
         with SweepProgress(variants, console) as progress:
             outcome = run_sweep(
                 spec,
@@ -150,6 +162,9 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
                 failure=args.fail_once_at,
                 max_concurrent=args.max_concurrent,
             )
+    from ablations.progress import print_table
+    from ablations.tables import headline, summary_table, variant_frame, write_summary
+
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     table = summary_table(spec, variant_frame(spec, results))
     md, csv = write_summary(spec, table, results)
@@ -234,7 +249,7 @@ def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
 
 
 def cmd_ui(args, console: Console) -> int:
-    from ablations.track import tracking_uri
+    from ablations.backends import tracking_uri
 
     uri = tracking_uri(Path(args.results))
     console.print(f"MLflow UI for {uri} on http://{args.host}:{args.port}")

@@ -20,9 +20,10 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from mlflow.utils.time import get_current_time_millis
 
+from ablations.backends import tracking_uri
 from ablations.spec import SweepSpec
 from ablations.tables import variant_frame
-from ablations.track import VARIANT, tracking_uri
+from ablations.track import VARIANT
 from lynx_core.atomic import write_text
 from lynx_core.evaluate.owleval import GRADES, OwlQuestion, export_sheets, import_ratings
 

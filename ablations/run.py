@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray
 from ray import tune
 
+from ablations.backends import ray_session
 from ablations.dag import StageGraphSearcher
 from ablations.plan import Plan, StageRun, make_plan
 from ablations.progress import SweepProgress
@@ -108,39 +109,6 @@ class SweepOutcome:
     reused: list[str] = field(default_factory=list)  # stage runs found in the store
 
 
-@contextmanager
-def ray_session(address: str | None) -> Iterator[None]:
-    """Ray for the block: a cluster's is joined and left running, a local one is shut down."""
-    local = start_ray(address)
-    try:
-        yield
-    finally:
-        if local:
-            ray.shutdown()
-
-
-def start_ray(address: str | None) -> bool:
-    """Connect to `address` / `RAY_ADDRESS`, else start a local Ray; True when local."""
-    # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    # the classic reporter honours verbose=0; the new one prints a box per experiment (level)
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # ...so the result grid has no result files to read back; it would warn once per trial
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    address = address or os.environ.get("RAY_ADDRESS")
-    local = address is None
-    ray.init(
-        address=address,
-        num_cpus=os.cpu_count() if local else None,
-        include_dashboard=False if local else None,
-        log_to_driver=False,
-        logging_level=logging.WARNING,
-        ignore_reinit_error=True,
-    )
-    return local
-
-
 def run_graph(
     runs: list[StageRun],
     done: set[str],
@@ -153,6 +121,12 @@ def run_graph(
     max_concurrent: int | None = None,
 ) -> dict[str, str]:
     """One Tune experiment over the runs to compute; returns failed run id → its error log."""
+    # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # the classic reporter honours verbose=0; the new one prints a box per experiment (level)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # ...so the result grid has no result files to read back; it would warn once per trial
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     trainable = tune.with_parameters(
         run_stage_trial,
         runs={run.id: run for run in runs},

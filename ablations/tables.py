@@ -13,8 +13,9 @@ import pandas as pd
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
+from ablations.backends import tracking_uri
 from ablations.spec import SweepSpec
-from ablations.track import ROLE, SWEEP, VARIANT, tracking_uri
+from ablations.track import ROLE, SWEEP, VARIANT
 from lynx_core.atomic import write_text
 from lynx_core.evaluate.metric_names import class_key
 

@@ -12,7 +12,6 @@ sqlite store sees a single writer.
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.time import get_current_time_millis
 
+from ablations.backends import tracking_uri
 from ablations.plan import Plan, make_plan
 from ablations.spec import SweepSpec, Variant
 from ablations.store import Manifest
@@ -34,11 +34,6 @@ CURVE = ("loss", "lr", "samples_per_s")  # per-step metrics, named <stage>/<fiel
 
 def stage_tags(plan: Plan, name: str) -> dict[str, str]:
     return {f"lynx_key_{stage}": key for stage, key in plan.chains[name].items()}
-
-
-def tracking_uri(results: Path) -> str:
-    """`MLFLOW_TRACKING_URI` when set (a server for clusters), else sqlite under `results`."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(results / 'mlflow.db').resolve()}"
 
 
 def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:

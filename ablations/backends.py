@@ -1,0 +1,56 @@
+"""The two services a sweep uses, embedded by default or a cluster's: Ray and the MLflow store.
+
+Kept light (no Tune, no MLflow import) so that the sweep command can start Ray first and
+import the rest of the driver while Ray comes up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import ray
+
+
+def tracking_uri(results: Path) -> str:
+    """`MLFLOW_TRACKING_URI` when set (a server for clusters), else sqlite under `results`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(results / 'mlflow.db').resolve()}"
+
+
+def ray_address(address: str | None) -> str | None:
+    """The cluster to join: `address`, else `RAY_ADDRESS`; None means a local Ray."""
+    return address or os.environ.get("RAY_ADDRESS")
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Ray for the block: a cluster's is joined and left running, a local one is shut down.
+
+    Enter it on the main thread: a local Ray's processes are tied to the thread that starts
+    them (they get its death signal), so a worker thread's exit would take them down.
+    """
+    local = start_ray(address)
+    try:
+        yield
+    finally:
+        if local:
+            ray.shutdown()
+
+
+def start_ray(address: str | None) -> bool:
+    """Connect to `address` / `RAY_ADDRESS`, else start a local Ray; True when local."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    address = ray_address(address)
+    local = address is None
+    ray.init(
+        address=address,
+        num_cpus=os.cpu_count() if local else None,
+        include_dashboard=False if local else None,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        ignore_reinit_error=True,
+    )
+    return local
