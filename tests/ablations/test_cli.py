@@ -70,10 +70,15 @@ def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path)
     assert "provide local weights: model.llm.path=weights/llama-7b" in done.stdout
 
 
+CRASH = "prefix:stage2:10"  # prefix's stage 2 raises at step 10 on its first attempt
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
+    """The smoke sweep, with one trial crashing once on the way: it must still finish whole
+    (the tests below), and the crashed trial must resume where it stopped (its own test)."""
     results = tmp_path_factory.mktemp("smoke") / "results"
-    first = run_cli("sweep", "sweeps/smoke.yaml", results=results)
+    first = run_cli("sweep", "sweeps/smoke.yaml", "--fail-once-at", CRASH, results=results)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return results, first
 
@@ -129,10 +134,8 @@ def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):
     assert "variants: 0 to run, 2 recorded" in plan.stdout, plan.stdout
 
 
-def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(tmp_path):
-    results = tmp_path / "results"
-    done = run_cli("sweep", "smoke", "--fail-once-at", "prefix:stage2:10", results=results)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(smoke_run):
+    results, _ = smoke_run
     client, runs = variant_runs(results)
     assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
     prefix = next(r for r in runs if r.data.tags["lynx_variant"] == "prefix")
