@@ -10,7 +10,6 @@ cluster, the root must be a filesystem every worker sees.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from ablations.plan import StageRun
 from lynx_core.atomic import write_text
+from lynx_core.checksum import file_sha256
 from lynx_core.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,6 @@ class Manifest(BaseModel):
     files: dict[str, FileRecord]  # path relative to the folder → record
     host: str
     finished_at: float
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class StoreError(RuntimeError):
@@ -102,7 +94,7 @@ class Store:
         if manifest is None:
             raise StoreError(f"{folder} is not a finished {stage} run (no valid {MANIFEST})")
         for name, record in manifest.files.items():
-            if _sha256(folder / name) != record.sha256:
+            if file_sha256(folder / name) != record.sha256:
                 raise StoreError(
                     f"{folder / name} does not match its checksum in {folder / MANIFEST}; "
                     f"delete {folder} and rerun the sweep to recompute it"
@@ -151,7 +143,7 @@ class Store:
             history=history,
             tags=tags or {},
             files={
-                str(p.relative_to(folder)): FileRecord(size=p.stat().st_size, sha256=_sha256(p))
+                str(p.relative_to(folder)): FileRecord(size=p.stat().st_size, sha256=file_sha256(p))
                 for p in outputs
             },
             host=socket.gethostname(),

@@ -14,7 +14,6 @@ stage restarts). Only the newest complete tag is kept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 
 from lynx_core.atomic import write_text
+from lynx_core.checksum import file_sha256
 from lynx_core.config import DeepSpeedConfig, StageConfig, flatten, nest
 from lynx_core.train.optimization import optimizer_and_schedule
 from lynx_core.train.runtime import Runtime
@@ -70,9 +70,7 @@ def _single_process_group() -> None:
 
 def _tag_digest(folder: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        str(p.relative_to(folder)): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()
     }
 
 
