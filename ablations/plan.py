@@ -9,6 +9,7 @@ suite) are keyed by their current sizes and modification times too. No Ray, no w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 from ablations.spec import Variant
 from lynx_core.config import VariantConfig
-from lynx_core.stages import PARENT, STAGES, Stage, data_versions, stage_inputs
+from lynx_core.stages import PARENT, STAGES, Stage, data_versions, digest_files, stage_inputs
 
 KEY_LENGTH = 12
 
@@ -71,12 +72,13 @@ class Plan:
 def make_plan(variants: list[Variant]) -> Plan:
     chains: dict[str, dict[Stage, str]] = {}
     runs: dict[str, StageRun] = {}
+    digest = functools.cache(digest_files)  # a shared eval suite is walked once, not per variant
     for stage in STAGES:
         for variant in variants:
             chain = chains.setdefault(variant.name, {})
             parent = PARENT[stage]
             inputs = stage_inputs(variant.config, stage)
-            versions = data_versions(variant.config, stage)
+            versions = data_versions(variant.config, stage, digest)
             if versions:  # the user's data files as they are now, not just their paths
                 inputs = {**inputs, "data_versions": versions}
             key = stage_key(stage, inputs, chain[parent] if parent else None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,7 +103,7 @@ def bases_phases(cfg: VariantConfig) -> list[str]:
     return [p for p in phases if getattr(cfg.train, p).steps > 0]
 
 
-def _digest_files(root: Path) -> str:
+def digest_files(root: Path) -> str:
     """Names, sizes and modification times of every file under `root` (or of `root` itself):
     cheap, and changes whenever a file is edited, added, removed or replaced."""
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -111,13 +112,16 @@ def _digest_files(root: Path) -> str:
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
 
 
-def data_versions(config: VariantConfig, stage: Stage) -> dict[str, str]:
+def data_versions(
+    config: VariantConfig, stage: Stage, digest: Callable[[Path], str] = digest_files
+) -> dict[str, str]:
     """Versions of the user's files a stage reads (stage 2: `data.train_files`; eval:
     `eval.suite`), so editing them in place re-keys the stage instead of reusing stale
-    results. Files not on this machine (planning on a laptop) are keyed by path alone."""
+    results. Files not on this machine (planning on a laptop) are keyed by path alone.
+    `digest` lets a caller planning many variants walk each path once."""
     paths: list[Path] = []
     if stage == "stage2":
         paths = [f.path for f in config.data.train_files]
     elif stage == "eval" and config.eval.suite is not None:
         paths = [config.eval.suite]
-    return {str(p): _digest_files(p) for p in paths if p.exists()}
+    return {str(p): digest(p) for p in paths if p.exists()}
