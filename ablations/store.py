@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from ablations.plan import StageRun
 from lynx_core.atomic import write_text
 from lynx_core.checksum import file_sha256
-from lynx_core.stages import Stage
+from lynx_core.stages import READS, Stage
 
 log = logging.getLogger(__name__)
 MANIFEST, ATTEMPTS = "manifest.json", "attempts.jsonl"
@@ -99,6 +99,12 @@ class Store:
                     f"{folder / name} does not match its checksum in {folder / MANIFEST}; "
                     f"delete {folder} and rerun the sweep to recompute it"
                 )
+
+    def verify_inputs(self, run: StageRun) -> None:
+        """Verify the ancestors' outputs this run loads (not every ancestor's: at 7B scale an
+        eval needlessly re-hashing stage 1's weights costs seconds); raises `StoreError`."""
+        for stage in READS[run.stage]:
+            self.verify(stage, run.chain[stage])
 
     def begin(self, run: StageRun) -> int:
         """Record an attempt (an audit trail of how often a stage really ran); its number."""

@@ -34,9 +34,7 @@ def run_stage_trial(
     torch.set_num_threads(threads)
     run = runs[config["run"]]
     store = Store(Path(store_root))
-    for stage, key in run.chain.items():
-        if stage != run.stage:
-            store.verify(stage, key)  # never build on a corrupted parent
+    store.verify_inputs(run)  # never build on corrupted outputs
     attempt = store.begin(run)
 
     def report(record: dict[str, Any]) -> None:

@@ -28,6 +28,14 @@ PARENT: dict[Stage, Stage | None] = {
     "stage2": "stage1",
     "eval": "stage2",
 }
+# the ancestors whose outputs a stage loads: the frozen bases, and its parent's trained weights
+# (eval builds on stage 2's weights, which already carry everything stage 1 trained)
+READS: dict[Stage, tuple[Stage, ...]] = {
+    "bases": (),
+    "stage1": ("bases",),
+    "stage2": ("bases", "stage1"),
+    "eval": ("bases", "stage2"),
+}
 
 FIELD_STAGE: dict[str, Stage | None] = {
     # bases: the frozen LLM (trained on world text at toy scale, else the user's weights) and

@@ -67,3 +67,19 @@ def test_missing_or_resized_outputs_or_a_broken_manifest_mean_not_done(tmp_path,
     assert store.manifest(run.stage, run.key) is None
     (folder / "manifest.json").write_text(json.dumps({"stage": "stage1"}))
     assert store.manifest(run.stage, run.key) is None
+
+
+def test_a_run_verifies_the_outputs_it_loads_and_no_others(tmp_path):
+    plan = make_plan([Variant("a", VariantConfig(), {}, 0)])
+    store = Store(tmp_path)
+    for stage in ("bases", "stage1", "stage2"):
+        finish(store, plan.run_of("a", stage))
+    evaluation = plan.run_of("a", "eval")
+    stage1, stage2 = (store.folder(s, evaluation.chain[s]) for s in ("stage1", "stage2"))
+    (stage1 / "trainable.safetensors").write_bytes(b"WEIGHTS")  # eval does not load stage 1's
+    store.verify_inputs(evaluation)
+    with pytest.raises(StoreError, match="stage1"):
+        store.verify_inputs(plan.run_of("a", "stage2"))
+    (stage2 / "best.safetensors").write_bytes(b"BEST WEIGHTS")
+    with pytest.raises(StoreError, match=f"delete {stage2}"):
+        store.verify_inputs(evaluation)

@@ -10,7 +10,7 @@ import torch
 
 from lynx_core.config import VariantConfig
 from lynx_core.pipeline import run_stage
-from lynx_core.stages import STAGES
+from lynx_core.stages import READS, STAGES
 from tests.tiny import tiny_config
 
 
@@ -43,6 +43,16 @@ def test_generated_suite_scores_every_benchmark_form(trained):
     assert "openvqa_video/Action_Y_N/acc" in metrics
     assert metrics["compliance/one_word_n"] == metrics["compliance/detailed_n"] > 0
     assert 0 <= metrics["mme/perception"] <= 200 * 5
+
+
+@pytest.mark.parametrize("stage", ["stage2", "eval"])
+def test_a_stage_loads_only_the_ancestors_it_declares(trained, tmp_path, stage):
+    """The store verifies exactly `READS[stage]` before a trial; the stage must need no more."""
+    cfg, folders, cache, _ = trained
+    given = {ancestor: folders[ancestor] for ancestor in READS[stage]} | {stage: tmp_path}
+    output = run_stage(stage, cfg, given, cache)  # a KeyError if it reached another folder
+    assert output.metrics[f"{stage}/wall_time_s"] > 0
+    assert any(tmp_path.iterdir())
 
 
 def test_a_users_suite_folder_is_evaluated_instead_and_may_lack_parts(trained, tmp_path):
