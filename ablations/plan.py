@@ -64,6 +64,16 @@ class Plan:
     def run_of(self, variant: str, stage: Stage) -> StageRun:
         return self.runs[f"{stage}/{self.chains[variant][stage]}"]
 
+    def only(self, names: set[str]) -> Plan:
+        """The part of this plan that the named variants need."""
+        chains = {name: chain for name, chain in self.chains.items() if name in names}
+        needed = {f"{stage}/{key}" for chain in chains.values() for stage, key in chain.items()}
+        return Plan(
+            [v for v in self.variants if v.name in names],
+            chains,
+            {run_id: run for run_id, run in self.runs.items() if run_id in needed},
+        )
+
     def counts(self) -> dict[Stage, tuple[int, int]]:
         """(unique runs, naive runs = one per variant) for each stage."""
         return {stage: (len(self.level(stage)), len(self.chains)) for stage in STAGES}

@@ -187,9 +187,10 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run every variant not already finished in MLflow; returns what ran, skipped, failed."""
     outcome = SweepOutcome()
+    whole = make_plan(variants)
     todo: list[Variant] = []
     for variant in variants:
-        _, done = tracker.variant_run(variant)
+        _, done = tracker.variant_run(variant, whole.chains[variant.name])
         if done:
             outcome.skipped.append(variant.name)
             progress.skipped(variant.name)
@@ -198,7 +199,7 @@ def run_sweep(
     if not todo:
         return outcome
 
-    plan = make_plan(todo)
+    plan = whole.only({variant.name for variant in todo})
     store = Store(results / "store")
     tracker.log_plan(plan)
     for variant in todo:

@@ -21,10 +21,11 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.time import get_current_time_millis
 
 from ablations.backends import tracking_uri
-from ablations.plan import Plan, make_plan
+from ablations.plan import Plan
 from ablations.spec import SweepSpec, Variant
 from ablations.store import Manifest
 from lynx_core.config import flatten
+from lynx_core.stages import Stage
 
 ROLE, SWEEP, VARIANT, KEY = "lynx_role", "lynx_sweep", "lynx_variant", "lynx_config_hash"
 PARENT = "mlflow.parentRunId"
@@ -32,8 +33,8 @@ MAX_PARAM_CHARS = 6000
 CURVE = ("loss", "lr", "samples_per_s")  # per-step metrics, named <stage>/<field>
 
 
-def stage_tags(plan: Plan, name: str) -> dict[str, str]:
-    return {f"lynx_key_{stage}": key for stage, key in plan.chains[name].items()}
+def stage_tags(chain: dict[Stage, str]) -> dict[str, str]:
+    return {f"lynx_key_{stage}": key for stage, key in chain.items()}
 
 
 def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
@@ -71,8 +72,9 @@ class SweepTracker:
         self.client.log_text(run.info.run_id, self.spec.model_dump_json(indent=2), "sweep.json")
         return run.info.run_id
 
-    def variant_run(self, variant: Variant) -> tuple[str, bool]:
-        """(run id, already finished) for a variant; creates the run with its params if new."""
+    def variant_run(self, variant: Variant, chain: dict[Stage, str]) -> tuple[str, bool]:
+        """(run id, already finished) for a variant; creates the run with its params and its
+        stage keys (`chain`, from the sweep's plan) if new."""
         found = self._find(
             f"tags.{ROLE} = 'variant' and tags.{VARIANT} = '{variant.name}' "
             f"and tags.{KEY} = '{variant.key}' and tags.`{PARENT}` = '{self.parent_id}'"
@@ -86,7 +88,7 @@ class SweepTracker:
             VARIANT: variant.name,
             KEY: variant.key,
             PARENT: self.parent_id,
-            **stage_tags(make_plan([variant]), variant.name),
+            **stage_tags(chain),
         }
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=variant.name)
         run_id = run.info.run_id

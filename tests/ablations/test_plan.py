@@ -72,6 +72,19 @@ def test_plan_holds_each_unique_run_once_and_counts_naive_runs():
     assert plan.run_of("beams", "stage2").parent_id == stage1.id
 
 
+def test_part_of_a_plan_is_the_plan_of_those_variants():
+    variants = [
+        variant("a"),
+        variant("b", **{"train.stage2.lr": 1e-3}),
+        variant("c", **{"data.seed": 3}),
+    ]
+    part = make_plan(variants).only({"a", "c"})
+    alone = make_plan([variants[0], variants[2]])
+    assert part.chains == alone.chains and list(part.runs) == list(alone.runs)
+    assert [v.name for v in part.variants] == ["a", "c"]
+    assert part.counts()["stage2"] == (2, 2)
+
+
 def test_keys_are_stable_across_processes():
     """Keys address folders in a shared store: they must not depend on the Python process."""
     plan = make_plan([variant("a")])
