@@ -14,12 +14,20 @@ Prints each timing, then the two ratios; the last line is the overhead ratio. Or
 cost is mostly fixed (Ray's start, a trial actor's start, Tune's and Ray's shutdown), so the
 ratio falls as the work grows: `--sweep arch --max-concurrent 1 --no-parallel` measures it on
 the toy architecture sweep, one trial at a time as the direct run computes.
+
+Ray's own floor is measured in the same run: a process that starts Ray as a sweep does
+(`ablations.backends.start_ray`), runs one Tune trial that does nothing, and stops Ray. No
+executor built on Ray can overlap a trial's work with Ray's start (there is no worker to run it
+yet) or with Ray's stop (it follows the last trial), so `(direct + start + stop) / direct` is
+the lowest overhead ratio reachable on this machine for this sweep; it is printed beside the
+measured one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -70,11 +78,38 @@ def direct(sweep: str, out: Path) -> None:
         run_stage(run.stage, run.config, folders, out / "cache")
 
 
-def timed(command: list[str]) -> float:
+def ray_floor() -> None:
+    """Ray's start, one no-op Tune trial and Ray's stop, timed; printed as JSON."""
+    import ray
+    from ray import tune
+
+    from ablations.backends import start_ray
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     started = time.perf_counter()
+    start_ray(None)
+    ready = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_config = tune.RunConfig(storage_path=tmp, verbose=0)
+        tune.Tuner(lambda config: tune.report({"done": 1}), run_config=run_config).fit()
+    fitted = time.perf_counter()
+    ray.shutdown()
+    stopped = time.perf_counter()
+    floor = {"start": ready - started, "trial": fitted - ready, "stop": stopped - fitted}
+    print(json.dumps(floor))
+
+
+def run_checked(command: list[str]) -> str:
+    """The command's stdout; exits with its output when it fails."""
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    run_checked(command)
     return time.perf_counter() - started
 
 
@@ -87,6 +122,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--direct", nargs=2, metavar=("SWEEP", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sweep", default="smoke", help="sweep of the overhead part (smoke)")
     parser.add_argument(
         "--max-concurrent", type=int, default=None, help="overhead part: trials at a time"
@@ -96,6 +132,9 @@ def main() -> None:
     if args.direct:
         direct(args.direct[0], Path(args.direct[1]))
         return
+    if args.floor:
+        ray_floor()
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -104,9 +143,16 @@ def main() -> None:
         )
         t_direct = timed([sys.executable, __file__, "--direct", args.sweep, str(root / "direct")])
         t_ray = timed(sweep_command(args.sweep, root / "orchestrated", *concurrency))
+        floor = json.loads(run_checked([sys.executable, __file__, "--floor"]).splitlines()[-1])
         print(
             f"{args.sweep} sweep: direct {t_direct:.1f} s, Ray + MLflow {t_ray:.1f} s "
             f"(orchestration costs {t_ray - t_direct:+.1f} s)"
+        )
+        fixed = floor["start"] + floor["stop"]
+        print(
+            f"Ray alone: start {floor['start']:.1f} s, one no-op trial {floor['trial']:.1f} s, "
+            f"stop {floor['stop']:.1f} s; lowest reachable ratio here "
+            f"{(t_direct + fixed) / t_direct:.2f}"
         )
         if args.no_parallel:
             print(f"overhead ratio={t_ray / t_direct:.2f} target<={OVERHEAD_TARGET}")
