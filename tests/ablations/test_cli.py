@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from lynx_core.stages import STAGES
 from tests.processes import kill_until_gone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,14 +26,14 @@ def local_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, results: Path) -> subprocess.CompletedProcess:
+def run_cli(*args: str, results: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "ablations", *args, "--results", str(results)],
         cwd=REPO,
         env=local_env(),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
 
 
@@ -83,9 +85,9 @@ def smoke_run(tmp_path_factory):
     return results, first
 
 
-def variant_runs(results: Path):
+def variant_runs(results: Path, sweep: str = "smoke"):
     client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("smoke")
+    experiment = client.get_experiment_by_name(sweep)
     return client, client.search_runs([experiment.experiment_id], "tags.lynx_role = 'variant'")
 
 
@@ -280,3 +282,31 @@ def test_owleval_sheets_go_out_and_ratings_come_back_into_mlflow(smoke_run):
     assert "1 of" in (results / "smoke" / "owleval_scores.md").read_text()
     tables = run_cli("tables", "smoke", results=results)
     assert "OwlEval score" in (results / "smoke" / "summary.md").read_text(), tables.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_the_main_sweep_trains_every_architecture_once_and_tabulates_it(tmp_path):
+    """`make sweep NAME=arch` end to end (about 4 minutes on 2 cores): 4 variants on one shared
+    bases run, each stage 2 learning, all recorded and tabulated against the baseline."""
+    results = tmp_path / "results"
+    done = run_cli("sweep", "arch", results=results, timeout=2300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    _, runs = variant_runs(results, "arch")
+    assert sorted(r.data.tags["lynx_variant"] for r in runs) == [
+        "cross-attention-adapters",
+        "cross-attention-no-adapters",
+        "prefix-adapters",
+        "prefix-no-adapters",
+    ]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    store = results / "store"
+    assert [len(list((store / s).glob("*/manifest.json"))) for s in STAGES] == [1, 4, 4, 4]
+    (bases,) = (store / "bases").iterdir()
+    assert len((bases / "attempts.jsonl").read_text().splitlines()) == 1
+    for manifest in (store / "stage2").glob("*/manifest.json"):
+        losses = [r["loss"] for r in json.loads(manifest.read_text())["history"]]
+        assert losses[-1] < losses[0], f"stage 2 did not learn: {manifest}"
+    summary = (results / "arch" / "summary.md").read_text()
+    assert "Δ vs prefix-no-adapters" in summary
+    assert sum(f"| {r.data.tags['lynx_variant']} " in summary for r in runs) == 4
