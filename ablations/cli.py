@@ -110,13 +110,12 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     return 0
 
 
-def needs_compute(variants, results: Path) -> bool:
-    """Whether some stage run of these variants is not in the store (so Ray will be needed)."""
-    from ablations.plan import make_plan
+def needs_compute(plan, results: Path) -> bool:
+    """Whether some stage run of the plan is not in the store (so Ray will be needed)."""
     from ablations.store import Store
 
     store = Store(results / "store")
-    return any(store.manifest(r.stage, r.key) is None for r in make_plan(variants).runs.values())
+    return any(store.manifest(r.stage, r.key) is None for r in plan.runs.values())
 
 
 def open_driver(spec: SweepSpec, results: Path):
@@ -134,8 +133,10 @@ def open_driver(spec: SweepSpec, results: Path):
 
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.backends import ray_address, ray_session, tracking_uri
+    from ablations.plan import make_plan
 
     variants = spec.expand()
+    plan = make_plan(variants)  # once: the eval suite and training files are walked once
     results = Path(args.results)
     console.print(
         f"[bold]{spec.name}[/bold]: {len(variants)} variants on "
@@ -144,7 +145,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     with ExitStack() as stack:
         pool = stack.enter_context(ThreadPoolExecutor(1))
         opening = pool.submit(open_driver, spec, results)
-        if needs_compute(variants, results):
+        if needs_compute(plan, results):
             stack.enter_context(ray_session(args.address))  # on this thread, see ray_session
         tracker = opening.result()
         from ablations.progress import SweepProgress
@@ -153,7 +154,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         with SweepProgress(variants, console) as progress:
             outcome = run_sweep(
                 spec,
-                variants,
+                plan,
                 results,
                 tracker,
                 progress,

@@ -25,7 +25,7 @@ from ray import tune
 
 from ablations.backends import ray_session
 from ablations.dag import StageGraphSearcher
-from ablations.plan import Plan, StageRun, make_plan
+from ablations.plan import Plan, StageRun
 from ablations.progress import SweepProgress
 from ablations.spec import SweepSpec, Variant
 from ablations.store import Store
@@ -176,7 +176,7 @@ def unfinished(chain: dict[Stage, str], store: Store) -> str | None:
 
 def run_sweep(
     spec: SweepSpec,
-    variants: list[Variant],
+    whole: Plan,
     results: Path,
     tracker: SweepTracker,
     progress: SweepProgress,
@@ -185,11 +185,11 @@ def run_sweep(
     failure: InjectedFailure | None = None,
     max_concurrent: int | None = None,
 ) -> SweepOutcome:
-    """Run every variant not already finished in MLflow; returns what ran, skipped, failed."""
+    """Run every variant of the sweep's plan not already finished in MLflow; returns what
+    ran, skipped, failed."""
     outcome = SweepOutcome()
-    whole = make_plan(variants)
     todo: list[Variant] = []
-    for variant in variants:
+    for variant in whole.variants:
         _, done = tracker.variant_run(variant, whole.chains[variant.name])
         if done:
             outcome.skipped.append(variant.name)
