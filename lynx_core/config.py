@@ -59,7 +59,12 @@ class VisionConfig(StrictModel):
     width: int = Field(64, gt=0)
     layers: int = Field(2, gt=0)
     head_width: int = Field(32, gt=0)
-    max_frames: int = Field(5, gt=0, description="longest video; one learned embedding per frame")
+    max_frames: int = Field(
+        4,
+        gt=0,
+        description="frames per video, sampled evenly over the clip (a shorter clip repeats "
+        "frames); one learned embedding each. Toy clips have 4; Lynx uses 5",
+    )
     frozen: bool = True
 
     @model_validator(mode="after")
@@ -327,6 +332,11 @@ class TrainConfig(StrictModel):
         "auto", description="bf16 autocast or fp32; auto = bf16 on a CUDA GPU that supports it"
     )
     deepspeed: DeepSpeedConfig | None = Field(None, description="train stages 1–2 with ZeRO")
+    feature_cache: bool = Field(
+        True,
+        description="run a frozen vision trunk once per generated-world image or clip and "
+        "reuse its tokens (same result; off where they do not fit in memory)",
+    )
 
     @model_validator(mode="after")
     def _checkpoints_on_log_steps(self) -> TrainConfig:

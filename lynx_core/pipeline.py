@@ -23,11 +23,13 @@ from safetensors.torch import save_file
 
 from lynx_core.config import StageConfig, VariantConfig
 from lynx_core.data.batches import batch_indices, collate, read_pixels, to_pixels
+from lynx_core.data.formats import frame_picks
 from lynx_core.data.mixture import Mixture, normalised
 from lynx_core.data.stage_data import FilePool, caption_examples, file_pools, stage2_pools
 from lynx_core.data.tasks import Example
 from lynx_core.data.worldset import image_set, video_set
 from lynx_core.evaluate.suite import evaluate_suite
+from lynx_core.model.features import FeatureCache, trunk_encoder
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
@@ -61,78 +63,108 @@ def build_model(cfg: VariantConfig, bases: Path) -> tuple[LynxModel, object]:
     return model, tokenizer
 
 
-PixelsFn = Callable[[list[int]], torch.Tensor | None]  # example media rows → pixels
+PixelsFn = Callable[[list[int]], torch.Tensor]  # example media rows → pixels
+MediaFn = Callable[[list[int]], dict[str, torch.Tensor]]  # rows → model inputs (pixels/patches)
+Features = Callable[[PixelsFn, int], FeatureCache]  # a trunk-token cache over rows 0..n-1
 
 
-def _stage1_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
+def _stage1_batches(cfg: VariantConfig, world: Path, features: Features | None) -> Callable:
     """Stage 1: image–caption pairs, clean or noisy."""
     images = image_set(world, cfg.data.seed, cfg.data.captions.images, "captions")
     examples = caption_examples(images, cfg.data)
     if not examples:
         raise ValueError("data.captions: the quality filter dropped every caption")
     batch_size = cfg.train.stage1.batch_size
-    pixels = partial(_world_pixels, images.images, cfg.model.vision.image_size)
+    media = _world_media(images.images, cfg, features)
 
-    def batch(number: int) -> tuple[list[Example], PixelsFn]:
+    def batch(number: int) -> tuple[list[Example], MediaFn]:
         rows = batch_indices(len(examples), batch_size, number, cfg.train.seed)
-        return [examples[i] for i in rows], pixels
+        return [examples[i] for i in rows], media
 
     return batch
 
 
-def _stage2_batches(cfg: VariantConfig, world: Path) -> Callable[[int], tuple]:
+def _stage2_batches(cfg: VariantConfig, world: Path, features: Features | None) -> Callable:
     """Stage 2: the task mixture (world tasks and the user's training files); each batch is
     one pool's images, videos or text."""
     images = image_set(world, cfg.data.seed, cfg.data.train_images, "tasks")
     videos = video_set(world, cfg.data.seed, cfg.data.train_videos, "tasks")
-    size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
-    world_media = {"image": images.images, "video": videos.videos}
     pools = stage2_pools(images, videos, cfg.data)
+    kinds = {examples[0].kind for examples in pools.values()}
+    arrays = {"image": images.images, "video": videos.videos}
+    world_media: dict[str, MediaFn] = {"text": _no_media}  # one cache per kind, for all pools
+    world_media.update({k: _world_media(arrays[k], cfg, features) for k in kinds - {"text"}})
+    media_of = {name: world_media[examples[0].kind] for name, examples in pools.items()}
     ratios = dict(cfg.data.mixture)
-    pixels_of: dict[str, PixelsFn] = {
-        name: _no_pixels
-        if examples[0].kind == "text"
-        else partial(_world_pixels, world_media[examples[0].kind], size)
-        for name, examples in pools.items()
-    }
+    size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
     for name, (ratio, pool) in file_pools(cfg.data).items():
         pools[name], ratios[name] = pool.examples, ratio
-        pixels_of[name] = (
-            _no_pixels if pool.kind == "text" else partial(_file_pixels, pool, size, frames)
+        media_of[name] = (
+            _no_media
+            if pool.kind == "text"
+            else partial(_as, "pixels", partial(_file_pixels, pool, size, frames))
         )
     mixture = Mixture(
         pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, cfg.train.seed
     )
 
-    def batch(number: int) -> tuple[list[Example], PixelsFn]:
+    def batch(number: int) -> tuple[list[Example], MediaFn]:
         name, examples = mixture.batch(number)
-        return examples, pixels_of[name]
+        return examples, media_of[name]
 
     return batch
 
 
-def _no_pixels(rows: list[int]) -> None:
-    return None  # text-only instructions
+def _world_media(media: np.ndarray, cfg: VariantConfig, features: Features | None) -> MediaFn:
+    """The generated world's images or clips as model inputs: their pixels, or, with a
+    feature cache, the frozen trunk's tokens of every item computed once."""
+    vision = cfg.model.vision
+    pixels = partial(_world_pixels, media, vision.image_size, vision.max_frames)
+    if features is None:
+        return partial(_as, "pixels", pixels)
+    return partial(_as, "patches", features(pixels, len(media)))
 
 
-def _world_pixels(media: np.ndarray, size: int, rows: list[int]) -> torch.Tensor:
-    return to_pixels(media[rows], size)
+def _as(key: str, source: Callable[[list[int]], torch.Tensor], rows: list[int]) -> dict:
+    return {key: source(rows)}
+
+
+def _no_media(rows: list[int]) -> dict[str, torch.Tensor]:
+    return {}  # text-only instructions
+
+
+def _world_pixels(media: np.ndarray, size: int, frames: int, rows: list[int]) -> torch.Tensor:
+    """Rows of (N, H, W, 3) images or (N, T, H, W, 3) clips; a clip's frames are sampled as
+    a video file's are (`frame_picks`), so training and evaluation see the same frames."""
+    chosen = media[rows]
+    if chosen.ndim == 5:
+        chosen = chosen[:, frame_picks(chosen.shape[1], frames)]
+    return to_pixels(chosen, size)
 
 
 def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> torch.Tensor:
     return read_pixels([pool.media[r] for r in rows], pool.kind, size, frames)
 
 
+def feature_cache(model: LynxModel, cfg: VariantConfig, runtime: Runtime) -> Features | None:
+    """How a stage caches the frozen trunk's tokens of the world's media, if it does."""
+    if not (cfg.train.feature_cache and model.vision.frozen):
+        return None
+    return partial(FeatureCache, trunk_encoder(model.vision, runtime.device, runtime.autocast))
+
+
 def stage_batches(
-    stage: Stage, cfg: VariantConfig, world: Path, tokenizer
+    stage: Stage, cfg: VariantConfig, world: Path, tokenizer, features: Features | None = None
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
-    path: sampling, reading media, pixel preprocessing, tokenisation, padding)."""
-    examples_of = (_stage1_batches if stage == "stage1" else _stage2_batches)(cfg, world)
+    path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
+    padding)."""
+    build = _stage1_batches if stage == "stage1" else _stage2_batches
+    examples_of = build(cfg, world, features)
 
     def batch(number: int) -> dict[str, torch.Tensor]:
-        examples, pixels = examples_of(number)
-        return collate(examples, tokenizer, pixels([e.media for e in examples]))
+        examples, media = examples_of(number)
+        return {**collate(examples, tokenizer), **media([e.media for e in examples])}
 
     return batch
 
@@ -161,7 +193,7 @@ def _train(
     if parent != "bases":
         model.load_trainable(folders[parent] / WEIGHTS)
     model.to(runtime.device)
-    batches = stage_batches(stage, cfg, world, tokenizer)
+    batches = stage_batches(stage, cfg, world, tokenizer, feature_cache(model, cfg, runtime))
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
     optimization = make_optimization(model, stage_cfg, cfg, runtime)

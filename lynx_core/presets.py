@@ -66,6 +66,7 @@ PRESETS: dict[str, Preset] = {
             "model.cross_attention.heads": 32,
             "eval.max_new_tokens": 64,
             "eval.num_beams": 5,
+            "train.feature_cache": False,  # EVA ViT-g tokens of the world: ~13 GB
         },
         required={
             "model.llm.path": "the local folder of Vicuna-7B or LLaMA-7B (HF format)",

@@ -70,11 +70,13 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "data.eval_images": "eval",
     "data.eval_videos": "eval",
     "data.eval_mme_images": "eval",
-    # how often state is saved, where it runs and how optimizer state is sharded change no
-    # result (ZeRO's equivalence with the plain loop is tested)
+    # how often state is saved, where it runs, how optimizer state is sharded and whether
+    # frozen features are cached change no result (ZeRO's and the cache's equivalence with
+    # the plain loop are tested)
     "train.checkpoint_every": None,
     "train.device": None,
     "train.deepspeed": None,
+    "train.feature_cache": None,  # the same trunk outputs, computed once instead of per step
 }
 
 

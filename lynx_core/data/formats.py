@@ -99,8 +99,13 @@ def read_video(path: Path, frames: int) -> np.ndarray:
             decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     if not decoded:
         raise ValueError(f"{path}: no frames")
-    picks = np.linspace(0, len(decoded) - 1, num=frames).round().astype(int)  # short: repeats
-    return np.stack([decoded[i] for i in picks])
+    return np.stack([decoded[i] for i in frame_picks(len(decoded), frames)])
+
+
+def frame_picks(available: int, frames: int) -> list[int]:
+    """Indices of `frames` frames spread evenly over a clip of `available` (first and last
+    included; a short clip repeats frames, so every clip has the same length)."""
+    return np.linspace(0, available - 1, num=frames).round().astype(int).tolist()
 
 
 def _rows(file: Path) -> list[tuple[str, object]]:

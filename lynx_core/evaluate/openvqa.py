@@ -27,25 +27,29 @@ def generate_answers(
     model: LynxModel,
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
-    pixels: torch.Tensor,
+    media: torch.Tensor,
     cfg: EvalConfig,
     max_new_tokens: int | None = None,
     runtime: Runtime = CPU,
+    media_key: str = "pixels",
 ) -> list[str]:
-    """Greedy/beam answers; `pixels[e.media]` is each example's image or video."""
+    """Greedy/beam answers; `media[e.media]` is each example's image or video, as pixels or
+    (`media_key="patches"`) as the frozen trunk's tokens."""
     model.eval()
     answers: list[str] = []
     for start in tqdm(
         range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None
     ):
         chunk = examples[start : start + cfg.batch_size]
-        batch = collate(chunk, tokenizer, pixels[[e.media for e in chunk]], with_answers=False)
+        batch = collate(chunk, tokenizer, with_answers=False)
+        batch[media_key] = media[[e.media for e in chunk]]
         batch = runtime.to_device(batch)
         with runtime.autocast():
             new_tokens = model.generate(
-                batch["pixels"],
+                batch.get("pixels"),
                 batch["input_ids"],
                 batch["attention_mask"],
+                patches=batch.get("patches"),
                 max_new_tokens=max_new_tokens or cfg.max_new_tokens,
                 do_sample=False,
                 num_beams=cfg.num_beams,

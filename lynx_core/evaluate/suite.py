@@ -40,6 +40,7 @@ from lynx_core.data.worldset import (
 from lynx_core.evaluate import mme, openvqa, rule_judge
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, verdict_counts
 from lynx_core.evaluate.instructions import compliance, length_stats
+from lynx_core.model.features import Encoder, trunk_encoder
 from lynx_core.model.lynx import LynxModel
 from lynx_core.train.runtime import CPU, Runtime
 
@@ -50,27 +51,31 @@ OWL_MAX_NEW_TOKENS = 16
 
 
 class MediaTable:
-    """Each distinct media file read and preprocessed once, images and videos apart;
-    an example's `media` is its row among its kind."""
+    """Each distinct media file read and preprocessed once, images and videos apart; an
+    example's `media` is its row among its kind. With an `encode` (the frozen trunk, see
+    `lynx_core.model.features`) a row holds the trunk's tokens instead of pixels, so the
+    trunk runs once per file rather than once per question about it."""
 
-    def __init__(self, image_size: int, frames: int):
-        self.image_size, self.frames = image_size, frames
+    def __init__(self, image_size: int, frames: int, encode: Encoder | None = None):
+        self.image_size, self.frames, self.encode = image_size, frames, encode
+        self.key = "pixels" if encode is None else "patches"  # how the model takes a row
         self.rows: dict[tuple[Path, str], int] = {}
-        self.pixels: dict[str, list[torch.Tensor]] = {"image": [], "video": []}
+        self.items: dict[str, list[torch.Tensor]] = {"image": [], "video": []}
         self._stacked: dict[str, torch.Tensor] = {}
 
     def index(self, path: Path, kind: str) -> int:
         if (path, kind) not in self.rows:
-            self.pixels[kind].append(read_pixels([path], kind, self.image_size, self.frames)[0])
-            self.rows[path, kind] = len(self.pixels[kind]) - 1
+            item = read_pixels([path], kind, self.image_size, self.frames)
+            self.items[kind].append((item if self.encode is None else self.encode(item))[0])
+            self.rows[path, kind] = len(self.items[kind]) - 1
         return self.rows[path, kind]
 
     def tensor(self, kind: str) -> torch.Tensor:
         """All rows of `kind` stacked; restacked only when rows were added since the last call
         (at paper resolution a stack of a few hundred images is hundreds of MB)."""
         stacked = self._stacked.get(kind)
-        if stacked is None or len(stacked) != len(self.pixels[kind]):
-            stacked = self._stacked[kind] = torch.stack(self.pixels[kind])
+        if stacked is None or len(stacked) != len(self.items[kind]):
+            stacked = self._stacked[kind] = torch.stack(self.items[kind])
         return stacked
 
 
@@ -115,15 +120,15 @@ class Answerer:
         """Answers to examples of one media kind."""
         if not examples:
             return []
-        pixels = self.table.tensor(examples[0].kind)
         return openvqa.generate_answers(
             self.model,
             self.tokenizer,
             examples,
-            pixels,
+            self.table.tensor(examples[0].kind),
             self.cfg.eval,
             max_new_tokens,
             self.runtime,
+            self.table.key,
         )
 
 
@@ -137,7 +142,10 @@ def evaluate_suite(
 ) -> tuple[dict[str, float], str]:
     """All metrics of the suite and the name of the judge that scored Open-VQA."""
     suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
-    table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames)
+    encode = None
+    if cfg.train.feature_cache and model.vision.frozen:
+        encode = trunk_encoder(model.vision, runtime.device, runtime.autocast)
+    table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames, encode)
     answer = Answerer(model, tokenizer, cfg, table, runtime)
     metrics: dict[str, float] = {}
     records: list[dict] = []

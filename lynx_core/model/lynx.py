@@ -68,10 +68,11 @@ class LynxModel(nn.Module):
     ) -> torch.Tensor:
         """Image (B, 3, H, W) or video (B, T, 3, H, W) → (B, num_queries, resampler.dim).
 
-        `patches` are the frozen tower's outputs computed earlier (a feature cache); when
-        given, the tower is skipped.
+        `patches` are the frozen trunk's tokens computed earlier (`VisionTower.trunk_tokens`,
+        e.g. from a feature cache); when given, the trunk is skipped.
         """
-        return self.resampler(patches if patches is not None else self.vision(pixels))
+        tokens = self.vision(pixels) if patches is None else self.vision.embed(patches)
+        return self.resampler(tokens)
 
     def _inject(self, pixels, input_ids, attention_mask, labels=None, patches=None):
         embeds = self.llm.get_input_embeddings()(input_ids)  # (B, T, llm_dim)
@@ -89,9 +90,11 @@ class LynxModel(nn.Module):
             return self.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels)
 
     @torch.no_grad()
-    def generate(self, pixels, input_ids, attention_mask, **generate_kwargs) -> torch.Tensor:
+    def generate(
+        self, pixels, input_ids, attention_mask, patches=None, **generate_kwargs
+    ) -> torch.Tensor:
         """New tokens only (B, ≤ max_new_tokens), via the LLM's own `generate()` and KV cache."""
-        with self._inject(pixels, input_ids, attention_mask) as (embeds, mask, _):
+        with self._inject(pixels, input_ids, attention_mask, patches=patches) as (embeds, mask, _):
             return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, **generate_kwargs)
 
     def trainable_named_parameters(self) -> list[tuple[str, nn.Parameter]]:

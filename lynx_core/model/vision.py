@@ -113,20 +113,32 @@ class VisionTower(nn.Module):
         with torch.set_grad_enabled(not self.frozen and torch.is_grad_enabled()):
             return self.read_tokens(self.visual, pixels)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+    def trunk_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The trunk's output alone: image (B, 3, H, W) → (B, P, W); video (B, T, 3, H, W) →
+        (B, T, P, W). With a frozen trunk this is a pure function of the pixels, so callers
+        may compute it once per media item and cache it (`lynx_core.model.features`)."""
         if pixels.dim() == 4:
             return self.patch_tokens(pixels)
         if pixels.dim() != 5:
             raise ValueError(f"pixels must be (B,3,H,W) or (B,T,3,H,W); got {tuple(pixels.shape)}")
-        batch, frames = pixels.shape[:2]
+        return self.patch_tokens(pixels.flatten(0, 1)).unflatten(0, pixels.shape[:2])
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Trunk tokens → the tower's output: a video's frames get their learned position
+        embedding and are concatenated along the token axis; an image's pass unchanged."""
+        if tokens.dim() == 3:
+            return tokens
+        frames = tokens.shape[1]
         if frames > self.frame_embed.shape[0]:
             raise ValueError(
                 f"video has {frames} frames; the tower was built for at most "
                 f"{self.frame_embed.shape[0]} (model.vision.max_frames)"
             )
-        tokens = self.patch_tokens(pixels.flatten(0, 1)).unflatten(0, (batch, frames))
         tokens = tokens + self.frame_embed[:frames, None, :].to(tokens.dtype)  # (B, T, P, W)
         return tokens.flatten(1, 2)  # (B, T·P, W): one resampler pass over the whole clip
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.trunk_tokens(pixels))
 
 
 def build_vision_tower(cfg: VisionConfig) -> VisionTower:
