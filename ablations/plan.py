@@ -1,7 +1,8 @@
 """The plan: each variant as a chain of stage runs, identical runs shared between variants.
 
 A stage run's key hashes the config fields that stage reads (`lynx_core.stages`) plus its
-parent's key, so two variants share a run exactly when everything up to that stage is equal:
+parent's key (and the stage code's version), so two variants share a run exactly when
+everything up to that stage is equal:
 every variant of a seed shares the bases, and variants that differ only in stage-2 or eval
 settings share one stage-1 run. The user's own data files (training files, an evaluation
 suite) are keyed by their current sizes and modification times too. No Ray, no writes.
@@ -17,13 +18,24 @@ from typing import Any
 
 from ablations.spec import Variant
 from lynx_core.config import VariantConfig
-from lynx_core.stages import PARENT, STAGES, Stage, data_versions, digest_files, stage_inputs
+from lynx_core.stages import (
+    PARENT,
+    STAGE_VERSION,
+    STAGES,
+    Stage,
+    data_versions,
+    digest_files,
+    stage_inputs,
+)
 
 KEY_LENGTH = 12
 
 
 def stage_key(stage: Stage, inputs: dict[str, Any], parent_key: str | None) -> str:
-    payload = json.dumps({"stage": stage, "inputs": inputs, "parent": parent_key}, sort_keys=True)
+    payload = json.dumps(
+        {"stage": stage, "version": STAGE_VERSION[stage], "inputs": inputs, "parent": parent_key},
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:KEY_LENGTH]
 
 

@@ -241,8 +241,15 @@ def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path], cache: Path) -> St
     model, tokenizer = build_model(cfg, folders["bases"])
     model.load_trainable(folders["stage2"] / WEIGHTS)
     model.to(runtime.device)
-    metrics, judge = evaluate_suite(model, tokenizer, cfg, cache, folders["eval"], runtime)
+    metrics, judge = evaluate_suite(
+        model, tokenizer, cfg, cache, folders["eval"], runtime, partial(_base_llm, cfg, folders)
+    )
     return StageOutput(metrics, tags={"lynx_judge": judge})
+
+
+def _base_llm(cfg: VariantConfig, folders: dict[Stage, Path]):
+    """The variant's frozen LLM alone, without adapters, LoRA or visual inputs."""
+    return load_bases(cfg, folders["bases"])[1]
 
 
 def run_stage(

@@ -37,6 +37,7 @@ TINY = {  # every set and stage small: the whole chain in seconds
     "data.eval_images": 8,
     "data.eval_videos": 4,
     "data.eval_mme_images": 2,
+    "eval.compliance_questions": 8,
     "train.bases.steps": 30,
     "train.instruct.steps": 20,
     "train.clip.steps": 20,

@@ -37,6 +37,10 @@ READS: dict[Stage, tuple[Stage, ...]] = {
     "eval": ("bases", "stage2"),
 }
 
+# bumped when a stage's code changes what it computes or writes, so that a store's earlier
+# outputs of that stage (and of everything after it) are not reused as if still current
+STAGE_VERSION: dict[Stage, int] = {"bases": 1, "stage1": 1, "stage2": 1, "eval": 1}
+
 FIELD_STAGE: dict[str, Stage | None] = {
     # bases: the frozen LLM (trained on world text at toy scale, else the user's weights) and
     # the frozen vision tower (CLIP-pretrained on the world at toy scale, else the user's)

@@ -8,7 +8,8 @@ concurrent trials never write half a part (`write_dir` renames a finished folder
 - the evaluation suite is written in the formats real benchmarks ship in, and read back
   through `lynx_core.data.formats`, so the toy world exercises the real readers: Open-VQA
   image/video jsonl files (videos as folders of frames), an MME release folder (two yes/no
-  questions per image), and an OwlEval-style questions file.
+  questions per image), and an OwlEval-style questions file; beside them each evaluation
+  image's clean caption, so the bare LLM can be asked the same questions in words.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from lynx_core.data import toyworld as tw
 from lynx_core.data.prompts import MME_SUFFIX, held_out_prompt
 from lynx_core.data.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
-WORLD_VERSION = 4  # bump whenever rendering or tasks change, so no stale cache is reused
+WORLD_VERSION = 5  # bump whenever rendering or tasks change, so no stale cache is reused
 OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"
+DESCRIPTIONS = "openvqa/image_descriptions.jsonl"  # each image in words, for the bare LLM
 MME_DIR, OWL_QUESTIONS, OWL_IMAGES = "mme", "owleval/questions.jsonl", "owleval/images"
 OWL_PROMPTS = (
     "describe the image in detail .",
@@ -223,6 +225,11 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
             _save_png(tw.render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
         _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
+        described = [
+            {"image": _media_path("image", i), "description": s.caption()}
+            for i, s in enumerate(scenes)
+        ]
+        _write_jsonl(out / DESCRIPTIONS, described)
         clips = tw.sample_clips(cfg.seed, cfg.eval_videos, "eval")
         for i, clip in enumerate(clips):
             for t, frame in enumerate(tw.render_clip(clip)):

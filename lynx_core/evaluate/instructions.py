@@ -50,6 +50,7 @@ def compliance(
     What counts as detailed depends on the world: 10+ words for real answers, fewer for the
     toy world's one-sentence answers (`eval.detailed_min_words`)."""
     metrics: dict[str, float] = {}
+    rates = []
     for kind in ("one_word", "detailed"):
         marks = [
             complies(a, i, detailed_min_words)
@@ -59,4 +60,7 @@ def compliance(
         if marks:
             metrics[f"compliance/{kind}"] = 100.0 * sum(marks) / len(marks)
             metrics[f"compliance/{kind}_n"] = float(len(marks))
+            rates.append(metrics[f"compliance/{kind}"])
+    if rates:  # both directions weigh the same: a model that only answers short scores 50
+        metrics["compliance/overall"] = statistics.fmean(rates)
     return metrics

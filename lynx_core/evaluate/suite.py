@@ -5,7 +5,9 @@ the same layout, e.g. the real Open-VQA files and an MME release.
 
 Open-VQA image and video files (judged by the rule judge or a GPT judge, scored per class as
 the paper counts), length-instruction compliance on held-out instructions (with the
-correctness of those answers beside it: the paper's trade-off), MME-form yes/no questions
+correctness of those answers beside it: the paper's trade-off), by the variant and, where the
+suite describes its images in words, by its bare frozen LLM reading the descriptions
+(`lynx_core.evaluate.following`), MME-form yes/no questions
 (official acc / acc+), and answers to OwlEval-form open prompts for people to rate. Every
 answer goes to `predictions.jsonl` with its split; the metrics come back as one flat dict.
 """
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from transformers import PreTrainedModel
 
 from lynx_core.atomic import write_text
 from lynx_core.config import VariantConfig
@@ -29,24 +32,24 @@ from lynx_core.data.formats import (
     load_openvqa,
     load_owleval,
 )
-from lynx_core.data.prompts import LENGTH_INSTRUCTIONS
 from lynx_core.data.tasks import Example
 from lynx_core.data.worldset import (
+    DESCRIPTIONS,
     OPENVQA_IMAGE,
     OPENVQA_VIDEO,
     OWL_QUESTIONS,
     eval_suite,
 )
 from lynx_core.evaluate import mme, openvqa, rule_judge
+from lynx_core.evaluate.following import length_instructed, llm_answers, score_following
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, verdict_counts
-from lynx_core.evaluate.instructions import compliance, length_stats
+from lynx_core.evaluate.instructions import length_stats
 from lynx_core.model.features import Encoder, trunk_encoder
 from lynx_core.model.lynx import LynxModel
 from lynx_core.train.runtime import CPU, Runtime
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.jsonl"
-COMPLIANCE_QUESTIONS = 24  # image questions asked again with each held-out length instruction
 OWL_MAX_NEW_TOKENS = 16
 
 
@@ -139,8 +142,10 @@ def evaluate_suite(
     cache: Path,
     out: Path,
     runtime: Runtime = CPU,
+    base_llm: Callable[[], PreTrainedModel] | None = None,
 ) -> tuple[dict[str, float], str]:
-    """All metrics of the suite and the name of the judge that scored Open-VQA."""
+    """All metrics of the suite and the name of the judge that scored Open-VQA. `base_llm`
+    loads the variant's frozen LLM alone, for the instruction-following comparison."""
     suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
     encode = None
     if cfg.train.feature_cache and model.vision.frozen:
@@ -173,7 +178,24 @@ def evaluate_suite(
         if split == "openvqa":
             image_answers, image_examples = answers, examples
     metrics.update(length_stats(image_answers))
-    metrics.update(_compliance(answer, image_examples, records))
+    asked, kinds = length_instructed(image_examples, cfg.eval.compliance_questions)
+    found, rows = score_following(
+        "compliance", asked, kinds, answer(asked), cfg.eval.detailed_min_words
+    )
+    metrics.update(found)
+    records += rows
+    described = _described(suite, table, asked)
+    if described and base_llm is not None:
+        llm = base_llm().to(runtime.device)
+        found, rows = score_following(
+            "llm_compliance",
+            described,
+            kinds,
+            llm_answers(llm, tokenizer, described, cfg.eval, runtime),
+            cfg.eval.detailed_min_words,
+        )
+        metrics.update(found)
+        records += rows
     metrics.update(_mme(answer, suite, records))
     records += _owleval(answer, suite)
     write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
@@ -181,29 +203,20 @@ def evaluate_suite(
     return metrics, judge_name
 
 
-def _compliance(answer: Answerer, image_examples, records) -> dict[str, float]:
-    """The first image questions again, each with a held-out one-word / in-detail instruction."""
-    base = image_examples[:COMPLIANCE_QUESTIONS]
-    asked, kinds = [], []
-    for kind, name in (("short", "one_word"), ("long", "detailed")):
-        instruction = LENGTH_INSTRUCTIONS[kind][-1]
-        asked += [replace(e, prompt=f"{e.prompt} {instruction}") for e in base]
-        kinds += [name] * len(base)
-    answers = answer(asked)
-    metrics = compliance(answers, kinds, answer.cfg.eval.detailed_min_words)
-    for name in ("one_word", "detailed"):
-        marks = [
-            rule_judge.judge(a, e.accepted)
-            for a, e, k in zip(answers, asked, kinds, strict=True)
-            if k == name
-        ]
-        if marks:
-            metrics[f"compliance/{name}_correct"] = 100.0 * sum(marks) / len(marks)
-    records += [
-        {"split": "compliance", "instruction": k, "question": e.prompt, "prediction": a}
-        for e, a, k in zip(asked, answers, kinds, strict=True)
-    ]
-    return metrics
+def _described(suite: Path, table: MediaTable, asked: Sequence[Example]) -> list[Example]:
+    """The length-instructed questions with each image's description as text context, for
+    the bare LLM; empty unless the suite describes every one of those images."""
+    file = suite / DESCRIPTIONS
+    if not file.exists() or not asked:
+        return []
+    text = {
+        (suite / "openvqa" / row["image"]).resolve(): row["description"]
+        for row in map(json.loads, file.read_text().splitlines())
+    }
+    path = {row: p.resolve() for (p, kind), row in table.rows.items() if kind == "image"}
+    if any(path[e.media] not in text for e in asked):
+        return []
+    return [replace(e, context=f"{text[path[e.media]]} .") for e in asked]
 
 
 def _mme(answer: Answerer, suite: Path, records) -> dict[str, float]:

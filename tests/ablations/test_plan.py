@@ -33,7 +33,7 @@ def test_stage_inputs_partition_the_config():
     config = VariantConfig()
     fields = [f for stage in STAGES for f in stage_inputs(config, stage)]
     assert len(fields) == len(set(fields))
-    no_result = {"train.checkpoint_every", "train.device", "train.deepspeed"}
+    no_result = {"train.checkpoint_every", "train.device", "train.deepspeed", "train.feature_cache"}
     assert set(fields) | no_result == set(flatten(config.model_dump()))
     assert not set(fields) & no_result
 
@@ -54,6 +54,7 @@ def test_stage_inputs_partition_the_config():
         ({"train.bases.steps": 10}, []),
         ({"train.seed": 1}, []),
         ({"train.checkpoint_every": 10}, ["bases", "stage1", "stage2", "eval"]),
+        ({"train.feature_cache": False}, ["bases", "stage1", "stage2", "eval"]),
     ],
 )
 def test_variants_share_the_stages_before_their_first_difference(change, shared):

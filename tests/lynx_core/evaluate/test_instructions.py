@@ -26,4 +26,7 @@ def test_compliance_is_counted_per_instruction_kind():
         "compliance/one_word_n": 2.0,
         "compliance/detailed": 50.0,
         "compliance/detailed_n": 2.0,
+        "compliance/overall": 50.0,
     }
+    only_short = compliance(["red", "blue"], ["one_word", "detailed"])
+    assert only_short["compliance/overall"] == 50.0  # obeys one direction of two

@@ -35,13 +35,22 @@ def test_generated_suite_scores_every_benchmark_form(trained):
     cfg, folders, cache, _ = trained
     metrics = run_stage("eval", cfg, folders, cache).metrics
     splits = {r["split"] for r in predictions(folders["eval"])}
-    assert splits == {"openvqa", "openvqa_video", "compliance", "mme", "owleval"}
+    assert splits == {"openvqa", "openvqa_video", "compliance", "llm_compliance", "mme", "owleval"}
     image_total = sum(
         v for k, v in metrics.items() if k.startswith("openvqa/") and k.endswith("/total")
     )
     assert image_total == sum(r["split"] == "openvqa" for r in predictions(folders["eval"]))
     assert "openvqa_video/Action_Y_N/acc" in metrics
     assert metrics["compliance/one_word_n"] == metrics["compliance/detailed_n"] > 0
+    assert metrics["compliance/one_word_n"] == cfg.eval.compliance_questions
+    # the bare LLM is asked the very same questions, with each image described in words
+    rows = predictions(folders["eval"])
+    mllm = [r["question"] for r in rows if r["split"] == "compliance"]
+    llm = [r["question"] for r in rows if r["split"] == "llm_compliance"]
+    assert llm == mllm and metrics["llm_compliance/detailed_n"] == len(llm) / 2
+    for split in ("compliance", "llm_compliance"):
+        assert 0 <= metrics[f"{split}/overall"] <= 100
+        assert metrics[f"{split}/detailed_words"] >= 0
     assert 0 <= metrics["mme/perception"] <= 200 * 5
 
 
@@ -60,6 +69,7 @@ def test_a_users_suite_folder_is_evaluated_instead_and_may_lack_parts(trained, t
     mine = tmp_path / "my-benchmarks"
     shutil.copytree(generated / "openvqa", mine / "openvqa")
     (mine / "openvqa" / "video.jsonl").unlink()
+    (mine / "openvqa" / "image_descriptions.jsonl").unlink()  # real benchmarks have none
     lines = (mine / "openvqa" / "image.jsonl").read_text().splitlines()[:3]
     (mine / "openvqa" / "image.jsonl").write_text("\n".join(lines) + "\n")
     users = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"suite": mine})})
