@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NAME   ?= arch
+SCALE  ?=
+SCALED := $(if $(SCALE),--scale $(SCALE))
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 RESULTS ?= results
@@ -20,24 +22,25 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --progress-bar off -e '.[dev]'
 	touch $(STAMP)
 
-sweep: $(STAMP)            ## train + evaluate every variant of sweeps/$(NAME).yaml
-	$(PY) -m ablations sweep sweeps/$(NAME).yaml --results $(RESULTS)
+# SCALE=paper (or toy, tiny) runs a sweep file at another scale than its own `scale:`
+sweep: $(STAMP)            ## train + evaluate every variant of sweeps/$(NAME).yaml, then tables
+	$(PY) -m ablations sweep sweeps/$(NAME).yaml --results $(RESULTS) $(SCALED)
 
-plan: $(STAMP)             ## list the variants of sweeps/$(NAME).yaml
-	$(PY) -m ablations plan sweeps/$(NAME).yaml
+plan: $(STAMP)             ## list the variants and stage runs of sweeps/$(NAME).yaml
+	$(PY) -m ablations plan sweeps/$(NAME).yaml $(SCALED)
 
-tables: $(STAMP)           ## rebuild results/$(NAME)/summary.* from MLflow
-	$(PY) -m ablations tables sweeps/$(NAME).yaml --results $(RESULTS)
+tables: $(STAMP)           ## rebuild results/$(NAME)/ tables, plots and findings from MLflow
+	$(PY) -m ablations tables sweeps/$(NAME).yaml --results $(RESULTS) $(SCALED)
 
 owleval-export: $(STAMP)   ## OwlEval rating sheets of sweeps/$(NAME).yaml's answers
-	$(PY) -m ablations owleval export sweeps/$(NAME).yaml --results $(RESULTS)
+	$(PY) -m ablations owleval export sweeps/$(NAME).yaml --results $(RESULTS) $(SCALED)
 
 owleval-import: $(STAMP)   ## people's ratings (RATINGS=filled sheet.csv) into MLflow
-	$(PY) -m ablations owleval import sweeps/$(NAME).yaml --results $(RESULTS) --ratings $(RATINGS)
+	$(PY) -m ablations owleval import sweeps/$(NAME).yaml --results $(RESULTS) --ratings $(RATINGS) $(SCALED)
 
 ADDRESS ?= http://127.0.0.1:8265
 submit: $(STAMP)           ## submit sweeps/$(NAME).yaml as a job to the Ray cluster at ADDRESS
-	$(PY) -m ablations submit sweeps/$(NAME).yaml --address $(ADDRESS)
+	$(PY) -m ablations submit sweeps/$(NAME).yaml --address $(ADDRESS) $(SCALED)
 
 ui: $(STAMP)               ## MLflow UI on the embedded store
 	$(PY) -m ablations ui --results $(RESULTS) --host $(HOST) --port $(PORT)

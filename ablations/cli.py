@@ -36,22 +36,16 @@ def resolve_sweep(name_or_path: str) -> Path:
 def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
     """Variants whose run in MLflow finished with their current config; never creates a store."""
     from ablations.backends import tracking_uri
-    from ablations.tables import variant_frame
-    from ablations.track import KEY, VARIANT
+    from ablations.study import variant_frame
+    from ablations.track import VARIANT
 
     uri = tracking_uri(results)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return set()
-    runs = variant_frame(spec, results)
+    runs = variant_frame(spec, results)  # runs of the current configs only
     if runs.empty:
         return set()
-    keys = {v.name: v.key for v in spec.expand()}
-    finished = runs[runs["status"] == "FINISHED"]
-    return {
-        n
-        for n, k in zip(finished[f"tags.{VARIANT}"], finished[f"tags.{KEY}"], strict=True)
-        if keys.get(n) == k
-    }
+    return set(runs.loc[runs["status"] == "FINISHED", f"tags.{VARIANT}"])
 
 
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
@@ -67,7 +61,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     store = Store(results / "store")
     done = recorded_variants(spec, results)
     console.print(
-        f"[bold]{spec.name}[/bold] ({spec.source}): {len(plan.variants)} variants, "
+        f"[bold]{spec.experiment}[/bold] ({spec.source}): {len(plan.variants)} variants, "
         f"scale {spec.scale}, {spec.resources.cpus:g} cpu / {spec.resources.gpus:g} gpu "
         "per trial"
     )
@@ -124,8 +118,8 @@ def open_driver(spec: SweepSpec, results: Path):
     Called off the main thread while that one starts Ray: Tune, MLflow and pandas take
     seconds to import and the MLflow store seconds to create or migrate, so they overlap.
     """
+    import ablations.report  # noqa: F401  (pandas, matplotlib)
     import ablations.run  # noqa: F401  (imported for its import time: Tune's)
-    import ablations.tables  # noqa: F401
     from ablations.track import SweepTracker
 
     return SweepTracker(spec, results)
@@ -139,7 +133,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     plan = make_plan(variants)  # once: the eval suite and training files are walked once
     results = Path(args.results)
     console.print(
-        f"[bold]{spec.name}[/bold]: {len(variants)} variants on "
+        f"[bold]{spec.experiment}[/bold]: {len(variants)} variants on "
         f"{ray_address(args.address) or 'local Ray'}; tracking {tracking_uri(results)}"
     )
     with ExitStack() as stack:
@@ -163,13 +157,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
                 failure=args.fail_once_at,
                 max_concurrent=args.max_concurrent,
             )
-    from ablations.progress import print_table
-    from ablations.tables import headline, summary_table, variant_frame, write_summary
-
     tracker.close("FAILED" if outcome.failed else "FINISHED")
-    table = summary_table(spec, variant_frame(spec, results))
-    md, csv = write_summary(spec, table, results)
-    print_table(console, headline(spec, table), f"{spec.name}: held-out scores (all in {md})")
     if outcome.skipped:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
     if outcome.executed or outcome.reused:
@@ -179,25 +167,40 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         )
     for name, where in outcome.failed.items():
         console.print(f"[red]failed[/red] {name}: {where}")
+    show_report(spec, results, console)
     uri = tracking_uri(results)
     browse = "make ui" if uri.startswith("sqlite:") else uri  # a server has its own UI
-    console.print(f"table:  {md}\n        {csv}\nMLflow: {uri}\nbrowse: {browse}")
+    console.print(f"MLflow: {uri}\nbrowse: {browse}")
     return EXIT_FAILED_VARIANTS if outcome.failed else 0
 
 
-def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
+def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:
+    """Build the sweep's tables, plots and findings from MLflow and say where they are."""
     from ablations.progress import print_table
-    from ablations.tables import headline, summary_table, variant_frame, write_summary
+    from ablations.report import build_report, headline
 
-    results = Path(args.results)
-    table = summary_table(spec, variant_frame(spec, results))
-    if table.empty:
-        console.print(f"no runs of {spec.name!r} in MLflow yet; run: make sweep NAME={spec.name}")
-        return 1
-    md, csv = write_summary(spec, table, results)
-    print_table(console, headline(spec, table), f"{spec.name} (all columns in {md})")
-    console.print(f"table: {md}\n       {csv}")
-    return 0
+    report = build_report(spec, results)
+    if report.study.runs.empty:
+        console.print(
+            f"no finished runs of {spec.experiment!r} in MLflow yet; run: "
+            f"make sweep {spec.make_args}"
+        )
+        return False
+    print_table(console, headline(report.study), f"{spec.experiment}: held-out scores")
+    verdicts = "; ".join(f"{f.number} {f.verdict}" for f in report.findings)
+    console.print(f"the paper's conclusions here: {verdicts} (findings.md)")
+    logged = f"; logged to MLflow run {report.logged_to}" if report.logged_to else ""
+    console.print(
+        f"tables, plots, findings: {report.folder}/README.md ({len(report.files)} files in "
+        f"{report.seconds:.1f} s{logged})",
+        markup=False,
+        highlight=False,
+    )
+    return True
+
+
+def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
+    return 0 if show_report(spec, Path(args.results), console) else 1
 
 
 def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
@@ -209,10 +212,12 @@ def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
         if args.action == "export":
             out = Path(args.out) if args.out else None
             written = owleval.export(spec, results, out, args.seed)
-            console.print(f"rating sheets for {spec.name}:", *(f"  {p}" for p in written), sep="\n")
+            console.print(
+                f"rating sheets for {spec.experiment}:", *(f"  {p}" for p in written), sep="\n"
+            )
             console.print(
                 f"fill the rating column of {written[0].name} (A–D), then: "
-                f"make owleval-import NAME={spec.name} RATINGS=<filled csv>"
+                f"make owleval-import {spec.make_args} RATINGS=<filled csv>"
             )
             return 0
         if not args.ratings:
@@ -224,8 +229,8 @@ def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
     except (owleval.OwlEvalError, ValueError) as err:
         console.print(f"error: {err}", style="red", highlight=False, markup=False)
         return 1
-    print_table(console, table, f"{spec.name}: OwlEval ratings (logged to each variant's run)")
-    console.print(f"table: {results / spec.name / 'owleval_scores.md'}")
+    print_table(console, table, f"{spec.experiment}: OwlEval ratings (logged to each run)")
+    console.print(f"table: {results / spec.experiment / 'owleval_scores.md'}")
     return 0
 
 
@@ -239,13 +244,15 @@ def submit_command(spec: SweepSpec, args) -> list[str]:
         ray, "job", "submit", "--address", args.address, "--working-dir", ".",
         "--runtime-env-json", json.dumps({"env_vars": env_vars, "excludes": UPLOAD_EXCLUDES}),
         "--", args.head_python, "-m", "ablations", "sweep", spec.source,
-        "--results", args.results,
+        "--results", args.results, *(["--scale", args.scale] if args.scale else []),
     ]  # fmt: skip
 
 
 def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
     command = submit_command(spec, args)
-    console.print(f"submitting {spec.name} to {args.address}: {' '.join(command)}", markup=False)
+    console.print(
+        f"submitting {spec.experiment} to {args.address}: {' '.join(command)}", markup=False
+    )
     return subprocess.call(command)
 
 
@@ -278,6 +285,15 @@ def _injected_failure(text: str):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _scale_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--scale",
+        default=None,
+        help="run the sweep file at this scale (toy, tiny, paper) instead of its own `scale:`; "
+        "its `scales.<scale>` section applies",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m ablations", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -289,6 +305,7 @@ def parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
         cmd.add_argument("--results", default="results", help="outputs and default MLflow store")
+        _scale_argument(cmd)
     sweep = sub.choices["sweep"]
     sweep.add_argument("--address", default=None, help="Ray cluster address (else RAY_ADDRESS)")
     sweep.add_argument("--max-failures", type=int, default=1, help="retries per crashed trial")
@@ -309,6 +326,7 @@ def parser() -> argparse.ArgumentParser:
     owl.add_argument("action", choices=["export", "import"])
     owl.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
     owl.add_argument("--results", default="results", help="outputs and default MLflow store")
+    _scale_argument(owl)
     owl.add_argument("--out", default=None, help="export: folder (default results/<sweep>/owleval)")
     owl.add_argument("--seed", type=int, default=0, help="export: seed of the slot shuffle")
     owl.add_argument("--ratings", default=None, help="import: the filled sheet.csv")
@@ -316,6 +334,7 @@ def parser() -> argparse.ArgumentParser:
     submit = sub.add_parser("submit", help="submit the sweep as a job to a Ray cluster")
     submit.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
     submit.add_argument("--address", required=True, help="the cluster's dashboard address")
+    _scale_argument(submit)
     submit.add_argument(
         "--results",
         default=str(Path("results").resolve()),
@@ -340,12 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         console = Console(width=200)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per download
     warnings.filterwarnings("ignore", category=FutureWarning)
     if args.command == "ui":
         return cmd_ui(args, console)
     try:
         # a plan needs no weights: the paper sweep can be planned on a laptop
-        spec = load_sweep(resolve_sweep(args.sweep), check_paths=args.command == "sweep")
+        spec = load_sweep(
+            resolve_sweep(args.sweep), check_paths=args.command == "sweep", scale=args.scale
+        )
     except SweepError as err:
         console.print(f"error: {err}", style="red", highlight=False, markup=False)
         return EXIT_BAD_SPEC

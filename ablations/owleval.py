@@ -10,9 +10,7 @@ variant's run, and writes `results/<sweep>/owleval_scores.md` / `.csv`.
 
 from __future__ import annotations
 
-import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -22,12 +20,10 @@ from mlflow.utils.time import get_current_time_millis
 
 from ablations.backends import tracking_uri
 from ablations.spec import SweepSpec
-from ablations.tables import variant_frame
+from ablations.study import read_predictions, variant_frame
 from ablations.track import VARIANT
 from lynx_core.atomic import write_text
 from lynx_core.evaluate.owleval import GRADES, OwlQuestion, export_sheets, import_ratings
-
-PREDICTIONS = "predictions.jsonl"
 
 
 class OwlEvalError(RuntimeError):
@@ -35,28 +31,25 @@ class OwlEvalError(RuntimeError):
 
 
 def sheet_folder(spec: SweepSpec, results: Path) -> Path:
-    return results / spec.name / "owleval"
+    return results / spec.experiment / "owleval"
 
 
 def _finished_runs(spec: SweepSpec, results: Path) -> pd.DataFrame:
     runs = variant_frame(spec, results)
     if runs.empty:
-        raise OwlEvalError(f"no runs of {spec.name!r} in MLflow; run: make sweep NAME={spec.name}")
+        raise OwlEvalError(f"no runs of {spec.name!r} in MLflow; run: make sweep {spec.make_args}")
     finished = runs[runs["status"] == "FINISHED"]
     missing = sorted(set(v.name for v in spec.expand()) - set(finished[f"tags.{VARIANT}"]))
     if missing:
         raise OwlEvalError(
             f"variants without a finished run: {', '.join(missing)}; finish the sweep first "
-            f"(make sweep NAME={spec.name})"
+            f"(make sweep {spec.make_args})"
         )
     return finished
 
 
 def _owl_rows(client: MlflowClient, run_id: str) -> list[dict]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = client.download_artifacts(run_id, PREDICTIONS, tmp)
-        lines = Path(path).read_text().splitlines()
-    return [row for row in map(json.loads, filter(str.strip, lines)) if row["split"] == "owleval"]
+    return [row for row in read_predictions(client, run_id) if row["split"] == "owleval"]
 
 
 def export(spec: SweepSpec, results: Path, out: Path | None = None, seed: int = 0) -> list[Path]:
@@ -115,7 +108,7 @@ def import_ratings_into_mlflow(
         batch = [Metric(name, float(value), now, 0) for name, value in metrics.items()]
         client.log_batch(run_of[variant], metrics=batch)  # one request per variant
     table = table.reset_index()
-    folder = results / spec.name
+    folder = results / spec.experiment
     write_text(folder / "owleval_scores.csv", table.to_csv(index=False))
     note = f"\n\n{int(counts['unrated'])} of {int(counts['rows'])} answers unrated.\n"
     write_text(folder / "owleval_scores.md", table.to_markdown(index=False) + note)

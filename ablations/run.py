@@ -146,7 +146,7 @@ def run_graph(
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            name=spec.name,
+            name=spec.experiment,
             storage_path=str(ray_dir.resolve()),
             callbacks=[callback],
             failure_config=tune.FailureConfig(max_failures=max_failures),

@@ -2,10 +2,13 @@
 
 A sweep has a `base` (overrides of the scale preset), `axes` (a grid: the cartesian product of
 each axis' values), `zip` groups (several fields that change together, one grid dimension
-each), explicit `variants` (named overrides of the base), `seeds`, per-trial `resources`, a
-`baseline` and `include`s of other sweep files. Every problem in the file is collected and
-reported at once, with file, line, field and what is allowed, before anything runs.
-Not here: planning or running.
+each), explicit `variants` (named overrides of the base, optionally naming the paper's row
+they reproduce: `paper_row`), `seeds`, per-trial `resources`, a `baseline`, `include`s of
+other sweep files and `scales:` sections (what differs when the file runs at another scale,
+`load_sweep(..., scale=)`). Every problem in the file is collected and reported at once, with
+file, line, field and what is allowed, before anything runs; so is a sweep that would run
+another experiment than the one written (two variants that are one experiment, a toy-only
+field set where it has no effect). Not here: planning or running.
 """
 
 from __future__ import annotations
@@ -20,12 +23,23 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from ablations.errors import Problem, SweepError
-from ablations.sweep_files import read_sweep
+from ablations.reference import paper_figures
+from ablations.sweep_files import at_scale, read_sweep
 from ablations.yaml_lines import line_of
 from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+META_FIELDS = ("paper_row",)  # variant keys that describe it rather than override a field
+# fields that take effect only at toy scale: setting one beside its switch changes nothing,
+# so two "different" variants would run the same experiment
+TOY_ONLY: dict[str, tuple[str, str]] = {
+    "model.llm.toy_base": ("model.llm.path", "the LLM is the folder at model.llm.path"),
+    **{
+        f"model.vision.{f}": ("model.vision.open_clip_name", "the tower is that open_clip model")
+        for f in ("patch_size", "width", "layers", "head_width")
+    },
+}
 
 __all__ = ["Problem", "SweepError", "SweepSpec", "Variant", "load_sweep"]
 
@@ -55,6 +69,22 @@ class SweepSpec(StrictModel):
     source: str = Field("<memory>", exclude=True, description="file the spec was read from")
     _lines: dict = PrivateAttr(default_factory=dict)  # key → line in `source`, for errors
     _check_paths: bool = PrivateAttr(default=True)  # local weights must exist (False: plan)
+    _file_scale: str | None = PrivateAttr(default=None)  # `scale:` as written in the file
+
+    @property
+    def experiment(self) -> str:
+        """The name this sweep is recorded under (MLflow experiment, `results/<experiment>/`,
+        Ray's trial folder): its name, and the scale when that is not the file's own, so the
+        same file at two scales never shares runs or tables."""
+        if self._file_scale in (None, self.scale):
+            return self.name
+        return f"{self.name}@{self.scale}"
+
+    @property
+    def make_args(self) -> str:
+        """How to name this sweep to `make` (e.g. `NAME=paper SCALE=paper`)."""
+        scale = "" if self.experiment == self.name else f" SCALE={self.scale}"
+        return f"NAME={self.name}{scale}"
 
     def expand(self) -> list[Variant]:
         """Named variants × seeds, each a complete `VariantConfig` (raises `SweepError`)."""
@@ -66,23 +96,36 @@ class SweepSpec(StrictModel):
 
 @dataclass(frozen=True)
 class Variant:
-    name: str
+    """One run of the study: a named variant at one seed."""
+
+    name: str  # unique in the sweep: '<group>-s<seed>' when the sweep has several seeds
     config: VariantConfig
     overrides: dict[str, Any]
     seed: int
+    group_name: str | None = None  # the variant without its seed (None: `name`)
+    paper_row: str | None = None  # the paper's row this variant reproduces, if any
 
     @property
     def key(self) -> str:
         return config_hash(self.config)
 
+    @property
+    def group(self) -> str:
+        """The variant's name without its seed: the rows tables average over seeds."""
+        return self.group_name or self.name
 
-def load_sweep(path: str | Path, check_paths: bool = True) -> SweepSpec:
+
+def load_sweep(path: str | Path, check_paths: bool = True, scale: str | None = None) -> SweepSpec:
     """Read and validate a sweep file (with its includes) and every variant it expands to.
 
     `check_paths=False` accepts local weight paths that do not exist here (for planning).
+    `scale` runs the file at another scale than its own `scale:` (its `scales.<scale>`
+    section, if any, laid over the rest).
     """
     path = Path(path)
     raw, lines = read_sweep(path)
+    file_scale = str(raw.get("scale", "toy"))
+    raw, lines = at_scale(raw, lines, scale or file_scale, str(path))
     try:
         spec = SweepSpec.model_validate({**raw, "source": str(path)})
     except ValidationError as err:
@@ -90,6 +133,7 @@ def load_sweep(path: str | Path, check_paths: bool = True) -> SweepSpec:
         raise SweepError(str(path), problems) from None
     spec._lines = lines
     spec._check_paths = check_paths
+    spec._file_scale = file_scale
     _, problems = _expand(spec, lines)
     if problems:
         raise SweepError(str(path), problems)
@@ -122,14 +166,18 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
             name = "-".join(label for label, _, _ in combo)
             overrides = {k: v for _, option, _ in combo for k, v in option.items()}
             named.append((name, overrides, ("axes",)))
-    for name, overrides in spec.variants.items():
+    meta: dict[str, dict[str, Any]] = {}
+    for name, written in spec.variants.items():
         where = ("variants", name)
         if not re.match(NAME_PATTERN, name):
             problems.append(
                 Problem(f"variants.{name}", "names use a-z, 0-9, '-', '_'", line_of(lines, where))
             )
-        problems += _check(base, flatten(overrides), where, lines, context)
-        named.append((name, flatten(overrides), where))
+        overrides = flatten(written)
+        meta[name] = {k: overrides.pop(k) for k in META_FIELDS if k in overrides}
+        problems += _check_meta(name, meta[name], lines)
+        problems += _check(base, overrides, where, lines, context)
+        named.append((name, overrides, where))
     if not named:
         named.append(("base", {}, ("base",)))
     names = [name for name, _, _ in named]
@@ -169,21 +217,73 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
                 ]
                 break
             label = name if len(spec.seeds) == 1 else f"{name}-s{seed}"
-            variants.append(Variant(label, config, overrides, seed))
-    for field, hint in preset.required.items():
-        missing = [v.name for v in variants if _get(v.config, field) is None]
-        if missing:
-            problems.append(
-                Problem(
-                    f"base.{field}",
-                    f"scale {spec.scale!r} needs {field}: {hint} "
-                    f"(missing for {', '.join(missing)})",
-                    line_of(lines, ("base",)),
-                )
-            )
+            row = meta.get(name, {}).get("paper_row")
+            variants.append(Variant(label, config, overrides, seed, name, row))
+    problems += _toy_only_fields(variants, flatten(spec.base), named, spec.scale, lines)
+    wheres = {name: where for name, _, where in named}
+    problems += _same_experiments(variants, wheres, spec.scale, lines)
     if spec._check_paths:  # like weights, a judge key must be here before compute starts
         problems += _missing_judge_keys(variants, lines)
     return variants, problems
+
+
+def _check_meta(name: str, meta: dict[str, Any], lines: dict) -> list[Problem]:
+    row = meta.get("paper_row")
+    if row is None or row in paper_figures().rows:
+        return []
+    known = ", ".join(repr(r) for r, v in paper_figures().rows.items() if v.table == "ablation")
+    return [
+        Problem(
+            f"variants.{name}.paper_row",
+            f"{row!r} is not a row of the paper; its rows: 'Lynx', {known} (or a model of its "
+            "Table 1, e.g. 'InstructBLIP'); leave it out for a variant the paper did not run",
+            line_of(lines, ("variants", name), "paper_row"),
+        )
+    ]
+
+
+def _toy_only_fields(
+    variants: list[Variant], base: dict, named: list, scale: str, lines: dict
+) -> list[Problem]:
+    """Fields the sweep sets where they have no effect (a toy field beside real weights)."""
+    config = {v.group: v.config for v in variants}
+    problems = {}
+    for name, overrides, where in named:
+        for field, (switch, why) in TOY_ONLY.items():
+            if field not in overrides and field not in base:
+                continue
+            if name not in config or _get(config[name], switch) is None:
+                continue
+            at = where if field in overrides else ("base",)
+            problems[at, field] = Problem(
+                f"{'.'.join(map(str, at))}.{field}",
+                f"has no effect with {switch} set ({why}), so it would not change the "
+                f"experiment at scale {scale!r}; vary {switch} instead, or move {field} into "
+                "a `scales: {toy: ...}` section",
+                line_of(lines, at, field),
+            )
+    return list(problems.values())
+
+
+def _same_experiments(
+    variants: list[Variant], wheres: dict, scale: str, lines: dict
+) -> list[Problem]:
+    """Two variants whose every field is equal would run, and report, one experiment twice."""
+    first: dict[tuple[int, str], str] = {}
+    problems = []
+    for variant in variants:
+        other = first.setdefault((variant.seed, variant.key), variant.group)
+        if other != variant.group:
+            problems.append(
+                Problem(
+                    ".".join(map(str, wheres[variant.group])),
+                    f"variants {other!r} and {variant.group!r} are the same experiment at "
+                    f"scale {scale!r} (every field equal); make them differ, e.g. with a "
+                    f"value for this scale under scales.{scale}.variants.{variant.group}",
+                    line_of(lines, wheres[variant.group]),
+                )
+            )
+    return list({p.message: p for p in problems}.values())  # once per pair, not per seed
 
 
 def _missing_judge_keys(variants: list[Variant], lines: dict) -> list[Problem]:

@@ -1,8 +1,12 @@
-"""Reading sweep files: YAML with line numbers, and `include:` of other sweep files.
+"""Reading sweep files: YAML with line numbers, `include:` of other sweep files, and the
+`scales:` sections that make one file runnable at several scales.
 
 An included file supplies defaults that the including file overrides: mappings (`base`,
 `axes`, `variants`, `resources`) merge key by key, everything else is replaced. Include paths
-are relative to the including file; cycles are errors. Not here: validation of the content.
+are relative to the including file; cycles are errors. A `scales.<scale>` section holds what
+differs at that scale (paper-scale weights and 224/420 px where the toy world has 32/60 px)
+and is laid over the rest when the sweep runs at that scale. Not here: validation of the
+content.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import yaml
 from ablations.errors import Problem, SweepError
 from ablations.yaml_lines import key_lines, line_of
 from lynx_core.config import flatten
+from lynx_core.presets import PRESETS
 
 MERGED_FIELDS = ("base", "axes", "variants", "resources")
+SCALE_FIELDS = ("base", "axes", "zip", "variants", "resources", "baseline")
 
 
 def read_yaml(path: Path) -> tuple[dict[str, Any], dict]:
@@ -72,3 +78,79 @@ def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
+
+
+def at_scale(raw: dict[str, Any], lines: dict, scale: str, source: str) -> tuple[dict, dict]:
+    """The sweep as it runs at `scale`: its `scales.<scale>` section laid over the rest (base
+    per dotted field, axes per axis, each variant per dotted field, resources per key; zip and
+    baseline replaced), and the lines of the section's keys in place of those it overrides,
+    so that a problem in a scale-specific value points at the line that wrote it."""
+    sections = raw.get("scales") or {}
+    out = {k: v for k, v in raw.items() if k != "scales"} | {"scale": scale}
+    if not isinstance(sections, dict):
+        problem = Problem("scales", "must map scale names to sections", line_of(lines, ("scales",)))
+        raise SweepError(source, [problem])
+    problems = [
+        Problem(
+            f"scales.{name}",
+            f"unknown scale {name!r}; allowed: {', '.join(sorted(PRESETS))}",
+            lines.get(("scales", name)),
+        )
+        for name in sections
+        if name not in PRESETS
+    ]
+    section = sections.get(scale) or {}
+    if not isinstance(section, dict):
+        problems.append(
+            Problem(
+                f"scales.{scale}", "must be a mapping of sweep fields", lines.get(("scales", scale))
+            )
+        )
+        section = {}
+    for key in section:
+        if key not in SCALE_FIELDS:
+            problems.append(
+                Problem(
+                    f"scales.{scale}.{key}",
+                    f"a scale section may set {', '.join(SCALE_FIELDS)}; not {key!r}",
+                    lines.get(("scales", scale, key)),
+                )
+            )
+    named = raw.get("variants") if isinstance(raw.get("variants"), dict) else {}
+    mine = section.get("variants") if isinstance(section.get("variants"), dict) else {}
+    for name in mine:
+        if name not in named:
+            problems.append(
+                Problem(
+                    f"scales.{scale}.variants.{name}",
+                    f"no variant {name!r} to set at scale {scale!r}; declare it under `variants:` "
+                    f"(variants: {', '.join(named) or 'none'})",
+                    lines.get(("scales", scale, "variants", name)),
+                )
+            )
+    if problems:
+        raise SweepError(source, problems)
+    for key in SCALE_FIELDS:
+        if key not in section:
+            continue
+        mine, theirs = section[key], out.get(key)
+        if not (isinstance(mine, dict) and isinstance(theirs, dict)):
+            out[key] = mine  # replaced; a type error is the spec's to report
+        elif key == "base":
+            out[key] = {**flatten(theirs), **flatten(mine)}
+        elif key == "variants":
+            out[key] = {name: _laid_over(over, mine.get(name)) for name, over in theirs.items()}
+        else:
+            out[key] = {**theirs, **mine}
+    prefix = ("scales", scale)
+    moved = {path[2:]: line for path, line in lines.items() if path[:2] == prefix}
+    return out, {**lines, **moved}
+
+
+def _laid_over(overrides: Any, scaled: Any) -> Any:
+    """One variant's overrides with its scale-specific ones over them, per dotted field."""
+    if scaled is None:
+        return overrides
+    if not isinstance(overrides, dict | None) or not isinstance(scaled, dict):
+        return scaled  # not mappings: the spec reports the type
+    return {**flatten(overrides or {}), **flatten(scaled)}

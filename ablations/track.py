@@ -28,6 +28,7 @@ from lynx_core.config import flatten
 from lynx_core.stages import Stage
 
 ROLE, SWEEP, VARIANT, KEY = "lynx_role", "lynx_sweep", "lynx_variant", "lynx_config_hash"
+GROUP, SEED = "lynx_group", "lynx_seed"  # the variant without its seed, and the seed
 PARENT = "mlflow.parentRunId"
 MAX_PARAM_CHARS = 6000
 CURVE = ("loss", "lr", "samples_per_s")  # per-step metrics, named <stage>/<field>
@@ -38,12 +39,12 @@ def stage_tags(chain: dict[Stage, str]) -> dict[str, str]:
 
 
 def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
-    experiment = client.get_experiment_by_name(spec.name)
+    experiment = client.get_experiment_by_name(spec.experiment)
     if experiment is not None:
         return experiment.experiment_id
     local_store = client.tracking_uri.startswith("sqlite:")
     artifacts = (results / "mlartifacts").resolve().as_uri() if local_store else None
-    return client.create_experiment(spec.name, artifact_location=artifacts)
+    return client.create_experiment(spec.experiment, artifact_location=artifacts)
 
 
 class SweepTracker:
@@ -64,11 +65,11 @@ class SweepTracker:
         return runs[0] if runs else None
 
     def _parent_run(self) -> str:
-        found = self._find(f"tags.{ROLE} = 'sweep' and tags.{SWEEP} = '{self.spec.name}'")
+        found = self._find(f"tags.{ROLE} = 'sweep' and tags.{SWEEP} = '{self.spec.experiment}'")
         if found is not None:
             return found.info.run_id
-        tags = {ROLE: "sweep", SWEEP: self.spec.name, "source": self.spec.source}
-        run = self.client.create_run(self.experiment_id, tags=tags, run_name=self.spec.name)
+        tags = {ROLE: "sweep", SWEEP: self.spec.experiment, "source": self.spec.source}
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=self.spec.experiment)
         self.client.log_text(run.info.run_id, self.spec.model_dump_json(indent=2), "sweep.json")
         return run.info.run_id
 
@@ -84,8 +85,10 @@ class SweepTracker:
             return found.info.run_id, found.info.status == "FINISHED"
         tags = {
             ROLE: "variant",
-            SWEEP: self.spec.name,
+            SWEEP: self.spec.experiment,
             VARIANT: variant.name,
+            GROUP: variant.group,
+            SEED: str(variant.seed),
             KEY: variant.key,
             PARENT: self.parent_id,
             **stage_tags(chain),

@@ -1,12 +1,13 @@
-"""Named scale presets, selected by a sweep's `scale:` field.
+"""Named scale presets, selected by a sweep's `scale:` field (or `--scale`).
 
-A preset is dotted overrides of the `VariantConfig` defaults plus the fields a user must still
-supply (paths to local weights), each with a hint; the sweep validator reports missing ones
-before anything runs. `toy` is the defaults themselves (trains on a CPU in minutes); `tiny` is
-toy with every set and stage cut to a few steps (tests, a first check of a machine). `paper`
-is the released Lynx configuration (../shared/paper/lynx_reference.md, bytedance/lynx-llm's
-configs/LYNX.yaml): EVA ViT-g/14 at 420 px, resampler depth 3 with 32 tokens, a 7B LLaMA-family
-LLM, adapters after every 2nd layer, 5 video frames, 5-beam decoding of up to 64 tokens.
+A preset is dotted overrides of the `VariantConfig` defaults. `toy` is the defaults themselves
+(trains on a CPU in minutes); `tiny` is toy with every set and stage cut to a few steps
+(tests, a first check of a machine). `paper` is the released Lynx configuration
+(../shared/paper/lynx_reference.md, bytedance/lynx-llm's configs/LYNX.yaml): EVA ViT-g/14 at
+420 px, resampler depth 3 with 32 tokens, a 7B LLaMA-family LLM, adapters after every 2nd
+layer, 5 video frames, 5-beam decoding of up to 64 tokens. Its weights are local paths by
+convention (`weights/vicuna-7b`, `weights/eva01-g-14.pt`): a sweep changes them in its base,
+and the sweep validator reports any that do not exist before anything runs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pydantic import BaseModel
 
 class Preset(BaseModel):
     overrides: dict[str, Any] = {}
-    required: dict[str, str] = {}  # dotted field -> how to satisfy it
 
 
 LLAMA_7B = {
@@ -68,10 +68,8 @@ PRESETS: dict[str, Preset] = {
             "eval.max_new_tokens": 64,
             "eval.num_beams": 5,
             "train.feature_cache": False,  # EVA ViT-g tokens of the world: ~13 GB
-        },
-        required={
-            "model.llm.path": "the local folder of Vicuna-7B or LLaMA-7B (HF format)",
-            "model.vision.checkpoint": "the local EVA01-g-14 open_clip checkpoint file",
+            "model.llm.path": "weights/vicuna-7b",  # a local HF folder (never downloaded)
+            "model.vision.checkpoint": "weights/eva01-g-14.pt",  # a local open_clip file
         },
     ),
 }

@@ -59,6 +59,7 @@ def score_following(
         {
             "split": split,
             "instruction": kind,
+            "media": e.media,
             "question": e.prompt,
             "answer": e.accepted,
             "prediction": a,

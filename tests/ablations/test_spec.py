@@ -13,16 +13,29 @@ REPO = Path(__file__).resolve().parents[2]
 SWEEPS = sorted((REPO / "sweeps").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
-def test_every_sweep_file_validates_and_says_what_it_answers(path: Path):
+def _scales(path: Path) -> list[str]:
+    """The file's own scale and both study scales."""
+    return list(dict.fromkeys([load_sweep(path, check_paths=False).scale, "toy", "paper"]))
+
+
+@pytest.mark.parametrize(
+    ("path", "scale"),
+    [(path, scale) for path in SWEEPS for scale in _scales(path)],
+    ids=lambda x: x.stem if isinstance(x, Path) else x,
+)
+def test_every_sweep_file_validates_at_both_scales_and_says_what_it_answers(path, scale):
     text = path.read_text()
     assert text.startswith("# Question:"), "a sweep opens with the question it answers"
     assert f"make sweep NAME={path.stem}" in text.split("\nname:")[0]
-    spec = load_sweep(path, check_paths=False)  # local weights are checked when run
-    assert spec.name == path.stem
-    names = [v.name for v in spec.expand()]
+    spec = load_sweep(path, check_paths=False, scale=scale)  # weights are checked when run
+    assert spec.name == path.stem and spec.scale == scale
+    variants = spec.expand()
+    names = [v.name for v in variants]
     assert len(names) == len(set(names))
-    assert spec.baseline is None or spec.baseline in names
+    assert spec.baseline is None or spec.baseline in {v.group for v in variants}
+    if scale == "paper":  # the paper's models, never a toy tower or toy LLM
+        assert all(v.config.model.vision.open_clip_name == "EVA01-g-14" for v in variants)
+        assert all(v.config.model.llm.path is not None for v in variants)
 
 
 def test_arch_sweep_is_the_architecture_by_adapter_grid():
@@ -107,7 +120,7 @@ baseline: nope
     ("text", "needle"),
     [
         ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: paper, tiny, toy"),
-        ("name: x\nscale: paper\n", "scale 'paper' needs model.llm.path: the local folder"),
+        ("name: x\nscale: paper\n", "path 'weights/vicuna-7b' does not exist"),
         ("name: x\nresources: {gpus: -1}\n", "greater than or equal to 0"),
         ("name: x\nfrobnicate: 1\n", "frobnicate"),
         ("name: Bad Name\n", "should match pattern"),
@@ -206,19 +219,136 @@ def test_include_cycles_and_missing_includes_are_errors(tmp_path):
 
 
 def test_paper_sweep_plans_without_weights_but_needs_them_to_run(tmp_path, monkeypatch):
-    paper = Path(__file__).resolve().parents[2] / "sweeps" / "paper.yaml"
+    paper = REPO / "sweeps" / "paper.yaml"
     monkeypatch.chdir(tmp_path)  # relative weight paths resolve here, where there are none
-    names = [v.name for v in load_sweep(paper, check_paths=False).expand()]
-    assert names[0] == "lynx" and "w-cross-attn-trainable-llm" in names
+    assert load_sweep(paper).expand()  # the toy study needs no weights
+    names = [v.name for v in load_sweep(paper, check_paths=False, scale="paper").expand()]
+    assert names[0] == "lynx-s0" and "w-cross-attn-trainable-llm-s2" in names
     with pytest.raises(SweepError) as caught:
-        load_sweep(paper)
+        load_sweep(paper, scale="paper")
     problems = {p.field: p for p in caught.value.problems}
     assert set(problems) == {
         "base.model.llm.path",
         "base.model.vision.checkpoint",
         "variants.w-llama.model.llm.path",
-    }  # each missing path once, at the line that sets it
+    }  # each missing path once, at the line that sets it: in the paper scale's section
+    lines = paper.read_text().splitlines()
+    assert "weights/vicuna-7b" in lines[problems["base.model.llm.path"].line - 1]
+    assert "weights/llama-7b" in lines[problems["variants.w-llama.model.llm.path"].line - 1]
     assert "put the weights there or change the path" in problems["base.model.llm.path"].message
+
+
+def test_the_paper_study_changes_one_thing_per_variant_with_seeds():
+    for scale in ("toy", "paper"):
+        spec = load_sweep(REPO / "sweeps" / "paper.yaml", check_paths=False, scale=scale)
+        variants = spec.expand()
+        groups = list(dict.fromkeys(v.group for v in variants))
+        assert len(groups) >= 20 and len(spec.seeds) >= 3 and spec.baseline == "lynx"
+        rows = {v.group: v.paper_row for v in variants if v.paper_row}
+        assert rows == {
+            "lynx": "Lynx",
+            "w-llama": "w/ LLaMA",
+            "w-o-diverse-prompts": "w/o diverse prompts",
+            "w-large-scale-noisy-data": "w/ large-scale noisy data",
+            "w-cross-attn": "w/ cross-attn",
+            "w-cross-attn-trainable-llm": "w/ cross-attn & trainable LLM",
+            "w-o-high-resolution": "w/o high-resolution",
+        }
+        base = {v.seed: v.config.model_dump() for v in variants if v.group == "lynx"}
+        for v in variants:  # every variant differs from lynx of its seed, and only there
+            if v.group != "lynx":
+                assert v.config.model_dump() != base[v.seed], v.name
+    toy = {v.group: v.config for v in load_sweep(REPO / "sweeps" / "paper.yaml").expand()}
+    paper = {
+        v.group: v.config
+        for v in load_sweep(REPO / "sweeps/paper.yaml", check_paths=False, scale="paper").expand()
+    }
+    # the paper's ratios at toy scale: 420/224 px = 60/32 px, 32 tokens of 900 = 8 of 225
+    assert toy["lynx"].model.vision.image_size / toy[
+        "w-o-high-resolution"
+    ].model.vision.image_size == (
+        paper["lynx"].model.vision.image_size / paper["w-o-high-resolution"].model.vision.image_size
+    )
+    assert (toy["lynx"].model.vision.image_size // toy["lynx"].model.vision.patch_size) ** 2 == 225
+    assert paper["w-llama"].model.llm.path.name == "llama-7b"
+    assert toy["w-llama"].model.llm.toy_base == "llama" and toy["w-llama"].model.llm.path is None
+
+
+def test_a_scale_section_is_laid_over_the_file_at_that_scale(tmp_path):
+    path = write(
+        tmp_path,
+        """name: two
+base: {model.adapters.enabled: true}
+variants:
+  lynx: {paper_row: Lynx}
+  low-res: {model.resampler.depth: 2}
+baseline: lynx
+scales:
+  toy:
+    base: {model.vision.image_size: 64}
+    variants: {low-res: {model.vision.image_size: 32}}
+  paper:
+    variants:
+      low-res: {model.vision.image_size: 224}
+    resources: {gpus: 1}
+""",
+    )
+    toy = {v.group: v for v in load_sweep(path).expand()}
+    assert toy["lynx"].config.model.vision.image_size == 64 and toy["lynx"].paper_row == "Lynx"
+    low = toy["low-res"].config.model
+    assert (low.vision.image_size, low.resampler.depth, low.adapters.enabled) == (32, 2, True)
+    spec = load_sweep(path, check_paths=False, scale="paper")
+    paper = {v.group: v for v in spec.expand()}
+    assert paper["low-res"].config.model.vision.image_size == 224
+    assert paper["lynx"].config.model.vision.image_size == 420  # the preset's: toy's 64 stays
+    assert spec.resources.gpus == 1 and spec.experiment == "two@paper"
+    assert load_sweep(path).experiment == "two"  # the file's own scale keeps its name
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "line", "needle"),
+    [
+        (  # a scale-specific value is reported at the line of the section that sets it
+            "name: x\nvariants:\n  a: {}\n  b: {model.arch: cross_attention}\nscales:\n"
+            "  toy:\n    variants:\n      b: {model.resampler.num_queries: 0}\n",
+            "variants.b.model.resampler.num_queries",
+            8,
+            "greater than 0",
+        ),
+        (
+            "name: x\nvariants:\n  a: {}\nscales:\n  toy:\n    variants: {c: {}}\n",
+            "scales.toy.variants.c",
+            6,
+            "declare it under `variants:`",
+        ),
+        ("name: x\nscales:\n  huge: {}\n", "scales.huge", 3, "allowed: paper, tiny, toy"),
+        ("name: x\nscales:\n  toy: {name: y}\n", "scales.toy.name", 3, "a scale section"),
+        (
+            "name: x\nvariants:\n  a: {paper_row: w/ cross attn}\n",
+            "variants.a.paper_row",
+            3,
+            "'w/ cross-attn'",
+        ),
+        (  # two variants that are one experiment: at this scale they differ in nothing
+            "name: x\nvariants:\n  a: {}\n  b: {}\n",
+            "variants.b",
+            4,
+            "'a' and 'b' are the same experiment",
+        ),
+        (  # a toy-only field beside real weights changes nothing
+            "name: x\nscale: paper\naxes:\n  model.llm.toy_base: [llama, vicuna]\n",
+            "axes.model.llm.toy_base",
+            4,
+            "has no effect with model.llm.path set",
+        ),
+    ],
+)
+def test_scales_paper_rows_and_silent_duplicates_are_checked(tmp_path, text, field, line, needle):
+    with pytest.raises(SweepError) as caught:
+        load_sweep(write(tmp_path, text), check_paths=False)
+    problems = {p.field: p for p in caught.value.problems}
+    assert field in problems, caught.value
+    assert problems[field].line == line and needle in problems[field].message
 
 
 def test_a_gpt_judge_without_its_key_is_reported_before_compute(tmp_path, monkeypatch):

@@ -1,0 +1,98 @@
+"""Intervals for the study's numbers: a mean over seeds, a difference paired by seed, and,
+with one seed, a difference bootstrapped over the questions both runs answered.
+
+Pure functions of numbers (scipy.stats for the t quantiles, numpy for resampling); what the
+numbers are and where they come from is `ablations.study`'s business.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+RESAMPLES = 2000
+Method = Literal["t", "bootstrap", "none"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its 95% interval; `n` seeds (t) or questions (bootstrap) behind it."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    method: Method
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    @property
+    def known(self) -> bool:
+        """Whether there is an interval at all (one seed and no questions: there is not)."""
+        return not (math.isnan(self.low) or math.isnan(self.high))
+
+    @property
+    def within_noise(self) -> bool:
+        """The interval contains 0 (or there is none): no difference can be claimed."""
+        return not self.known or self.low <= 0 <= self.high
+
+
+NOTHING = Estimate(math.nan, math.nan, math.nan, 0, "none")
+
+
+def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
+    """Mean ± Student-t interval over independent replicates (seeds); none below 2."""
+    data = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    if len(data) == 0:
+        return NOTHING
+    mean = float(data.mean())
+    if len(data) < 2:
+        return Estimate(mean, math.nan, math.nan, 1, "none")
+    sem = float(data.std(ddof=1)) / math.sqrt(len(data))
+    half = float(stats.t.ppf((1 + confidence) / 2, df=len(data) - 1)) * sem
+    return Estimate(mean, mean - half, mean + half, len(data), "t")
+
+
+def paired_delta(
+    values: Mapping[int, float], baseline: Mapping[int, float], confidence: float = CONFIDENCE
+) -> Estimate:
+    """`values − baseline` paired by seed (the seeds both have): t interval of the
+    per-seed differences, so what a seed does to both sides cancels."""
+    seeds = sorted(set(values) & set(baseline))
+    return mean_interval([values[s] - baseline[s] for s in seeds], confidence)
+
+
+def bootstrap_delta(
+    values: np.ndarray,
+    baseline: np.ndarray,
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    strata: np.ndarray | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    confidence: float = CONFIDENCE,
+) -> Estimate:
+    """`statistic(values) − statistic(baseline)` over paired units (row i of both is the same
+    question), with a percentile interval from resampling units with replacement, within each
+    stratum if given (e.g. MME's subtasks keep their sizes)."""
+    values, baseline = np.asarray(values, float), np.asarray(baseline, float)
+    if values.shape != baseline.shape or len(values) == 0:
+        return NOTHING
+    strata = np.zeros(len(values), int) if strata is None else np.asarray(strata)
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    picks = np.concatenate(  # (resamples, units): each row one resample of every stratum
+        [rng.choice(g, size=(resamples, len(g)), replace=True) for g in groups], axis=1
+    )
+    deltas = np.array([statistic(values[p]) - statistic(baseline[p]) for p in picks])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(deltas, [tail, 100 - tail])
+    point = float(statistic(values) - statistic(baseline))
+    return Estimate(point, float(low), float(high), len(values), "bootstrap")
