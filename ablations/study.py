@@ -34,6 +34,7 @@ from lynx_core.evaluate.metric_names import class_key
 from lynx_core.evaluate.mme import PERCEPTION, parse_yes_no
 
 PREDICTIONS = "predictions.jsonl"
+JUDGE = "lynx_judge"  # the tag naming who judged a run's answers (rule-v1, gpt:<model>)
 
 
 def variant_frame(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.DataFrame:
@@ -154,7 +155,7 @@ class Study:
     """The finished runs of a sweep, by variant (group) and seed, and what can be said of them."""
 
     spec: SweepSpec
-    runs: pd.DataFrame  # finished runs: columns group, seed, run_id, metrics.*
+    runs: pd.DataFrame  # finished runs: columns group, seed, run_id, metrics.*, tags.lynx_judge
     client: MlflowClient
     variants: list[Variant]
     missing: list[str] = field(default_factory=list)  # variant × seed without a finished run
@@ -174,8 +175,8 @@ class Study:
                 "run_id": list(finished.get("run_id", [])),
             }
         )
-        metrics = [c for c in finished.columns if c.startswith("metrics.")]
-        runs = pd.concat([runs, finished[metrics].reset_index(drop=True)], axis=1)
+        kept = [c for c in finished.columns if c.startswith("metrics.") or c == f"tags.{JUDGE}"]
+        runs = pd.concat([runs, finished[kept].reset_index(drop=True)], axis=1)
         done = set(finished.get(f"tags.{VARIANT}", []))
         missing = [v.name for v in variants if v.name not in done]
         return cls(spec, runs, MlflowClient(uri), variants, missing)
@@ -189,6 +190,12 @@ class Study:
     @property
     def baseline(self) -> str | None:
         return self.spec.baseline if self.spec.baseline in self.groups else None
+
+    @property
+    def judges(self) -> list[str]:
+        """Who judged the answers (a table mixing judges says so)."""
+        column = f"tags.{JUDGE}"
+        return sorted(set(self.runs[column].dropna())) if column in self.runs else []
 
     @property
     def seeds(self) -> list[int]:

@@ -91,6 +91,11 @@ def _value(value: Any) -> str:
 
 
 def interval_note(study: Study) -> str:
+    judged = f"answers judged by {', '.join(study.judges)}; " if study.judges else ""
+    return judged + _intervals(study)
+
+
+def _intervals(study: Study) -> str:
     seeds = len(study.seeds)
     if seeds >= 2:
         return (
@@ -264,6 +269,8 @@ def run_table(study: Study) -> pd.DataFrame:
             table[label] = runs[f"metrics.{metric}"].to_numpy()
     if "trainable params" in table:
         table["trainable params"] = table["trainable params"].astype("Int64")
+    if "tags.lynx_judge" in runs:  # which judge scored each run (rule-v1, gpt:<model>)
+        table["judge"] = runs["tags.lynx_judge"].to_numpy()
     return table
 
 

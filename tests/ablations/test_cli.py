@@ -121,13 +121,28 @@ def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
     assert "done     prefix" in first.stdout and "browse: make ui" in first.stdout
 
 
-def test_smoke_sweep_writes_a_table_listing_every_variant(smoke_run):
-    results, _ = smoke_run
-    summary = (results / "smoke" / "summary.md").read_text()
-    csv = (results / "smoke" / "summary.csv").read_text()
+def test_smoke_sweep_ends_with_its_tables_plots_and_findings(smoke_run):
+    results, first = smoke_run
+    report = results / "smoke"
+    summary, ablation = (report / "summary.md").read_text(), (report / "ablation.md").read_text()
     for name in ("prefix", "cross-attention"):
-        assert f"| {name} " in summary and name in csv
-    assert "Overall %" in summary and "Δ vs prefix" in summary and "rule-v1" in summary
+        assert f"| {name} " in summary and name in (report / "summary.csv").read_text()
+        assert f"| {name} " in ablation
+    assert "rule-v1" in summary and "Δ image Overall %" in ablation
+    assert "one seed: every interval is a paired bootstrap" in ablation
+    assert "\\toprule" in (report / "ablation.tex").read_text()
+    assert "| 5 | Prefix-finetuning" in (report / "findings.md").read_text()
+    readme = (report / "README.md").read_text()
+    for made in [*report.glob("*.md"), *report.glob("plots/*.png")]:
+        assert f"]({made.relative_to(report).as_posix()})" in readme or made.name == "README.md"
+    assert {p.name for p in report.glob("plots/*.png")} >= {"deltas.png", "curves_stage2.png"}
+    assert f"tables, plots, findings: {report}/README.md" in first.stdout
+    client, _ = variant_runs(results)
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name("smoke").experiment_id], "tags.lynx_role = 'sweep'"
+    )
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/findings.md", "report/ablation.md", "report/plots"} <= logged
 
 
 def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):
@@ -312,6 +327,6 @@ def test_the_main_sweep_trains_every_architecture_once_and_tabulates_it(tmp_path
     for manifest in (store / "stage2").glob("*/manifest.json"):
         losses = [r["loss"] for r in json.loads(manifest.read_text())["history"]]
         assert losses[-1] < losses[0], f"stage 2 did not learn: {manifest}"
-    summary = (results / "arch" / "summary.md").read_text()
-    assert "Δ vs prefix-no-adapters" in summary
-    assert sum(f"| {r.data.tags['lynx_variant']} " in summary for r in runs) == 4
+    ablation = (results / "arch" / "ablation.md").read_text()
+    assert "Δ image Overall %" in ablation and "model.arch=cross_attention" in ablation
+    assert sum(f"| {r.data.tags['lynx_variant']} " in ablation for r in runs) == 4

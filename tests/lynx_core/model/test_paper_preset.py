@@ -12,7 +12,12 @@ from lynx_core.presets import PRESETS
 
 @pytest.mark.parametrize("arch", ["prefix", "cross_attention"])
 def test_paper_preset_parameter_counts(arch, capsys):
-    overrides = {**PRESETS["paper"].overrides, "model.arch": arch}
+    overrides = {
+        **PRESETS["paper"].overrides,
+        "model.arch": arch,
+        "model.llm.path": None,  # the published sizes, randomly initialised: no weights here
+        "model.vision.checkpoint": None,
+    }
     cfg = VariantConfig.model_validate(nest(overrides)).model
     with torch.device("meta"):
         model = build_lynx(cfg, tokenizer=None)
