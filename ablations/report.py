@@ -36,6 +36,8 @@ GUIDE = {  # file → how to read it
     "Overall, ours per variant with the paper's published row under each (↳)",
     "openvqa_video.md": "the paper's Table 2, the same for the video questions",
     "mme.md": "MME score (acc + acc+, ≤ 200) per subtask, perception and cognition totals",
+    "evidence.md": "how precisely the evaluation set knows one seed's difference from the "
+    "baseline (paired bootstrap half-widths over the questions), per variant",
     "summary.md": "every run (variant × seed) with its raw final metrics",
     "plots/deltas.png": "each variant's difference from the baseline per headline metric, 95% "
     "interval as a bar (hollow point: within noise), the paper's difference as a red cross",

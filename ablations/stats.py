@@ -91,7 +91,10 @@ def bootstrap_delta(
     picks = np.concatenate(  # (resamples, units): each row one resample of every stratum
         [rng.choice(g, size=(resamples, len(g)), replace=True) for g in groups], axis=1
     )
-    deltas = np.array([statistic(values[p]) - statistic(baseline[p]) for p in picks])
+    if statistic in (np.mean, np.sum):  # linear: the statistic of the paired differences
+        deltas = statistic((values - baseline)[picks], axis=1)
+    else:
+        deltas = np.array([statistic(values[p]) - statistic(baseline[p]) for p in picks])
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(deltas, [tail, 100 - tail])
     point = float(statistic(values) - statistic(baseline))

@@ -249,11 +249,18 @@ class Study:
         common = sorted(set(mine) & set(theirs))
         if len(common) != 1:
             return paired_delta(mine, theirs)
-        seed = common[0]
+        found = self.seed_delta(group, common[0], metric, against, against_metric)
+        return paired_delta(mine, theirs) if found is None else found
+
+    def seed_delta(
+        self, group: str, seed: int, metric: str, against: str, against_metric: str | None = None
+    ) -> Estimate | None:
+        """One seed's difference with a paired bootstrap over the questions both runs
+        answered: how precisely the evaluation set pins it down (None: no per-answer data)."""
         a = self._units(group, seed, metric)
-        b = self._units(against, seed, against_metric)
+        b = self._units(against, seed, against_metric or metric)
         if a is None or b is None:
-            return paired_delta(mine, theirs)
+            return None
         (ua, strata), statistic = a
         (ub, _), _ = b
         keys = sorted(set(ua) & set(ub), key=str)

@@ -237,6 +237,37 @@ def mme_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(cells), pd.DataFrame(numbers)
 
 
+EVIDENCE = (("openvqa/overall", "image", 3.0), ("openvqa_video/overall", "video", 5.0))
+
+
+def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How precisely the evaluation set knows one seed's difference from the baseline: the
+    paired bootstrap 95% half-width over the questions, per variant its widest over seeds."""
+    if study.baseline is None:
+        return pd.DataFrame(), pd.DataFrame()
+    cells, numbers = [], []
+    for group in study.groups:
+        if group == study.baseline:
+            continue
+        row, number = {"variant": group}, {"variant": group}
+        for metric, kind, target in EVIDENCE:
+            found = [
+                study.seed_delta(group, seed, metric, study.baseline)
+                for seed in sorted(set(study.values(group, metric)))
+                if seed in study.values(study.baseline, metric)
+            ]
+            found = [e for e in found if e is not None and e.known]
+            if not found:
+                continue
+            widest = max(e.half_width for e in found)
+            row[f"{kind}: ± (target ±{target:g})"] = f"{widest:.2f}"
+            row[f"{kind} questions"] = str(found[0].n)
+            number |= {f"{metric}/half_width": widest, f"{metric}/questions": found[0].n}
+        cells.append(row)
+        numbers.append(number)
+    return pd.DataFrame(cells), pd.DataFrame(numbers)
+
+
 RUN_COLUMNS = {
     "openvqa/overall": "image Overall %",
     "openvqa_video/overall": "video Overall %",
@@ -335,6 +366,15 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
     if not cells.empty:
         text = f"score = acc + acc+ per subtask (at most 200); totals: {note}."
         written += write_table(out, "mme", cells, numbers, f"{spec.experiment}: MME", text)
+    cells, numbers = evidence_table(study)
+    if not cells.empty:
+        text = (
+            "per variant, the widest over its seeds of the 95% half-width of its difference from "
+            f"{study.baseline} on one seed, from a paired bootstrap over the questions both "
+            "answered (2000 resamples): the evaluation set's own noise, before seeds'."
+        )
+        title = f"{spec.experiment}: how precisely one seed's difference is known"
+        written += write_table(out, "evidence", cells, numbers, title, text)
     runs = run_table(study)
     md, csv = out / "summary.md", out / "summary.csv"
     title = f"# {spec.experiment}: every run\n\n{spec.description}\n\n"

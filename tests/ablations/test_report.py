@@ -1,0 +1,231 @@
+"""Tables, plots and findings from a fabricated MLflow store with known per-seed numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from scipy import stats
+
+from ablations.findings import findings
+from ablations.plan import make_plan
+from ablations.report import build_report
+from ablations.spec import load_sweep
+from ablations.study import Study
+from ablations.track import KEY, ROLE, SWEEP, VARIANT, SweepTracker
+
+SWEEP_FILE = """name: fake
+description: known numbers
+baseline: lynx
+seeds: [0, 1, 2]
+variants:
+  lynx: {paper_row: Lynx}
+  w-cross-attn: {paper_row: "w/ cross-attn", model.arch: cross_attention}
+  w-large-scale-noisy-data:
+    paper_row: "w/ large-scale noisy data"
+    data.captions: {quality: noisy, images: 5120}
+  w-o-diverse-prompts: {paper_row: "w/o diverse prompts", data.prompts.mode: single}
+"""
+# per seed 0, 1, 2: the numbers each run reports
+IMAGE = {
+    "lynx": [70, 72, 74],
+    "w-cross-attn": [40, 45, 41],  # far below: the paper's conclusion 5 holds
+    "w-large-scale-noisy-data": [75, 76, 78],  # above: conclusion 2 does not
+    "w-o-diverse-prompts": [69, 74, 72],  # within noise
+}
+COMPLIANCE = {
+    "lynx": [60, 62, 61],
+    "w-cross-attn": [50, 52, 51],
+    "w-large-scale-noisy-data": [61, 60, 62],
+    "w-o-diverse-prompts": [59, 64, 60],  # deltas -1, +2, -1: conclusion 3 inconclusive
+}
+LLM_GAP = [20, 25, 22]  # each variant's own LLM complies this much more: conclusion 1 holds
+LOSS = {"lynx": [2.0, 2.1, 2.05], "w-cross-attn": [2.5, 2.6, 2.55]}
+
+
+def metrics_of(group: str, seed: int) -> dict[str, float]:
+    image, compliance = IMAGE[group][seed], COMPLIANCE[group][seed]
+    ocr = round(image / 100 * 50)
+    return {
+        "openvqa/overall": image,
+        "openvqa/OCR/correct": ocr,
+        "openvqa/OCR/total": 50,
+        "openvqa/OCR/acc": 100 * ocr / 50,
+        "openvqa_video/overall": image - 10,
+        "openvqa_video/Action_Y_N/correct": 30 + seed,
+        "openvqa_video/Action_Y_N/total": 60,
+        "openvqa_video/Action_Y_N/acc": 100 * (30 + seed) / 60,
+        "mme/existence/score": 100 + image,
+        "mme/perception": 100 + image,
+        "compliance/overall": compliance,
+        "compliance/detailed": compliance - 5,
+        "compliance/detailed_words": 3 + seed,
+        "llm_compliance/overall": compliance + LLM_GAP[seed],
+        "stage2/final_loss": LOSS.get(group, [2.2, 2.3, 2.25])[seed],
+    }
+
+
+@pytest.fixture(scope="module")
+def fabricated(tmp_path_factory):
+    """A sweep's MLflow store, written by the sweep's own tracker, with the numbers above."""
+    root = tmp_path_factory.mktemp("fake")
+    path = root / "fake.yaml"
+    path.write_text(SWEEP_FILE)
+    spec = load_sweep(path)
+    results = root / "results"
+    tracker = SweepTracker(spec, results)
+    plan = make_plan(spec.expand())
+    for variant in spec.expand():
+        tracker.variant_run(variant, plan.chains[variant.name])
+        final = metrics_of(variant.group, variant.seed)["stage2/final_loss"]
+        curve = [
+            {"stage": "stage2", "step": s, "loss": final + 1 - s / 20, "lr": 1e-3,
+             "samples_per_s": 1.0}
+            for s in (5, 10, 15, 20)
+        ]  # fmt: skip
+        tracker.log_records(variant.name, curve)
+        tracker.finish(variant.name, metrics_of(variant.group, variant.seed), None)
+    # a run of lynx-s0 under another config (the sweep was edited since): never counted
+    stale = tracker.client.create_run(
+        tracker.experiment_id,
+        tags={ROLE: "variant", SWEEP: "fake", VARIANT: "lynx-s0", KEY: "0123456789ab"},
+    )
+    tracker.client.log_metric(stale.info.run_id, "openvqa/overall", 99.0)
+    tracker.client.set_terminated(stale.info.run_id)
+    return spec, results, build_report(spec, results)
+
+
+def t_interval(values: list[float]) -> tuple[float, float]:
+    return stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+
+
+def test_means_intervals_and_paired_deltas_are_students_t(fabricated):
+    _, _, report = fabricated
+    numbers = pd.read_csv(report.folder / "ablation.csv").set_index("variant")
+    for group, values in IMAGE.items():
+        row = numbers.loc[group]
+        assert row["openvqa/overall/mean"] == pytest.approx(np.mean(values))  # not the stale 99
+        low, high = t_interval(values)
+        assert (row["openvqa/overall/low"], row["openvqa/overall/high"]) == pytest.approx(
+            (low, high)
+        )
+        differences = [v - b for v, b in zip(values, IMAGE["lynx"], strict=True)]
+        if group == "lynx":
+            continue
+        assert row["openvqa/overall/delta"] == pytest.approx(np.mean(differences))
+        low, high = t_interval(differences)
+        assert row["openvqa/overall/delta_low"] == pytest.approx(low)
+        assert row["openvqa/overall/delta_high"] == pytest.approx(high)
+        assert bool(row["openvqa/overall/within_noise"]) == (low <= 0 <= high)
+    marks = numbers["openvqa/overall/within_noise"]
+    assert not marks["w-cross-attn"] and not marks["w-large-scale-noisy-data"]
+    assert marks["w-o-diverse-prompts"]
+
+
+def test_the_ablation_table_marks_noise_and_shows_the_papers_numbers(fabricated):
+    _, _, report = fabricated
+    table = (report.folder / "ablation.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("|")}
+    assert "3 seeds (Student t)" in table and "paired by seed" in table
+    half = (t_interval(IMAGE["lynx"])[1] - t_interval(IMAGE["lynx"])[0]) / 2
+    assert f"| 72.0 ± {half:.1f} " in rows["lynx"]
+    assert "-30.0 ±" in rows["w-cross-attn"] and "†" not in rows["w-cross-attn"].split("|")[4]
+    assert "†" in rows["w-o-diverse-prompts"].split("|")[4]  # Δ image Overall: within noise
+    assert "31.79 (-44.37)" in rows["w-cross-attn"]  # the paper's row and its difference
+    assert "model.arch=cross_attention" in rows["w-cross-attn"]  # the settings column
+    latex = (report.folder / "ablation.tex").read_text()
+    assert "\\toprule" in latex and "\\midrule" in latex and "$\\pm$" in latex
+
+
+def test_openvqa_tables_put_the_papers_row_under_ours(fabricated):
+    _, _, report = fabricated
+    lines = (report.folder / "openvqa_image.md").read_text().splitlines()
+    ours = next(i for i, line in enumerate(lines) if "ours: w-cross-attn " in line)
+    assert "↳ paper: w/ cross-attn" in lines[ours + 1] and "13/53" in lines[ours + 1]
+    assert "31.79" in lines[ours + 1]
+    assert any("paper: InstructBLIP" in line and "74.50" in line for line in lines)
+    assert "| 36.0/50 " in next(line for line in lines if "ours: lynx " in line)  # OCR mean
+    video = (report.folder / "openvqa_video.md").read_text()
+    assert "31.0/60" in video and "↳ paper: Lynx" in video and "69/108" in video
+
+
+def test_each_verdict_follows_the_data(fabricated):
+    spec, results, report = fabricated
+    verdicts = {f.number: f.verdict for f in report.findings}
+    assert verdicts == {
+        1: "agrees",  # every variant's own LLM follows length instructions better
+        2: "disagrees",  # the noisy captions scored higher
+        3: "inconclusive",  # single prompts: within noise; fewer tasks: no such variant
+        4: "not tested",  # no variant changes the amount of downstream training
+        5: "agrees",  # cross-attention lower, and a higher stage-2 loss
+    }
+    three = report.findings[2]
+    assert [c.verdict for c in three.claims] == ["inconclusive", "not tested"]
+    gaps = [c.delta.value for c in report.findings[0].claims[0].comparisons]
+    assert gaps == pytest.approx([-np.mean(LLM_GAP)] * 4)
+    (noisy,) = report.findings[1].claims[0].comparisons
+    assert noisy.variant == "w-large-scale-noisy-data" and noisy.paper == pytest.approx(-3.31)
+    text = (report.folder / "findings.md").read_text()
+    assert "| 2 | Data quality matters more than quantity. | **disagrees** |" in text
+    assert "| 4 | Correctness and generation" in text and "**not tested** |" in text
+    assert findings(Study.load(spec, results)) == report.findings  # from MLflow alone, again
+
+
+def test_plots_readme_and_the_parent_runs_artifacts(fabricated):
+    spec, results, report = fabricated
+    plots = {p.name for p in (report.folder / "plots").glob("*.png")}
+    assert plots == {"deltas.png", "classes.png", "curves_stage2.png", "tradeoff.png"}
+    for png in (report.folder / "plots").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    readme = (report.folder / "README.md").read_text()
+    for name in ("findings.md", "ablation.md", "mme.md", "plots/deltas.png", "plots/tradeoff.png"):
+        assert f"[{name}]({name}):" in readme
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    logged = {a.path for a in client.list_artifacts(report.logged_to, "report")}
+    assert {"report/findings.md", "report/ablation.tex", "report/plots"} <= logged
+
+
+def test_one_seed_intervals_are_paired_bootstraps_over_questions(tmp_path):
+    path = tmp_path / "one.yaml"
+    path.write_text(
+        "name: one\nbaseline: lynx\nvariants:\n  lynx: {}\n"
+        "  w-cross-attn: {model.arch: cross_attention}\n  twin: {model.resampler.depth: 2}\n"
+    )
+    spec = load_sweep(path)
+    results = tmp_path / "results"
+    tracker = SweepTracker(spec, results)
+    plan = make_plan(spec.expand())
+    right = {"lynx": 140, "w-cross-attn": 100, "twin": 140}  # of 200 questions
+    for variant in spec.expand():
+        tracker.variant_run(variant, plan.chains[variant.name])
+        out = tmp_path / variant.name
+        out.mkdir()
+        records = [
+            {"split": "openvqa", "media": i, "question": f"q{i}", "class": "OCR",
+             "correct": i < right[variant.name]}
+            for i in range(200)
+        ]  # fmt: skip
+        (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        overall = 100 * right[variant.name] / 200
+        tracker.finish(variant.name, {"openvqa/overall": overall}, out)
+    report = build_report(spec, results)
+    numbers = pd.read_csv(report.folder / "ablation.csv").set_index("variant")
+    assert (numbers["openvqa/overall/interval"] == "bootstrap").all()
+    cross = numbers.loc["w-cross-attn"]
+    assert cross["openvqa/overall/delta"] == pytest.approx(-20)
+    half = (cross["openvqa/overall/delta_high"] - cross["openvqa/overall/delta_low"]) / 2
+    assert half == pytest.approx(1.96 * math.sqrt(0.16 / 200) * 100, rel=0.15)
+    assert not cross["openvqa/overall/within_noise"]
+    twin = numbers.loc["twin"]  # the same answers: no difference, and no doubt about it
+    assert twin["openvqa/overall/delta"] == 0 and twin["openvqa/overall/within_noise"]
+    assert (
+        "one seed: every interval is a paired bootstrap"
+        in (report.folder / "ablation.md").read_text()
+    )
+    evidence = pd.read_csv(report.folder / "evidence.csv").set_index("variant")
+    assert evidence.loc["w-cross-attn", "openvqa/overall/half_width"] == pytest.approx(half)
+    assert evidence.loc["w-cross-attn", "openvqa/overall/questions"] == 200
