@@ -13,9 +13,12 @@ field set where it has no effect). Not here: planning or running.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,23 +26,59 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from ablations.errors import Problem, SweepError
+from ablations.overrides import leaves
 from ablations.reference import paper_figures
 from ablations.sweep_files import at_scale, read_sweep
 from ablations.yaml_lines import line_of
 from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
+from lynx_core.stages import stage_of
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-META_FIELDS = ("paper_row",)  # variant keys that describe it rather than override a field
-# fields that take effect only at toy scale: setting one beside its switch changes nothing,
-# so two "different" variants would run the same experiment
-TOY_ONLY: dict[str, tuple[str, str]] = {
-    "model.llm.toy_base": ("model.llm.path", "the LLM is the folder at model.llm.path"),
-    **{
-        f"model.vision.{f}": ("model.vision.open_clip_name", "the tower is that open_clip model")
-        for f in ("patch_size", "width", "layers", "head_width")
-    },
-}
+META_FIELDS = ("paper_row", "compare_to")  # variant keys that describe it, not override
+LLM_SIZES = ("toy_base", "hidden_size", "layers", "heads", "intermediate_size", "vocab_size")
+TOY_TOWER = ("patch_size", "width", "layers", "head_width")
+
+
+@dataclass(frozen=True)
+class NoEffect:
+    """Fields that a switch makes irrelevant (the toy bases' settings beside real weights):
+    set where they cannot act, two "different" variants would run one experiment."""
+
+    prefixes: tuple[str, ...]
+    idle: Callable[[VariantConfig], bool]  # whether the fields do nothing in this config
+    why: str
+
+
+NO_EFFECT = (
+    NoEffect(
+        tuple(f"model.llm.{f}" for f in LLM_SIZES),
+        lambda c: c.model.llm.path is not None,
+        "model.llm.path is set: the LLM is that folder's, with its own sizes",
+    ),
+    NoEffect(
+        tuple(f"model.vision.{f}" for f in TOY_TOWER),
+        lambda c: c.model.vision.open_clip_name is not None,
+        "model.vision.open_clip_name is set: the tower is that open_clip model",
+    ),
+    NoEffect(
+        ("train.bases.",),
+        lambda c: c.model.llm.path is not None,
+        "model.llm.path is set: no toy LLM is pretrained",
+    ),
+    NoEffect(
+        ("train.instruct.",),
+        lambda c: c.model.llm.path is not None or c.model.llm.toy_base == "llama",
+        "the LLM is not the toy Vicuna: no instruction tuning runs",
+    ),
+    NoEffect(
+        ("train.clip.",),
+        lambda c: (
+            c.model.vision.open_clip_name is not None or c.model.vision.checkpoint is not None
+        ),
+        "the tower is given (open_clip_name / checkpoint): no CLIP pretraining runs",
+    ),
+)
 
 __all__ = ["Problem", "SweepError", "SweepSpec", "Variant", "load_sweep"]
 
@@ -104,6 +143,7 @@ class Variant:
     seed: int
     group_name: str | None = None  # the variant without its seed (None: `name`)
     paper_row: str | None = None  # the paper's row this variant reproduces, if any
+    compare_to: str | None = None  # a variant it is also compared with (beside the baseline)
 
     @property
     def key(self) -> str:
@@ -123,6 +163,10 @@ def load_sweep(path: str | Path, check_paths: bool = True, scale: str | None = N
     section, if any, laid over the rest).
     """
     path = Path(path)
+    if scale is not None and scale not in PRESETS:
+        allowed = ", ".join(sorted(PRESETS))
+        problem = Problem("--scale", f"unknown scale {scale!r}; allowed: {allowed}")
+        raise SweepError(str(path), [problem])
     raw, lines = read_sweep(path)
     file_scale = str(raw.get("scale", "toy"))
     raw, lines = at_scale(raw, lines, scale or file_scale, str(path))
@@ -152,7 +196,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         problems.append(Problem("scale", msg, line_of(lines, ("scale",))))
         return [], problems
     preset = PRESETS[spec.scale]
-    base = {**preset.overrides, **flatten(spec.base)}
+    base = {**preset.overrides, **leaves(spec.base)}
     problems += _check(base, {}, ("base",), lines, context)
 
     named: list[tuple[str, dict[str, Any], tuple]] = []
@@ -173,14 +217,15 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
             problems.append(
                 Problem(f"variants.{name}", "names use a-z, 0-9, '-', '_'", line_of(lines, where))
             )
-        overrides = flatten(written)
+        overrides = leaves(written)
         meta[name] = {k: overrides.pop(k) for k in META_FIELDS if k in overrides}
-        problems += _check_meta(name, meta[name], lines)
         problems += _check(base, overrides, where, lines, context)
         named.append((name, overrides, where))
     if not named:
         named.append(("base", {}, ("base",)))
     names = [name for name, _, _ in named]
+    for name, described in meta.items():
+        problems += _check_meta(name, described, names, lines)
     if spec.baseline is not None and spec.baseline not in names:
         problems.append(
             Problem(
@@ -217,9 +262,10 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
                 ]
                 break
             label = name if len(spec.seeds) == 1 else f"{name}-s{seed}"
-            row = meta.get(name, {}).get("paper_row")
-            variants.append(Variant(label, config, overrides, seed, name, row))
-    problems += _toy_only_fields(variants, flatten(spec.base), named, spec.scale, lines)
+            described = meta.get(name, {})
+            row, other = described.get("paper_row"), described.get("compare_to")
+            variants.append(Variant(label, config, overrides, seed, name, row, other))
+    problems += _no_effect_fields(variants, leaves(spec.base), named, spec.scale, lines)
     wheres = {name: where for name, _, where in named}
     problems += _same_experiments(variants, wheres, spec.scale, lines)
     if spec._check_paths:  # like weights, a judge key must be here before compute starts
@@ -227,59 +273,94 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
     return variants, problems
 
 
-def _check_meta(name: str, meta: dict[str, Any], lines: dict) -> list[Problem]:
+def _check_meta(name: str, meta: dict[str, Any], names: list[str], lines: dict) -> list[Problem]:
+    problems = []
     row = meta.get("paper_row")
-    if row is None or row in paper_figures().rows:
-        return []
-    known = ", ".join(repr(r) for r, v in paper_figures().rows.items() if v.table == "ablation")
-    return [
-        Problem(
-            f"variants.{name}.paper_row",
-            f"{row!r} is not a row of the paper; its rows: 'Lynx', {known} (or a model of its "
-            "Table 1, e.g. 'InstructBLIP'); leave it out for a variant the paper did not run",
-            line_of(lines, ("variants", name), "paper_row"),
+    if row is not None and not (isinstance(row, str) and row in paper_figures().rows):
+        rows = paper_figures().rows.items()
+        known = ", ".join(repr(r) for r, v in rows if v.table == "ablation")
+        problems.append(
+            Problem(
+                f"variants.{name}.paper_row",
+                f"{row!r} is not a row of the paper; its rows: 'Lynx', {known} (or a model of "
+                "its Table 1, e.g. 'InstructBLIP'); leave it out for a variant the paper did "
+                "not run",
+                line_of(lines, ("variants", name), "paper_row"),
+            )
         )
-    ]
+    other = meta.get("compare_to")
+    if other is not None and (other == name or other not in names):
+        choices = ", ".join(str(n) for n in names if n != name)
+        problems.append(
+            Problem(
+                f"variants.{name}.compare_to",
+                f"{other!r} is not another variant of this sweep; choose one of: {choices}",
+                line_of(lines, ("variants", name), "compare_to"),
+            )
+        )
+    return problems
 
 
-def _toy_only_fields(
+def _no_effect_fields(
     variants: list[Variant], base: dict, named: list, scale: str, lines: dict
 ) -> list[Problem]:
-    """Fields the sweep sets where they have no effect (a toy field beside real weights)."""
+    """Fields the sweep sets where they cannot act: a variant's wherever it cannot, the
+    base's where it acts in no variant at all."""
     config = {v.group: v.config for v in variants}
-    problems = {}
+    idle_in: dict[str, set[str]] = {}  # base field → variants where it does nothing
+    problems: dict[tuple, Problem] = {}
     for name, overrides, where in named:
-        for field, (switch, why) in TOY_ONLY.items():
-            if field not in overrides and field not in base:
+        if name not in config:
+            continue
+        for field in {*overrides, *base}:
+            rule = next((r for r in NO_EFFECT if field.startswith(r.prefixes)), None)
+            if rule is None or not rule.idle(config[name]):
                 continue
-            if name not in config or _get(config[name], switch) is None:
-                continue
-            at = where if field in overrides else ("base",)
-            problems[at, field] = Problem(
-                f"{'.'.join(map(str, at))}.{field}",
-                f"has no effect with {switch} set ({why}), so it would not change the "
-                f"experiment at scale {scale!r}; vary {switch} instead, or move {field} into "
-                "a `scales: {toy: ...}` section",
-                line_of(lines, at, field),
-            )
+            if field in overrides:
+                problems[where, field] = _no_effect(where, field, rule, scale, lines)
+            else:
+                idle_in.setdefault(field, set()).add(name)
+    for field, names in idle_in.items():
+        if names == set(config):
+            rule = next(r for r in NO_EFFECT if field.startswith(r.prefixes))
+            problems[("base",), field] = _no_effect(("base",), field, rule, scale, lines)
     return list(problems.values())
+
+
+def _no_effect(where: tuple, field: str, rule: NoEffect, scale: str, lines: dict) -> Problem:
+    return Problem(
+        f"{'.'.join(map(str, where))}.{field}",
+        f"has no effect ({rule.why}), so it would not change the experiment at scale "
+        f"{scale!r}; remove it, or move it into a `scales: {{toy: ...}}` section",
+        line_of(lines, where, field),
+    )
+
+
+def result_key(config: VariantConfig) -> str:
+    """A hash of the fields that change a result (`lynx_core.stages`): equal for two configs
+    that differ only in how the work is done (device, ZeRO, caching, checkpoint cadence)."""
+    flat = flatten(config.model_dump(mode="json"))
+    fields = {k: v for k, v in sorted(flat.items()) if stage_of(k) is not None}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _same_experiments(
     variants: list[Variant], wheres: dict, scale: str, lines: dict
 ) -> list[Problem]:
-    """Two variants whose every field is equal would run, and report, one experiment twice."""
+    """Two variants equal on every field that changes a result would run, and report, one
+    experiment twice."""
     first: dict[tuple[int, str], str] = {}
     problems = []
     for variant in variants:
-        other = first.setdefault((variant.seed, variant.key), variant.group)
+        other = first.setdefault((variant.seed, result_key(variant.config)), variant.group)
         if other != variant.group:
             problems.append(
                 Problem(
                     ".".join(map(str, wheres[variant.group])),
                     f"variants {other!r} and {variant.group!r} are the same experiment at "
-                    f"scale {scale!r} (every field equal); make them differ, e.g. with a "
-                    f"value for this scale under scales.{scale}.variants.{variant.group}",
+                    f"scale {scale!r} (equal on every field that changes a result); make them "
+                    f"differ, e.g. with a value for this scale under "
+                    f"scales.{scale}.variants.{variant.group}",
                     line_of(lines, wheres[variant.group]),
                 )
             )
@@ -317,7 +398,7 @@ def _grid_dimensions(spec: SweepSpec, lines: dict) -> tuple[list[list[Option]], 
     """One dimension per axis and per zip group; their product is the grid."""
     dimensions = [
         [
-            (label, flatten({axis: value}), ("axes", axis, i))
+            (label, leaves({axis: value}), ("axes", axis, i))
             for i, (label, value) in enumerate(_labelled(axis, values))
         ]
         for axis, values in spec.axes.items()
@@ -338,7 +419,7 @@ def _grid_dimensions(spec: SweepSpec, lines: dict) -> tuple[list[list[Option]], 
             [
                 (
                     "-".join(labelled[key][i][0] for key in group),
-                    flatten({key: labelled[key][i][1] for key in group}),
+                    leaves({key: labelled[key][i][1] for key in group}),
                     ("zip", g, next(iter(group)), i),
                 )
                 for i in range(next(iter(lengths.values()), 0))

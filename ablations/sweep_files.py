@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from ablations.errors import Problem, SweepError
+from ablations.overrides import leaves
 from ablations.yaml_lines import key_lines, line_of
-from lynx_core.config import flatten
 from lynx_core.presets import PRESETS
 
 MERGED_FIELDS = ("base", "axes", "variants", "resources")
@@ -72,7 +72,7 @@ def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
     for key, value in overrides.items():
         if key in MERGED_FIELDS and isinstance(value, dict) and isinstance(out.get(key), dict):
             if key == "base":
-                out[key] = {**flatten(out[key]), **flatten(value)}
+                out[key] = {**leaves(out[key]), **leaves(value)}
             else:
                 out[key] = {**out[key], **value}
         else:
@@ -81,55 +81,77 @@ def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
 
 
 def at_scale(raw: dict[str, Any], lines: dict, scale: str, source: str) -> tuple[dict, dict]:
-    """The sweep as it runs at `scale`: its `scales.<scale>` section laid over the rest (base
-    per dotted field, axes per axis, each variant per dotted field, resources per key; zip and
-    baseline replaced), and the lines of the section's keys in place of those it overrides,
-    so that a problem in a scale-specific value points at the line that wrote it."""
+    """The sweep as it runs at `scale`: the `scales:` sections of the scale and of the presets
+    it builds on (tiny on toy) laid over the rest, in that order (base per config field, axes
+    per axis, each variant per config field, resources per key; zip and baseline replaced),
+    and the lines of the sections' keys in place of those they override, so that a problem in
+    a scale-specific value points at the line that wrote it. Every section is checked,
+    whichever scale runs."""
     sections = raw.get("scales") or {}
-    out = {k: v for k, v in raw.items() if k != "scales"} | {"scale": scale}
     if not isinstance(sections, dict):
         problem = Problem("scales", "must map scale names to sections", line_of(lines, ("scales",)))
         raise SweepError(source, [problem])
-    problems = [
-        Problem(
-            f"scales.{name}",
-            f"unknown scale {name!r}; allowed: {', '.join(sorted(PRESETS))}",
-            lines.get(("scales", name)),
-        )
-        for name in sections
-        if name not in PRESETS
-    ]
-    section = sections.get(scale) or {}
-    if not isinstance(section, dict):
-        problems.append(
-            Problem(
-                f"scales.{scale}", "must be a mapping of sweep fields", lines.get(("scales", scale))
-            )
-        )
-        section = {}
-    for key in section:
-        if key not in SCALE_FIELDS:
-            problems.append(
-                Problem(
-                    f"scales.{scale}.{key}",
-                    f"a scale section may set {', '.join(SCALE_FIELDS)}; not {key!r}",
-                    lines.get(("scales", scale, key)),
-                )
-            )
     named = raw.get("variants") if isinstance(raw.get("variants"), dict) else {}
-    mine = section.get("variants") if isinstance(section.get("variants"), dict) else {}
-    for name in mine:
-        if name not in named:
-            problems.append(
-                Problem(
-                    f"scales.{scale}.variants.{name}",
-                    f"no variant {name!r} to set at scale {scale!r}; declare it under `variants:` "
-                    f"(variants: {', '.join(named) or 'none'})",
-                    lines.get(("scales", scale, "variants", name)),
-                )
-            )
+    problems = [
+        p for name, section in sections.items() for p in _check_section(name, section, named, lines)
+    ]
     if problems:
         raise SweepError(source, problems)
+    out = {k: v for k, v in raw.items() if k != "scales"} | {"scale": scale}
+    for name in scale_chain(scale):
+        out = _lay_over(out, sections.get(name) or {})
+        prefix = ("scales", name)
+        lines = {**lines, **{path[2:]: line for path, line in lines.items() if path[:2] == prefix}}
+    return out, lines
+
+
+def scale_chain(scale: str) -> list[str]:
+    """The presets a scale builds on, then itself: ['toy', 'tiny'] for tiny."""
+    chain: list[str] = []
+    while scale in PRESETS and scale not in chain:
+        chain.insert(0, scale)
+        scale = PRESETS[scale].parent
+    return chain
+
+
+def _check_section(name: Any, section: Any, named: dict, lines: dict) -> list[Problem]:
+    where = ("scales", name)
+    if name not in PRESETS:
+        allowed = ", ".join(sorted(PRESETS))
+        return [
+            Problem(
+                f"scales.{name}", f"unknown scale {name!r}; allowed: {allowed}", lines.get(where)
+            )
+        ]
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        return [Problem(f"scales.{name}", "must be a mapping of sweep fields", lines.get(where))]
+    problems = [
+        Problem(
+            f"scales.{name}.{key}",
+            f"a scale section may set {', '.join(SCALE_FIELDS)}; not {key!r}",
+            lines.get((*where, key)),
+        )
+        for key in section
+        if key not in SCALE_FIELDS
+    ]
+    variants = section.get("variants")
+    for variant in variants if isinstance(variants, dict) else {}:
+        if variant not in named:
+            problems.append(
+                Problem(
+                    f"scales.{name}.variants.{variant}",
+                    f"no variant {variant!r} to set at scale {name!r}; declare it under "
+                    f"`variants:` (variants: {', '.join(map(str, named)) or 'none'})",
+                    lines.get((*where, "variants", variant)),
+                )
+            )
+    return problems
+
+
+def _lay_over(sweep: dict[str, Any], section: dict[str, Any]) -> dict[str, Any]:
+    out = dict(sweep)
     for key in SCALE_FIELDS:
         if key not in section:
             continue
@@ -137,20 +159,18 @@ def at_scale(raw: dict[str, Any], lines: dict, scale: str, source: str) -> tuple
         if not (isinstance(mine, dict) and isinstance(theirs, dict)):
             out[key] = mine  # replaced; a type error is the spec's to report
         elif key == "base":
-            out[key] = {**flatten(theirs), **flatten(mine)}
+            out[key] = {**leaves(theirs), **leaves(mine)}
         elif key == "variants":
             out[key] = {name: _laid_over(over, mine.get(name)) for name, over in theirs.items()}
         else:
             out[key] = {**theirs, **mine}
-    prefix = ("scales", scale)
-    moved = {path[2:]: line for path, line in lines.items() if path[:2] == prefix}
-    return out, {**lines, **moved}
+    return out
 
 
 def _laid_over(overrides: Any, scaled: Any) -> Any:
-    """One variant's overrides with its scale-specific ones over them, per dotted field."""
+    """One variant's overrides with its scale-specific ones over them, per config field."""
     if scaled is None:
         return overrides
     if not isinstance(overrides, dict | None) or not isinstance(scaled, dict):
         return scaled  # not mappings: the spec reports the type
-    return {**flatten(overrides or {}), **flatten(scaled)}
+    return {**leaves(overrides or {}), **leaves(scaled)}

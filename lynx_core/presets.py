@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 class Preset(BaseModel):
     overrides: dict[str, Any] = {}
+    parent: str | None = None  # a sweep's `scales:` section for the parent applies here too
 
 
 LLAMA_7B = {
@@ -48,7 +49,7 @@ TINY = {  # every set and stage small: the whole chain in seconds
 
 PRESETS: dict[str, Preset] = {
     "toy": Preset(),
-    "tiny": Preset(overrides=TINY),
+    "tiny": Preset(overrides=TINY, parent="toy"),  # toy, smaller: toy's sweep sections apply
     "paper": Preset(
         overrides={
             "model.vision.open_clip_name": "EVA01-g-14",

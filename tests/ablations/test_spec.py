@@ -14,8 +14,9 @@ SWEEPS = sorted((REPO / "sweeps").glob("*.yaml"))
 
 
 def _scales(path: Path) -> list[str]:
-    """The file's own scale and both study scales."""
-    return list(dict.fromkeys([load_sweep(path, check_paths=False).scale, "toy", "paper"]))
+    """The file's own scale, both study scales, and tiny (toy's sections apply to it)."""
+    own = load_sweep(path, check_paths=False).scale
+    return list(dict.fromkeys([own, "toy", "paper", "tiny"]))
 
 
 @pytest.mark.parametrize(
@@ -303,6 +304,42 @@ scales:
     assert paper["lynx"].config.model.vision.image_size == 420  # the preset's: toy's 64 stays
     assert spec.resources.gpus == 1 and spec.experiment == "two@paper"
     assert load_sweep(path).experiment == "two"  # the file's own scale keeps its name
+    tiny = {v.group: v for v in load_sweep(path, scale="tiny").expand()}
+    assert tiny["low-res"].config.model.vision.image_size == 32  # tiny is toy, smaller
+    assert tiny["low-res"].config.train.stage2.steps == 20
+
+
+def test_a_mapping_value_is_replaced_whole_never_merged(tmp_path):
+    """A mixture lists every task it trains: laid over another, it replaces it."""
+    path = write(
+        tmp_path,
+        """name: mix
+base: {data.mixture: {caption: 1, color: 1}}
+variants:
+  a: {}
+  b: {data: {mixture: {count: 2}}}
+scales:
+  toy: {base: {data.mixture: {caption: 1, shape: 1}}}
+""",
+    )
+    mixtures = {v.group: v.config.data.mixture for v in load_sweep(path).expand()}
+    assert mixtures == {"a": {"caption": 1, "shape": 1}, "b": {"count": 2}}
+
+
+def test_a_toy_field_in_the_base_is_fine_where_some_variant_uses_it(tmp_path):
+    weights = tmp_path / "llm"
+    weights.mkdir()
+    text = "name: x\nbase: {model.llm.toy_base: llama}\nvariants:\n  toy: {}\n"
+    text += f"  mine: {{model.llm.path: {weights}}}\n"
+    variants = {v.group: v.config for v in load_sweep(write(tmp_path, text)).expand()}
+    assert variants["toy"].model.llm.toy_base == "llama"
+    with pytest.raises(SweepError, match="base.model.llm.toy_base: has no effect"):
+        load_sweep(write(tmp_path, text.replace("toy: {}", f"toy: {{model.llm.path: {weights}}}")))
+
+
+def test_an_unknown_scale_on_the_command_line_is_named_as_such(tmp_path):
+    with pytest.raises(SweepError, match=r"--scale: unknown scale 'huge'; allowed: paper, tiny"):
+        load_sweep(write(tmp_path, "name: x\n"), scale="huge")
 
 
 @pytest.mark.parametrize(
@@ -339,7 +376,49 @@ scales:
             "name: x\nscale: paper\naxes:\n  model.llm.toy_base: [llama, vicuna]\n",
             "axes.model.llm.toy_base",
             4,
-            "has no effect with model.llm.path set",
+            "has no effect (model.llm.path is set",
+        ),
+        (  # the toy LLM's sizes and pretraining do nothing beside a real LLM
+            "name: x\nscale: paper\nvariants:\n  a: {}\n  b: {model.llm.layers: 16}\n",
+            "variants.b.model.llm.layers",
+            5,
+            "the LLM is that folder's",
+        ),
+        (
+            "name: x\nscale: paper\nvariants:\n  a: {}\n  c: {train.bases.steps: 5}\n",
+            "variants.c.train.bases.steps",
+            5,
+            "no toy LLM is pretrained",
+        ),
+        (  # how the work is done changes no result: still one experiment
+            "name: x\nvariants:\n  a: {}\n  b: {train.feature_cache: false}\n",
+            "variants.b",
+            4,
+            "'a' and 'b' are the same experiment",
+        ),
+        (
+            "name: x\nvariants:\n  a: {paper_row: [Lynx]}\n",
+            "variants.a.paper_row",
+            3,
+            "is not a row of the paper",
+        ),
+        (
+            "name: x\nvariants:\n  a: {}\n  b: {compare_to: c, model.arch: cross_attention}\n",
+            "variants.b.compare_to",
+            4,
+            "choose one of: a",
+        ),
+        (  # every section is checked, not only the one of the scale that runs
+            "name: x\nvariants:\n  a: {}\nscales:\n  paper:\n    bse: {}\n",
+            "scales.paper.bse",
+            6,
+            "a scale section may set",
+        ),
+        (
+            "name: x\nvariants:\n  1: {}\nscales:\n  toy:\n    variants: {b: {}}\n",
+            "scales.toy.variants.b",
+            6,
+            "(variants: 1)",
         ),
     ],
 )

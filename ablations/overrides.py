@@ -1,0 +1,51 @@
+"""Overrides as a sweep writes them → `{dotted config field: value}`, one entry per field.
+
+A sweep may name a field dotted (`model.vision.image_size: 64`) or nested (`model: {vision:
+{image_size: 64}}`); both are the same field. A field whose value is itself a mapping
+(`data.mixture`, `train.deepspeed.config`) is one value: a later one replaces an earlier one
+whole and is never merged key by key, because a mixture lists every task it trains. The
+`VariantConfig` schema says which is which. Not here: validating the values.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+from lynx_core.config import VariantConfig
+
+
+def _submodel(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    """The config model of field `name` of `model` (through `X | None`), if it is one."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    annotation = field.annotation
+    options = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    for option in options:
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return option
+    return None
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def leaves(written: dict, model: type[BaseModel] = VariantConfig, prefix: str = "") -> dict:
+    """Every field `written` sets, by its dotted path; mappings that are config sections are
+    opened, mappings that are values (and unknown keys, for validation to report) are not."""
+    out: dict[str, Any] = {}
+    for key, value in written.items():
+        node: type[BaseModel] | None = model
+        for part in str(key).split("."):
+            node = _submodel(node, part) if node is not None else None
+        path = f"{prefix}{key}"
+        if node is not None and isinstance(value, dict):
+            out.update(leaves(value, node, f"{path}."))
+        else:
+            out[path] = value
+    return out
