@@ -73,29 +73,47 @@ def paired_delta(
 def bootstrap_delta(
     values: np.ndarray,
     baseline: np.ndarray,
-    statistic: Callable[[np.ndarray], float] = np.mean,
+    statistic: Callable[..., float] = np.mean,
     strata: np.ndarray | None = None,
+    clusters: np.ndarray | None = None,
     resamples: int = RESAMPLES,
     seed: int = 0,
     confidence: float = CONFIDENCE,
 ) -> Estimate:
     """`statistic(values) − statistic(baseline)` over paired units (row i of both is the same
-    question), with a percentile interval from resampling units with replacement, within each
-    stratum if given (e.g. MME's subtasks keep their sizes)."""
+    question), with a percentile interval from resampling with replacement: whole clusters
+    if given (every question about one image, since they are not independent), else units;
+    within each stratum if given (e.g. MME's subtasks keep their sizes)."""
     values, baseline = np.asarray(values, float), np.asarray(baseline, float)
     if values.shape != baseline.shape or len(values) == 0:
         return NOTHING
+    point = float(statistic(values) - statistic(baseline))
     strata = np.zeros(len(values), int) if strata is None else np.asarray(strata)
     rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
-    picks = np.concatenate(  # (resamples, units): each row one resample of every stratum
-        [rng.choice(g, size=(resamples, len(g)), replace=True) for g in groups], axis=1
-    )
-    if statistic in (np.mean, np.sum):  # linear: the statistic of the paired differences
-        deltas = statistic((values - baseline)[picks], axis=1)
-    else:
+    if clusters is None and statistic not in (np.mean, np.sum):
+        groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+        picks = _draw(rng, groups, resamples)
         deltas = np.array([statistic(values[p]) - statistic(baseline[p]) for p in picks])
+    else:  # linear statistics: per cluster, the sum of paired differences and its size
+        if statistic not in (np.mean, np.sum):
+            raise ValueError("a clustered bootstrap takes np.mean or np.sum as its statistic")
+        ids = np.arange(len(values)) if clusters is None else clusters
+        _, cluster = np.unique(np.asarray(ids).astype(str), return_inverse=True)
+        sums = np.bincount(cluster, weights=values - baseline)
+        sizes = np.bincount(cluster).astype(float)
+        first = np.unique(cluster, return_index=True)[1]  # a cluster's stratum: its first unit's
+        of_cluster = strata[first]
+        groups = [np.flatnonzero(of_cluster == s) for s in np.unique(of_cluster)]
+        picks = _draw(rng, groups, resamples)
+        drawn = sums[picks].sum(axis=1)
+        deltas = drawn / sizes[picks].sum(axis=1) if statistic is np.mean else drawn
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(deltas, [tail, 100 - tail])
-    point = float(statistic(values) - statistic(baseline))
     return Estimate(point, float(low), float(high), len(values), "bootstrap")
+
+
+def _draw(rng: np.random.Generator, groups: list[np.ndarray], resamples: int) -> np.ndarray:
+    """(resamples, items): each row draws every group's size from it, with replacement."""
+    return np.concatenate(
+        [rng.choice(g, size=(resamples, len(g)), replace=True) for g in groups], axis=1
+    )

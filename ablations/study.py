@@ -31,7 +31,7 @@ from ablations.stats import NOTHING, Estimate, bootstrap_delta, mean_interval, p
 from ablations.track import KEY, ROLE, SWEEP, VARIANT
 from lynx_core.config import VariantConfig, flatten
 from lynx_core.evaluate.metric_names import class_key
-from lynx_core.evaluate.mme import PERCEPTION, parse_yes_no
+from lynx_core.evaluate.mme import PERCEPTION, MMEAnswer, image_marks
 
 PREDICTIONS = "predictions.jsonl"
 JUDGE = "lynx_judge"  # the tag naming who judged a run's answers (rule-v1, gpt:<model>)
@@ -89,15 +89,31 @@ def read_predictions(client: MlflowClient, run_id: str) -> list[dict]:
 
 # ---- per-question units, for intervals over questions when there is one seed -------------
 
-Units = tuple[dict[Any, float], dict[Any, str]]  # unit → value, unit → stratum
+
+@dataclass(frozen=True)
+class Units:
+    """A metric's per-question values, keyed so that two runs' answers to one question pair
+    up; the stratum (MME subtask) and cluster (the image asked about) of each."""
+
+    values: dict[Any, float]
+    strata: dict[Any, str] = field(default_factory=dict)
+    clusters: dict[Any, Any] = field(default_factory=dict)
+
+
 UnitFn = Callable[[list[dict]], Units]
 
 
 def _answers(split: str, value: Callable[[dict], float], keep=lambda r: True) -> UnitFn:
     def units(records: list[dict]) -> Units:
         mine = [r for r in records if r.get("split") == split and keep(r)]
-        keys = [(r.get("instruction"), r.get("media"), r["question"]) for r in mine]
-        return dict(zip(keys, map(value, mine), strict=True)), {}
+        seen: Counter = Counter()
+        keys = []
+        for r in mine:  # a question asked twice about one image is two units, in file order
+            key = (r.get("instruction"), r.get("media"), r["question"])
+            keys.append((*key, seen[key]))
+            seen[key] += 1
+        clusters = {k: r.get("media", i) for i, (k, r) in enumerate(zip(keys, mine, strict=True))}
+        return Units(dict(zip(keys, map(value, mine), strict=True)), clusters=clusters)
 
     return units
 
@@ -106,17 +122,17 @@ def _mme_perception(records: list[dict]) -> Units:
     """Each image's share of the perception score: a subtask's score is acc + acc+ (in %),
     so an image adds (its share of right answers + both right) / images × 100; resampled
     within its subtask, which keeps every subtask's size."""
-    by_image: dict[tuple[str, str], list[bool]] = {}
-    for r in records:
-        if r.get("split") == "mme" and r["subtask"] in PERCEPTION:
-            right = parse_yes_no(r["prediction"]) == r["answer"].lower()
-            by_image.setdefault((r["subtask"], r["image"]), []).append(right)
-    images = Counter(subtask for subtask, _ in by_image)
+    answers = [
+        MMEAnswer(**{k: r[k] for k in MMEAnswer.model_fields})
+        for r in records
+        if r.get("split") == "mme" and r["subtask"] in PERCEPTION
+    ]
     values = {
-        key: 100.0 * (sum(marks) / len(marks) + all(marks)) / images[key[0]]
-        for key, marks in by_image.items()
+        (subtask, image): 100.0 * (sum(marks) / len(marks) + all(marks)) / len(images)
+        for subtask, images in image_marks(answers).items()
+        for image, marks in images.items()
     }
-    return values, {key: key[0] for key in by_image}
+    return Units(values, strata={key: key[0] for key in values})
 
 
 def _correct(record: dict) -> float:
@@ -147,6 +163,13 @@ def units_of(metric: str) -> tuple[UnitFn, Callable[[np.ndarray], float]] | None
     return None
 
 
+def _layout(units: Units, keys: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """The strata and clusters of `keys`, as `bootstrap_delta` takes them."""
+    strata = np.array([units.strata.get(k, "") for k in keys])
+    clusters = np.array([str(units.clusters[k]) for k in keys]) if units.clusters else None
+    return strata, clusters
+
+
 # ---- the study ---------------------------------------------------------------------------
 
 
@@ -160,6 +183,13 @@ class Study:
     variants: list[Variant]
     missing: list[str] = field(default_factory=list)  # variant × seed without a finished run
     _predictions: dict[str, list[dict]] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple, Estimate | None] = field(default_factory=dict, repr=False)
+
+    def _cached(self, key: tuple, compute: Callable[[], Estimate | None]) -> Estimate | None:
+        """Each estimate once: tables, plots and findings ask for the same ones."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @classmethod
     def load(cls, spec: SweepSpec, results: Path, uri: str | None = None) -> Study:
@@ -218,6 +248,9 @@ class Study:
 
     def estimate(self, group: str, metric: str) -> Estimate:
         """Mean over seeds with its t interval; with one seed, a bootstrap over questions."""
+        return self._cached(("estimate", group, metric), lambda: self._estimate(group, metric))
+
+    def _estimate(self, group: str, metric: str) -> Estimate:
         values = self.values(group, metric)
         if len(values) != 1:
             return mean_interval(list(values.values()))
@@ -225,12 +258,10 @@ class Study:
         found = self._units(group, seed, metric)
         if found is None:
             return mean_interval(list(values.values()))
-        (units, strata), statistic = found
-        keys = sorted(units, key=str)
-        zeros = np.zeros(len(keys))
-        strata_of = np.array([strata.get(k, "") for k in keys])
-        picked = np.array([units[k] for k in keys])
-        return bootstrap_delta(picked, zeros, statistic, strata_of)
+        units, statistic = found
+        keys = sorted(units.values, key=str)
+        picked = np.array([units.values[k] for k in keys])
+        return bootstrap_delta(picked, np.zeros(len(keys)), statistic, *_layout(units, keys))
 
     def delta(
         self,
@@ -245,6 +276,10 @@ class Study:
         against_metric = against_metric or metric
         if against is None:
             return NOTHING
+        key = ("delta", group, metric, against, against_metric)
+        return self._cached(key, lambda: self._delta(group, metric, against, against_metric))
+
+    def _delta(self, group: str, metric: str, against: str, against_metric: str) -> Estimate:
         mine, theirs = self.values(group, metric), self.values(against, against_metric)
         common = sorted(set(mine) & set(theirs))
         if len(common) != 1:
@@ -257,18 +292,25 @@ class Study:
     ) -> Estimate | None:
         """One seed's difference with a paired bootstrap over the questions both runs
         answered: how precisely the evaluation set pins it down (None: no per-answer data)."""
+        key = ("seed_delta", group, seed, metric, against, against_metric)
+        return self._cached(
+            key, lambda: self._seed_delta(group, seed, metric, against, against_metric)
+        )
+
+    def _seed_delta(
+        self, group: str, seed: int, metric: str, against: str, against_metric: str | None
+    ) -> Estimate | None:
         a = self._units(group, seed, metric)
         b = self._units(against, seed, against_metric or metric)
         if a is None or b is None:
             return None
-        (ua, strata), statistic = a
-        (ub, _), _ = b
-        keys = sorted(set(ua) & set(ub), key=str)
+        (ua, statistic), (ub, _) = a, b
+        keys = sorted(set(ua.values) & set(ub.values), key=str)
         return bootstrap_delta(
-            np.array([ua[k] for k in keys]),
-            np.array([ub[k] for k in keys]),
+            np.array([ua.values[k] for k in keys]),
+            np.array([ub.values[k] for k in keys]),
             statistic,
-            np.array([strata.get(k, "") for k in keys]),
+            *_layout(ua, keys),
         )
 
     def _units(self, group: str, seed: int, metric: str):
@@ -277,7 +319,7 @@ class Study:
             return None
         unit_fn, statistic = found
         units = unit_fn(self._records(self._run_id(group, seed)))
-        return (units, statistic) if units[0] else None
+        return (units, statistic) if units.values else None
 
     def _run_id(self, group: str, seed: int) -> str:
         mine = self.runs[(self.runs["group"] == group) & (self.runs["seed"] == seed)]

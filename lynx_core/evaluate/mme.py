@@ -9,7 +9,7 @@ lowercased: "Yes, there is ..." → yes); anything else is unparsed, counted, an
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Literal
 
@@ -55,14 +55,19 @@ def parse_yes_no(prediction: str) -> Literal["yes", "no"] | None:
     return None
 
 
+def image_marks(answers: Iterable[MMEAnswer]) -> dict[str, dict[str, list[bool]]]:
+    """Subtask → image → whether each of its answers is right (as `parse_yes_no` reads it)."""
+    by_image: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for a in answers:
+        by_image[a.subtask][a.image].append(parse_yes_no(a.prediction) == a.answer.lower())
+    return by_image
+
+
 def score(answers: Iterable[MMEAnswer]) -> dict[str, float]:
     """Per-subtask acc, acc+, score and unparsed count; perception/cognition/total sums."""
-    by_image: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
-    unparsed: dict[str, int] = defaultdict(int)
-    for a in answers:
-        read = parse_yes_no(a.prediction)
-        unparsed[a.subtask] += read is None
-        by_image[a.subtask][a.image].append(read == a.answer.lower())
+    answers = list(answers)
+    by_image = image_marks(answers)
+    unparsed = Counter(a.subtask for a in answers if parse_yes_no(a.prediction) is None)
     metrics: dict[str, float] = {}
     for subtask, images in sorted(by_image.items()):
         for image, marks in images.items():

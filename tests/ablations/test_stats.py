@@ -70,3 +70,16 @@ def test_a_stratified_bootstrap_keeps_every_strata_size():
     in_a = lambda v: float(np.isin(v, values[:3]).sum())  # noqa: E731  (units drawn from a)
     found = bootstrap_delta(values, np.full(10, -1.0), in_a, strata)
     assert found.low == found.high == 3  # every resample draws exactly 3 units of stratum a
+
+
+def test_questions_about_one_image_are_resampled_together():
+    """50 images, 4 questions each, answered alike: 50 independent draws, not 200, so the
+    interval is twice as wide as if the questions were independent."""
+    rng = np.random.default_rng(1)
+    per_image = rng.integers(0, 2, size=(2, 50)).astype(float) * 100
+    variant, baseline = (np.repeat(row, 4) for row in per_image)
+    images = np.repeat(np.arange(50), 4)
+    alone = bootstrap_delta(variant, baseline)
+    together = bootstrap_delta(variant, baseline, clusters=images)
+    assert together.value == alone.value
+    assert together.half_width == pytest.approx(2 * alone.half_width, rel=0.25)
