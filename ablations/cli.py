@@ -53,6 +53,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
 
     from ablations.plan import make_plan
     from ablations.store import Store
+    from ablations.tables import settings as variant_settings
     from lynx_core.config import flatten
     from lynx_core.stages import STAGES
 
@@ -70,7 +71,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
         variants.add_column(column)
     for variant in plan.variants:
         chain = plan.chains[variant.name]
-        settings = ", ".join(f"{k}={v}" for k, v in variant.overrides.items()) or "(base)"
+        settings = variant_settings(variant)
         status = "recorded" if variant.name in done else "to run"
         variants.add_row(variant.name, *(chain[s][:8] for s in STAGES), status, settings)
     console.print(variants)
@@ -167,7 +168,14 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         )
     for name, where in outcome.failed.items():
         console.print(f"[red]failed[/red] {name}: {where}")
-    show_report(spec, results, console)
+    try:  # a finished sweep stays finished, whatever its report does
+        show_report(spec, results, console)
+    except Exception as err:  # the runs are in MLflow already; the report can wait
+        console.print(
+            f"[red]the report failed[/red]: {type(err).__name__}: {err}; the runs are recorded, "
+            f"rebuild it with: make tables {spec.make_args}",
+            highlight=False,
+        )
     uri = tracking_uri(results)
     browse = "make ui" if uri.startswith("sqlite:") else uri  # a server has its own UI
     console.print(f"MLflow: {uri}\nbrowse: {browse}")

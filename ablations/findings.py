@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -25,7 +24,6 @@ from ablations.reference import BASELINE_ROW, paper_figures
 from ablations.stats import Estimate
 from ablations.study import Study
 from ablations.tables import digits, fmt, fmt_delta, interval_note
-from lynx_core.atomic import write_text
 from lynx_core.config import VariantConfig
 
 Verdict = Literal["agrees", "disagrees", "inconclusive", "not tested"]
@@ -47,7 +45,8 @@ class Comparison:
     def verdict(self) -> Verdict:
         if math.isnan(self.delta.value) or self.delta.within_noise:
             return "inconclusive"
-        return "agrees" if self.delta.value * self.claim > 0 else "disagrees"
+        above = self.delta.low > 0  # the whole interval on one side of 0
+        return "agrees" if above == (self.claim > 0) else "disagrees"
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ class Claim:
     text: str  # what the paper says, as a comparison on one metric
     metric: str
     comparisons: list[Comparison]
+    note: str = ""  # e.g. the variants that came close to qualifying, and why they did not
 
     @property
     def verdict(self) -> Verdict:
@@ -216,23 +216,30 @@ def vqa_examples(cfg: VariantConfig) -> float:
     """Downstream (VQA) examples stage 2 trains on: steps × batch × the VQA tasks' share."""
     mixture = cfg.data.mixture
     trained = {t: r for t, r in mixture.items() if t != cfg.data.prompts.held_out_task and r > 0}
-    share = sum(r for t, r in trained.items() if t not in NOT_VQA) / sum(trained.values())
+    share = sum(r for t, r in trained.items() if t not in NOT_VQA) / (sum(trained.values()) or 1)
     stage = cfg.train.stage2
     return stage.steps * stage.batch_size * stage.grad_accumulation * share
 
 
 def balance(study: Study) -> Finding:
-    under, over = [], []
-    if study.baseline is not None:
-        reference = vqa_examples(study.config(study.baseline))
-        for g in _others(study):
-            if not _only(study, g, "train.stage2.", "data.mixture."):
-                continue
-            ratio = vqa_examples(study.config(g)) / reference
-            if ratio <= 1 / BALANCE_FACTOR:
-                under.append(g)
-            elif ratio >= BALANCE_FACTOR:
-                over.append(g)
+    under, over, near = [], [], []
+    reference = vqa_examples(study.config(study.baseline)) if study.baseline else 0.0
+    for g in _others(study) if reference > 0 else []:
+        if not _only(study, g, "train.stage2.", "data.mixture."):
+            continue
+        ratio = vqa_examples(study.config(g)) / reference
+        if ratio <= 1 / BALANCE_FACTOR:
+            under.append(g)
+        elif ratio >= BALANCE_FACTOR:
+            over.append(g)
+        else:
+            near.append(f"{g} ({ratio:.2f}×)")
+    note = ""
+    if near:
+        note = (
+            "Changing only the downstream training but by less than "
+            f"{BALANCE_FACTOR:g}× either way, so not counted: {', '.join(near)}."
+        )
     claims = [
         Claim(
             f"too little downstream training (≤ 1/{BALANCE_FACTOR:g} of the baseline's VQA "
@@ -245,6 +252,7 @@ def balance(study: Study) -> Finding:
             "lower compliance with 'answer in detail'",
             "compliance/detailed",
             _against_baseline(study, over, "compliance/detailed", -1),
+            note,
         ),
     ]
     return Finding(
@@ -319,7 +327,7 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
         f"Written by `make tables {study.spec.make_args}` from MLflow ({runs} finished runs, "
         f"seeds {', '.join(map(str, study.seeds)) or 'none'}, baseline "
         f"`{study.baseline}`); regenerated each time, never edited by hand. "
-        f"{interval_note(study).capitalize()}.",
+        f"{_sentence(interval_note(study))}.",
         "",
         "How verdicts are decided: a comparison **agrees** when its 95% interval lies wholly on "
         "the side the paper claims, **disagrees** when it lies wholly on the other side, and is "
@@ -337,6 +345,8 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
         lines += ["", f"## {finding.number}. {finding.conclusion} — {finding.verdict}"]
         for claim in finding.claims:
             lines += ["", f"Claim: {claim.text} (`{claim.metric}`). Verdict: **{claim.verdict}**."]
+            if claim.note:
+                lines += ["", claim.note]
             if not claim.comparisons:
                 lines += ["", "Not tested: no variant of this sweep makes this comparison."]
                 continue
@@ -362,7 +372,5 @@ def _comparisons(study: Study, claim: Claim) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_findings(study: Study, out: Path) -> Path:
-    path = out / "findings.md"
-    write_text(path, findings_markdown(study, findings(study)))
-    return path
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

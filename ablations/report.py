@@ -128,7 +128,8 @@ def _log(study: Study, out: Path, files: list[Path]) -> str | None:
 
 
 def headline(study: Study) -> pd.DataFrame:
-    """The columns of the ablation table that fit a terminal."""
+    """The columns of the ablation table that fit a terminal (its estimates are the study's,
+    computed once for the report)."""
     cells, _ = ablation_table(study)
     wanted = ["variant", *(c for h in HEADLINES[:2] for c in (h.label, f"Δ {h.label}"))]
     wanted += [HEADLINES[3].label]

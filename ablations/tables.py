@@ -125,6 +125,13 @@ def ablation_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
             if study.baseline is not None:
                 row[f"Δ {h.label}"] = "" if group == study.baseline else fmt_delta(delta)
             number |= _numbers(h.metric, value, delta)
+        if any(v.compare_to for v in study.variants):  # a second reference, where named
+            for h in HEADLINES[:2]:
+                other = variant.compare_to
+                delta = study.delta(group, h.metric, other) if other in study.groups else None
+                cell = f"vs {other}: {fmt_delta(delta)}" if delta is not None else ""
+                row[f"Δ {h.label.split()[0]} vs its reference"] = cell
+                number[f"{h.metric}/delta_vs_reference"] = delta.value if delta else None
         paper = figures.row(variant.paper_row)
         for h in HEADLINES[:2]:
             row[f"paper {h.label.split()[0]} (Δ)"] = _paper_cell(paper, paper_base, h.paper)

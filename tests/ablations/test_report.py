@@ -29,6 +29,9 @@ variants:
     paper_row: "w/ large-scale noisy data"
     data.captions: {quality: noisy, images: 5120}
   w-o-diverse-prompts: {paper_row: "w/o diverse prompts", data.prompts.mode: single}
+  cross-attn-every-layer:
+    compare_to: w-cross-attn
+    model: {arch: cross_attention, cross_attention: {every: 4}}
 """
 # per seed 0, 1, 2: the numbers each run reports
 IMAGE = {
@@ -36,15 +39,21 @@ IMAGE = {
     "w-cross-attn": [40, 45, 41],  # far below: the paper's conclusion 5 holds
     "w-large-scale-noisy-data": [75, 76, 78],  # above: conclusion 2 does not
     "w-o-diverse-prompts": [69, 74, 72],  # within noise
+    "cross-attn-every-layer": [43, 44, 46],  # vs w-cross-attn: +3, -1, +5
 }
 COMPLIANCE = {
     "lynx": [60, 62, 61],
     "w-cross-attn": [50, 52, 51],
     "w-large-scale-noisy-data": [61, 60, 62],
     "w-o-diverse-prompts": [59, 64, 60],  # deltas -1, +2, -1: conclusion 3 inconclusive
+    "cross-attn-every-layer": [50, 51, 52],
 }
 LLM_GAP = [20, 25, 22]  # each variant's own LLM complies this much more: conclusion 1 holds
-LOSS = {"lynx": [2.0, 2.1, 2.05], "w-cross-attn": [2.5, 2.6, 2.55]}
+LOSS = {
+    "lynx": [2.0, 2.1, 2.05],
+    "w-cross-attn": [2.5, 2.6, 2.55],
+    "cross-attn-every-layer": [2.4, 2.5, 2.45],
+}
 
 
 def metrics_of(group: str, seed: int) -> dict[str, float]:
@@ -137,6 +146,10 @@ def test_the_ablation_table_marks_noise_and_shows_the_papers_numbers(fabricated)
     assert "†" in rows["w-o-diverse-prompts"].split("|")[4]  # Δ image Overall: within noise
     assert "31.79 (-44.37)" in rows["w-cross-attn"]  # the paper's row and its difference
     assert "model.arch=cross_attention" in rows["w-cross-attn"]  # the settings column
+    # a variant naming another in compare_to is compared with it too: +3, -1, +5 → 2.3 ± 7.6
+    differences = [3, -1, 5]
+    half = (t_interval(differences)[1] - t_interval(differences)[0]) / 2
+    assert f"vs w-cross-attn: +2.3 ± {half:.1f} †" in rows["cross-attn-every-layer"]
     latex = (report.folder / "ablation.tex").read_text()
     assert "\\toprule" in latex and "\\midrule" in latex and "$\\pm$" in latex
 
@@ -166,7 +179,9 @@ def test_each_verdict_follows_the_data(fabricated):
     three = report.findings[2]
     assert [c.verdict for c in three.claims] == ["inconclusive", "not tested"]
     gaps = [c.delta.value for c in report.findings[0].claims[0].comparisons]
-    assert gaps == pytest.approx([-np.mean(LLM_GAP)] * 4)
+    assert gaps == pytest.approx([-np.mean(LLM_GAP)] * len(IMAGE))
+    crossed = [c.variant for c in report.findings[4].claims[0].comparisons]
+    assert crossed == ["w-cross-attn", "cross-attn-every-layer"]  # chosen by what they change
     (noisy,) = report.findings[1].claims[0].comparisons
     assert noisy.variant == "w-large-scale-noisy-data" and noisy.paper == pytest.approx(-3.31)
     text = (report.folder / "findings.md").read_text()
