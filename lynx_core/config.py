@@ -338,7 +338,8 @@ class TrainConfig(StrictModel):
     feature_cache: bool = Field(
         True,
         description="run a frozen vision trunk once per generated-world image or clip and "
-        "reuse its tokens (same result; off where they do not fit in memory)",
+        "reuse its tokens (the same result up to float rounding; off where they do not fit "
+        "in memory)",
     )
 
     @model_validator(mode="after")

@@ -29,7 +29,7 @@ from lynx_core.data.stage_data import FilePool, caption_examples, file_pools, st
 from lynx_core.data.tasks import Example
 from lynx_core.data.worldset import image_set, video_set
 from lynx_core.evaluate.suite import evaluate_suite
-from lynx_core.model.features import FeatureCache, trunk_encoder
+from lynx_core.model.features import FeatureCache, cached_trunk
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
@@ -148,9 +148,8 @@ def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> tor
 
 def feature_cache(model: LynxModel, cfg: VariantConfig, runtime: Runtime) -> Features | None:
     """How a stage caches the frozen trunk's tokens of the world's media, if it does."""
-    if not (cfg.train.feature_cache and model.vision.frozen):
-        return None
-    return partial(FeatureCache, trunk_encoder(model.vision, runtime.device, runtime.autocast))
+    encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
+    return None if encode is None else partial(FeatureCache, encode)
 
 
 def stage_batches(

@@ -20,11 +20,11 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lynx_core.config import EvalConfig
-from lynx_core.data.batches import collate
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS
 from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.instructions import LengthInstruction, compliance, complies, words
+from lynx_core.evaluate.openvqa import decode_answers
 from lynx_core.train.runtime import CPU, Runtime
 
 KINDS: tuple[tuple[str, LengthInstruction], ...] = (("short", "one_word"), ("long", "detailed"))
@@ -91,21 +91,10 @@ def llm_answers(
 ) -> list[str]:
     """The bare LLM's answers to text-only examples (their `context` holds the description)."""
     llm.eval()
-    answers: list[str] = []
-    for start in range(0, len(examples), cfg.batch_size):
-        batch = runtime.to_device(
-            collate(examples[start : start + cfg.batch_size], tokenizer, with_answers=False)
-        )
-        with runtime.autocast():
-            out = llm.generate(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                max_new_tokens=cfg.max_new_tokens,
-                do_sample=False,
-                num_beams=cfg.num_beams,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new_tokens = out[:, batch["input_ids"].shape[1] :]  # left-padded: prompts end together
-        answers += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    return [a.strip() for a in answers]
+
+    def generate(batch: dict[str, torch.Tensor], **settings) -> torch.Tensor:
+        ids = batch["input_ids"]
+        out = llm.generate(input_ids=ids, attention_mask=batch["attention_mask"], **settings)
+        return out[:, ids.shape[1] :]  # left-padded: every prompt ends where the answers begin
+
+    return decode_answers(examples, tokenizer, cfg, generate, runtime)

@@ -8,7 +8,7 @@ metrics and prediction records; writes nothing.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -22,6 +22,42 @@ from lynx_core.evaluate.metric_names import class_key
 from lynx_core.model.lynx import LynxModel
 from lynx_core.train.runtime import CPU, Runtime
 
+GenerateFn = Callable[..., torch.Tensor]  # (batch, **decoding settings) → new tokens (B, ≤ N)
+
+
+def decode_answers(
+    examples: Sequence[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    cfg: EvalConfig,
+    generate: GenerateFn,
+    runtime: Runtime = CPU,
+    media: Callable[[Sequence[Example]], dict[str, torch.Tensor]] | None = None,
+    max_new_tokens: int | None = None,
+) -> list[str]:
+    """Answers to `examples`, batch by batch: prompts collated (with each batch's `media`
+    inputs) and moved to the device, `generate` called with the decoding settings (greedy or
+    beam, `cfg`), its new tokens decoded."""
+    settings = {
+        "max_new_tokens": max_new_tokens or cfg.max_new_tokens,
+        "do_sample": False,
+        "num_beams": cfg.num_beams,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    answers: list[str] = []
+    for start in tqdm(
+        range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None
+    ):
+        chunk = examples[start : start + cfg.batch_size]
+        batch = collate(chunk, tokenizer, with_answers=False)
+        if media is not None:
+            batch.update(media(chunk))
+        batch = runtime.to_device(batch)
+        with runtime.autocast():
+            new_tokens = generate(batch, **settings)
+        answers += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return [a.strip() for a in answers]
+
 
 def generate_answers(
     model: LynxModel,
@@ -33,31 +69,19 @@ def generate_answers(
     runtime: Runtime = CPU,
     media_key: str = "pixels",
 ) -> list[str]:
-    """Greedy/beam answers; `media[e.media]` is each example's image or video, as pixels or
+    """The model's answers; `media[e.media]` is each example's image or video, as pixels or
     (`media_key="patches"`) as the frozen trunk's tokens."""
     model.eval()
-    answers: list[str] = []
-    for start in tqdm(
-        range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None
-    ):
-        chunk = examples[start : start + cfg.batch_size]
-        batch = collate(chunk, tokenizer, with_answers=False)
-        batch[media_key] = media[[e.media for e in chunk]]
-        batch = runtime.to_device(batch)
-        with runtime.autocast():
-            new_tokens = model.generate(
-                batch.get("pixels"),
-                batch["input_ids"],
-                batch["attention_mask"],
-                patches=batch.get("patches"),
-                max_new_tokens=max_new_tokens or cfg.max_new_tokens,
-                do_sample=False,
-                num_beams=cfg.num_beams,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        answers += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    return [a.strip() for a in answers]
+
+    def generate(batch: dict[str, torch.Tensor], **settings) -> torch.Tensor:
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        patches = batch.get("patches")
+        return model.generate(batch.get("pixels"), ids, mask, patches=patches, **settings)
+
+    def inputs(chunk: Sequence[Example]) -> dict[str, torch.Tensor]:
+        return {media_key: media[[e.media for e in chunk]]}
+
+    return decode_answers(examples, tokenizer, cfg, generate, runtime, inputs, max_new_tokens)
 
 
 def score(

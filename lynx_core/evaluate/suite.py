@@ -44,7 +44,7 @@ from lynx_core.evaluate import mme, openvqa, rule_judge
 from lynx_core.evaluate.following import length_instructed, llm_answers, score_following
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, verdict_counts
 from lynx_core.evaluate.instructions import length_stats
-from lynx_core.model.features import Encoder, trunk_encoder
+from lynx_core.model.features import Encoder, cached_trunk
 from lynx_core.model.lynx import LynxModel
 from lynx_core.train.runtime import CPU, Runtime
 
@@ -147,9 +147,7 @@ def evaluate_suite(
     """All metrics of the suite and the name of the judge that scored Open-VQA. `base_llm`
     loads the variant's frozen LLM alone, for the instruction-following comparison."""
     suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
-    encode = None
-    if cfg.train.feature_cache and model.vision.frozen:
-        encode = trunk_encoder(model.vision, runtime.device, runtime.autocast)
+    encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
     table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames, encode)
     answer = Answerer(model, tokenizer, cfg, table, runtime)
     metrics: dict[str, float] = {}
@@ -186,14 +184,7 @@ def evaluate_suite(
     records += rows
     described = _described(suite, table, asked)
     if described and base_llm is not None:
-        llm = base_llm().to(runtime.device)
-        found, rows = score_following(
-            "llm_compliance",
-            described,
-            kinds,
-            llm_answers(llm, tokenizer, described, cfg.eval, runtime),
-            cfg.eval.detailed_min_words,
-        )
+        found, rows = _bare_llm_following(base_llm, tokenizer, described, kinds, cfg, runtime)
         metrics.update(found)
         records += rows
     metrics.update(_mme(answer, suite, records))
@@ -201,6 +192,14 @@ def evaluate_suite(
     write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
     log.info("evaluated %s (judge %s)", suite, judge_name)
     return metrics, judge_name
+
+
+def _bare_llm_following(base_llm, tokenizer, described, kinds, cfg: VariantConfig, runtime):
+    """The frozen LLM's compliance on the described questions; its copy is freed on return
+    (at paper scale a second 7B LLM)."""
+    llm = base_llm().to(runtime.device)
+    answers = llm_answers(llm, tokenizer, described, cfg.eval, runtime)
+    return score_following("llm_compliance", described, kinds, answers, cfg.eval.detailed_min_words)
 
 
 def _described(suite: Path, table: MediaTable, asked: Sequence[Example]) -> list[Example]:

@@ -4,7 +4,8 @@ A frozen trunk is a pure function of its pixels, yet a training stage shows it e
 hundreds of times (800 steps of 16 over 512 images) and evaluation asks several questions per
 image. `FeatureCache` runs the trunk once per item, in fixed chunks, so an item's tokens do
 not depend on which batch first needed it (a resumed stage sees the same numbers), under the
-stage's autocast, and serves batches by row as `patches` (`LynxModel.encode_media`). Not for
+stage's autocast, and serves batches by row as `patches` (`LynxModel.encode_media`): the same
+tokens up to float rounding (other batch shapes; tested to 1e-4). Not for
 an unfrozen trunk (its tokens change as it trains) or media too many to hold: at paper scale
 5120 EVA ViT-g images are 13 GB of tokens (`train.feature_cache` off in the paper preset).
 """
@@ -39,6 +40,17 @@ def trunk_encoder(
     return encode
 
 
+def cached_trunk(
+    tower: VisionTower,
+    enabled: bool,
+    device: torch.device | str = "cpu",
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> Encoder | None:
+    """The encoder to cache a stage's trunk tokens with (`train.feature_cache`), or None where
+    caching is off or the trunk trains."""
+    return trunk_encoder(tower, device, autocast) if enabled and tower.frozen else None
+
+
 class FeatureCache:
     """Trunk tokens (N, [T,] P, W) of media rows 0..N-1; `cache(rows)` is a batch of them."""
 
@@ -48,9 +60,6 @@ class FeatureCache:
             for start in range(0, count, CHUNK)
         ]
         self.tokens = torch.cat(chunks) if chunks else torch.empty(0)
-
-    def __len__(self) -> int:
-        return len(self.tokens)
 
     def __call__(self, rows: list[int]) -> torch.Tensor:
         return self.tokens[rows]

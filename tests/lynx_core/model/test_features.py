@@ -28,7 +28,7 @@ def test_cached_rows_do_not_depend_on_the_batch_that_asks():
     tower = build_vision_tower(VisionConfig()).eval()
     images = torch.randn(CHUNK + 5, 3, 32, 32)  # two fill passes
     cache = FeatureCache(trunk_encoder(tower), lambda rows: images[rows], len(images))
-    assert len(cache) == len(images)
+    assert len(cache.tokens) == len(images)
     rows = [CHUNK + 3, 2, 2]
     torch.testing.assert_close(cache(rows), tower.trunk_tokens(images[rows]))
 

@@ -18,10 +18,11 @@ BASE = {
     "train.stage1.steps": 5,
     "train.stage2.steps": 10,
     "train.stage2.grad_accumulation": 2,
-    # text-only batches reach no trainable weight of a prefix model without adapters
+    # text-only batches reach no trainable weight of a prefix model without adapters; video
+    # batches reach the frame embedding outside the trunk (cached trunk tokens)
     "model.arch": "prefix",
     "model.adapters.enabled": False,
-    "data.mixture": {"text": 1.0, "color": 1.0},
+    "data.mixture": {"text": 1.0, "color": 1.0, "moving": 1.0},
 }
 
 
