@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -244,3 +248,27 @@ def test_one_seed_intervals_are_paired_bootstraps_over_questions(tmp_path):
     evidence = pd.read_csv(report.folder / "evidence.csv").set_index("variant")
     assert evidence.loc["w-cross-attn", "openvqa/overall/half_width"] == pytest.approx(half)
     assert evidence.loc["w-cross-attn", "openvqa/overall/questions"] == 200
+
+
+def test_a_store_copied_without_its_artifacts_still_gives_every_table(fabricated, tmp_path):
+    """`make tables` on a cluster's MLflow database alone (its artifact store out of reach
+    here): the tables, plots and findings come from the database; only the upload of them
+    as the parent run's artifacts is skipped."""
+    spec, results, report = fabricated
+    copy = tmp_path / "copied"
+    copy.mkdir()
+    shutil.copy(results / "mlflow.db", copy / "mlflow.db")
+    unreachable = "file:///etc/hostname/artifacts"  # under a file: no folder can be made
+    with sqlite3.connect(copy / "mlflow.db") as db:
+        db.execute("UPDATE experiments SET artifact_location = ?", (unreachable,))
+        db.execute("UPDATE runs SET artifact_uri = ? || '/' || run_uuid", (unreachable,))
+    done = subprocess.run(  # a process of its own, as `make tables` is (MLflow caches repos)
+        [sys.executable, "-m", "ablations", "tables", spec.source, "--results", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tables, plots, findings:" in done.stdout and "logged to" not in done.stdout
+    for name in ("ablation.md", "openvqa_image.md", "findings.md"):
+        assert (copy / "fake" / name).read_text() == (report.folder / name).read_text()
