@@ -21,7 +21,7 @@ from typing import Literal
 import pandas as pd
 
 from ablations.reference import BASELINE_ROW, paper_figures
-from ablations.stats import Estimate
+from ablations.stats import CONFIDENCE, Estimate
 from ablations.study import Study
 from ablations.tables import digits, fmt, fmt_delta, interval_note
 from lynx_core.config import VariantConfig
@@ -105,41 +105,49 @@ def _paper_delta(study: Study, group: str, field: str) -> float | None:
     return getattr(row, field) - getattr(base, field)
 
 
+def family_confidence(comparisons: int) -> float:
+    """Each interval's level so that a claim's k comparisons are 95% together (Bonferroni):
+    one lucky variant among many cannot make a claim agree."""
+    return 1 - (1 - CONFIDENCE) / max(comparisons, 1)
+
+
 def _against_baseline(study: Study, groups: list[str], metric: str, claim: int) -> list:
     field = {"openvqa/overall": "image_overall", "openvqa_video/overall": "video_overall"}
+    tested = [g for g in groups if study.values(g, metric)]
+    level = family_confidence(len(tested))
     return [
         Comparison(
             g,
             study.baseline,
             study.estimate(g, metric),
             study.estimate(study.baseline, metric),
-            study.delta(g, metric),
+            study.delta(g, metric, confidence=level),
             claim,
             _paper_delta(study, g, field[metric]) if metric in field else None,
         )
-        for g in groups
-        if study.values(g, metric)
+        for g in tested
     ]
 
 
 def instruction_following(study: Study) -> Finding:
     metric, llm = "compliance/overall", "llm_compliance/overall"
-    comparisons = [
-        Comparison(
-            g,
-            "its LLM",
-            study.estimate(g, metric),
-            study.estimate(g, llm),
-            study.delta(g, metric, g, llm),
-            -1,
+    base = study.baseline
+    comparisons = []
+    if base is not None and study.values(base, metric) and study.values(base, llm):
+        comparisons.append(
+            Comparison(
+                base,
+                "its LLM",
+                study.estimate(base, metric),
+                study.estimate(base, llm),
+                study.delta(base, metric, base, llm),
+                -1,
+            )
         )
-        for g in study.groups
-        if study.values(g, metric) and study.values(g, llm)
-    ]
     claim = Claim(
-        "each variant complies with held-out length instructions ('answer in one word', "
-        "'answer in detail') less often than its own frozen LLM asked the same questions about "
-        "the image described in words",
+        "the baseline (the paper's model) complies with held-out length instructions ('answer "
+        "in one word', 'answer in detail') less often than its own frozen LLM asked the same "
+        "questions about the image described in words",
         metric,
         comparisons,
     )
@@ -335,7 +343,9 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
         "agrees and none disagrees (disagrees: the reverse); a conclusion agrees when all its "
         "tested claims agree, disagrees when all disagree, otherwise it is inconclusive. "
         "**Not tested**: the sweep has no variant that makes the comparison. Variants are "
-        "chosen by what their configs change against the baseline.",
+        "chosen by what their configs change against the baseline. A claim's k comparisons "
+        "share one 95% level (Bonferroni: each interval at 1 − 0.05/k, the `level` column), so "
+        "one lucky variant among many cannot make it agree.",
         "",
         "| # | conclusion (the paper) | verdict |",
         "|---|---|---|",
@@ -364,6 +374,7 @@ def _comparisons(study: Study, claim: Claim) -> pd.DataFrame:
                 "against": c.against,
                 "its value": fmt(c.reference, digits(claim.metric)),
                 "Δ (ours)": fmt_delta(c.delta, digits(claim.metric)),
+                "level": f"{family_confidence(len(claim.comparisons)):.1%}",
                 "paper says": "lower" if c.claim < 0 else "higher",
                 "verdict": c.verdict,
                 "paper's Δ": "" if c.paper is None else f"{c.paper:+.2f}",

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ablations.plan import StageRun
 from lynx_core.atomic import write_text
@@ -38,6 +38,10 @@ class FileRecord(BaseModel):
 
 
 class Manifest(BaseModel):
+    # a NaN metric (e.g. a score with nothing to score) is written as NaN, never as null:
+    # a finished run must read back as finished
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
     stage: Stage
     key: str
     chain: dict[str, str]

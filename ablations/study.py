@@ -27,7 +27,14 @@ from mlflow.tracking import MlflowClient
 
 from ablations.backends import tracking_uri
 from ablations.spec import SweepSpec, Variant
-from ablations.stats import NOTHING, Estimate, bootstrap_delta, mean_interval, paired_delta
+from ablations.stats import (
+    CONFIDENCE,
+    NOTHING,
+    Estimate,
+    bootstrap_delta,
+    mean_interval,
+    paired_delta,
+)
 from ablations.track import KEY, ROLE, SWEEP, VARIANT
 from lynx_core.config import VariantConfig, flatten
 from lynx_core.evaluate.metric_names import class_key
@@ -269,39 +276,51 @@ class Study:
         metric: str,
         against: str | None = None,
         against_metric: str | None = None,
+        confidence: float = CONFIDENCE,
     ) -> Estimate:
         """`group`'s metric minus `against`'s (default: the baseline's, same metric), paired
         by seed; with one common seed, a paired bootstrap over the questions both answered."""
         against = against or self.baseline
-        against_metric = against_metric or metric
         if against is None:
             return NOTHING
-        key = ("delta", group, metric, against, against_metric)
-        return self._cached(key, lambda: self._delta(group, metric, against, against_metric))
+        case = (group, metric, against, against_metric or metric, confidence)
+        return self._cached(("delta", *case), lambda: self._delta(*case))
 
-    def _delta(self, group: str, metric: str, against: str, against_metric: str) -> Estimate:
+    def _delta(
+        self, group: str, metric: str, against: str, against_metric: str, confidence: float
+    ) -> Estimate:
         mine, theirs = self.values(group, metric), self.values(against, against_metric)
         common = sorted(set(mine) & set(theirs))
         if len(common) != 1:
-            return paired_delta(mine, theirs)
-        found = self.seed_delta(group, common[0], metric, against, against_metric)
-        return paired_delta(mine, theirs) if found is None else found
+            return paired_delta(mine, theirs, confidence)
+        found = self.seed_delta(group, common[0], metric, against, against_metric, confidence)
+        return paired_delta(mine, theirs, confidence) if found is None else found
 
     def seed_delta(
-        self, group: str, seed: int, metric: str, against: str, against_metric: str | None = None
+        self,
+        group: str,
+        seed: int,
+        metric: str,
+        against: str,
+        against_metric: str | None = None,
+        confidence: float = CONFIDENCE,
     ) -> Estimate | None:
         """One seed's difference with a paired bootstrap over the questions both runs
         answered: how precisely the evaluation set pins it down (None: no per-answer data)."""
-        key = ("seed_delta", group, seed, metric, against, against_metric)
-        return self._cached(
-            key, lambda: self._seed_delta(group, seed, metric, against, against_metric)
-        )
+        case = (group, seed, metric, against, against_metric or metric, confidence)
+        return self._cached(("seed_delta", *case), lambda: self._seed_delta(*case))
 
     def _seed_delta(
-        self, group: str, seed: int, metric: str, against: str, against_metric: str | None
+        self,
+        group: str,
+        seed: int,
+        metric: str,
+        against: str,
+        against_metric: str,
+        confidence: float,
     ) -> Estimate | None:
         a = self._units(group, seed, metric)
-        b = self._units(against, seed, against_metric or metric)
+        b = self._units(against, seed, against_metric)
         if a is None or b is None:
             return None
         (ua, statistic), (ub, _) = a, b
@@ -311,6 +330,7 @@ class Study:
             np.array([ub.values[k] for k in keys]),
             statistic,
             *_layout(ua, keys),
+            confidence=confidence,
         )
 
     def _units(self, group: str, seed: int, metric: str):

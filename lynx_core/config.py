@@ -320,7 +320,15 @@ class TrainConfig(StrictModel):
     """Bases (toy LLM, its instruction tuning, CLIP tower) → stage 1 (align on captions) →
     stage 2 (instruct on the task mixture)."""
 
-    seed: int = 0
+    seed: int = Field(
+        0, description="what the variant trains: its new modules' init and its batches (a sweep's "
+        "`seeds:` set it)"
+    )
+    bases_seed: int = Field(
+        0,
+        description="the toy bases' seed: the frozen LLM and tower are the study's fixed "
+        "starting point, as Vicuna and EVA are the paper's, whatever the variant's seed",
+    )
     bases: StageConfig = StageConfig(steps=500, batch_size=32, lr=3e-3, warmup_steps=20)
     instruct: StageConfig = StageConfig(steps=400, batch_size=32, lr=1e-3, warmup_steps=20)
     clip: StageConfig = StageConfig(steps=300, batch_size=64, lr=1e-3, warmup_steps=20)

@@ -212,7 +212,7 @@ def _train(
         checkpoint_every=cfg.train.checkpoint_every,
     )
     model.cpu().save_trainable(folders[stage] / WEIGHTS)
-    metrics = {f"{stage}/final_loss": float(history[-1]["loss"]) if history else float("nan")}
+    metrics = {f"{stage}/final_loss": float(history[-1]["loss"])} if history else {}
     metrics.update(_keep_best(model, folders[stage], stage))
     if stage == "stage1":
         metrics.update({f"params/{k}": v for k, v in model.parameter_counts().items()})

@@ -3,7 +3,8 @@
 A variant is a chain bases → stage1 → stage2 → eval. Each stage reads its own fields and, through
 its parent's outputs, everything its ancestors read. Declaring the fields here, beside the code
 that reads them (`lynx_core.pipeline`), lets a planner hash exactly what a stage depends on, so
-that e.g. all variants differing only in stage-2 settings share one stage-1 run.
+that e.g. all variants differing only in stage-2 settings share one stage-1 run, and all seeds
+of a variant share its frozen bases (`train.bases_seed`, not `train.seed`, trains those).
 
 Every leaf field of `VariantConfig` belongs to exactly one stage (the longest matching prefix
 below decides) or is declared as not affecting results; a field that matches nothing is an
@@ -47,7 +48,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.llm": "bases",
     "model.vision": "bases",
     "data.seed": "bases",
-    "train.seed": "bases",
+    "train.bases_seed": "bases",
     "train.bases": "bases",
     "train.instruct": "bases",
     "train.clip": "bases",
@@ -60,6 +61,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.vision.max_frames": "stage1",
     "data.captions": "stage1",
     "train.stage1": "stage1",
+    "train.seed": "stage1",  # a seed varies what the variant trains, never its frozen bases
     "train.precision": "stage1",
     # stage 2: instruction tuning on the task mixture
     "data.train_images": "stage2",

@@ -65,7 +65,7 @@ def train_toy_llm(
     cfg: VariantConfig, out: Path, on_log: LogFn | None = None
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, list[Record]]:
     """Tokenizer and tiny LLaMA pretrained on world text, then (vicuna) instruction-tuned."""
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(cfg.train.bases_seed)
     tokenizer = build_word_tokenizer(vocabulary())
     llm = build_llm(cfg.model.llm, tokenizer)
     llm.train()
@@ -76,7 +76,7 @@ def train_toy_llm(
         batch_size = cfg.train.bases.batch_size
 
         def text_loss(step: int) -> torch.Tensor:
-            rows = batch_indices(len(lines), batch_size, step, cfg.train.seed)
+            rows = batch_indices(len(lines), batch_size, step, cfg.train.bases_seed)
             return llm(**plain_batch(tokenizer, [lines[i] for i in rows])).loss
 
         history += _phase("bases", cfg, text_loss, list(llm.parameters()), out, on_log)
@@ -85,7 +85,7 @@ def train_toy_llm(
         batch_size = cfg.train.instruct.batch_size
 
         def dialogue_loss(step: int) -> torch.Tensor:
-            rows = batch_indices(len(corpus), batch_size, step, cfg.train.seed)
+            rows = batch_indices(len(corpus), batch_size, step, cfg.train.bases_seed)
             return llm(**collate([corpus[i] for i in rows], tokenizer)).loss
 
         history += _phase("instruct", cfg, dialogue_loss, list(llm.parameters()), out, on_log)
@@ -105,7 +105,7 @@ def train_toy_tower(
     cfg: VariantConfig, tokenizer: PreTrainedTokenizerBase, world: Path, out: Path, on_log
 ) -> tuple[dict[str, torch.Tensor], list[Record]]:
     """The tower's weights after CLIP-pretraining on clean captions of the world's images."""
-    torch.manual_seed(cfg.train.seed)
+    torch.manual_seed(cfg.train.bases_seed)
     clip = build_clip(cfg.model.vision)
     length, vocab = clip.context_length, clip.vocab_size
     if len(tokenizer) >= vocab:
@@ -116,7 +116,7 @@ def train_toy_tower(
     loss_fn, batch_size = ClipLoss(), cfg.train.clip.batch_size
 
     def clip_loss(step: int) -> torch.Tensor:
-        rows = batch_indices(len(texts), batch_size, step, cfg.train.seed)
+        rows = batch_indices(len(texts), batch_size, step, cfg.train.bases_seed)
         image_features = clip.encode_image(pixels[rows], normalize=True)
         text_features = clip.encode_text(texts[rows], normalize=True)
         return loss_fn(image_features, text_features, clip.logit_scale.exp())

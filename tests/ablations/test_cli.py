@@ -68,13 +68,13 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
 def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path, scale):
     done = run_cli("plan", "paper", "--scale", scale, results=tmp_path / "results")
     assert done.returncode == 0, done.stdout + done.stderr
-    # 22 variants × 3 seeds; per seed 3 bases (2 LLMs, 2 resolutions), 16 stage-1 runs (the
-    # 6 variants that change only stage 2 share lynx's)
-    assert "stage runs: 189 unique of 264 naive (unique/naive ratio 0.72)" in done.stdout
+    # 22 variants × 4 seeds; 3 bases for all seeds (2 LLMs, 2 resolutions), per seed 16
+    # stage-1 runs (the 6 variants that change only stage 2 share lynx's)
+    assert "stage runs: 243 unique of 352 naive (unique/naive ratio 0.69)" in done.stdout
     weights = "provide local weights: model.llm.path=weights/llama-7b"
     assert (weights in done.stdout) == (scale == "paper")
     title = "paper@paper" if scale == "paper" else "paper"
-    assert f"{title} (sweeps/paper.yaml): 66 variants, scale {scale}" in done.stdout
+    assert f"{title} (sweeps/paper.yaml): 88 variants, scale {scale}" in done.stdout
 
 
 CRASH = "prefix:stage2:10"  # prefix's stage 2 raises at step 10 on its first attempt

@@ -52,7 +52,8 @@ def test_stage_inputs_partition_the_config():
         ({"data.prompts.mode": "single"}, ["bases", "stage1"]),
         ({"data.mixture": {"caption": 1.0, "text": 2.0}}, ["bases", "stage1"]),
         ({"train.bases.steps": 10}, []),
-        ({"train.seed": 1}, []),
+        ({"train.seed": 1}, ["bases"]),  # seeds vary what the variant trains, not its bases
+        ({"train.bases_seed": 1}, []),
         ({"train.checkpoint_every": 10}, ["bases", "stage1", "stage2", "eval"]),
         ({"train.feature_cache": False}, ["bases", "stage1", "stage2", "eval"]),
     ],

@@ -182,10 +182,15 @@ def test_each_verdict_follows_the_data(fabricated):
     }
     three = report.findings[2]
     assert [c.verdict for c in three.claims] == ["inconclusive", "not tested"]
-    gaps = [c.delta.value for c in report.findings[0].claims[0].comparisons]
-    assert gaps == pytest.approx([-np.mean(LLM_GAP)] * len(IMAGE))
-    crossed = [c.variant for c in report.findings[4].claims[0].comparisons]
-    assert crossed == ["w-cross-attn", "cross-attn-every-layer"]  # chosen by what they change
+    (gap,) = report.findings[0].claims[0].comparisons  # the baseline against its own LLM
+    assert gap.variant == "lynx" and gap.delta.value == pytest.approx(-np.mean(LLM_GAP))
+    cross = report.findings[4].claims[0].comparisons
+    assert [c.variant for c in cross] == ["w-cross-attn", "cross-attn-every-layer"]
+    # two comparisons in one claim: each interval at 97.5%, so the two are 95% together
+    differences = [v - b for v, b in zip(IMAGE["w-cross-attn"], IMAGE["lynx"], strict=True)]
+    low, high = stats.t.interval(0.975, 2, loc=np.mean(differences), scale=stats.sem(differences))
+    assert (cross[0].delta.low, cross[0].delta.high) == pytest.approx((low, high))
+    assert "| 97.5%   |" in (report.folder / "findings.md").read_text()
     (noisy,) = report.findings[1].claims[0].comparisons
     assert noisy.variant == "w-large-scale-noisy-data" and noisy.paper == pytest.approx(-3.31)
     text = (report.folder / "findings.md").read_text()

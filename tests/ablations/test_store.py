@@ -83,3 +83,14 @@ def test_a_run_verifies_the_outputs_it_loads_and_no_others(tmp_path):
     (stage2 / "best.safetensors").write_bytes(b"BEST WEIGHTS")
     with pytest.raises(StoreError, match=f"delete {stage2}"):
         store.verify_inputs(evaluation)
+
+
+def test_a_run_with_a_nan_metric_is_still_finished(tmp_path, run):
+    store = Store(tmp_path)
+    folder = store.folder(run.stage, run.key)
+    folder.mkdir(parents=True)
+    (folder / "trainable.safetensors").write_bytes(b"weights")
+    store.begin(run)
+    store.complete(run, {"openvqa/overall": float("nan")}, [])
+    manifest = store.manifest(run.stage, run.key)
+    assert manifest is not None and manifest.metrics["openvqa/overall"] != 0  # NaN, not null

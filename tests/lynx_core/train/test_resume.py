@@ -76,3 +76,24 @@ def test_resumed_stage_returns_its_whole_curve(tmp_path):
     output = run_stage("bases", CONFIG, folders, tmp_path / "cache")  # resumes from step 5
     curves = {(r["stage"], r["step"]) for r in output.history}
     assert curves == {("bases", 5), ("bases", 10), ("instruct", 5), ("clip", 5)}
+
+
+def test_a_stage_of_zero_steps_keeps_its_initial_weights_and_reports_no_loss(tmp_path):
+    """One-stage training: stage 1 with no steps hands stage 2 the freshly built modules."""
+    from lynx_core.pipeline import run_stage
+    from lynx_core.stages import STAGES
+
+    torch.set_num_threads(1)
+    cfg = CONFIG.model_copy(
+        update={
+            "train": CONFIG.train.model_copy(
+                update={"stage1": CONFIG.train.stage1.model_copy(update={"steps": 0})}
+            )
+        }
+    )
+    folders = {stage: tmp_path / stage for stage in STAGES}
+    run_stage("bases", cfg, folders, tmp_path / "cache")
+    output = run_stage("stage1", cfg, folders, tmp_path / "cache")
+    assert output.history == [] and "stage1/final_loss" not in output.metrics
+    assert (folders["stage1"] / "trainable.safetensors").is_file()
+    assert run_stage("stage2", cfg, folders, tmp_path / "cache").history[-1]["step"] == 20
