@@ -321,8 +321,9 @@ class TrainConfig(StrictModel):
     stage 2 (instruct on the task mixture)."""
 
     seed: int = Field(
-        0, description="what the variant trains: its new modules' init and its batches (a sweep's "
-        "`seeds:` set it)"
+        0,
+        description="what the variant trains: its new modules' init and its batches (a sweep's "
+        "`seeds:` set it)",
     )
     bases_seed: int = Field(
         0,

@@ -71,8 +71,7 @@ class LynxModel(nn.Module):
         `patches` are the frozen trunk's tokens computed earlier (`VisionTower.trunk_tokens`,
         e.g. from a feature cache); when given, the trunk is skipped.
         """
-        tokens = self.vision(pixels) if patches is None else self.vision.embed(patches)
-        return self.resampler(tokens)
+        return self.resampler(self.vision(pixels, patches))
 
     def _inject(self, pixels, input_ids, attention_mask, labels=None, patches=None):
         embeds = self.llm.get_input_embeddings()(input_ids)  # (B, T, llm_dim)

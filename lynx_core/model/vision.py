@@ -137,8 +137,13 @@ class VisionTower(nn.Module):
         tokens = tokens + self.frame_embed[:frames, None, :].to(tokens.dtype)  # (B, T, P, W)
         return tokens.flatten(1, 2)  # (B, T·P, W): one resampler pass over the whole clip
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.embed(self.trunk_tokens(pixels))
+    def forward(
+        self, pixels: torch.Tensor | None = None, patches: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Pixels, or the trunk's tokens computed earlier (`patches`), → the tower's output.
+        Both go through this call, so hooks on the tower (ZeRO-3 gathering the frame
+        embedding) see either."""
+        return self.embed(self.trunk_tokens(pixels) if patches is None else patches)
 
 
 def build_vision_tower(cfg: VisionConfig) -> VisionTower:
