@@ -14,56 +14,76 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ablations.errors import Problem, SweepError
 from ablations.overrides import leaves
-from ablations.yaml_lines import key_lines, line_of
+from ablations.sweep_checks import file_problems
+from ablations.yaml_lines import Found, line_of, parse, read_text
 from lynx_core.presets import PRESETS
 
 MERGED_FIELDS = ("base", "axes", "variants", "resources")
 SCALE_FIELDS = ("base", "axes", "zip", "variants", "resources", "baseline")
 
 
-def read_yaml(path: Path) -> tuple[dict[str, Any], dict]:
-    """(mapping, key → line) of one file; raises `SweepError` naming the file and line."""
-    if not path.is_file():
-        raise SweepError(str(path), [Problem("file", "no such sweep file; see sweeps/*.yaml")])
-    text = path.read_text()
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise SweepError(str(path), [Problem("yaml", str(err), line)]) from None
-    if not isinstance(raw, dict):
-        raise SweepError(str(path), [Problem("file", "must be a mapping of sweep fields")])
-    return raw, key_lines(text)
+def read_yaml(path: Path, included: bool = False) -> tuple[dict[str, Any], dict]:
+    """(mapping, key → line) of one file, read as strict YAML (`ablations.yaml_lines`);
+    raises `SweepError` with every problem of the file, each with its line. The lines of an
+    `included` file carry its name, so problems found after merging still point into it."""
+    text, found = read_text(path)
+    document = parse(text, str(path) if included else None) if text is not None else None
+    if document is not None:
+        found = document.problems
+        if document.data is not None and not isinstance(document.data, dict):
+            found = [*found, Found("file", "must be a mapping of sweep fields (name, base, …)", 1)]
+    if found:
+        raise SweepError(str(path), [Problem(f.where, f.message, f.line) for f in found])
+    return document.data or {}, document.lines
 
 
 def read_sweep(path: Path, _stack: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict]:
-    """The file's mapping with its includes merged in, and the file's own key lines."""
-    raw, lines = read_yaml(path)
-    includes = raw.pop("include", [])
-    includes = [includes] if isinstance(includes, str) else includes
+    """The file's mapping with its includes merged in, and the lines of every key (those
+    that come from an included file name it)."""
+    raw, own = read_yaml(path, included=bool(_stack))
+    problems = file_problems(raw, own)
+    if problems:
+        raise SweepError(str(path), problems)
     merged: dict[str, Any] = {}
-    for i, relative in enumerate(includes):
+    lines: dict = {}
+    for i, relative, line in _includes(raw.pop("include", []), own, str(path)):
         target = (path.parent / relative).resolve()
-        line = lines.get(("include", i)) or line_of(lines, ("include",))
         if target in (*_stack, path.resolve()):
             chain = " → ".join(p.name for p in (*_stack, path.resolve(), target))
             problem = Problem(f"include[{i}]", f"include cycle: {chain}; remove one include", line)
             raise SweepError(str(path), [problem])
         if not target.is_file():
+            what = "no such file" if not target.exists() else "not a regular file"
             problem = Problem(
-                f"include[{i}]",
-                f"no such file {relative!r} (paths are relative to {path.parent})",
-                line,
+                f"include[{i}]", f"{what} {relative!r} (paths are relative to {path.parent})", line
             )
             raise SweepError(str(path), [problem])
-        included, _ = read_sweep(target, (*_stack, path.resolve()))
-        merged = merge(merged, included)
-    return merge(merged, raw), lines
+        try:
+            included, included_lines = read_sweep(target, (*_stack, path.resolve()))
+        except SweepError as err:
+            via = ", ".join(filter(None, [err.via, f"included from {path}, line {line}"]))
+            raise SweepError(err.source, err.problems, via) from None
+        merged, lines = merge(merged, included), {**lines, **included_lines}
+    return merge(merged, raw), {**lines, **own}
+
+
+def _includes(value: Any, lines: dict, source: str) -> list[tuple[int, str, int | None]]:
+    """(index, path, line) of each include, or `SweepError` if `include:` is not a path or a
+    list of paths."""
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        problem = Problem(
+            "include",
+            f"must be a file path or a list of file paths, relative to this file (got {value!r})",
+            line_of(lines, ("include",)),
+        )
+        raise SweepError(source, [problem])
+    return [
+        (i, p, lines.get(("include", i)) or line_of(lines, ("include",)))
+        for i, p in enumerate(paths)
+    ]
 
 
 def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
