@@ -44,8 +44,48 @@ def leaves(written: dict, model: type[BaseModel] = VariantConfig, prefix: str = 
         for part in str(key).split("."):
             node = _submodel(node, part) if node is not None else None
         path = f"{prefix}{key}"
-        if node is not None and isinstance(value, dict):
-            out.update(leaves(value, node, f"{path}."))
+        if node is not None and isinstance(value, dict) and value:
+            out.update(leaves(value, node, f"{path}."))  # ({}: the section's defaults, whole)
         else:
             out[path] = value
     return out
+
+
+def written_twice(written: dict, model: type[BaseModel] = VariantConfig) -> list[tuple[str, str]]:
+    """(field, why) for each field one mapping of overrides sets twice: dotted and nested
+    (`model.arch: x` beside `model: {arch: y}`), or whole and inside (`data.mixture: {...}`
+    beside `data.mixture.caption: 2`). `leaves` would keep one silently."""
+    paths = list(_paths(written, model, ""))
+    seen: set[str] = set()
+    found: list[tuple[str, str]] = []
+    for path in paths:
+        if path in seen:
+            found.append((path, "is set twice (dotted and nested); keep one"))
+        seen.add(path)
+    for path in sorted(seen):
+        inner = sorted(p for p in seen if p.startswith(path + "."))
+        if inner:
+            found.append(
+                (path, f"is set whole and also in part ({', '.join(inner)}); keep one of them")
+            )
+    return found
+
+
+def _paths(written: dict, model: type[BaseModel] | None, prefix: str):
+    for key, value in written.items():
+        node = model
+        for part in str(key).split("."):
+            node = _submodel(node, part) if node is not None else None
+        path = f"{prefix}{key}"
+        if node is not None and isinstance(value, dict) and value:
+            yield from _paths(value, node, f"{path}.")
+        else:
+            yield path
+
+
+def section_fields(path: str, model: type[BaseModel] = VariantConfig) -> list[str] | None:
+    """The fields of the config section at dotted `path`, or None if it is not a section."""
+    node: type[BaseModel] | None = model
+    for part in path.split("."):
+        node = _submodel(node, part) if node is not None else None
+    return list(node.model_fields) if node is not None else None

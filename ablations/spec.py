@@ -28,14 +28,22 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 from ablations.errors import Problem, SweepError
 from ablations.overrides import leaves
 from ablations.reference import paper_figures
+from ablations.sweep_checks import (
+    META,
+    case_clashes,
+    identity_problem,
+    name_problem,
+    shape_problems,
+)
 from ablations.sweep_files import at_scale, read_sweep
 from ablations.yaml_lines import line_of
+from lynx_core.checks import preflight
 from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
 from lynx_core.stages import stage_of
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-META_FIELDS = ("paper_row", "compare_to")  # variant keys that describe it, not override
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"  # a sweep's: its MLflow experiment and results folder
+VARIANT_LABEL = re.compile(r"^[A-Za-z0-9._-]+$")  # a part of a variant name
 LLM_SIZES = ("toy_base", "hidden_size", "layers", "heads", "intermediate_size", "vocab_size")
 TOY_TOWER = ("patch_size", "width", "layers", "head_width")
 
@@ -93,7 +101,7 @@ class Resources(StrictModel):
 class SweepSpec(StrictModel):
     """The validated content of a sweep file (overrides still unapplied; see `expand`)."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
     description: str = ""
     scale: str = "toy"
     base: dict[str, Any] = {}
@@ -170,10 +178,17 @@ def load_sweep(path: str | Path, check_paths: bool = True, scale: str | None = N
     raw, lines = read_sweep(path)
     file_scale = str(raw.get("scale", "toy"))
     raw, lines = at_scale(raw, lines, scale or file_scale, str(path))
-    try:
-        spec = SweepSpec.model_validate({**raw, "source": str(path)})
+    problems = shape_problems(raw, lines)
+    shaped = {p.field.split(".")[0].split("[")[0] for p in problems}
+    try:  # fields whose shape is wrong are told once, not again in the schema's words
+        spec = SweepSpec.model_validate(
+            {**{k: v for k, v in raw.items() if k not in shaped}, "source": str(path)}
+        )
     except ValidationError as err:
-        problems = [_problem(e, SweepSpec, (), lines, ()) for e in err.errors()]
+        problems += [_problem(e, SweepSpec, (), lines, ()) for e in err.errors()]
+    else:
+        problems += filter(None, [identity_problem(spec.name, path, lines)])
+    if problems:
         raise SweepError(str(path), problems) from None
     spec._lines = lines
     spec._check_paths = check_paths
@@ -210,20 +225,28 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
             name = "-".join(label for label, _, _ in combo)
             overrides = {k: v for _, option, _ in combo for k, v in option.items()}
             named.append((name, overrides, ("axes",)))
+        problems += _generated_name_problems(named, dimensions, lines)
     meta: dict[str, dict[str, Any]] = {}
     for name, written in spec.variants.items():
         where = ("variants", name)
-        if not re.match(NAME_PATTERN, name):
-            problems.append(
-                Problem(f"variants.{name}", "names use a-z, 0-9, '-', '_'", line_of(lines, where))
-            )
-        overrides = leaves(written)
-        meta[name] = {k: overrides.pop(k) for k in META_FIELDS if k in overrides}
+        bad_name = name_problem(str(name), f"variants.{name}", line_of(lines, where))
+        problems += [bad_name] if bad_name else []
+        overrides = leaves(written or {})
+        meta[name] = {k: overrides.pop(k) for k in META if k in overrides}
         problems += _check(base, overrides, where, lines, context)
         named.append((name, overrides, where))
     if not named:
         named.append(("base", {}, ("base",)))
     names = [name for name, _, _ in named]
+    problems += [
+        Problem(
+            "variants",
+            f"variants {a!r} and {b!r} differ only in case: one folder where file names "
+            "ignore case (macOS, Windows); rename one",
+            line_of(lines, ("variants", b)),
+        )
+        for a, b in case_clashes(list(dict.fromkeys(names)))
+    ]
     for name, described in meta.items():
         problems += _check_meta(name, described, names, lines)
     if spec.baseline is not None and spec.baseline not in names:
@@ -270,7 +293,59 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
     problems += _same_experiments(variants, wheres, spec.scale, lines)
     if spec._check_paths:  # like weights, a judge key must be here before compute starts
         problems += _missing_judge_keys(variants, lines)
+        if not problems:  # what the stages will read, once the configs themselves are sound
+            problems += _preflight(variants, named, lines)
     return variants, problems
+
+
+def _preflight(variants: list[Variant], named: list, lines: dict) -> list[Problem]:
+    """`lynx_core.checks` on every config, each finding at the line that set its field
+    (the first variant that does, else the base)."""
+    problems = []
+    for finding in preflight([v.config for v in variants]):
+        where = next(
+            (w for _, overrides, w in named if any(_sets(k, finding.field) for k in overrides)),
+            ("base",),
+        )
+        section = where[:2] if where[0] in ("variants",) else where
+        line = (
+            lines.get(where)
+            if where[0] in ("axes", "zip")
+            else line_of(lines, section, finding.field)
+        )
+        field = (
+            ".".join(map(str, (*section, finding.field))) if where[0] != "axes" else finding.field
+        )
+        problems.append(Problem(field, finding.message, line))
+    return problems
+
+
+def _sets(key: str, field: str) -> bool:
+    return key == field or key.startswith(field + ".") or field.startswith(key + ".")
+
+
+def _generated_name_problems(named: list, dimensions: list, lines: dict) -> list[Problem]:
+    """Names made from axis values must be names too: a label that cannot be part of one is
+    told at the value that made it (a quote in a value), else the first name that is not one
+    (a grid of many long labels), once."""
+    problems = {}
+    for dimension in dimensions:
+        for label, option, where in dimension:
+            if not VARIANT_LABEL.match(label):
+                field = f"axes.{where[1]}[{where[2]}]" if where[0] == "axes" else f"zip[{where[1]}]"
+                written = (*where[:-1], label)  # a label the file gives, not one made here
+                if written in lines:
+                    problems.setdefault(label, name_problem(label, field, lines[written]))
+                    continue
+                made_from = f"the value {next(iter(option.values()), label)!r}"
+                problems.setdefault(label, name_problem(label, field, lines.get(where), made_from))
+    if problems:
+        return list(problems.values())
+    for name, _, _ in named:
+        found = name_problem(name, "axes", line_of(lines, ("axes",)), "the axes' labels")
+        if found is not None:
+            return [found]
+    return []
 
 
 def _check_meta(name: str, meta: dict[str, Any], names: list[str], lines: dict) -> list[Problem]:
@@ -486,11 +561,25 @@ def _message(error: dict, model: type[BaseModel], with_loc: bool = False) -> str
     if error["type"] == "extra_forbidden":
         allowed = ", ".join(_fields_at(model, loc[:-1])) or "none"
         return f"unknown field {'.'.join(map(str, loc))!r}; allowed here: {allowed}"
+    if error["type"] == "model_type":  # a value where a section of fields goes
+        section = _MODELS.get((error.get("ctx") or {}).get("class_name", ""))
+        fields = ", ".join(section.model_fields) if section else "its fields"
+        return f"must be a mapping of {fields}; not {error.get('input')!r:.60}"
     text = error["msg"].removeprefix("Value error, ")
     got = error.get("input")
     where = ".".join(map(str, loc))
     suffix = f" (got {got!r})" if not isinstance(got, dict) else ""
     return f"{where}: {text}{suffix}" if where and with_loc else f"{text}{suffix}"
+
+
+def _all_models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    found = {model.__name__: model}
+    for sub in model.__subclasses__():
+        found |= _all_models(sub)
+    return found
+
+
+_MODELS = _all_models(StrictModel)  # class name → config model, for messages
 
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
