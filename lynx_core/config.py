@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -27,8 +30,8 @@ def _must_exist(path: Path, info: ValidationInfo) -> Path:
         return path.expanduser()
     if not path.expanduser().exists():
         raise ValueError(
-            f"path '{path}' does not exist (relative paths start at {Path.cwd()}); put the "
-            "weights there or change the path (weights and datasets are never downloaded)"
+            f"path '{path}' does not exist (relative paths start at {Path.cwd()}); put what "
+            "it names there or change the path (weights and datasets are never downloaded)"
         )
     return path.expanduser()
 
@@ -42,9 +45,40 @@ where its weights are not.
 
 
 class StrictModel(BaseModel):
-    """Base for all configs: unknown keys are errors, instances are immutable."""
+    """Base for all configs: unknown keys are errors, instances are immutable, and a number
+    or a switch is never read from a value of another kind (pydantic alone reads `true` as
+    the batch size 1 and the text 'yes' as a switch that is on)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_lax_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+        if isinstance(value, bool) and kinds and bool not in kinds:
+            raise ValueError("expects a number, not a switch (true/false)")
+        if isinstance(value, str) and kinds:
+            expected = "true or false" if kinds == {bool} else "a number"
+            raise ValueError(f"expects {expected}, not text (YAML 1.1's yes/no/on/off are text)")
+        if isinstance(value, int | float) and not isinstance(value, bool) and kinds == {bool}:
+            raise ValueError("expects true or false, not a number")
+        return value
+
+
+def _scalar_kinds(annotation: Any) -> set[type]:
+    """{int, float, bool} ∩ what a field takes (through `X | None`); empty for other fields."""
+    options = typing.get_args(annotation) if typing.get_origin(annotation) in _UNIONS else ()
+    found = {a for a in (options or (annotation,)) if a in (int, float, bool)}
+    others = {a for a in (options or (annotation,)) if a not in (int, float, bool, type(None))}
+    return set() if others else found
+
+
+_UNIONS = (typing.Union, types.UnionType)
+
+
+def _divides(heads: int, width: int, what: str, of: str) -> None:
+    if width % heads:
+        raise ValueError(f"{what} ({heads}) must divide {of} ({width})")
 
 
 class VisionConfig(StrictModel):
@@ -73,6 +107,11 @@ class VisionConfig(StrictModel):
             raise ValueError(
                 f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
             )
+        if self.open_clip_name is None and self.width % self.head_width:
+            raise ValueError(
+                f"width {self.width} is not a multiple of head_width {self.head_width} "
+                "(the toy tower's heads split its width)"
+            )
         return self
 
 
@@ -83,6 +122,11 @@ class ResamplerConfig(StrictModel):
     depth: int = Field(1, gt=0)
     heads: int = Field(4, gt=0)
     dim: int = Field(64, gt=0)
+
+    @model_validator(mode="after")
+    def _heads_split_dim(self) -> ResamplerConfig:
+        _divides(self.heads, self.dim, "resampler heads", "its dim")
+        return self
 
 
 class LoraConfig(StrictModel):
@@ -118,6 +162,12 @@ class LLMConfig(StrictModel):
             raise ValueError("set either trainable: true (full fine-tuning) or lora, not both")
         return self
 
+    @model_validator(mode="after")
+    def _heads_split_width(self) -> LLMConfig:
+        if self.path is None:  # a local model's sizes are its own (lynx_core.checks reads them)
+            _divides(self.heads, self.hidden_size, "llm heads", "its hidden_size")
+        return self
+
 
 class CrossAttentionConfig(StrictModel):
     """Flamingo-style gated cross-attention before every `every`-th LLM layer."""
@@ -148,6 +198,27 @@ class ModelConfig(StrictModel):
     llm: LLMConfig = LLMConfig()
     cross_attention: CrossAttentionConfig = CrossAttentionConfig()
     adapters: AdapterConfig = AdapterConfig()
+
+    @model_validator(mode="after")
+    def _fits_the_toy_llm(self) -> ModelConfig:
+        """Layer indices and head counts against the toy LLM (a local model's own sizes are
+        checked where its config is read, `lynx_core.checks`)."""
+        if self.llm.path is not None:
+            return self
+        outside = sorted(i for i in self.adapters.layers or [] if not 0 <= i < self.llm.layers)
+        if self.adapters.enabled and outside:
+            raise ValueError(
+                f"adapters.layers {outside} are not layers of the LLM (it has {self.llm.layers}: "
+                f"0 to {self.llm.layers - 1})"
+            )
+        if self.arch == "cross_attention":
+            _divides(
+                self.cross_attention.heads,
+                self.llm.hidden_size,
+                "cross_attention heads",
+                "the LLM's hidden_size",
+            )
+        return self
 
 
 class CaptionConfig(StrictModel):
@@ -225,7 +296,7 @@ class DataConfig(StrictModel):
     """The generated world: its seed, the training sets' sizes, the stage-2 task mixture and
     prompts, and the held-out evaluation sets' sizes."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32, description="the generated world's")
     captions: CaptionConfig = CaptionConfig()
     train_images: int = Field(512, gt=0, description="stage-2 images")
     train_videos: int = Field(192, ge=0, description="stage-2 videos")
@@ -252,7 +323,9 @@ class DataConfig(StrictModel):
     @classmethod
     def _files_join_default_mixture(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("train_files") and "mixture" not in data:
-            files = [f if isinstance(f, dict) else f.model_dump() for f in data["train_files"]]
+            files = [f.model_dump() if isinstance(f, BaseModel) else f for f in data["train_files"]]
+            if not all(isinstance(f, dict) for f in files):
+                return data  # the schema says what an entry must be
             names = [f.get("task") or Path(str(f.get("path", ""))).stem for f in files]
             data = {**data, "mixture": {**_default_mixture(), **dict.fromkeys(names, 1.0)}}
         return data
@@ -322,11 +395,15 @@ class TrainConfig(StrictModel):
 
     seed: int = Field(
         0,
+        ge=0,
+        lt=2**32,
         description="what the variant trains: its new modules' init and its batches (a sweep's "
         "`seeds:` set it)",
     )
     bases_seed: int = Field(
         0,
+        ge=0,
+        lt=2**32,
         description="the toy bases' seed: the frozen LLM and tower are the study's fixed "
         "starting point, as Vicuna and EVA are the paper's, whatever the variant's seed",
     )

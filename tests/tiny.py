@@ -1,7 +1,10 @@
-"""Tiny variant configs for tests: the `tiny` scale preset plus dotted changes."""
+"""Tiny variant configs for tests: the `tiny` scale preset plus dotted changes; a stub of an
+LLM folder for tests that stop at validation."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from lynx_core.config import VariantConfig, nest
@@ -11,3 +14,15 @@ from lynx_core.presets import PRESETS
 def tiny_config(**dotted: Any) -> VariantConfig:
     """E.g. `tiny_config(**{"train.stage2.steps": 20})`."""
     return VariantConfig.model_validate(nest({**PRESETS["tiny"].overrides, **dotted}))
+
+
+def llm_folder_stub(folder: Path, layers: int = 4, hidden: int = 128, heads: int = 4) -> Path:
+    """A folder that passes the sweep's LLM-folder check (config.json with its sizes, a
+    weights file, a tokenizer file) without being a loadable model: for tests that stop at
+    validation."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {"hidden_size": hidden, "num_attention_heads": heads, "num_hidden_layers": layers}
+    (folder / "config.json").write_text(json.dumps(sizes))
+    (folder / "model.safetensors").write_bytes(b"")
+    (folder / "tokenizer.json").write_text("{}")
+    return folder

@@ -42,10 +42,15 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 class FormatError(ValueError):
+    """Every problem of one data file, with its line or item."""
+
     def __init__(self, source: Path, problems: list[str]):
         self.source, self.problems = source, problems
         listed = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s):\n{listed}")
+
+    def __reduce__(self):  # crosses back from a Ray worker whole, not as a TypeError
+        return type(self), (self.source, self.problems)
 
 
 class MissingMediaError(ValueError):
@@ -111,16 +116,20 @@ def frame_picks(available: int, frames: int) -> list[int]:
 def _rows(file: Path) -> list[tuple[str, object]]:
     """(where, parsed row or its JSON error) for a .jsonl file's lines or a .json file's
     list items; blank lines skipped."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise FormatError(file, [f"cannot be read: {err}"]) from None
     if file.suffix == ".json":
         try:
-            data = json.loads(file.read_text())
+            data = json.loads(text)
         except json.JSONDecodeError as err:
             raise FormatError(file, [f"not valid JSON: {err}"]) from err
         if not isinstance(data, list):
             raise FormatError(file, ["a .json training file holds a list of examples"])
         return [(f"item {i}", row) for i, row in enumerate(data, start=1)]
     rows = []
-    for number, line in enumerate(file.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 rows.append((f"line {number}", json.loads(line)))
@@ -344,6 +353,8 @@ def check_training_file(cfg: TrainFileConfig) -> int:
     """Validate a configured training file (raises `FormatError`); its number of examples.
 
     Checked once per file version: a sweep validates the same file for every variant."""
+    if not cfg.path.is_file():  # a folder, a device such as /dev/zero
+        raise FormatError(cfg.path, ["not a regular file: give a .jsonl or .json training file"])
     stat = cfg.path.stat()
     return _check_cached(cfg, stat.st_mtime_ns, stat.st_size)
 
@@ -353,4 +364,36 @@ def _check_cached(cfg: TrainFileConfig, mtime_ns: int, size: int) -> int:
     items, skipped = load_training_file(cfg.path, cfg.root, cfg.format, cfg.skip_missing_media)
     for why in skipped:
         log.warning("skipping (skip_missing_media): %s", why)
+    if not items:
+        raise FormatError(cfg.path, ["holds no examples (an empty file trains nothing)"])
+    problems = [
+        f"{item.source}: {item.media} {why}"
+        for item in _media_sample(items)
+        if (why := _not_an_image(item.media)) is not None
+    ]
+    if problems:
+        raise FormatError(cfg.path, problems)
     return len(items)
+
+
+MEDIA_SAMPLE = 16  # images opened at validation: a wrong folder shows in the first few
+
+
+def _media_sample(items: list[TrainingItem]) -> list[TrainingItem]:
+    """The first `MEDIA_SAMPLE` distinct image files (video frames are read by their loader)."""
+    chosen: dict[Path, TrainingItem] = {}
+    for item in items:
+        if item.kind == "image" and item.media is not None and item.media.is_file():
+            chosen.setdefault(item.media, item)
+            if len(chosen) == MEDIA_SAMPLE:
+                break
+    return list(chosen.values())
+
+
+def _not_an_image(path: Path) -> str | None:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as err:  # PIL raises many kinds for a file that is not an image
+        return f"is not an image PIL can read ({type(err).__name__})"
+    return None

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ablations.spec import SweepError, load_sweep
+from tests.tiny import llm_folder_stub
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -236,7 +237,7 @@ def test_paper_sweep_plans_without_weights_but_needs_them_to_run(tmp_path, monke
     lines = paper.read_text().splitlines()
     assert "weights/vicuna-7b" in lines[problems["base.model.llm.path"].line - 1]
     assert "weights/llama-7b" in lines[problems["variants.w-llama.model.llm.path"].line - 1]
-    assert "put the weights there or change the path" in problems["base.model.llm.path"].message
+    assert "or change the path" in problems["base.model.llm.path"].message
 
 
 def test_the_paper_study_changes_one_thing_per_variant_with_seeds():
@@ -327,8 +328,7 @@ scales:
 
 
 def test_a_toy_field_in_the_base_is_fine_where_some_variant_uses_it(tmp_path):
-    weights = tmp_path / "llm"
-    weights.mkdir()
+    weights = llm_folder_stub(tmp_path / "llm")
     text = "name: x\nbase: {model.llm.toy_base: llama}\nvariants:\n  toy: {}\n"
     text += f"  mine: {{model.llm.path: {weights}}}\n"
     variants = {v.group: v.config for v in load_sweep(write(tmp_path, text)).expand()}

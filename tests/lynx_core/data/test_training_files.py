@@ -92,9 +92,11 @@ def test_skipping_missing_media_drops_and_reports_those_rows_only(tmp_path):
 
 
 def test_a_sweep_naming_a_broken_training_file_is_refused_at_validation(tmp_path):
-    file = write_jsonl(
-        tmp_path / "mine.jsonl", [{"image": "gone.png", "instruction": "a", "answer": "b"}]
-    )
+    rows = [
+        {"image": "gone.png", "instruction": "a", "answer": "b"},
+        {"instruction": "c", "answer": "d"},
+    ]
+    file = write_jsonl(tmp_path / "mine.jsonl", rows)
     with pytest.raises(ValidationError) as err:
         VariantConfig.model_validate({"data": {"train_files": [{"path": str(file)}]}})
     assert "mine.jsonl" in str(err.value) and "line 1" in str(err.value)

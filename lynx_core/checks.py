@@ -1,0 +1,197 @@
+"""Checks, before any compute, of what a variant's stages will read from this machine: the
+LLM folder and its sizes, the open_clip model name, the evaluation suite. Each would
+otherwise fail inside a trial, after training (a bad row of the eval suite) or with an
+error far from its cause (adapter layer 12 of a 4-layer model). Each is bounded in time and
+memory: a config file is read up to a cap, a benchmark file only if it is a regular file of
+sane size. A registry of checks, each a pure function of the config and the files it names;
+`ablations.spec` runs them once per distinct value they read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lynx_core.config import VariantConfig
+
+MAX_CONFIG_BYTES = 1_000_000  # a model's config.json is a few kB
+MAX_BENCHMARK_BYTES = 500_000_000  # Open-VQA and OwlEval files are under 1 MB
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.pth")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem with what a config names: the dotted field and what to do."""
+
+    field: str
+    message: str
+
+
+Check = Callable[[VariantConfig], list[Finding]]
+
+
+def llm_folder(cfg: VariantConfig) -> list[Finding]:
+    """A local LLM is a `from_pretrained` folder: config.json with its sizes, weights, a
+    tokenizer; its layers hold the adapters and cross-attention the variant places."""
+    path = cfg.model.llm.path
+    if path is None:
+        return []
+    field = "model.llm.path"
+    if not path.is_dir():
+        return [Finding(field, f"{path} is not a folder; give the model's from_pretrained folder")]
+    sizes, problem = _json_object(path / "config.json")
+    if problem:
+        return [Finding(field, f"{path} holds no usable model: config.json {problem}")]
+    found = []
+    if not any(next(path.glob(p), None) for p in WEIGHT_FILES):
+        found.append(Finding(field, f"{path} holds no weights ({', '.join(WEIGHT_FILES)})"))
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        found.append(Finding(field, f"{path} holds no tokenizer ({', '.join(TOKENIZER_FILES)})"))
+    width, heads, layers = (
+        sizes.get(k) for k in ("hidden_size", "num_attention_heads", "num_hidden_layers")
+    )
+    if not all(isinstance(v, int) and v > 0 for v in (width, heads, layers)):
+        found.append(
+            Finding(
+                field,
+                f"{path}/config.json lacks hidden_size, num_attention_heads and "
+                "num_hidden_layers (a LLaMA-style causal LM is expected)",
+            )
+        )
+        return found
+    adapters = cfg.model.adapters
+    outside = sorted(i for i in adapters.layers or [] if not 0 <= i < layers)
+    if adapters.enabled and outside:
+        found.append(
+            Finding(
+                "model.adapters.layers",
+                f"{outside} are not layers of {path.name} (it has {layers}: 0 to {layers - 1})",
+            )
+        )
+    if cfg.model.arch == "cross_attention" and width % cfg.model.cross_attention.heads:
+        found.append(
+            Finding(
+                "model.cross_attention.heads",
+                f"{cfg.model.cross_attention.heads} does not divide {path.name}'s hidden_size "
+                f"{width}",
+            )
+        )
+    return found
+
+
+def open_clip_name(cfg: VariantConfig) -> list[Finding]:
+    """The named tower must be one open_clip knows (its list of model configs)."""
+    name = cfg.model.vision.open_clip_name
+    if name is None:
+        return []
+    import open_clip  # only for a sweep that names a tower: it imports torch
+
+    known = open_clip.list_models()
+    if name in known:
+        return []
+    close = [m for m in known if m.lower().startswith(name.lower()[:4])][:8]
+    hint = f"; close: {', '.join(close)}" if close else ""
+    return [
+        Finding(
+            "model.vision.open_clip_name",
+            f"{name!r} is not an open_clip model (open_clip.list_models(){hint})",
+        )
+    ]
+
+
+def eval_suite(cfg: VariantConfig) -> list[Finding]:
+    """A user's evaluation folder must hold at least one benchmark, and each one it holds
+    must read cleanly (every row, every media path) now, not after all training."""
+    from lynx_core.data import formats  # formats import the config
+    from lynx_core.data.worldset import MME_DIR, OPENVQA_IMAGE, OPENVQA_VIDEO, OWL_QUESTIONS
+
+    suite = cfg.eval.suite
+    if suite is None:
+        return []
+    field = "eval.suite"
+    if not suite.is_dir():
+        return [Finding(field, f"{suite} is not a folder")]
+    parts = (OPENVQA_IMAGE, OPENVQA_VIDEO, MME_DIR, OWL_QUESTIONS)
+    present = [p for p in parts if (suite / p).exists()]
+    if not present:
+        return [
+            Finding(
+                field,
+                f"{suite} holds no benchmark: expected at least one of {', '.join(parts)} "
+                "(the generated suite's layout)",
+            )
+        ]
+    readers: dict[str, Callable[[Path], Any]] = {
+        OPENVQA_IMAGE: lambda f: formats.load_openvqa(f, suite / "openvqa"),
+        OPENVQA_VIDEO: lambda f: formats.load_openvqa(f, suite / "openvqa"),
+        MME_DIR: formats.load_mme,
+        OWL_QUESTIONS: lambda f: formats.load_owleval(f, f.parent),
+    }
+    found = []
+    for part in present:
+        target = suite / part
+        if part != MME_DIR and not _sane_file(target):
+            found.append(
+                Finding(field, f"{target} is not a regular file under {MAX_BENCHMARK_BYTES:,} B")
+            )
+            continue
+        try:
+            readers[part](target)
+        except formats.FormatError as err:
+            found.append(Finding(field, str(err)))
+        except (OSError, UnicodeDecodeError) as err:
+            found.append(Finding(field, f"{target} cannot be read: {err}"))
+    return found
+
+
+CHECKS: dict[str, Check] = {
+    "llm folder": llm_folder,
+    "open_clip name": open_clip_name,
+    "eval suite": eval_suite,
+}
+READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
+    "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
+    "open_clip name": ("model.vision.open_clip_name",),
+    "eval suite": ("eval.suite",),
+}
+
+
+def preflight(configs: list[VariantConfig]) -> list[Finding]:
+    """Every check on every config, each run once per distinct value of what it reads (the
+    88 runs of a study name one LLM folder)."""
+    seen: set[tuple[str, str]] = set()
+    found: list[Finding] = []
+    for cfg in configs:
+        dumped = cfg.model_dump(mode="json")
+        for name, check in CHECKS.items():
+            key = (name, json.dumps([_get(dumped, f) for f in READS[name]], sort_keys=True))
+            if key in seen:
+                continue
+            seen.add(key)
+            found += [f for f in check(cfg) if f not in found]
+    return found
+
+
+def _get(data: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def _sane_file(path: Path, limit: int = MAX_BENCHMARK_BYTES) -> bool:
+    return path.is_file() and path.stat().st_size <= limit
+
+
+def _json_object(path: Path) -> tuple[dict, str | None]:
+    """(object, None) or ({}, why not), reading at most `MAX_CONFIG_BYTES`."""
+    if not _sane_file(path, MAX_CONFIG_BYTES):
+        return {}, "is missing (or not a small regular file)"
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as err:
+        return {}, f"cannot be read: {err}"
+    return (data, None) if isinstance(data, dict) else ({}, "is not a JSON object")
