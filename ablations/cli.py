@@ -33,14 +33,21 @@ def resolve_sweep(name_or_path: str) -> Path:
     return SWEEPS_DIR / f"{name_or_path}.yaml"
 
 
+def has_store(results: Path) -> bool:
+    """Whether there is an MLflow store to read: a server, or a local database that exists
+    (opening a missing one would create it, and the results folder with it)."""
+    from ablations.backends import tracking_uri
+
+    uri = tracking_uri(results)
+    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()
+
+
 def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
     """Variants whose run in MLflow finished with their current config; never creates a store."""
-    from ablations.backends import tracking_uri
     from ablations.study import variant_frame
     from ablations.track import VARIANT
 
-    uri = tracking_uri(results)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+    if not has_store(results):
         return set()
     runs = variant_frame(spec, results)  # runs of the current configs only
     if runs.empty:
@@ -51,6 +58,7 @@ def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from rich.table import Table
 
+    from ablations.capacity import device_problems
     from ablations.plan import make_plan
     from ablations.store import Store
     from ablations.tables import settings as variant_settings
@@ -59,6 +67,9 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
 
     results = Path(args.results)
     plan = make_plan(spec.expand())
+    problems = device_problems(spec, plan.variants)
+    if problems:
+        return refuse(SweepError(spec.source, problems), console)
     store = Store(results / "store")
     done = recorded_variants(spec, results)
     console.print(
@@ -126,21 +137,48 @@ def open_driver(spec: SweepSpec, results: Path):
     return SweepTracker(spec, results)
 
 
+def refuse(err: SweepError, console: Console) -> int:
+    console.print(f"error: {err}", style="red", highlight=False, markup=False)
+    return EXIT_BAD_SPEC
+
+
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.backends import ray_address, ray_session, tracking_uri
+    from ablations.capacity import (
+        cluster_nodes,
+        device_problems,
+        fit_problems,
+        local_node,
+        wait_for_fit,
+    )
     from ablations.plan import make_plan
 
     variants = spec.expand()
     plan = make_plan(variants)  # once: the eval suite and training files are walked once
     results = Path(args.results)
+    remote, compute = ray_address(args.address), needs_compute(plan, results)
+    problems = device_problems(spec, variants)
+    if compute and not remote:  # a local cluster's size is known before Ray starts
+        node = local_node(count_gpus=spec.resources.gpus > 0)
+        problems += fit_problems(spec, [node], "this machine (local Ray)")
+    if problems:
+        return refuse(SweepError(spec.source, problems), console)
     console.print(
         f"[bold]{spec.experiment}[/bold]: {len(variants)} variants on "
-        f"{ray_address(args.address) or 'local Ray'}; tracking {tracking_uri(results)}"
+        f"{remote or 'local Ray'}; tracking {tracking_uri(results)}"
     )
     with ExitStack() as stack:
+        if compute and remote:  # asked once joined, before any MLflow run exists
+            stack.enter_context(ray_session(args.address))
+            problems = wait_for_fit(
+                spec, cluster_nodes, f"the cluster at {remote}", args.resource_timeout,
+                lambda text: console.print(f"[yellow]{text}[/yellow]", highlight=False),
+            )  # fmt: skip
+            if problems:
+                return refuse(SweepError(spec.source, problems), console)
         pool = stack.enter_context(ThreadPoolExecutor(1))
         opening = pool.submit(open_driver, spec, results)
-        if needs_compute(plan, results):
+        if compute and not remote:
             stack.enter_context(ray_session(args.address))  # on this thread, see ray_session
         tracker = opening.result()
         from ablations.progress import SweepProgress
@@ -208,6 +246,13 @@ def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:
 
 
 def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
+    if not has_store(Path(args.results)):
+        console.print(
+            f"no MLflow store under {args.results}: nothing recorded yet; run: make sweep "
+            f"{spec.make_args}",
+            highlight=False,
+        )
+        return 1
     return 0 if show_report(spec, Path(args.results), console) else 1
 
 
@@ -216,6 +261,9 @@ def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
     from ablations.progress import print_table
 
     results = Path(args.results)
+    if not has_store(results):
+        console.print(f"no MLflow store under {results}; run: make sweep {spec.make_args}")
+        return 1
     try:
         if args.action == "export":
             out = Path(args.out) if args.out else None
@@ -293,6 +341,21 @@ def _injected_failure(text: str):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _count(least: int):
+    """argparse type: an integer ≥ `least`, refused by argparse (exit 2) otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+        return value
+
+    return parse
+
+
 def _scale_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--scale",
@@ -316,10 +379,19 @@ def parser() -> argparse.ArgumentParser:
         _scale_argument(cmd)
     sweep = sub.choices["sweep"]
     sweep.add_argument("--address", default=None, help="Ray cluster address (else RAY_ADDRESS)")
-    sweep.add_argument("--max-failures", type=int, default=1, help="retries per crashed trial")
+    sweep.add_argument(
+        "--max-failures", type=_count(0), default=1, help="retries per crashed trial"
+    )
+    sweep.add_argument(
+        "--resource-timeout",
+        type=float,
+        default=600.0,
+        help="on a cluster: seconds to wait for a node that can run a trial (an autoscaler "
+        "adding one) before refusing the sweep",
+    )
     sweep.add_argument(
         "--max-concurrent",
-        type=int,
+        type=_count(1),
         default=None,
         help="at most this many trials at once (default: as many as free resources allow)",
     )
@@ -377,8 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             resolve_sweep(args.sweep), check_paths=args.command == "sweep", scale=args.scale
         )
     except SweepError as err:
-        console.print(f"error: {err}", style="red", highlight=False, markup=False)
-        return EXIT_BAD_SPEC
+        return refuse(err, console)
     commands = {
         "plan": cmd_plan,
         "sweep": cmd_sweep,

@@ -120,7 +120,8 @@ def run_graph(
     fail_at: tuple[str, int] | None,
     max_concurrent: int | None = None,
 ) -> dict[str, str]:
-    """One Tune experiment over the runs to compute; returns failed run id → its error log."""
+    """One Tune experiment over the runs to compute; returns failed run id → its error and
+    the path of its log."""
     # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     # the classic reporter honours verbose=0; the new one prints a box per experiment (level)
@@ -154,16 +155,28 @@ def run_graph(
         ),
     )
     return {
-        result.config["run"]: str(Path(result.path) / "error.txt")
+        result.config[
+            "run"
+        ]: f"{error_summary(result.error)}; log: {Path(result.path) / 'error.txt'}"
         for result in tuner.fit()
         if result.error is not None
     }
 
 
+def error_summary(error: BaseException, limit: int = 600) -> str:
+    """The trial's own exception as 'Type: message', unwrapped from Ray's and Tune's
+    wrappers (whose text is a traceback); the full traceback stays in the trial's log."""
+    while getattr(error, "cause", None) is not None and error.cause is not error:
+        error = error.cause  # RayTaskError → the exception the trial raised
+    message = str(error).strip()
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 def first_failure(chain: dict[Stage, str], failed: dict[str, str]) -> str | None:
     for stage, key in chain.items():
         if f"{stage}/{key}" in failed:
-            return f"{stage} failed; log: {failed[f'{stage}/{key}']}"
+            return f"{stage} failed: {failed[f'{stage}/{key}']}"
     return None
 
 

@@ -37,6 +37,9 @@ class OwlQuestion(StrictModel):
     question: str
 
 
+SHEET_COLUMNS = ("question_id", "slot", "rating")  # what import reads of a filled sheet
+
+
 class RatingError(ValueError):
     pass
 
@@ -93,8 +96,17 @@ def import_ratings(
     sheet: Path, key: Path, grades: Mapping[str, float] = GRADES
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """(per-variant table: score, rated, grade counts, rank; counts of unrated answers)."""
-    frame = pd.read_csv(sheet, dtype=str, keep_default_na=False)
-    slots = json.loads(key.read_text())
+    try:
+        frame = pd.read_csv(sheet, dtype=str, keep_default_na=False)
+        slots = json.loads(key.read_text())
+    except (OSError, ValueError) as err:  # pandas' ParserError and JSON's are ValueErrors
+        raise RatingError(f"cannot read {sheet} with {key}: {err}") from None
+    missing = [c for c in SHEET_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RatingError(
+            f"{sheet}: no column {', '.join(missing)}; fill the sheet that `make owleval-export` "
+            f"wrote (columns {', '.join(SHEET_COLUMNS)}) and keep its header"
+        )
     frame["rating"] = frame["rating"].str.strip().str.upper()
     bad = frame[(frame["rating"] != "") & ~frame["rating"].isin(list(grades))]
     if not bad.empty:
