@@ -330,14 +330,14 @@ def _generated_name_problems(named: list, dimensions: list, lines: dict) -> list
     (a grid of many long labels), once."""
     problems = {}
     for dimension in dimensions:
-        for label, option, where in dimension:
+        for label, _, where in dimension:
             if not VARIANT_LABEL.match(label):
                 field = f"axes.{where[1]}[{where[2]}]" if where[0] == "axes" else f"zip[{where[1]}]"
                 written = (*where[:-1], label)  # a label the file gives, not one made here
                 if written in lines:
                     problems.setdefault(label, name_problem(label, field, lines[written]))
                     continue
-                made_from = f"the value {next(iter(option.values()), label)!r}"
+                made_from = "the value written here"
                 problems.setdefault(label, name_problem(label, field, lines.get(where), made_from))
     if problems:
         return list(problems.values())

@@ -137,7 +137,7 @@ def parse(text: str, file: str | None = None) -> Document:
     found = _bounded(root)
     if found:
         return Document(None, {}, found)
-    lines, duplicates = _key_lines(root, file)  # first: constructing merges `<<` in place
+    lines, bad_keys = _key_lines(root, file)  # first: constructing merges `<<` in place
     try:
         data = loader.construct_document(root)
     except yaml.YAMLError as err:
@@ -145,7 +145,7 @@ def parse(text: str, file: str | None = None) -> Document:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(err, "problem", None) or str(err)
         return Document(None, {}, [Found("yaml", problem, line)])
-    return Document(data, lines, duplicates + _bad_numbers(data, lines))
+    return Document(data, lines, bad_keys + _bad_numbers(data, lines))
 
 
 def key_lines(text: str) -> dict[Path_, Line]:
@@ -199,8 +199,8 @@ class _Refused(Exception):
 
 
 def _key_lines(root: yaml.Node, file: str | None) -> tuple[dict[Path_, Line], list[Found]]:
-    """The line of every key and item, and every key written twice in one mapping (which
-    YAML would resolve by silently keeping the last)."""
+    """The line of every key and item, and the keys that are problems: written twice in one
+    mapping (YAML would silently keep the last), or not text (`1:`, `null:`, `true:`)."""
     lines: dict[Path_, Line] = {}
     duplicates: list[Found] = []
 
@@ -211,6 +211,16 @@ def _key_lines(root: yaml.Node, file: str | None) -> tuple[dict[Path_, Line], li
                     continue
                 child = (*path, key_node.value)
                 line = Line(key_node.start_mark.line + 1, file)
+                if key_node.tag != "tag:yaml.org,2002:str":
+                    text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "…"
+                    duplicates.append(
+                        Found(
+                            _dotted(child) if isinstance(key_node, yaml.ScalarNode) else "key",
+                            f"key {text!r} is not text (every key of a sweep is a name or a "
+                            f"field); quote it: '{text}':",
+                            line,
+                        )
+                    )
                 if child in lines:
                     first = lines[child]
                     where = f"lines {first} and {line}" if first != line else f"line {line}"

@@ -54,15 +54,23 @@ class StrictModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_lax_scalars(cls, value: Any, info: ValidationInfo) -> Any:
-        kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
-        if isinstance(value, bool) and kinds and bool not in kinds:
-            raise ValueError("expects a number, not a switch (true/false)")
-        if isinstance(value, str) and kinds:
-            expected = "true or false" if kinds == {bool} else "a number"
-            raise ValueError(f"expects {expected}, not text (YAML 1.1's yes/no/on/off are text)")
-        if isinstance(value, int | float) and not isinstance(value, bool) and kinds == {bool}:
-            raise ValueError("expects true or false, not a number")
-        return value
+        annotation = cls.model_fields[info.field_name].annotation
+        if typing.get_origin(annotation) is dict and isinstance(value, dict):  # data.mixture
+            for item in value.values():
+                _strict_scalar(item, _scalar_kinds(typing.get_args(annotation)[1]))
+            return value
+        return _strict_scalar(value, _scalar_kinds(annotation))
+
+
+def _strict_scalar(value: Any, kinds: set[type]) -> Any:
+    if isinstance(value, bool) and kinds and bool not in kinds:
+        raise ValueError("expects a number, not a switch (true/false)")
+    if isinstance(value, str) and kinds:
+        expected = "true or false" if kinds == {bool} else "a number"
+        raise ValueError(f"expects {expected}, not text (YAML 1.1's yes/no/on/off are text)")
+    if isinstance(value, int | float) and not isinstance(value, bool) and kinds == {bool}:
+        raise ValueError("expects true or false, not a number")
+    return value
 
 
 def _scalar_kinds(annotation: Any) -> set[type]:

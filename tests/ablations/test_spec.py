@@ -415,10 +415,10 @@ def test_an_unknown_scale_on_the_command_line_is_named_as_such(tmp_path):
             "a scale section may set",
         ),
         (
-            "name: x\nvariants:\n  1: {}\nscales:\n  toy:\n    variants: {b: {}}\n",
+            "name: x\nvariants:\n  a: {}\nscales:\n  toy:\n    variants: {b: {}}\n",
             "scales.toy.variants.b",
             6,
-            "(variants: 1)",
+            "(variants: a)",
         ),
     ],
 )
