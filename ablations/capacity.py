@@ -55,7 +55,7 @@ def wait_for_fit(
     deadline = time.monotonic() + timeout_s
     problems = fit_problems(spec, nodes(), cluster)
     if problems:
-        say(f"{problems[0].message.split(', so it')[0]}; waiting up to {timeout_s:g} s for one")
+        say(f"{cluster}: {_missing(spec, nodes())}; waiting up to {timeout_s:g} s for a node")
     while problems and time.monotonic() < deadline:
         time.sleep(min(poll_s, max(deadline - time.monotonic(), 0)))
         problems = fit_problems(spec, nodes(), cluster)
@@ -65,9 +65,20 @@ def wait_for_fit(
 def fit_problems(spec: SweepSpec, nodes: list[Node], cluster: str) -> list[Problem]:
     """The trial's request against the largest node: a trial runs on one node."""
     want = spec.resources
-    line = line_of(spec._lines, ("resources",))
     if any(want.cpus <= n.cpus and want.gpus <= n.gpus for n in nodes):
         return []
+    return [
+        Problem(
+            "resources",
+            f"no node of {cluster} can run a trial: {_missing(spec, nodes)}, so it would "
+            "wait forever; ask for less, or run on a cluster that has it (--address)",
+            line_of(spec._lines, ("resources",)),
+        )
+    ]
+
+
+def _missing(spec: SweepSpec, nodes: list[Node]) -> str:
+    want = spec.resources
     most_cpus = max((n.cpus for n in nodes), default=0.0)
     most_gpus = max((n.gpus for n in nodes), default=0.0)
     short = [
@@ -75,14 +86,7 @@ def fit_problems(spec: SweepSpec, nodes: list[Node], cluster: str) -> list[Probl
         for what, asked, has in (("cpus", want.cpus, most_cpus), ("gpus", want.gpus, most_gpus))
         if asked > has
     ]
-    return [
-        Problem(
-            "resources",
-            f"no node of {cluster} can run a trial: it asks for {', '.join(short)}, so it "
-            "would wait forever; ask for less, or run on a cluster that has it (--address)",
-            line,
-        )
-    ]
+    return f"a trial asks for {', '.join(short)}"
 
 
 def device_problems(spec: SweepSpec, variants: list[Variant]) -> list[Problem]:
@@ -106,8 +110,9 @@ def device_problems(spec: SweepSpec, variants: list[Variant]) -> list[Problem]:
 def _local_gpus() -> int:
     """GPUs this machine would give a local Ray, asked only where some trial wants one."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip()])
+    if visible is not None:  # "-1" or "" hide every GPU; a list names those shown
+        shown = [d.strip() for d in visible.split(",")]
+        return 0 if not all(shown) or "-1" in shown else len(shown)
     import torch  # seconds to import: only for a sweep that asks for GPUs
 
     return torch.cuda.device_count()

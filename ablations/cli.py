@@ -356,6 +356,17 @@ def _count(least: int):
     return parse
 
 
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds ≥ 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds ≥ 0, not {text}")
+    return value
+
+
 def _scale_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--scale",
@@ -384,7 +395,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--resource-timeout",
-        type=float,
+        type=_seconds,
         default=600.0,
         help="on a cluster: seconds to wait for a node that can run a trial (an autoscaler "
         "adding one) before refusing the sweep",

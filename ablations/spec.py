@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +29,22 @@ from ablations.errors import Problem, SweepError
 from ablations.overrides import leaves
 from ablations.reference import paper_figures
 from ablations.sweep_checks import (
+    LABEL_PATTERN,
+    MAX_NAME,
     META,
+    NAME_PATTERN,
     case_clashes,
     identity_problem,
     name_problem,
     shape_problems,
 )
-from ablations.sweep_files import at_scale, read_sweep
-from ablations.yaml_lines import line_of
+from ablations.sweep_files import at_scale, read_sweep, scale_chain
+from ablations.yaml_lines import dotted, line_of
 from lynx_core.checks import preflight
 from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
 from lynx_core.stages import stage_of
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"  # a sweep's: its MLflow experiment and results folder
-VARIANT_LABEL = re.compile(r"^[A-Za-z0-9._-]+$")  # a part of a variant name
 LLM_SIZES = ("toy_base", "hidden_size", "layers", "heads", "intermediate_size", "vocab_size")
 TOY_TOWER = ("patch_size", "width", "layers", "head_width")
 
@@ -101,7 +102,9 @@ class Resources(StrictModel):
 class SweepSpec(StrictModel):
     """The validated content of a sweep file (overrides still unapplied; see `expand`)."""
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    name: str = Field(
+        pattern=NAME_PATTERN, max_length=MAX_NAME, description="its MLflow experiment"
+    )
     description: str = ""
     scale: str = "toy"
     base: dict[str, Any] = {}
@@ -168,41 +171,59 @@ def load_sweep(path: str | Path, check_paths: bool = True, scale: str | None = N
 
     `check_paths=False` accepts local weight paths that do not exist here (for planning).
     `scale` runs the file at another scale than its own `scale:` (its `scales.<scale>`
-    section, if any, laid over the rest).
+    section, if any, laid over the rest). The file is also validated at every other scale
+    its `scales:` sections name (paths unchecked), so that every problem of the file is told
+    at once, whichever scale runs.
     """
     path = Path(path)
     if scale is not None and scale not in PRESETS:
         allowed = ", ".join(sorted(PRESETS))
         problem = Problem("--scale", f"unknown scale {scale!r}; allowed: {allowed}")
         raise SweepError(str(path), [problem])
-    raw, lines = read_sweep(path)
-    file_scale = str(raw.get("scale", "toy"))
-    raw, lines = at_scale(raw, lines, scale or file_scale, str(path))
-    problems = shape_problems(raw, lines)
-    shaped = {p.field.split(".")[0].split("[")[0] for p in problems}
+    written, lines = read_sweep(path)
+    file_scale = str(written.get("scale", "toy"))
+    scale = scale or file_scale
+    spec, problems = _load(path, written, lines, scale, file_scale, check_paths)
+    sections = written.get("scales") if isinstance(written.get("scales"), dict) else {}
+    for other in sorted(set(sections) & set(PRESETS) - set(scale_chain(scale))):
+        _, found = _load(path, written, lines, other, file_scale, check_paths=False)
+        problems += [
+            replace(p, message=f"{p.message} (at scale {other})")
+            for p in found
+            if p not in problems
+        ]
+    if problems:
+        raise SweepError(str(path), problems)
+    return spec
+
+
+def _load(
+    path: Path, written: dict, lines: dict, scale: str, file_scale: str, check_paths: bool
+) -> tuple[SweepSpec | None, list[Problem]]:
+    """The spec at one scale, and every problem of the file there."""
+    raw, lines = at_scale(written, lines, scale, str(path))
+    problems, shaped = shape_problems(raw, lines)
     try:  # fields whose shape is wrong are told once, not again in the schema's words
         spec = SweepSpec.model_validate(
             {**{k: v for k, v in raw.items() if k not in shaped}, "source": str(path)}
         )
     except ValidationError as err:
-        problems += [_problem(e, SweepSpec, (), lines, ()) for e in err.errors()]
-    else:
-        problems += filter(None, [identity_problem(spec.name, path, lines)])
+        return None, problems + [_problem(e, SweepSpec, (), lines, ()) for e in err.errors()]
+    problems += filter(None, [identity_problem(spec.name, path, lines)])
     if problems:
-        raise SweepError(str(path), problems) from None
+        return None, problems
     spec._lines = lines
     spec._check_paths = check_paths
     spec._file_scale = file_scale
     _, problems = _expand(spec, lines)
-    if problems:
-        raise SweepError(str(path), problems)
-    return spec
+    return spec, problems
 
 
 # ---- expansion -------------------------------------------------------------------------------
 
 
 def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]:
+    lines = {**lines, **_label_lines(spec, lines)}
     problems: list[Problem] = []
     context = {"check_paths": spec._check_paths}
     if spec.scale not in PRESETS:
@@ -299,23 +320,18 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
 
 
 def _preflight(variants: list[Variant], named: list, lines: dict) -> list[Problem]:
-    """`lynx_core.checks` on every config, each finding at the line that set its field
-    (the first variant that does, else the base)."""
+    """`lynx_core.checks` on every config, each finding at the line that set its field in
+    the variant it concerns (else in the base)."""
+    wheres = {name: (where, overrides) for name, overrides, where in named}
     problems = []
-    for finding in preflight([v.config for v in variants]):
-        where = next(
-            (w for _, overrides, w in named if any(_sets(k, finding.field) for k in overrides)),
-            ("base",),
-        )
-        section = where[:2] if where[0] in ("variants",) else where
-        line = (
-            lines.get(where)
-            if where[0] in ("axes", "zip")
-            else line_of(lines, section, finding.field)
-        )
-        field = (
-            ".".join(map(str, (*section, finding.field))) if where[0] != "axes" else finding.field
-        )
+    for index, finding in preflight([v.config for v in variants]):
+        where, overrides = wheres[variants[index].group]
+        if not any(_sets(k, finding.field) for k in overrides):
+            where = ("base",)
+        if where[0] in ("axes", "zip"):
+            line, field = lines.get(where), finding.field
+        else:
+            line, field = line_of(lines, where, finding.field), dotted((*where, finding.field))
         problems.append(Problem(field, finding.message, line))
     return problems
 
@@ -331,7 +347,7 @@ def _generated_name_problems(named: list, dimensions: list, lines: dict) -> list
     problems = {}
     for dimension in dimensions:
         for label, _, where in dimension:
-            if not VARIANT_LABEL.match(label):
+            if not re.fullmatch(LABEL_PATTERN, label):
                 field = f"axes.{where[1]}[{where[2]}]" if where[0] == "axes" else f"zip[{where[1]}]"
                 written = (*where[:-1], label)  # a label the file gives, not one made here
                 if written in lines:
@@ -365,7 +381,7 @@ def _check_meta(name: str, meta: dict[str, Any], names: list[str], lines: dict) 
         )
     other = meta.get("compare_to")
     if other is not None and (other == name or other not in names):
-        choices = ", ".join(str(n) for n in names if n != name)
+        choices = ", ".join(str(n) for n in names if n != name) or "none (add the other variant)"
         problems.append(
             Problem(
                 f"variants.{name}.compare_to",
@@ -429,14 +445,20 @@ def _same_experiments(
     for variant in variants:
         other = first.setdefault((variant.seed, result_key(variant.config)), variant.group)
         if other != variant.group:
+            where = wheres[variant.group]
+            fix = (
+                "make the axis values differ (values equal at this scale, or an axis and a "
+                "zip group setting one section)"
+                if where[0] == "axes"
+                else f"make them differ, e.g. with a value for this scale under "
+                f"scales.{scale}.variants.{variant.group}"
+            )
             problems.append(
                 Problem(
-                    ".".join(map(str, wheres[variant.group])),
+                    ".".join(map(str, where)),
                     f"variants {other!r} and {variant.group!r} are the same experiment at "
-                    f"scale {scale!r} (equal on every field that changes a result); make them "
-                    f"differ, e.g. with a value for this scale under "
-                    f"scales.{scale}.variants.{variant.group}",
-                    line_of(lines, wheres[variant.group]),
+                    f"scale {scale!r} (equal on every field that changes a result); {fix}",
+                    line_of(lines, where),
                 )
             )
     return list({p.message: p for p in problems}.values())  # once per pair, not per seed
@@ -457,13 +479,6 @@ def _missing_judge_keys(variants: list[Variant], lines: dict) -> list[Problem]:
         )
         for env, names in missing.items()
     ]
-
-
-def _get(config: BaseModel, dotted: str) -> Any:
-    value: Any = config
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
 
 
 Option = tuple[str, dict[str, Any], tuple]  # (label, dotted overrides, where in the file)
@@ -503,6 +518,20 @@ def _grid_dimensions(spec: SweepSpec, lines: dict) -> tuple[list[list[Option]], 
     return dimensions, problems
 
 
+def _label_lines(spec: SweepSpec, lines: dict) -> dict:
+    """The lines of labelled values by their place in the grid, as unlabelled ones have
+    them: `("axes", field, 0)` for `axes: {field: {low: 32, …}}`, the same in zip groups."""
+    out = {}
+    for axis, values in spec.axes.items():
+        for i, label in enumerate(values if isinstance(values, dict) else ()):
+            out[("axes", axis, i)] = lines.get(("axes", axis, label))
+    for g, group in enumerate(spec.zip):
+        for key, values in group.items():
+            for i, label in enumerate(values if isinstance(values, dict) else ()):
+                out[("zip", g, key, i)] = lines.get(("zip", g, key, label))
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, Any]]:
     """(label, value) pairs: mapping keys as given, else labels derived from the values."""
     if isinstance(values, dict):
@@ -521,25 +550,37 @@ def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, 
 
 
 def _check(base: dict, overrides: dict, where: tuple, lines: dict, context: dict) -> list[Problem]:
-    """Validate base+overrides; report only the errors that `overrides` (or base) cause."""
+    """Validate base+overrides; report only the errors that `overrides` (or base) cause: an
+    error the base alone has too is the base's, told once under `base`."""
     if not overrides and where != ("base",):
         return []  # the variant is the base: its problems are reported once, under base
+    errors = _errors(nest({**base, **overrides}), context)
+    if not errors:
+        return []
+    own = overrides or base
+    known = set() if not overrides else {_signature(e) for e in _errors(nest(base), context)}
+    found = []
+    for error in errors:
+        loc = ".".join(str(p) for p in error["loc"])
+        keys = [k for k in own if loc == k or loc.startswith(k + ".") or k.startswith(loc + ".")]
+        if overrides and (not keys or _signature(error) in known):
+            continue  # caused by the base: reported once, under base
+        named = [k for k in keys if k.removeprefix(loc).lstrip(".") in error["msg"]]
+        key = (named or keys or [""])[0]  # the field the message names, if it names one
+        found.append(_problem(error, VariantConfig, where, lines, (key,)))
+    return found
+
+
+def _errors(nested: dict, context: dict) -> list[dict]:
     try:
-        VariantConfig.model_validate(nest({**base, **overrides}), context=context)
+        VariantConfig.model_validate(nested, context=context)
     except ValidationError as err:
-        own = overrides or base
-        found = []
-        for error in err.errors():
-            loc = ".".join(str(p) for p in error["loc"])
-            key = next(
-                (k for k in own if loc == k or loc.startswith(k + ".") or k.startswith(loc + ".")),
-                None,
-            )
-            if key is None and overrides:
-                continue  # caused by the base: reported once, under base
-            found.append(_problem(error, VariantConfig, where, lines, (key or "",)))
-        return found
+        return err.errors()
     return []
+
+
+def _signature(error: dict) -> tuple:
+    return error["loc"], error["msg"]
 
 
 def _problem(error: dict, model: type[BaseModel], where: tuple, lines: dict, key: tuple) -> Problem:
@@ -589,4 +630,4 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation
-    return list(model.model_fields)
+    return [name for name, f in model.model_fields.items() if not f.exclude]

@@ -15,11 +15,12 @@ from typing import Any
 
 from ablations.errors import Problem
 from ablations.overrides import section_fields, written_twice
-from ablations.yaml_lines import MAX_BYTES, line_of
+from ablations.yaml_lines import MAX_BYTES, dotted, line_of
+from lynx_core.config import SEED_LIMIT
 
-VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a sweep's, a variant's: one pattern
+LABEL_PATTERN = r"[A-Za-z0-9._-]+"  # a part of a variant name made from axis values
 MAX_NAME = 80  # with '-s<seed>', a file name, a Ray trial folder and an MLflow tag hold it
-SEED_LIMIT = 2**32  # numpy's generators take seeds below this
 SEED_FIELD = "train.seed"
 META = ("paper_row", "compare_to")  # a variant's keys that describe it, not override
 SHAPES = {  # top-level field → (type, what it must be)
@@ -42,13 +43,13 @@ def file_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
     problems = []
     for where, written in _override_mappings(raw):
         for field, why in written_twice(written):
-            problems.append(Problem(_dotted(where, field), why, line_of(lines, where, field)))
+            problems.append(Problem(dotted((*where, field)), why, line_of(lines, where, field)))
     return problems
 
 
-def shape_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
-    """Problems of the merged sweep's shape; fields named here are not checked again by the
-    schema (its message would be about union internals, not the fix)."""
+def shape_problems(raw: dict[str, Any], lines: dict) -> tuple[list[Problem], set[str]]:
+    """Problems of the merged sweep's shape, and the top-level fields they are about: those
+    are not checked again by the schema (whose message would be about union internals)."""
     problems = []
     for key, (kind, what) in SHAPES.items():
         value = raw.get(key)
@@ -58,23 +59,29 @@ def shape_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
                 Problem(key, f"must be {what}; got {got} {value!r:.60}", line_of(lines, (key,)))
             )
     if problems:
-        return problems
-    problems += _axis_problems(raw.get("axes") or {}, lines)
-    problems += _zip_problems(raw.get("zip") or [], raw.get("axes") or {}, lines)
-    problems += _seed_problems(raw, lines)
-    for where, written in _override_mappings(raw):
-        for field, value in written.items():
-            problems += _section_value(where, str(field), value, lines)
-    return problems
+        return problems, {p.field for p in problems}
+    per_field = {
+        "axes": _axis_problems(raw.get("axes") or {}, lines),
+        "zip": _zip_problems(raw.get("zip") or [], raw.get("axes") or {}, lines),
+        "seeds": _seed_problems(raw, lines),
+        "base": [
+            p
+            for where, written in _override_mappings(raw)
+            for field, value in written.items()
+            for p in _section_value(where, str(field), value, lines)
+        ],
+    }
+    problems = [p for found in per_field.values() for p in found]
+    return problems, {key for key, found in per_field.items() if found and key != "base"}
 
 
 def name_problem(name: str, where: str, line: int | None, made_from: str = "") -> Problem | None:
     """Whether a variant name can be a file name, a Ray trial folder and an MLflow tag."""
-    if VARIANT_NAME.match(name) and len(name) <= MAX_NAME:
+    if re.fullmatch(NAME_PATTERN, name) and len(name) <= MAX_NAME:
         return None
     why = (
         f"is {len(name)} characters; at most {MAX_NAME}"
-        if VARIANT_NAME.match(name)
+        if re.fullmatch(NAME_PATTERN, name)
         else "may hold only letters, digits, '.', '-' and '_', starting with a letter or digit"
     )
     fix = (
@@ -113,8 +120,11 @@ def identity_problem(name: str, path: Path, lines: dict) -> Problem | None:
 
 
 def _declared_name(path: Path) -> str | None:
-    with path.open("rb") as f:
-        head = f.read(MAX_BYTES).decode("utf-8", errors="replace")
+    try:
+        with path.open("rb") as f:
+            head = f.read(MAX_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None  # unreadable: it records nowhere
     found = re.search(r"^name:\s*['\"]?([^'\"\s#]+)", head, re.MULTILINE)
     return found.group(1) if found else None
 
@@ -178,17 +188,23 @@ def _zip_problems(groups: list[Any], axes: dict[str, Any], lines: dict) -> list[
                         lines.get(("zip", g, key), line),
                     )
                 )
-            if key in owner:
+            clash = next((k for k in owner if _overlap(k, key)), None)
+            if clash is not None:
                 problems.append(
                     Problem(
                         f"zip[{g}].{key}",
-                        f"is also set by {owner[key]}: one would silently win while variant "
+                        f"is also set by {owner[clash]}: one would silently win while variant "
                         "names still say the other's value; set each field in one place",
                         lines.get(("zip", g, key), line),
                     )
                 )
             owner.setdefault(key, f"zip[{g}]")
     return problems
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two dotted fields set one value: equal, or one a section holding the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def _seed_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
@@ -207,7 +223,7 @@ def _seed_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
         problems += _repeated_values("seeds", seeds, line)
     for where, written in _override_mappings(raw):
         if SEED_FIELD in _flat_keys(written):
-            problems.append(_seed_override(_dotted(where, SEED_FIELD), line_of(lines, where)))
+            problems.append(_seed_override(dotted((*where, SEED_FIELD)), line_of(lines, where)))
     for axis in raw.get("axes") or {}:
         if axis == SEED_FIELD:
             problems.append(_seed_override(f"axes.{axis}", line_of(lines, ("axes", axis))))
@@ -227,12 +243,12 @@ def _seed_override(where: str, line: int | None) -> Problem:
 
 
 def _repeated_values(where: str, values: list[Any], line: int | None) -> list[Problem]:
-    seen: list[Any] = []
+    seen: list[tuple[type, Any]] = []  # by type too: true is not 1, 1 is not 1.0
     repeated = []
     for v in values:
-        if v in seen and v not in repeated:
+        if (type(v), v) in seen and v not in repeated:
             repeated.append(v)
-        seen.append(v)
+        seen.append((type(v), v))
     if not repeated:
         return []
     return [
@@ -250,7 +266,7 @@ def _section_value(where: tuple, field: str, value: Any, lines: dict) -> list[Pr
         return []
     return [
         Problem(
-            _dotted(where, field),
+            dotted((*where, field)),
             f"is a section, not a value (got {value!r:.60}); set its fields, e.g. "
             f"`{field}.{fields[0]}: ...` (fields: {', '.join(fields)})",
             line_of(lines, where, field),
@@ -264,7 +280,3 @@ def _flat_keys(written: dict, prefix: str = "") -> set[str]:
         path = f"{prefix}{k}"
         keys |= _flat_keys(v, f"{path}.") if isinstance(v, dict) else {path}
     return keys
-
-
-def _dotted(where: tuple, field: str) -> str:
-    return ".".join([*(str(w) for w in where), field])

@@ -35,7 +35,7 @@ def read_yaml(path: Path, included: bool = False) -> tuple[dict[str, Any], dict]
         if document.data is not None and not isinstance(document.data, dict):
             found = [*found, Found("file", "must be a mapping of sweep fields (name, base, …)", 1)]
     if found:
-        raise SweepError(str(path), [Problem(f.where, f.message, f.line) for f in found])
+        raise SweepError(str(path), [Problem(f.field, f.message, f.line) for f in found])
     return document.data or {}, document.lines
 
 

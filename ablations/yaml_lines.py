@@ -41,9 +41,9 @@ class Line(int):
 
 @dataclass
 class Found:
-    """A problem in the YAML itself: where (dotted path) and what."""
+    """A problem in the YAML itself: the field (dotted path), what, and the line."""
 
-    where: str
+    field: str
     message: str
     line: int | None
 
@@ -60,6 +60,7 @@ _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
 _SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+STR, MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
 
 
 class _Loader(yaml.SafeLoader):
@@ -122,35 +123,35 @@ def read_text(path: Path) -> tuple[str | None, list[Found]]:
 def parse(text: str, file: str | None = None) -> Document:
     """The document's value, the line of every key and sequence item (as `Line`s naming
     `file`), and every problem found; the value is None where the YAML cannot be read."""
-    loader = _Loader(text)
     try:
-        root = loader.get_single_node()
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err)
-        return Document(None, {}, [Found("yaml", f"not valid YAML: {problem}", line)])
-    finally:
-        loader.dispose()
-    if root is None:
-        return Document(None, {})
-    found = _bounded(root)
-    if found:
-        return Document(None, {}, found)
-    lines, bad_keys = _key_lines(root, file)  # first: constructing merges `<<` in place
-    try:
-        data = loader.construct_document(root)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err)
-        return Document(None, {}, [Found("yaml", problem, line)])
-    return Document(data, lines, bad_keys + _bad_numbers(data, lines))
+        loader = _Loader(text)  # its reader refuses control characters at once
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                return Document(None, {})
+            found = _bounded(root)
+            if found:
+                return Document(None, {}, found)
+            lines = _key_lines(root, file)  # first: constructing merges `<<` in place
+            found = _bad_keys(root)
+            if found:  # a key that is a list or a mapping cannot even be constructed
+                return Document(None, lines, found)
+            data = loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except (yaml.YAMLError, ValueError) as err:  # ValueError: an explicit `!!int abc`
+        return Document(None, {}, [_unreadable(err, text)])
+    return Document(data, lines, _bad_numbers(data, lines))
 
 
-def key_lines(text: str) -> dict[Path_, Line]:
-    """{(key, key, index, ...): 1-based line} for every mapping key and sequence item."""
-    return parse(text).lines
+def _unreadable(err: Exception, text: str) -> Found:
+    """The reader's, parser's or constructor's refusal, at its line."""
+    if isinstance(err, yaml.reader.ReaderError):
+        line = text.count("\n", 0, err.position) + 1
+        return Found("yaml", f"holds the control character {chr(err.character)!r}", line)
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    return Found("yaml", f"not valid YAML: {problem}", mark.line + 1 if mark else None)
 
 
 def _bounded(root: yaml.Node) -> list[Found]:
@@ -198,41 +199,20 @@ class _Refused(Exception):
         self.node = node
 
 
-def _key_lines(root: yaml.Node, file: str | None) -> tuple[dict[Path_, Line], list[Found]]:
-    """The line of every key and item, and the keys that are problems: written twice in one
-    mapping (YAML would silently keep the last), or not text (`1:`, `null:`, `true:`)."""
+def _key_lines(root: yaml.Node, file: str | None) -> dict[Path_, Line]:
+    """The line of every key and item, by its path of keys and indices; and of every nested
+    key also by its dotted leaf (`("base", "model.arch")` for `base: {model: {arch: …}}`), so
+    that a field has one line whichever way a file spells it, and a file that overrides
+    another's field (an include, a scale section) overrides its line too."""
     lines: dict[Path_, Line] = {}
-    duplicates: list[Found] = []
 
     def walk(node: yaml.Node, path: Path_) -> None:
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == MERGE:
                     continue
                 child = (*path, key_node.value)
-                line = Line(key_node.start_mark.line + 1, file)
-                if key_node.tag != "tag:yaml.org,2002:str":
-                    text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "…"
-                    duplicates.append(
-                        Found(
-                            _dotted(child) if isinstance(key_node, yaml.ScalarNode) else "key",
-                            f"key {text!r} is not text (every key of a sweep is a name or a "
-                            f"field); quote it: '{text}':",
-                            line,
-                        )
-                    )
-                if child in lines:
-                    first = lines[child]
-                    where = f"lines {first} and {line}" if first != line else f"line {line}"
-                    duplicates.append(
-                        Found(
-                            _dotted(child),
-                            f"written twice in one mapping ({where}); YAML would silently "
-                            "keep only the last, so merge them into one",
-                            line,
-                        )
-                    )
-                lines.setdefault(child, line)
+                lines.setdefault(child, Line(key_node.start_mark.line + 1, file))
                 walk(value_node, child)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
@@ -240,7 +220,76 @@ def _key_lines(root: yaml.Node, file: str | None) -> tuple[dict[Path_, Line], li
                 walk(item, (*path, i))
 
     walk(root, ())  # bounded: `_bounded` has capped the expanded size
-    return lines, duplicates
+    for path, line in list(lines.items()):
+        head = _section_depth(path)
+        if head and len(path) > head + 1 and all(isinstance(p, str) for p in path[head:]):
+            lines[(*path[:head], ".".join(path[head:]))] = line
+    return lines
+
+
+def _section_depth(path: Path_) -> int:
+    """How many keys name the section of config overrides a path is in (base: 1, a variant:
+    2, the same in a scale section: 2 more), or 0 outside one."""
+    offset = 2 if path[:1] == ("scales",) else 0
+    section = path[offset : offset + 1]
+    return offset + {("base",): 1, ("variants",): 2}.get(section, 0)
+
+
+def _bad_keys(root: yaml.Node) -> list[Found]:
+    """Keys that are problems: written twice in one mapping (YAML would silently keep the
+    last), or not text (`1:`, `null:`, a list)."""
+    found: list[Found] = []
+    seen_nodes: set[int] = set()
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if id(node) in seen_nodes:  # an alias: its keys are the anchor's, told once
+            return
+        seen_nodes.add(id(node))
+        children = node.value if isinstance(node, yaml.SequenceNode) else []
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if key_node.tag == MERGE:
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != STR:
+                    text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "…"
+                    found.append(
+                        Found(
+                            _join(path, str(text)),
+                            f"key {text!r} is not text (every key of a sweep is a name or a "
+                            "field); quote it, or write a name",
+                            line,
+                        )
+                    )
+                    continue
+                key = key_node.value
+                if not key.strip():
+                    found.append(Found(_join(path, repr(key)), "an empty key names nothing", line))
+                    continue
+                if key in first:
+                    where = (
+                        f"lines {first[key]} and {line}" if first[key] != line else f"line {line}"
+                    )
+                    found.append(
+                        Found(
+                            _join(path, key),
+                            f"written twice in one mapping ({where}); YAML would silently "
+                            "keep only the last, so merge them into one",
+                            line,
+                        )
+                    )
+                first.setdefault(key, line)
+                walk(value_node, _join(path, key))
+        for i, item in enumerate(children):
+            walk(item, f"{path}[{i}]")
+
+    walk(root, "")
+    return found
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _bad_numbers(data: Any, lines: dict[Path_, Line]) -> list[Found]:
@@ -256,19 +305,18 @@ def _bad_numbers(data: Any, lines: dict[Path_, Line]) -> list[Found]:
             for i, v in enumerate(value):
                 walk(v, (*path, i))
         elif isinstance(value, float) and not math.isfinite(value):
+            found.append(Found(dotted(path), f"{value} is not a finite number", _line(lines, path)))
+        elif isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
             found.append(
-                Found(_dotted(path), f"{value} is not a finite number", _line(lines, path))
-            )
-        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= INT64:
-            found.append(
-                Found(_dotted(path), f"{value} does not fit in 64 bits", _line(lines, path))
+                Found(dotted(path), f"{value} does not fit in 64 bits", _line(lines, path))
             )
 
     walk(data, ())
     return found
 
 
-def _dotted(path: Path_) -> str:
+def dotted(path: Path_) -> str:
+    """("base", "model", "arch") → "base.model.arch"; indices as [i]."""
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lynx_core.config import VariantConfig
+from lynx_core.config import VariantConfig, flatten
 
 MAX_CONFIG_BYTES = 1_000_000  # a model's config.json is a few kB
 MAX_BENCHMARK_BYTES = 500_000_000  # Open-VQA and OwlEval files are under 1 MB
@@ -160,26 +160,21 @@ READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends 
 }
 
 
-def preflight(configs: list[VariantConfig]) -> list[Finding]:
-    """Every check on every config, each run once per distinct value of what it reads (the
-    88 runs of a study name one LLM folder)."""
+def preflight(configs: list[VariantConfig]) -> list[tuple[int, Finding]]:
+    """(index of the first config it concerns, finding) for every check on every config,
+    each check run once per distinct value of what it reads (the 88 runs of a study name one
+    LLM folder)."""
     seen: set[tuple[str, str]] = set()
-    found: list[Finding] = []
-    for cfg in configs:
-        dumped = cfg.model_dump(mode="json")
+    found: list[tuple[int, Finding]] = []
+    for index, cfg in enumerate(configs):
+        flat = flatten(cfg.model_dump(mode="json"))
         for name, check in CHECKS.items():
-            key = (name, json.dumps([_get(dumped, f) for f in READS[name]], sort_keys=True))
-            if key in seen:
-                continue
-            seen.add(key)
-            found += [f for f in check(cfg) if f not in found]
+            read = {k: v for k, v in flat.items() if k.startswith(READS[name])}
+            key = (name, json.dumps(read, sort_keys=True))
+            if key not in seen:
+                seen.add(key)
+                found += [(index, f) for f in check(cfg)]
     return found
-
-
-def _get(data: dict, dotted: str) -> Any:
-    for part in dotted.split("."):
-        data = data[part]
-    return data
 
 
 def _sane_file(path: Path, limit: int = MAX_BENCHMARK_BYTES) -> bool:

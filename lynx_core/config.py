@@ -84,6 +84,9 @@ def _scalar_kinds(annotation: Any) -> set[type]:
 _UNIONS = (typing.Union, types.UnionType)
 
 
+SEED_LIMIT = 2**32  # numpy's generators take seeds below this
+
+
 def _divides(heads: int, width: int, what: str, of: str) -> None:
     if width % heads:
         raise ValueError(f"{what} ({heads}) must divide {of} ({width})")
@@ -304,7 +307,7 @@ class DataConfig(StrictModel):
     """The generated world: its seed, the training sets' sizes, the stage-2 task mixture and
     prompts, and the held-out evaluation sets' sizes."""
 
-    seed: int = Field(0, ge=0, lt=2**32, description="the generated world's")
+    seed: int = Field(0, ge=0, lt=SEED_LIMIT, description="the generated world's")
     captions: CaptionConfig = CaptionConfig()
     train_images: int = Field(512, gt=0, description="stage-2 images")
     train_videos: int = Field(192, ge=0, description="stage-2 videos")
@@ -404,14 +407,14 @@ class TrainConfig(StrictModel):
     seed: int = Field(
         0,
         ge=0,
-        lt=2**32,
+        lt=SEED_LIMIT,
         description="what the variant trains: its new modules' init and its batches (a sweep's "
         "`seeds:` set it)",
     )
     bases_seed: int = Field(
         0,
         ge=0,
-        lt=2**32,
+        lt=SEED_LIMIT,
         description="the toy bases' seed: the frozen LLM and tower are the study's fixed "
         "starting point, as Vicuna and EVA are the paper's, whatever the variant's seed",
     )

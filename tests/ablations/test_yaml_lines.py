@@ -30,7 +30,7 @@ def test_scalars_are_read_as_yaml_1_2_core(text, value):
 
 def test_every_duplicate_key_is_found_with_both_lines_and_merge_keys_are_not_duplicates():
     text = "a: 1\nb:\n  c: 1\n  c: 2\na: 3\nbase: &b {x: 1}\nother:\n  <<: *b\n  x: 2\n"
-    found = {(f.where, f.line) for f in parse(text).problems}
+    found = {(f.field, f.line) for f in parse(text).problems}
     assert found == {("a", 5), ("b.c", 4)}
     assert any("lines 1 and 5" in f.message for f in parse(text).problems)
 

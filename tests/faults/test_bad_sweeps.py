@@ -275,7 +275,7 @@ CASES = [
         "name: sweep\nvariants:\n  a:\n    model.arch: prefix\n"
         "    model:\n      arch: cross_attention\n",
         "variants.a.model.arch",
-        4,
+        6,  # the second of the two
         "dotted and nested",
     ),
     Case(
@@ -491,15 +491,18 @@ def paths_of(data, prefix=()):
             yield from paths_of(v, (*prefix, i))
 
 
+HOSTILE_KEYS = st.sampled_from([1, None, True, "", "a\nb", 'q"uote', "x" * 200, "model..arch"])
+
+
 @st.composite
 def mutated_sweeps(draw):
-    """A shipped sweep with one or two of: a value replaced by a hostile one, a key removed,
-    a line repeated (a duplicate key), the text cut short."""
+    """A shipped sweep with one or two of: a value replaced by a hostile one, a key renamed
+    to a hostile one, a key removed, a line repeated (a duplicate key), the text cut short."""
     source = draw(st.sampled_from(SHIPPED))
     text = source.read_text()
     for _ in range(draw(st.integers(1, 2))):
-        kind = draw(st.sampled_from(["replace", "delete", "repeat-line", "truncate"]))
-        if kind in ("replace", "delete"):
+        kind = draw(st.sampled_from(["replace", "rename", "delete", "repeat-line", "truncate"]))
+        if kind in ("replace", "rename", "delete"):
             try:
                 data = yaml.safe_load(text)
             except yaml.YAMLError:
@@ -513,13 +516,16 @@ def mutated_sweeps(draw):
                 parent = parent[part]
             if kind == "delete":
                 del parent[path[-1]]
+            elif kind == "rename" and isinstance(parent, dict):
+                parent[draw(HOSTILE_KEYS)] = parent.pop(path[-1])
             else:
                 parent[path[-1]] = draw(HOSTILE)
             text = yaml.safe_dump(data, sort_keys=False)
         elif kind == "repeat-line":
             lines = text.splitlines(keepends=True)
-            i = draw(st.integers(0, len(lines) - 1))
-            text = "".join([*lines[: i + 1], lines[i], *lines[i + 1 :]])
+            if lines:
+                i = draw(st.integers(0, len(lines) - 1))
+                text = "".join([*lines[: i + 1], lines[i], *lines[i + 1 :]])
         else:
             text = text[: draw(st.integers(0, len(text)))]
     return source.name, text
@@ -531,21 +537,27 @@ def mutated_sweeps(draw):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(mutated_sweeps())
-def test_a_mutated_sweep_is_accepted_or_refused_cleanly(tmp_path, mutation):
-    """Never a traceback: either the file validates, or every problem names a field and
-    the error lists them; refusing it created nothing."""
+def test_a_mutated_sweep_is_accepted_or_refused_cleanly(tmp_path, capsys, mutation):
+    """Never a traceback: `make plan` on the file either plans it or exits 2 with every
+    problem on a line of the file (or none), and creates nothing either way."""
     name, text = mutation
-    folder = tmp_path / name.removesuffix(".yaml")
+    folder = tmp_path / "mutated"
     folder.mkdir(exist_ok=True)
     path = folder / name
     path.write_text(text)
-    try:
-        spec = load_sweep(path, check_paths=False)
-    except SweepError as err:
-        assert err.problems and all(p.field and p.message for p in err.problems)
-        assert str(path) in str(err)
+    results = folder / "results"
+    status = cli.main(["plan", str(path), "--results", str(results)])
+    assert status in (0, cli.EXIT_BAD_SPEC) and not results.exists()
+    capsys.readouterr()
+    if status == 0:
+        assert load_sweep(path, check_paths=False).expand()
         return
-    assert spec.expand(), "an accepted sweep expands to variants"
+    with pytest.raises(SweepError) as caught:
+        load_sweep(path, check_paths=False)
+    count = text.count("\n") + 1
+    for problem in caught.value.problems:
+        assert problem.field and problem.message
+        assert problem.line is None or 1 <= problem.line <= count, problem
 
 
 # ---- errors that cross a process, and commands on a store that does not exist ----------------
@@ -601,8 +613,8 @@ def test_a_cluster_is_given_time_to_grow_then_the_sweep_is_refused_with_what_is_
     grown = iter([[Node(4, 0)], [Node(4, 0)], [Node(4, 0), Node(16, 2)]])
     assert wait_for_fit(spec, lambda: next(grown), "the cluster", 5, said.append, 0.01) == []
     assert said == [
-        "no node of the cluster can run a trial: it asks for cpus 8 (the largest "
-        "node has 4), gpus 1 (the largest node has 0); waiting up to 5 s for one"
+        "the cluster: a trial asks for cpus 8 (the largest node has 4), gpus 1 (the largest "
+        "node has 0); waiting up to 5 s for a node"
     ]
     [problem] = wait_for_fit(spec, lambda: [Node(4, 0)], "the cluster", 0.05, said.append, 0.01)
     assert problem.field == "resources" and problem.line == 2
