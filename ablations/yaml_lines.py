@@ -252,13 +252,17 @@ def _bad_keys(root: yaml.Node) -> list[Found]:
                 line = key_node.start_mark.line + 1
                 if key_node.tag == MERGE:
                     continue
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != STR:
-                    text = key_node.value if isinstance(key_node, yaml.ScalarNode) else "…"
+                if not isinstance(key_node, yaml.ScalarNode):
+                    what = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                    message = f"a key is {what}; every key of a sweep is a name or a field"
+                    found.append(Found(path or "key", message, line))
+                    continue
+                if key_node.tag != STR:
                     found.append(
                         Found(
-                            _join(path, str(text)),
-                            f"key {text!r} is not text (every key of a sweep is a name or a "
-                            "field); quote it, or write a name",
+                            _join(path, key_node.value),
+                            f"key {key_node.value!r} is not text (every key of a sweep is a name "
+                            "or a field); quote it, or write a name",
                             line,
                         )
                     )

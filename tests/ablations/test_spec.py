@@ -444,3 +444,14 @@ def test_a_gpt_judge_without_its_key_is_reported_before_compute(tmp_path, monkey
     assert load_sweep(path, check_paths=False).expand()  # planning needs no key
     monkeypatch.setenv("LYNX_MISSING_KEY", "sk-x")
     assert load_sweep(path).expand()[0].config.eval.judge == "gpt"
+
+
+def test_the_readme_sweep_example_validates_at_both_scales(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = readme.split("```yaml\n")[1:]
+    example = next(b.split("```")[0] for b in blocks if b.lstrip().startswith("# Question"))
+    path = tmp_path / "arch.yaml"
+    path.write_text("".join(line for line in example.splitlines(True) if "include:" not in line))
+    for scale in ("toy", "paper"):
+        variants = load_sweep(path, check_paths=False, scale=scale).expand()
+        assert "prefix-no-adapters-low-short" in {v.name for v in variants}

@@ -398,6 +398,59 @@ CASES = [
         "does not exist",
     ),
     Case("not-a-mapping", "- just\n- a list\n", "file", 1, "must be a mapping"),
+    # found by review
+    Case("list-as-a-key", "name: sweep\n? [a, b]\n: 1\n", "key", 2, "a key is a list"),
+    Case("number-as-a-key", "name: sweep\nbase:\n  1: x\n", "base.1", 3, "quote it"),
+    Case("empty-key", "name: sweep\n'': arch\n", "''", 2, "empty key"),
+    Case("control-character", 'name: sweep\ndescription: "a\x01b"\n', "yaml", 2, "control"),
+    Case("explicit-int-tag", "name: sweep\nseeds: [!!int 0b101]\n", "yaml", None, "not valid"),
+    Case(
+        "name-ending-in-newline",
+        'name: sweep\nvariants:\n  "abc\\n": {}\n',
+        "variants",
+        3,
+        "may hold",
+    ),
+    Case(
+        "include-overridden-in-the-other-spelling",
+        "name: sweep\ninclude: common.yaml\nbase:\n  model:\n    arch: bogus\n",
+        "base.model.arch",
+        5,
+        "'prefix' or 'cross_attention'",
+        {"common.yaml": "base:\n  model.arch: cross_attention\n"},
+    ),
+    Case(
+        "scale-section-overridden-in-the-other-spelling",
+        "name: sweep\nbase:\n  model.vision.image_size: 64\nscales:\n  tiny:\n    base:\n"
+        "      model: {vision: {image_size: -4}}\n",
+        "base.model.vision.image_size",
+        7,
+        "(at scale tiny)",
+    ),
+    Case(
+        "labelled-axis-value-line",
+        "name: sweep\naxes:\n  model.vision.image_size:\n    low: -1\n    high: 64\n",
+        "axes.model.vision.image_size[0]",
+        4,
+        "greater than 0",
+    ),
+    Case(
+        "axis-section-and-zip-field",
+        "name: sweep\naxes:\n  model.adapters: {on: {enabled: true}, off: {enabled: false}}\n"
+        "zip:\n  - model.adapters.enabled: [true, false]\n    train.stage1.steps: [1, 2]\n",
+        "zip[0].model.adapters.enabled",
+        5,
+        "also set by axes.model.adapters",
+    ),
+    Case(
+        "preflight-names-the-base-not-a-variant",
+        "name: sweep\nbase:\n  model.llm.path: llm1\nvariants:\n  a: {}\n"
+        "  b: {model.llm.path: llm2}\n",
+        "base.model.llm.path",
+        3,
+        "llm1 holds no usable model",
+        {"llm1/x": "", "llm2/x": ""},
+    ),
     Case("broken-yaml", "name: sweep\nbase: {a: [1, 2}\n", "yaml", 2, "not valid YAML"),
 ]
 
@@ -446,6 +499,7 @@ def test_a_bad_sweep_is_refused_before_compute_naming_file_line_and_field(
     problems = caught.value.problems
     match = [p for p in problems if case.field in p.field and case.needle in p.message]
     assert match, f"no problem with field ~{case.field!r} and {case.needle!r}: {problems}"
+    assert len({(p.field, p.message) for p in problems}) == len(problems), "told twice"
     problem = match[0]
     if case.line is not None:
         assert problem.line == case.line, problem
