@@ -293,7 +293,7 @@ class TrainFileConfig(StrictModel):
             return self
         from lynx_core.data.formats import check_training_file  # formats import this module
 
-        check_training_file(self)  # every row's problems, before any compute
+        check_training_file(self)  # a bounded sample of rows and images, before any compute
         return self
 
 

@@ -113,29 +113,37 @@ def frame_picks(available: int, frames: int) -> list[int]:
     return np.linspace(0, available - 1, num=frames).round().astype(int).tolist()
 
 
-def _rows(file: Path) -> list[tuple[str, object]]:
+def _rows(file: Path, limit: int | None = None) -> list[tuple[str, object]]:
     """(where, parsed row or its JSON error) for a .jsonl file's lines or a .json file's
-    list items; blank lines skipped."""
+    list items; blank lines skipped. With `limit`, only the first `limit` rows of a .jsonl
+    file are read (a bounded sample: validation of a file of millions of rows); a .json
+    file is one value and is read whole."""
     try:
-        text = file.read_text(encoding="utf-8")
+        if file.suffix == ".json":
+            return _json_items(file)
+        rows = []
+        with file.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if limit is not None and len(rows) >= limit:
+                    break
+                if line.strip():
+                    try:
+                        rows.append((f"line {number}", json.loads(line)))
+                    except json.JSONDecodeError as err:
+                        rows.append((f"line {number}", err))
+        return rows
     except (OSError, UnicodeDecodeError) as err:
         raise FormatError(file, [f"cannot be read: {err}"]) from None
-    if file.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise FormatError(file, [f"not valid JSON: {err}"]) from err
-        if not isinstance(data, list):
-            raise FormatError(file, ["a .json training file holds a list of examples"])
-        return [(f"item {i}", row) for i, row in enumerate(data, start=1)]
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append((f"line {number}", json.loads(line)))
-            except json.JSONDecodeError as err:
-                rows.append((f"line {number}", err))
-    return rows
+
+
+def _json_items(file: Path) -> list[tuple[str, object]]:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise FormatError(file, [f"not valid JSON: {err}"]) from err
+    if not isinstance(data, list):
+        raise FormatError(file, ["a .json training file holds a list of examples"])
+    return [(f"item {i}", row) for i, row in enumerate(data, start=1)]
 
 
 def _object(row: object) -> dict:
@@ -287,12 +295,14 @@ def load_training_file(
     root: Path,
     fmt: TrainingFormat = "auto",
     skip_missing_media: bool = False,
+    limit: int | None = None,
 ) -> tuple[list[TrainingItem], list[str]]:
-    """(examples, skipped rows with why). Every problem of the file is reported at once.
+    """(examples, skipped rows with why). Every problem of the file is reported at once;
+    `limit` reads only the first rows of a .jsonl file (see `_rows`).
 
     Paths that leave `root` are always errors (a configuration mistake, not missing data)."""
     items, problems, skipped = [], [], []
-    for where, parsed in _rows(file):
+    for where, parsed in _rows(file, limit):
         try:
             row = _object(parsed)
             style = fmt if fmt != "auto" else "llava" if "conversations" in row else "simple"
@@ -350,7 +360,10 @@ def load_owleval(file: Path, root: Path) -> list[OwlEvalQuestion]:
 
 
 def check_training_file(cfg: TrainFileConfig) -> int:
-    """Validate a configured training file (raises `FormatError`); its number of examples.
+    """Validate a configured training file (raises `FormatError`): its first `CHECKED_ROWS`
+    rows of a .jsonl file (all of a .json one), each row's fields and media path, and the
+    first `MEDIA_SAMPLE` images opened; the number of examples checked. Rows past the
+    sample are checked when the stage loads the file.
 
     Checked once per file version: a sweep validates the same file for every variant."""
     if not cfg.path.is_file():  # a folder, a device such as /dev/zero
@@ -361,7 +374,9 @@ def check_training_file(cfg: TrainFileConfig) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _check_cached(cfg: TrainFileConfig, mtime_ns: int, size: int) -> int:
-    items, skipped = load_training_file(cfg.path, cfg.root, cfg.format, cfg.skip_missing_media)
+    items, skipped = load_training_file(
+        cfg.path, cfg.root, cfg.format, cfg.skip_missing_media, limit=CHECKED_ROWS
+    )
     for why in skipped:
         log.warning("skipping (skip_missing_media): %s", why)
     if not items:
@@ -377,6 +392,7 @@ def _check_cached(cfg: TrainFileConfig, mtime_ns: int, size: int) -> int:
 
 
 MEDIA_SAMPLE = 16  # images opened at validation: a wrong folder shows in the first few
+CHECKED_ROWS = 50_000  # rows of a .jsonl file checked at validation: seconds, not minutes
 
 
 def _media_sample(items: list[TrainingItem]) -> list[TrainingItem]:

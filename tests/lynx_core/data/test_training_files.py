@@ -162,3 +162,16 @@ def test_stage2_trains_on_a_users_file(tmp_path):
     assert batch["pixels"].shape[1:] == (3, size, size)
     output = run_stage("stage2", cfg, folders, tmp_path / "cache")
     assert output.history[-1]["step"] == 10
+
+
+def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch):
+    from lynx_core.data import formats
+
+    rows = [{"instruction": f"q{i}", "answer": "a"} for i in range(30)]
+    rows[25] = {"instruction": "no answer"}  # past the sample: found when the stage loads
+    file = write_jsonl(tmp_path / "big.jsonl", rows)
+    monkeypatch.setattr(formats, "CHECKED_ROWS", 20)
+    cfg = VariantConfig.model_validate({"data": {"train_files": [{"path": str(file)}]}})
+    assert formats.check_training_file(cfg.data.train_files[0]) == 20
+    with pytest.raises(formats.FormatError, match="line 26"):
+        load_training_file(file, tmp_path)
