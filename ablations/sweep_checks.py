@@ -24,7 +24,7 @@ MAX_NAME = 80  # with '-s<seed>', a file name, a Ray trial folder and an MLflow 
 SEED_FIELD = "train.seed"
 META = ("paper_row", "compare_to")  # a variant's keys that describe it, not override
 SHAPES = {  # top-level field → (type, what it must be)
-    "name": (str, "a name (a-z, 0-9, '-', '_')"),
+    "name": (str, "a name (letters, digits, '.', '-', '_')"),
     "description": (str, "text"),
     "scale": (str, "a scale name"),
     "base": (dict, "a mapping of config fields to values"),
@@ -64,7 +64,7 @@ def shape_problems(raw: dict[str, Any], lines: dict) -> tuple[list[Problem], set
         "axes": _axis_problems(raw.get("axes") or {}, lines),
         "zip": _zip_problems(raw.get("zip") or [], raw.get("axes") or {}, lines),
         "seeds": _seed_problems(raw, lines),
-        "base": [
+        "overrides": [  # in base and variants: reported, but the schema still checks them
             p
             for where, written in _override_mappings(raw)
             for field, value in written.items()
@@ -72,7 +72,7 @@ def shape_problems(raw: dict[str, Any], lines: dict) -> tuple[list[Problem], set
         ],
     }
     problems = [p for found in per_field.values() for p in found]
-    return problems, {key for key, found in per_field.items() if found and key != "base"}
+    return problems, {key for key, found in per_field.items() if found and key != "overrides"}
 
 
 def name_problem(name: str, where: str, line: int | None, made_from: str = "") -> Problem | None:
