@@ -1,9 +1,9 @@
 """Checks, before any compute, of what a variant's stages will read from this machine: the
-LLM folder and its sizes, the open_clip model name, the evaluation suite. Each would
-otherwise fail inside a trial, after training (a bad row of the eval suite) or with an
-error far from its cause (adapter layer 12 of a 4-layer model). Each is bounded in time and
-memory: a config file is read up to a cap, a benchmark file only if it is a regular file of
-sane size. A registry of checks, each a pure function of the config and the files it names;
+LLM folder and its sizes, the vision tower's open_clip name and checkpoint, the evaluation
+suite. Each would otherwise fail inside a trial, after training (a bad row of the eval
+suite) or with an error far from its cause (adapter layer 12 of a 4-layer model). Each is
+bounded in time and memory: a config file is read up to a cap, a benchmark file only if it
+is a regular file of sane size. A registry of checks, each a pure function of the config and the files it names;
 `ablations.spec` runs them once per distinct value they read.
 """
 
@@ -83,23 +83,30 @@ def llm_folder(cfg: VariantConfig) -> list[Finding]:
     return found
 
 
-def open_clip_name(cfg: VariantConfig) -> list[Finding]:
-    """The named tower must be one open_clip knows (its list of model configs)."""
-    name = cfg.model.vision.open_clip_name
+def vision_tower(cfg: VariantConfig) -> list[Finding]:
+    """A named tower must be one open_clip knows (its list of model configs), and its
+    checkpoint a file."""
+    name, checkpoint = cfg.model.vision.open_clip_name, cfg.model.vision.checkpoint
+    found = []
+    if checkpoint is not None and not checkpoint.is_file():
+        found.append(
+            Finding("model.vision.checkpoint", f"{checkpoint} is not a file (an open_clip .pt)")
+        )
     if name is None:
-        return []
+        return found
     import open_clip  # only for a sweep that names a tower: it imports torch
 
     known = open_clip.list_models()
     if name in known:
-        return []
+        return found
     close = [m for m in known if m.lower().startswith(name.lower()[:4])][:8]
     hint = f"; close: {', '.join(close)}" if close else ""
     return [
+        *found,
         Finding(
             "model.vision.open_clip_name",
             f"{name!r} is not an open_clip model (open_clip.list_models(){hint})",
-        )
+        ),
     ]
 
 
@@ -150,12 +157,12 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
 
 CHECKS: dict[str, Check] = {
     "llm folder": llm_folder,
-    "open_clip name": open_clip_name,
+    "vision tower": vision_tower,
     "eval suite": eval_suite,
 }
 READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
-    "open_clip name": ("model.vision.open_clip_name",),
+    "vision tower": ("model.vision.open_clip_name", "model.vision.checkpoint"),
     "eval suite": ("eval.suite",),
 }
 
