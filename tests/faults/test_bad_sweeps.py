@@ -206,6 +206,14 @@ CASES = [
         "trials get no GPU",
     ),
     Case(
+        "vision-checkpoint-a-folder",
+        "name: sweep\nbase:\n  model.vision.checkpoint: tower\n",
+        "model.vision.checkpoint",
+        3,
+        "is not a file",
+        {"tower/readme.txt": "x"},
+    ),
+    Case(
         "llm-folder-without-a-model",
         "name: sweep\nbase:\n  model.llm.path: llm\n",
         "model.llm.path",
