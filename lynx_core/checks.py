@@ -9,6 +9,7 @@ and the files it names; `ablations.spec` runs them once per distinct value they 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,9 +95,7 @@ def vision_tower(cfg: VariantConfig) -> list[Finding]:
         )
     if name is None:
         return found
-    import open_clip  # only for a sweep that names a tower: it imports torch
-
-    known = open_clip.list_models()
+    known = open_clip_models()
     if name in known:
         return found
     close = [m for m in known if m.lower().startswith(name.lower()[:4])][:8]
@@ -108,6 +107,18 @@ def vision_tower(cfg: VariantConfig) -> list[Finding]:
             f"{name!r} is not an open_clip model (open_clip.list_models(){hint})",
         ),
     ]
+
+
+def open_clip_models() -> list[str]:
+    """`open_clip.list_models()` without importing open_clip (and torch with it: seconds,
+    for a refusal that should take less): the names of the model configs it ships."""
+    spec = importlib.util.find_spec("open_clip")
+    folder = Path(spec.origin).parent / "model_configs" if spec and spec.origin else None
+    if folder is None or not folder.is_dir():  # another layout: ask open_clip itself
+        import open_clip
+
+        return open_clip.list_models()
+    return sorted(p.stem for p in folder.glob("*.json"))
 
 
 def eval_suite(cfg: VariantConfig) -> list[Finding]:
