@@ -92,7 +92,10 @@ def deltas_plot(study: Study, path: Path) -> Path | None:
         ax.set_title(f"Δ {h.label}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, others, fontsize=8)
-    axes[-1].legend(fontsize=7, loc="lower right")
+    marks = {}  # one legend for all panels: the paper's marks show only where it reports
+    for ax in axes:
+        marks.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    axes[-1].legend(list(marks.values()), list(marks), fontsize=7, loc="lower right")
     figure.suptitle(f"{study.spec.experiment}: difference from {study.baseline} (95% intervals)")
     return _save(figure, path)
 
