@@ -26,18 +26,35 @@ def ray_address(address: str | None) -> str | None:
 
 
 @contextmanager
-def ray_session(address: str | None) -> Iterator[None]:
+def ray_session(address: str | None, log_file: Path | None = None) -> Iterator[None]:
     """Ray for the block: a cluster's is joined and left running, a local one is shut down.
+    With `log_file`, the driver's Ray and Tune log records go there, not to the terminal.
 
     Enter it on the main thread: a local Ray's processes are tied to the thread that starts
     them (they get its death signal), so a worker thread's exit would take them down.
     """
+    if log_file is not None:
+        route_ray_logs(log_file)
     local = start_ray(address)
     try:
         yield
     finally:
         if local:
             ray.shutdown()
+
+
+def route_ray_logs(log_file: Path) -> None:
+    """Ray's and Tune's driver-side log records (token-auth notices, "… may be a performance
+    bottleneck") into `log_file` instead of the terminal, which shows only our progress and
+    the errors that need the user; a trial's own error still reaches it (`ablations.run`)."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ray_logger = logging.getLogger("ray")  # Ray's own handler writes to stderr
+    for old in list(ray_logger.handlers):
+        ray_logger.removeHandler(old)
+    ray_logger.addHandler(handler)
+    ray_logger.propagate = False
 
 
 def start_ray(address: str | None) -> bool:

@@ -169,7 +169,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     )
     with ExitStack() as stack:
         if compute and remote:  # asked once joined, before any MLflow run exists
-            stack.enter_context(ray_session(args.address))
+            stack.enter_context(ray_session(args.address, results / "ray" / "driver.log"))
             problems = wait_for_fit(
                 spec, cluster_nodes, f"the cluster at {remote}", args.resource_timeout,
                 lambda text: console.print(f"[yellow]{text}[/yellow]", highlight=False),
@@ -179,7 +179,9 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         pool = stack.enter_context(ThreadPoolExecutor(1))
         opening = pool.submit(open_driver, spec, results)
         if compute and not remote:
-            stack.enter_context(ray_session(args.address))  # on this thread, see ray_session
+            stack.enter_context(  # on this thread, see ray_session
+                ray_session(args.address, results / "ray" / "driver.log")
+            )
         tracker = opening.result()
         from ablations.progress import SweepProgress
         from ablations.run import run_sweep

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +120,13 @@ def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
         history = client.get_metric_history(run.info.run_id, "stage2/loss")
         assert len(history) >= 2 and history[-1].step == 20  # per-step curve, not just a final
     assert "done     prefix" in first.stdout and "browse: make ui" in first.stdout
+
+
+def test_ray_and_tune_logs_go_to_a_file_not_the_terminal(smoke_run):
+    results, first = smoke_run
+    ray_records = re.compile(r"^\S+ \S+\s+(DEBUG|INFO|WARNING) \S+\.py:\d+ -- ", re.MULTILINE)
+    assert not ray_records.findall(first.stdout + first.stderr), first.stderr[-2000:]
+    assert (results / "ray" / "driver.log").is_file()
 
 
 def test_smoke_sweep_ends_with_its_tables_plots_and_findings(smoke_run):
