@@ -38,13 +38,24 @@ def stage_tags(chain: dict[Stage, str]) -> dict[str, str]:
     return {f"lynx_key_{stage}": key for stage, key in chain.items()}
 
 
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # a training study
+
+
 def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
+    """The sweep's experiment, created on first use and tagged as model training: without
+    the kind, MLflow 3's UI opens it on a GenAI trace overview (0 traces) instead of its runs.
+    An experiment created before the tag existed gets it too."""
     experiment = client.get_experiment_by_name(spec.experiment)
     if experiment is not None:
+        for key, value in EXPERIMENT_KIND.items():
+            if experiment.tags.get(key) != value:
+                client.set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
     local_store = client.tracking_uri.startswith("sqlite:")
     artifacts = (results / "mlartifacts").resolve().as_uri() if local_store else None
-    return client.create_experiment(spec.experiment, artifact_location=artifacts)
+    return client.create_experiment(
+        spec.experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND
+    )
 
 
 class SweepTracker:

@@ -101,6 +101,8 @@ def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
     results, first = smoke_run
     client, runs = variant_runs(results)
     assert sorted(r.data.tags["lynx_variant"] for r in runs) == ["cross-attention", "prefix"]
+    kind = client.get_experiment_by_name("smoke").tags.get("mlflow.experimentKind")
+    assert kind == "custom_model_development"  # the UI opens on the runs, not on traces
     parents = {r.data.tags["mlflow.parentRunId"] for r in runs}
     assert len(parents) == 1
     assert client.get_run(parents.pop()).data.tags["lynx_role"] == "sweep"
@@ -218,6 +220,8 @@ def test_sweep_killed_midway_completes_on_rerun_without_duplicates(tmp_path):
     assert f"recorded earlier, not rerun: {finished_first}" in again.stdout
     client, runs = variant_runs(results)
     assert sorted(r.data.tags["lynx_variant"] for r in runs) == ["cross-attention", "prefix"]
+    kind = client.get_experiment_by_name("smoke").tags.get("mlflow.experimentKind")
+    assert kind == "custom_model_development"  # the UI opens on the runs, not on traces
     assert all(r.info.status == "FINISHED" for r in runs)
     for run in runs:  # no logged step twice: nothing finished was trained again
         for key in ("stage1/loss", "stage2/loss"):
