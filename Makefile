@@ -59,8 +59,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format lynx_core ablations tests bench
 	$(VENV)/bin/ruff check --fix lynx_core ablations tests bench
 
-bench: $(STAMP)
-	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+bench: $(STAMP)            ## every bench/ script 3 times: median, min, max of each ratio → results/bench.md
+	$(PY) bench/run.py --repeat 3
 
 clean:
 	rm -rf $(RESULTS)/store $(RESULTS)/ray $(RESULTS)/mlartifacts $(RESULTS)/mlflow.db
