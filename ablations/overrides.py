@@ -35,30 +35,20 @@ def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
-def leaves(written: dict, model: type[BaseModel] = VariantConfig, prefix: str = "") -> dict:
+def leaves(written: dict, model: type[BaseModel] = VariantConfig) -> dict:
     """Every field `written` sets, by its dotted path; mappings that are config sections are
-    opened, mappings that are values (and unknown keys, for validation to report) are not."""
-    out: dict[str, Any] = {}
-    for key, value in written.items():
-        node: type[BaseModel] | None = model
-        for part in str(key).split("."):
-            node = _submodel(node, part) if node is not None else None
-        path = f"{prefix}{key}"
-        if node is not None and isinstance(value, dict) and value:
-            out.update(leaves(value, node, f"{path}."))  # ({}: the section's defaults, whole)
-        else:
-            out[path] = value
-    return out
+    opened, mappings that are values (and unknown keys, for validation to report) are not.
+    A field written twice keeps its last value (`written_twice` tells)."""
+    return dict(_written(written, model, ""))
 
 
 def written_twice(written: dict, model: type[BaseModel] = VariantConfig) -> list[tuple[str, str]]:
     """(field, why) for each field one mapping of overrides sets twice: dotted and nested
     (`model.arch: x` beside `model: {arch: y}`), or whole and inside (`data.mixture: {...}`
     beside `data.mixture.caption: 2`). `leaves` would keep one silently."""
-    paths = list(_paths(written, model, ""))
     seen: set[str] = set()
     found: list[tuple[str, str]] = []
-    for path in paths:
+    for path, _ in _written(written, model, ""):
         if path in seen:
             found.append((path, "is set twice (dotted and nested); keep one"))
         seen.add(path)
@@ -71,21 +61,30 @@ def written_twice(written: dict, model: type[BaseModel] = VariantConfig) -> list
     return found
 
 
-def _paths(written: dict, model: type[BaseModel] | None, prefix: str):
-    for key, value in written.items():
-        node = model
-        for part in str(key).split("."):
-            node = _submodel(node, part) if node is not None else None
-        path = f"{prefix}{key}"
-        if node is not None and isinstance(value, dict) and value:
-            yield from _paths(value, node, f"{path}.")
-        else:
-            yield path
+def overlaps(a: str, b: str) -> bool:
+    """Whether two dotted fields set one value: equal, or one a section holding the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def section_fields(path: str, model: type[BaseModel] = VariantConfig) -> list[str] | None:
     """The fields of the config section at dotted `path`, or None if it is not a section."""
-    node: type[BaseModel] | None = model
-    for part in path.split("."):
-        node = _submodel(node, part) if node is not None else None
+    node = _section_at(model, path)
     return list(node.model_fields) if node is not None else None
+
+
+def _written(written: dict, model: type[BaseModel] | None, prefix: str):
+    """(dotted path, value) of every field `written` sets, in the order written."""
+    for key, value in written.items():
+        node = _section_at(model, str(key))
+        path = f"{prefix}{key}"
+        if node is not None and isinstance(value, dict) and value:  # ({}: defaults, whole)
+            yield from _written(value, node, f"{path}.")
+        else:
+            yield path, value
+
+
+def _section_at(model: type[BaseModel] | None, dotted: str) -> type[BaseModel] | None:
+    """The config model of the section at `dotted` under `model`, if it is one."""
+    for part in dotted.split("."):
+        model = _submodel(model, part) if model is not None else None
+    return model

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from ablations.errors import Problem, SweepError
-from ablations.overrides import leaves
+from ablations.overrides import leaves, overlaps
 from ablations.reference import paper_figures
 from ablations.sweep_checks import (
     LABEL_PATTERN,
@@ -326,7 +326,7 @@ def _preflight(variants: list[Variant], named: list, lines: dict) -> list[Proble
     problems = []
     for index, finding in preflight([v.config for v in variants]):
         where, overrides = wheres[variants[index].group]
-        if not any(_sets(k, finding.field) for k in overrides):
+        if not any(overlaps(k, finding.field) for k in overrides):
             where = ("base",)
         if where[0] in ("axes", "zip"):
             line, field = lines.get(where), finding.field
@@ -334,10 +334,6 @@ def _preflight(variants: list[Variant], named: list, lines: dict) -> list[Proble
             line, field = line_of(lines, where, finding.field), dotted((*where, finding.field))
         problems.append(Problem(field, finding.message, line))
     return problems
-
-
-def _sets(key: str, field: str) -> bool:
-    return key == field or key.startswith(field + ".") or field.startswith(key + ".")
 
 
 def _generated_name_problems(named: list, dimensions: list, lines: dict) -> list[Problem]:
@@ -562,7 +558,7 @@ def _check(base: dict, overrides: dict, where: tuple, lines: dict, context: dict
     found = []
     for error in errors:
         loc = ".".join(str(p) for p in error["loc"])
-        keys = [k for k in own if loc == k or loc.startswith(k + ".") or k.startswith(loc + ".")]
+        keys = [k for k in own if overlaps(k, loc)]
         if overrides and (not keys or _signature(error) in known):
             continue  # caused by the base: reported once, under base
         named = [k for k in keys if k.removeprefix(loc).lstrip(".") in error["msg"]]

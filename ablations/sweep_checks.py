@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ablations.errors import Problem
-from ablations.overrides import section_fields, written_twice
+from ablations.overrides import overlaps, section_fields, written_twice
 from ablations.yaml_lines import MAX_BYTES, dotted, line_of
-from lynx_core.config import SEED_LIMIT
+from lynx_core.config import SEED_LIMIT, flatten
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a sweep's, a variant's: one pattern
 LABEL_PATTERN = r"[A-Za-z0-9._-]+"  # a part of a variant name made from axis values
@@ -188,7 +188,7 @@ def _zip_problems(groups: list[Any], axes: dict[str, Any], lines: dict) -> list[
                         lines.get(("zip", g, key), line),
                     )
                 )
-            clash = next((k for k in owner if _overlap(k, key)), None)
+            clash = next((k for k in owner if overlaps(k, key)), None)
             if clash is not None:
                 problems.append(
                     Problem(
@@ -200,11 +200,6 @@ def _zip_problems(groups: list[Any], axes: dict[str, Any], lines: dict) -> list[
                 )
             owner.setdefault(key, f"zip[{g}]")
     return problems
-
-
-def _overlap(a: str, b: str) -> bool:
-    """Whether two dotted fields set one value: equal, or one a section holding the other."""
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
 def _seed_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
@@ -222,7 +217,7 @@ def _seed_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
             )
         problems += _repeated_values("seeds", seeds, line)
     for where, written in _override_mappings(raw):
-        if SEED_FIELD in _flat_keys(written):
+        if SEED_FIELD in flatten(written):
             problems.append(_seed_override(dotted((*where, SEED_FIELD)), line_of(lines, where)))
     for axis in raw.get("axes") or {}:
         if axis == SEED_FIELD:
@@ -272,11 +267,3 @@ def _section_value(where: tuple, field: str, value: Any, lines: dict) -> list[Pr
             line_of(lines, where, field),
         )
     ]
-
-
-def _flat_keys(written: dict, prefix: str = "") -> set[str]:
-    keys = set()
-    for k, v in written.items():
-        path = f"{prefix}{k}"
-        keys |= _flat_keys(v, f"{path}.") if isinstance(v, dict) else {path}
-    return keys
