@@ -233,14 +233,16 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         return [], problems
     preset = PRESETS[spec.scale]
     base = {**preset.overrides, **leaves(spec.base)}
-    problems += _check(base, {}, ("base",), lines, context)
+    base_errors = _errors(nest(base), context)  # once: told here, and set apart in variants
+    problems += _attributed(base_errors, base, ("base",), lines, set())
+    known = {_signature(e) for e in base_errors}
 
     named: list[tuple[str, dict[str, Any], tuple]] = []
     dimensions, found = _grid_dimensions(spec, lines)
     problems += found
     for dimension in dimensions:
         for _, overrides, where in dimension:
-            problems += _check(base, overrides, where, lines, context)
+            problems += _check(base, overrides, where, lines, context, known)
     if dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
@@ -254,7 +256,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         problems += [bad_name] if bad_name else []
         overrides = leaves(written or {})
         meta[name] = {k: overrides.pop(k) for k in META if k in overrides}
-        problems += _check(base, overrides, where, lines, context)
+        problems += _check(base, overrides, where, lines, context, known)
         named.append((name, overrides, where))
     if not named:
         named.append(("base", {}, ("base",)))
@@ -545,21 +547,28 @@ def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, 
     return list(zip(labels, values, strict=True))
 
 
-def _check(base: dict, overrides: dict, where: tuple, lines: dict, context: dict) -> list[Problem]:
-    """Validate base+overrides; report only the errors that `overrides` (or base) cause: an
-    error the base alone has too is the base's, told once under `base`."""
-    if not overrides and where != ("base",):
+def _check(
+    base: dict, overrides: dict, where: tuple, lines: dict, context: dict, known: set
+) -> list[Problem]:
+    """Validate a variant (base+overrides); report only the errors its overrides cause: an
+    error the base alone has too (`known`: their signatures) is told once, under `base`."""
+    if not overrides:
         return []  # the variant is the base: its problems are reported once, under base
     errors = _errors(nest({**base, **overrides}), context)
-    if not errors:
-        return []
-    own = overrides or base
-    known = set() if not overrides else {_signature(e) for e in _errors(nest(base), context)}
+    return _attributed(errors, overrides, where, lines, known)
+
+
+def _attributed(
+    errors: list[dict], own: dict, where: tuple, lines: dict, known: set
+) -> list[Problem]:
+    """Each error as a problem of the field in `own` (dotted field → value) that it is
+    about, at that field's line; errors of no field of `own`, or `known`, are left out
+    (another section's to tell), except in the base, which tells all of its own."""
     found = []
     for error in errors:
         loc = ".".join(str(p) for p in error["loc"])
         keys = [k for k in own if overlaps(k, loc)]
-        if overrides and (not keys or _signature(error) in known):
+        if where != ("base",) and (not keys or _signature(error) in known):
             continue  # caused by the base: reported once, under base
         named = [k for k in keys if k.removeprefix(loc).lstrip(".") in error["msg"]]
         key = (named or keys or [""])[0]  # the field the message names, if it names one

@@ -241,7 +241,7 @@ def _bad_keys(root: yaml.Node) -> list[Found]:
     found: list[Found] = []
     seen_nodes: set[int] = set()
 
-    def walk(node: yaml.Node, path: str) -> None:
+    def walk(node: yaml.Node, path: Path_) -> None:
         if id(node) in seen_nodes:  # an alias: its keys are the anchor's, told once
             return
         seen_nodes.add(id(node))
@@ -255,12 +255,12 @@ def _bad_keys(root: yaml.Node) -> list[Found]:
                 if not isinstance(key_node, yaml.ScalarNode):
                     what = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
                     message = f"a key is {what}; every key of a sweep is a name or a field"
-                    found.append(Found(path or "key", message, line))
+                    found.append(Found(dotted(path) or "key", message, line))
                     continue
                 if key_node.tag != STR:
                     found.append(
                         Found(
-                            _join(path, key_node.value),
+                            dotted((*path, key_node.value)),
                             f"key {key_node.value!r} is not text (every key of a sweep is a name "
                             "or a field); quote it, or write a name",
                             line,
@@ -269,7 +269,9 @@ def _bad_keys(root: yaml.Node) -> list[Found]:
                     continue
                 key = key_node.value
                 if not key.strip():
-                    found.append(Found(_join(path, repr(key)), "an empty key names nothing", line))
+                    found.append(
+                        Found(dotted((*path, repr(key))), "an empty key names nothing", line)
+                    )
                     continue
                 if key in first:
                     where = (
@@ -277,23 +279,19 @@ def _bad_keys(root: yaml.Node) -> list[Found]:
                     )
                     found.append(
                         Found(
-                            _join(path, key),
+                            dotted((*path, key)),
                             f"written twice in one mapping ({where}); YAML would silently "
                             "keep only the last, so merge them into one",
                             line,
                         )
                     )
                 first.setdefault(key, line)
-                walk(value_node, _join(path, key))
+                walk(value_node, (*path, key))
         for i, item in enumerate(children):
-            walk(item, f"{path}[{i}]")
+            walk(item, (*path, i))
 
-    walk(root, "")
+    walk(root, ())
     return found
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def _bad_numbers(data: Any, lines: dict[Path_, Line]) -> list[Found]:
