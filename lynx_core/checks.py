@@ -64,24 +64,7 @@ def llm_folder(cfg: VariantConfig) -> list[Finding]:
             )
         )
         return found
-    adapters = cfg.model.adapters
-    outside = sorted(i for i in adapters.layers or [] if not 0 <= i < layers)
-    if adapters.enabled and outside:
-        found.append(
-            Finding(
-                "model.adapters.layers",
-                f"{outside} are not layers of {path.name} (it has {layers}: 0 to {layers - 1})",
-            )
-        )
-    if cfg.model.arch == "cross_attention" and width % cfg.model.cross_attention.heads:
-        found.append(
-            Finding(
-                "model.cross_attention.heads",
-                f"{cfg.model.cross_attention.heads} does not divide {path.name}'s hidden_size "
-                f"{width}",
-            )
-        )
-    return found
+    return found + [Finding(f, why) for f, why in cfg.model.misfits(layers, width, path.name)]
 
 
 def vision_tower(cfg: VariantConfig) -> list[Finding]:

@@ -214,22 +214,34 @@ class ModelConfig(StrictModel):
     def _fits_the_toy_llm(self) -> ModelConfig:
         """Layer indices and head counts against the toy LLM (a local model's own sizes are
         checked where its config is read, `lynx_core.checks`)."""
-        if self.llm.path is not None:
-            return self
-        outside = sorted(i for i in self.adapters.layers or [] if not 0 <= i < self.llm.layers)
-        if self.adapters.enabled and outside:
-            raise ValueError(
-                f"adapters.layers {outside} are not layers of the LLM (it has {self.llm.layers}: "
-                f"0 to {self.llm.layers - 1})"
-            )
-        if self.arch == "cross_attention":
-            _divides(
-                self.cross_attention.heads,
-                self.llm.hidden_size,
-                "cross_attention heads",
-                "the LLM's hidden_size",
-            )
+        if self.llm.path is None:
+            misfits = self.misfits(self.llm.layers, self.llm.hidden_size, "the LLM")
+            if misfits:
+                raise ValueError("; ".join(why for _, why in misfits))
         return self
+
+    def misfits(self, layers: int, width: int, llm: str) -> list[tuple[str, str]]:
+        """(field, why) where the adapters or the cross-attention do not fit an LLM of
+        `layers` layers and hidden size `width` (`llm` names it in the message)."""
+        found = []
+        outside = sorted(i for i in self.adapters.layers or [] if not 0 <= i < layers)
+        if self.adapters.enabled and outside:
+            found.append(
+                (
+                    "model.adapters.layers",
+                    f"adapters.layers {outside} are not layers of {llm} (it has {layers}: "
+                    f"0 to {layers - 1})",
+                )
+            )
+        heads = self.cross_attention.heads
+        if self.arch == "cross_attention" and width % heads:
+            found.append(
+                (
+                    "model.cross_attention.heads",
+                    f"cross_attention heads ({heads}) must divide {llm}'s hidden_size ({width})",
+                )
+            )
+        return found
 
 
 class CaptionConfig(StrictModel):

@@ -9,3 +9,25 @@ from lynx_core.checks import open_clip_models
 
 def test_open_clip_names_are_read_as_open_clip_lists_them():
     assert set(open_clip_models()) == set(open_clip.list_models())
+
+
+def test_a_local_llm_is_fitted_with_its_own_sizes(tmp_path):
+    from lynx_core.checks import llm_folder
+    from lynx_core.config import VariantConfig
+    from tests.tiny import llm_folder_stub
+
+    folder = llm_folder_stub(tmp_path / "llm7", layers=32, hidden=4096, heads=32)
+    model = {
+        "llm": {"path": str(folder)},
+        "adapters": {"enabled": True, "layers": [0, 31, 32]},
+        "arch": "cross_attention",
+        "cross_attention": {"heads": 3},
+    }
+    cfg = VariantConfig.model_validate({"model": model})  # the toy LLM's sizes do not apply
+    found = {f.field: f.message for f in llm_folder(cfg)}
+    assert found["model.adapters.layers"] == (
+        "adapters.layers [32] are not layers of llm7 (it has 32: 0 to 31)"
+    )
+    assert found["model.cross_attention.heads"] == (
+        "cross_attention heads (3) must divide llm7's hidden_size (4096)"
+    )
