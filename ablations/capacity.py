@@ -53,9 +53,10 @@ def wait_for_fit(
     """A remote cluster may grow (an autoscaler adds nodes): say what is missing, wait up to
     `timeout_s` for a node that fits, then refuse with what is still missing."""
     deadline = time.monotonic() + timeout_s
-    problems = fit_problems(spec, nodes(), cluster)
+    now = nodes()  # one query of the cluster per poll
+    problems = fit_problems(spec, now, cluster)
     if problems:
-        say(f"{cluster}: {_missing(spec, nodes())}; waiting up to {timeout_s:g} s for a node")
+        say(f"{cluster}: {_missing(spec, now)}; waiting up to {timeout_s:g} s for a node")
     while problems and time.monotonic() < deadline:
         time.sleep(min(poll_s, max(deadline - time.monotonic(), 0)))
         problems = fit_problems(spec, nodes(), cluster)

@@ -42,6 +42,17 @@ def has_store(results: Path) -> bool:
     return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()
 
 
+def nothing_recorded(spec: SweepSpec, results: Path, console: Console) -> bool:
+    """Whether there is no store to read (said, with the command that fills it)."""
+    if has_store(results):
+        return False
+    console.print(
+        f"no MLflow store under {results}: nothing recorded yet; run: make sweep {spec.make_args}",
+        highlight=False,
+    )
+    return True
+
+
 def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
     """Variants whose run in MLflow finished with their current config; never creates a store."""
     from ablations.study import variant_frame
@@ -157,6 +168,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     plan = make_plan(variants)  # once: the eval suite and training files are walked once
     results = Path(args.results)
     remote, compute = ray_address(args.address), needs_compute(plan, results)
+    ray_log = results / "ray" / "driver.log"
     problems = device_problems(spec, variants)
     if compute and not remote:  # a local cluster's size is known before Ray starts
         node = local_node(count_gpus=spec.resources.gpus > 0)
@@ -169,7 +181,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     )
     with ExitStack() as stack:
         if compute and remote:  # asked once joined, before any MLflow run exists
-            stack.enter_context(ray_session(args.address, results / "ray" / "driver.log"))
+            stack.enter_context(ray_session(args.address, ray_log))
             problems = wait_for_fit(
                 spec, cluster_nodes, f"the cluster at {remote}", args.resource_timeout,
                 lambda text: console.print(f"[yellow]{text}[/yellow]", highlight=False),
@@ -179,9 +191,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         pool = stack.enter_context(ThreadPoolExecutor(1))
         opening = pool.submit(open_driver, spec, results)
         if compute and not remote:
-            stack.enter_context(  # on this thread, see ray_session
-                ray_session(args.address, results / "ray" / "driver.log")
-            )
+            stack.enter_context(ray_session(args.address, ray_log))  # this thread: ray_session
         tracker = opening.result()
         from ablations.progress import SweepProgress
         from ablations.run import run_sweep
@@ -248,12 +258,7 @@ def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:
 
 
 def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
-    if not has_store(Path(args.results)):
-        console.print(
-            f"no MLflow store under {args.results}: nothing recorded yet; run: make sweep "
-            f"{spec.make_args}",
-            highlight=False,
-        )
+    if nothing_recorded(spec, Path(args.results), console):
         return 1
     return 0 if show_report(spec, Path(args.results), console) else 1
 
@@ -263,8 +268,7 @@ def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
     from ablations.progress import print_table
 
     results = Path(args.results)
-    if not has_store(results):
-        console.print(f"no MLflow store under {results}; run: make sweep {spec.make_args}")
+    if nothing_recorded(spec, results, console):
         return 1
     try:
         if args.action == "export":

@@ -154,12 +154,10 @@ def run_graph(
             verbose=0,
         ),
     )
+    failed = [result for result in tuner.fit() if result.error is not None]
     return {
-        result.config[
-            "run"
-        ]: f"{error_summary(result.error)}; log: {Path(result.path) / 'error.txt'}"
-        for result in tuner.fit()
-        if result.error is not None
+        r.config["run"]: f"{error_summary(r.error)}; log: {Path(r.path) / 'error.txt'}"
+        for r in failed
     }
 
 
