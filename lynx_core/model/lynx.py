@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from lynx_core.atomic import write_with
 from lynx_core.config import ModelConfig
 from lynx_core.model.adapters import attach_adapters
 from lynx_core.model.injectors import INJECTORS
@@ -118,7 +119,7 @@ class LynxModel(nn.Module):
     def save_trainable(self, path: Path) -> None:
         """Only the trained weights: the frozen parts come from their own checkpoints."""
         state = {n: p.detach().contiguous() for n, p in self.trainable_named_parameters()}
-        save_file(state, str(path))
+        write_with(path, lambda tmp: save_file(state, str(tmp)))
 
     def load_trainable(self, path: Path) -> None:
         result = self.load_state_dict(load_file(str(path)), strict=False)

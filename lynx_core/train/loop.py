@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lynx_core.config import StageConfig
+from lynx_core.faults import fault_point
 from lynx_core.train.checkpoint import save_checkpoint
 from lynx_core.train.optimization import Optimization
 
@@ -71,6 +72,7 @@ def train_stage(
         optimization.step()
         window.append(step_total)
         done = step + 1
+        fault_point(f"step:{stage}:{done}")  # the fault suite stops a stage here
         if done % log_every and done != cfg.steps:
             continue
         last_loss = sum(window) / len(window)
@@ -91,7 +93,7 @@ def train_stage(
                 weights = optimization.weights()  # a collective under ZeRO-3: every rank calls
                 if optimization.is_main:
                     state = {"step": done, "loss": last_loss, "params": weights}
-                    save_checkpoint(best_path(checkpoint), state)
+                    save_checkpoint(best_path(checkpoint), state, done)
             meta = {"step": done, "history": [*history, record], "best_loss": best}
             optimization.save(checkpoint, meta)
         history.append(record)

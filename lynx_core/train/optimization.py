@@ -86,7 +86,7 @@ class TorchOptimization:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
         }
-        save_checkpoint(checkpoint, state)
+        save_checkpoint(checkpoint, state, meta["step"])
 
     def load(self, checkpoint: Path) -> dict[str, Any] | None:
         state = load_checkpoint(checkpoint)

@@ -9,7 +9,8 @@ DeepSpeed at import), which is how the tests run it.
 
 Checkpoints are DeepSpeed's own (one shard per rank) in `<checkpoint>.ds/step<N>/`, with a
 SHA-256 list of the tag's files written after it; a tag that fails it is not trusted (the
-stage restarts). Only the newest complete tag is kept.
+stage resumes from the previous complete tag, which is deleted only once a newer one is
+complete, or restarts).
 """
 
 from __future__ import annotations
@@ -134,16 +135,20 @@ class DeepSpeedOptimization:
         self.deepspeed.comm.barrier()
 
     def load(self, checkpoint: Path) -> dict[str, Any] | None:
+        """The newest tag whose files match their SHA-256 list: one cut short while saving
+        (DeepSpeed's `latest` already names it) or altered since falls back to the one before."""
         folder = _ds_folder(checkpoint)
-        latest = folder / "latest"
-        if not latest.is_file():
-            return None
-        tag = latest.read_text().strip()
-        digest = folder / f"{tag}.sha256.json"
-        if not digest.is_file() or json.loads(digest.read_text()) != _tag_digest(folder / tag):
-            return None  # interrupted while saving, or altered since
-        _, client_state = self.engine.load_checkpoint(str(folder), tag=tag)
-        return client_state["meta"]
+        tags = sorted(
+            (p for p in folder.glob("step*") if p.is_dir() and p.name[4:].isdigit()),
+            key=lambda p: int(p.name[4:]),
+            reverse=True,
+        )
+        for tag in tags:
+            digest = folder / f"{tag.name}.sha256.json"
+            if digest.is_file() and json.loads(digest.read_text()) == _tag_digest(tag):
+                _, client_state = self.engine.load_checkpoint(str(folder), tag=tag.name)
+                return client_state["meta"]
+        return None
 
     def finish(self) -> None:
         """Under ZeRO-3 parameters live in shards: gather them back into the module."""

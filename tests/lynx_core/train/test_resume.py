@@ -8,7 +8,13 @@ from safetensors.torch import load_file
 
 from lynx_core.config import VariantConfig
 from lynx_core.pipeline import run_variant
-from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
+from lynx_core.train.checkpoint import (
+    generation,
+    generations,
+    load_checkpoint,
+    save_checkpoint,
+    saved_steps,
+)
 from tests.tiny import tiny_config
 
 CONFIG = tiny_config(
@@ -54,10 +60,54 @@ def test_resumed_variant_equals_uninterrupted_run(tmp_path):
 
 def test_corrupt_checkpoint_is_ignored(tmp_path):
     path = tmp_path / "stage.ckpt"
-    save_checkpoint(path, {"step": 3})
+    save_checkpoint(path, {"step": 3}, 3)
     assert load_checkpoint(path) == {"step": 3}
-    path.write_bytes(path.read_bytes()[:-1] + b"x")
+    (newest,) = tmp_path.glob("stage.*.ckpt")
+    newest.write_bytes(newest.read_bytes()[:-1] + b"x")
     assert load_checkpoint(path) is None
+
+
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "no checksum yet", "emptied"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, damage):
+    """A kill while the newest generation is written (its checksum not yet there), or a file
+    damaged later: the stage resumes from the last good checkpoint, not from scratch."""
+    path = tmp_path / "train.ckpt"
+    for step in (5, 10):
+        save_checkpoint(path, {"step": step}, step)
+    newest = generation(path, 10)
+    data = newest.read_bytes()
+    if damage == "flipped":
+        newest.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    elif damage == "truncated":
+        newest.write_bytes(data[: len(data) // 2])
+    elif damage == "emptied":
+        newest.write_bytes(b"")
+    else:
+        newest.with_name(newest.name + ".sha256").unlink()
+    assert load_checkpoint(path) == {"step": 5}
+    assert saved_steps(tmp_path) == {"train": 5 if damage == "no checksum yet" else 10}
+
+
+def test_two_generations_are_kept(tmp_path):
+    path = tmp_path / "train.ckpt"
+    for step in (5, 10, 15):
+        save_checkpoint(path, {"step": step}, step)
+    assert [s for s, _ in generations(path)] == [15, 10]
+    assert len(list(tmp_path.glob("*.sha256"))) == 2
+
+
+def test_a_checkpoint_holding_arbitrary_objects_is_never_unpickled(tmp_path):
+    """A pickle that runs code when loaded, with a checksum that matches it, is refused."""
+    import hashlib
+    import pickle
+
+    path = tmp_path / "train.ckpt"
+    evil = pickle.dumps(Crash("would run on load"))
+    file = generation(path, 5)
+    file.write_bytes(evil)
+    file.with_name(file.name + ".sha256").write_text(hashlib.sha256(evil).hexdigest())
+    with pytest.raises(ValueError, match="refusing to unpickle"):
+        load_checkpoint(path)
 
 
 def test_checkpoint_cadence_must_match_logging():
