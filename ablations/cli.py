@@ -77,7 +77,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from lynx_core.stages import STAGES
 
     results = Path(args.results)
-    plan = make_plan(spec.expand())
+    plan = make_plan(spec.expand(), spec.resources.gpus)
     problems = device_problems(spec, plan.variants)
     if problems:
         return refuse(SweepError(spec.source, problems), console)
@@ -154,29 +154,43 @@ def refuse(err: SweepError, console: Console) -> int:
 
 
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
-    from ablations.backends import ray_address, ray_session, tracking_uri
-    from ablations.capacity import (
-        cluster_nodes,
-        device_problems,
-        fit_problems,
-        local_node,
-        wait_for_fit,
-    )
+    from ablations.backends import ray_address
+    from ablations.capacity import device_problems, fit_problems, local_node
+    from ablations.locks import exclusive
     from ablations.plan import make_plan
 
     variants = spec.expand()
-    plan = make_plan(variants)  # once: the eval suite and training files are walked once
+    plan = make_plan(variants, spec.resources.gpus)  # once: data files are walked once
     results = Path(args.results)
-    remote, compute = ray_address(args.address), needs_compute(plan, results)
-    ray_log = results / "ray" / "driver.log"
+    remote = ray_address(args.address)
     problems = device_problems(spec, variants)
-    if compute and not remote:  # a local cluster's size is known before Ray starts
+    if not remote and needs_compute(plan, results):  # a local cluster's size is known now
         node = local_node(count_gpus=spec.resources.gpus > 0)
         problems += fit_problems(spec, [node], "this machine (local Ray)")
     if problems:
         return refuse(SweepError(spec.source, problems), console)
+
+    def waiting(holder: str) -> None:
+        console.print(
+            f"[yellow]waiting[/yellow]: {spec.experiment} is being run on {results} by "
+            f"{holder}; this one continues when it ends (and reruns only what it left)",
+            highlight=False,
+        )
+
+    with exclusive(results / ".locks" / f"sweep-{spec.experiment}.lock", waiting):
+        return run_locked(spec, plan, results, args, console)
+
+
+def run_locked(spec: SweepSpec, plan, results: Path, args, console: Console) -> int:
+    """The sweep, once no other process runs it on this results folder."""
+    from ablations.backends import ray_address, ray_session, tracking_uri
+    from ablations.capacity import cluster_nodes, wait_for_fit
+
+    remote = ray_address(args.address)
+    compute = needs_compute(plan, results)  # again: a sweep we waited for may have done it
+    ray_log = results / "ray" / "driver.log"
     console.print(
-        f"[bold]{spec.experiment}[/bold]: {len(variants)} variants on "
+        f"[bold]{spec.experiment}[/bold]: {len(plan.variants)} variants on "
         f"{remote or 'local Ray'}; tracking {tracking_uri(results)}"
     )
     with ExitStack() as stack:
@@ -196,7 +210,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         from ablations.progress import SweepProgress
         from ablations.run import run_sweep
 
-        with SweepProgress(variants, console) as progress:
+        with SweepProgress(plan.variants, console) as progress:
             outcome = run_sweep(
                 spec,
                 plan,

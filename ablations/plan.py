@@ -5,7 +5,9 @@ parent's key (and the stage code's version), so two variants share a run exactly
 everything up to that stage is equal:
 every variant of a seed shares the bases, and variants that differ only in stage-2 or eval
 settings share one stage-1 run. The user's own data files (training files, an evaluation
-suite) are keyed by their current sizes and modification times too. No Ray, no writes.
+suite) are keyed by their current sizes and modification times too, and the stages that
+compute on the trial's device by the runtime they resolve to ('cpu fp32', 'cuda bf16').
+No Ray, no writes.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from typing import Any
 from ablations.spec import Variant
 from lynx_core.config import VariantConfig
 from lynx_core.stages import (
+    ON_DEVICE,
     PARENT,
     STAGE_VERSION,
     STAGES,
     Stage,
     data_versions,
     digest_files,
+    planned_runtime,
     stage_inputs,
 )
 
@@ -91,7 +95,8 @@ class Plan:
         return {stage: (len(self.level(stage)), len(self.chains)) for stage in STAGES}
 
 
-def make_plan(variants: list[Variant]) -> Plan:
+def make_plan(variants: list[Variant], gpus: float = 0.0) -> Plan:
+    """The variants' chains and unique stage runs, for trials given `gpus` GPUs each."""
     chains: dict[str, dict[Stage, str]] = {}
     runs: dict[str, StageRun] = {}
     digest = functools.cache(digest_files)  # a shared eval suite is walked once, not per variant
@@ -103,6 +108,8 @@ def make_plan(variants: list[Variant]) -> Plan:
             versions = data_versions(variant.config, stage, digest)
             if versions:  # the user's data files as they are now, not just their paths
                 inputs = {**inputs, "data_versions": versions}
+            if stage in ON_DEVICE:  # a CPU fp32 result is never reused on a GPU in bf16
+                inputs = {**inputs, "runtime": planned_runtime(variant.config.train, gpus > 0)}
             key = stage_key(stage, inputs, chain[parent] if parent else None)
             chain[stage] = key
             run_id = f"{stage}/{key}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -98,6 +99,9 @@ class SweepProgress:
         self._complete(name, "eval", f"· overall {overall:.1f}%")
         if not self.console.is_terminal:
             self.console.print(f"done     {name}: Open-VQA overall {overall:.1f}%")
+
+    def warn(self, text: str) -> None:
+        self.console.print(f"[yellow]warning[/yellow]  {escape(text)}", highlight=False)
 
     def failed(self, name: str, where: str) -> None:
         self.progress.update(self.tasks[name], status="[red]failed", stage="", loss=where)

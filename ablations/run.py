@@ -31,7 +31,7 @@ from ablations.spec import SweepSpec, Variant
 from ablations.store import Store
 from ablations.track import SweepTracker
 from ablations.trial import run_stage_trial
-from lynx_core.stages import STAGES, Stage
+from lynx_core.stages import READS, STAGES, Stage
 
 RESULT_FIELDS = ("stage", "step", "total_steps", "loss", "lr", "samples_per_s")
 
@@ -185,6 +185,32 @@ def unfinished(chain: dict[Stage, str], store: Store) -> str | None:
     return None
 
 
+def stored_runs(plan: Plan, store: Store, warn: Callable[[str], None]) -> set[str]:
+    """Ids of the plan's runs the store holds, once the outputs that runs still to compute
+    will load are checked against their checksums: a damaged run is rejected (and so
+    computed again, its own inputs checked in turn); its finished descendants stay valid."""
+    stored = {r.id for r in plan.runs.values() if store.manifest(r.stage, r.key) is not None}
+    checked: set[str] = set()
+    while (
+        needed := {
+            f"{stage}/{run.chain[stage]}"
+            for run in plan.runs.values()
+            if run.id not in stored
+            for stage in READS[run.stage]
+        }
+        & stored - checked
+    ):
+        for run_id in sorted(needed):
+            checked.add(run_id)
+            stage, key = plan.runs[run_id].stage, plan.runs[run_id].key
+            problem = store.damaged(stage, key)
+            if problem is not None:
+                store.reject(stage, key, problem)
+                stored.discard(run_id)
+                warn(f"{problem}: computing {run_id} again")
+    return stored
+
+
 def run_sweep(
     spec: SweepSpec,
     whole: Plan,
@@ -224,13 +250,10 @@ def run_sweep(
         progress.finished(name, metrics.get("openvqa/overall", float("nan")))
         outcome.ran.append(name)
 
-    pending, stored = [], set()
-    for run in plan.runs.values():
-        if store.manifest(run.stage, run.key) is None:
-            pending.append(run)
-        else:
-            stored.add(run.id)
-            progress.stage_reused(plan.users(run.id), run.stage)
+    stored = stored_runs(plan, store, progress.warn)
+    pending = [run for run in plan.runs.values() if run.id not in stored]
+    for run_id in stored:
+        progress.stage_reused(plan.users(run_id), plan.runs[run_id].stage)
     outcome.executed = [run.id for run in pending]
     outcome.reused = sorted(stored)
     failed: dict[str, str] = {}  # run id → where its error is

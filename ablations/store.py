@@ -4,12 +4,18 @@ A stage run works in its folder (keeping a resumable checkpoint there) and, when
 the store writes `manifest.json` atomically: the stage's inputs, metrics, logged curve and the
 size and SHA-256 of every output file. A folder with a valid manifest is a finished stage and is
 never run again; one without is resumed from its checkpoint (or started) by the next attempt.
-The checkpoint is deleted once the manifest exists: the outputs are all a child needs. On a
-cluster, the root must be a filesystem every worker sees.
+The checkpoint is deleted once the manifest exists: the outputs are all a child needs.
+
+Two sweeps on one store (or a retried trial beside a slow one) never compute a run twice: a
+run is computed under an exclusive lock on its folder (`claim`), and whoever gets the lock
+second finds the manifest. Outputs that no longer match their checksums are `reject`ed: their
+manifest is set aside and the run computes again. On a cluster, the root must be a
+filesystem every worker sees (and that supports `flock`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ablations.locks import exclusive
 from ablations.plan import StageRun
 from lynx_core.atomic import write_text
 from lynx_core.checksum import file_sha256
@@ -28,6 +35,7 @@ from lynx_core.stages import READS, Stage
 
 log = logging.getLogger(__name__)
 MANIFEST, ATTEMPTS = "manifest.json", "attempts.jsonl"
+LOCK, REJECTED = ".lock", ".rejected-manifest.json"  # hidden: never counted as outputs
 BOOKKEEPING = {MANIFEST, ATTEMPTS}
 SCRATCH_SUFFIXES = (".ckpt", ".sha256", ".tmp", ".ds")  # working state (.ds: DeepSpeed's)
 
@@ -91,18 +99,24 @@ class Store:
                 return None
         return manifest
 
-    def verify(self, stage: Stage, key: str) -> None:
-        """Check every output's checksum before a child consumes it; raises `StoreError`."""
+    def damaged(self, stage: Stage, key: str) -> str | None:
+        """What is wrong with a run's outputs (unfinished, or a file that fails its checksum),
+        or None when every output is as its manifest recorded it."""
         manifest = self.manifest(stage, key)
         folder = self.folder(stage, key)
         if manifest is None:
-            raise StoreError(f"{folder} is not a finished {stage} run (no valid {MANIFEST})")
+            return f"{folder} is not a finished {stage} run (no valid {MANIFEST})"
         for name, record in manifest.files.items():
             if file_sha256(folder / name) != record.sha256:
-                raise StoreError(
-                    f"{folder / name} does not match its checksum in {folder / MANIFEST}; "
-                    f"delete {folder} and rerun the sweep to recompute it"
-                )
+                return f"{folder / name} does not match its checksum in {folder / MANIFEST}"
+        return None
+
+    def verify(self, stage: Stage, key: str) -> None:
+        """Check every output's checksum before a child consumes it; raises `StoreError`."""
+        problem = self.damaged(stage, key)
+        if problem is not None:
+            folder = self.folder(stage, key)
+            raise StoreError(f"{problem}; delete {folder} and rerun the sweep to recompute it")
 
     def verify_inputs(self, run: StageRun) -> None:
         """Verify the ancestors' outputs this run loads (not every ancestor's: at 7B scale an
@@ -110,11 +124,40 @@ class Store:
         for stage in READS[run.stage]:
             self.verify(stage, run.chain[stage])
 
-    def begin(self, run: StageRun) -> int:
-        """Record an attempt (an audit trail of how often a stage really ran); its number."""
+    def reject(self, stage: Stage, key: str, reason: str) -> None:
+        """Unfinish a run whose outputs are damaged: its manifest is kept aside (with the
+        reason) and its listed outputs are deleted, so the run computes them again."""
+        folder = self.folder(stage, key)
+        manifest = self.manifest(stage, key)
+        if manifest is None:
+            return
+        record = {"reason": reason, "rejected_at": time.time(), **manifest.model_dump()}
+        write_text(folder / REJECTED, json.dumps(record, default=str, indent=2))
+        (folder / MANIFEST).unlink()
+        for name in manifest.files:
+            (folder / name).unlink(missing_ok=True)
+
+    def claim(self, run: StageRun) -> contextlib.AbstractContextManager[None]:
+        """The run's exclusive lock, for the block that computes it: a second claimant
+        (another sweep on this store) waits, then finds the manifest."""
+        folder = self.folder(run.stage, run.key)
+
+        def waiting(holder: str) -> None:
+            log.warning("%s is being computed by %s; waiting for it", folder, holder)
+
+        return exclusive(folder / LOCK, waiting)
+
+    def begin(self, run: StageRun, **facts: Any) -> int:
+        """Record an attempt (an audit trail of how often a stage really ran, with `facts`
+        such as the checkpoints it starts from); its number."""
         folder = self.folder(run.stage, run.key)
         folder.mkdir(parents=True, exist_ok=True)
-        entry = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+        entry = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            **facts,
+        }
         with (folder / ATTEMPTS).open("a") as f:
             f.write(json.dumps(entry) + "\n")
         return len(self.attempts(run.stage, run.key))

@@ -1,17 +1,22 @@
 """MLflow tracking: one experiment and parent run per sweep, one child run per variant.
 
-Runs are found again by tags (sweep name, variant name, config hash), so rerunning a sweep
-updates the same runs instead of duplicating them, and a finished variant is not run twice.
+Runs are found again by tags (sweep name, variant name, config hash and the key of its eval
+stage run, which holds the whole chain's keys: the user's data as it is now and the runtime
+its stages resolve to), so rerunning a sweep updates the same runs instead of duplicating
+them, and a finished variant is not run twice.
 The keys of the variant's stage runs are tags too (`lynx_key_stage1`, ...), so the UI can group
 variants that share a stage. Params are logged once, when a run is created (MLflow refuses
 changed params); per-step values are metrics, and a step already logged is never logged again
-(a resumed stage or a reused one replays its curve). Only the driver talks to MLflow, so a
-sqlite store sees a single writer.
+(a resumed stage or a reused one replays its curve), nor a final metric it already holds, so
+a driver killed while recording leaves nothing that the rerun duplicates. Only the driver
+talks to MLflow; a new sqlite store is created under a lock, as two drivers migrating one
+database at once fail.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +26,12 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.time import get_current_time_millis
 
 from ablations.backends import tracking_uri
+from ablations.locks import exclusive
 from ablations.plan import Plan
 from ablations.spec import SweepSpec, Variant
 from ablations.store import Manifest
 from lynx_core.config import flatten
+from lynx_core.faults import fault_point
 from lynx_core.stages import Stage
 
 ROLE, SWEEP, VARIANT, KEY = "lynx_role", "lynx_sweep", "lynx_variant", "lynx_config_hash"
@@ -58,13 +65,21 @@ def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
     )
 
 
+def _same(held: dict[str, float], key: str, value: float) -> bool:
+    """Whether the run already holds this final value (NaN equal to NaN)."""
+    if key not in held:
+        return False
+    return held[key] == value or (math.isnan(held[key]) and math.isnan(value))
+
+
 class SweepTracker:
     """Finds or creates the sweep's runs and records what the executor reports."""
 
     def __init__(self, spec: SweepSpec, results: Path, uri: str | None = None):
         self.spec = spec
         self.client = MlflowClient(uri or tracking_uri(results))
-        self.experiment_id = experiment_id(self.client, spec, results)
+        with exclusive(results / ".locks" / "mlflow.lock"):  # the first call creates the store
+            self.experiment_id = experiment_id(self.client, spec, results)
         self.parent_id = self._parent_run()
         self.run_ids: dict[str, str] = {}
         self.last_step: dict[tuple[str, str], int] = {}  # (variant, stage) → last logged step
@@ -89,7 +104,8 @@ class SweepTracker:
         stage keys (`chain`, from the sweep's plan) if new."""
         found = self._find(
             f"tags.{ROLE} = 'variant' and tags.{VARIANT} = '{variant.name}' "
-            f"and tags.{KEY} = '{variant.key}' and tags.`{PARENT}` = '{self.parent_id}'"
+            f"and tags.{KEY} = '{variant.key}' and tags.`{PARENT}` = '{self.parent_id}' "
+            f"and tags.lynx_key_eval = '{chain['eval']}'"
         )
         if found is not None:
             self.run_ids[variant.name] = found.info.run_id
@@ -147,13 +163,14 @@ class SweepTracker:
         if not fresh:
             return
         now = get_current_time_millis()
-        metrics = [
-            Metric(f"{stage}/{field}", float(r[field]), now, int(r["step"]))
-            for r in fresh
-            for field in CURVE
-        ]
-        for start in range(0, len(metrics), 900):  # MLflow takes at most 1000 per batch
-            self.client.log_batch(self.run_ids[name], metrics=metrics[start : start + 900])
+        per_batch = 1000 // len(CURVE)  # MLflow takes at most 1000 metrics per batch
+        for start in range(0, len(fresh), per_batch):  # whole steps: a batch is all or nothing
+            metrics = [
+                Metric(f"{stage}/{field}", float(r[field]), now, int(r["step"]))
+                for r in fresh[start : start + per_batch]
+                for field in CURVE
+            ]
+            self.client.log_batch(self.run_ids[name], metrics=metrics)
         self.last_step[name, stage] = int(fresh[-1]["step"])
 
     def record(
@@ -170,13 +187,16 @@ class SweepTracker:
         return metrics
 
     def finish(self, name: str, metrics: dict[str, float], outputs: Path | None) -> None:
+        """Final metrics (those the run does not hold yet), predictions, then FINISHED."""
         run_id = self.run_ids[name]
+        held = self.client.get_run(run_id).data.metrics
         now = get_current_time_millis()
-        self.client.log_batch(
-            run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()]
-        )
+        fresh = [Metric(k, float(v), now, 0) for k, v in metrics.items() if not _same(held, k, v)]
+        for start in range(0, len(fresh), 1000):
+            self.client.log_batch(run_id, metrics=fresh[start : start + 1000])
         if outputs is not None and (outputs / "predictions.jsonl").exists():
             self.client.log_artifact(run_id, str(outputs / "predictions.jsonl"))
+        fault_point("mlflow:finish")  # the fault suite stops the driver here
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def fail(self, name: str, error: str) -> None:

@@ -15,6 +15,21 @@ from ablations.plan import StageRun
 from ablations.store import Store
 
 
+def check_runtime(run: StageRun) -> None:
+    """The runtime this worker resolves to must be the one the run's key was planned with,
+    so a result is never stored under a key that says another device or precision."""
+    from lynx_core.train.runtime import resolve_runtime
+
+    planned = run.inputs.get("runtime")
+    actual = resolve_runtime(run.config.train).name
+    if planned is not None and actual != planned:
+        raise RuntimeError(
+            f"{run.id} was planned to run as '{planned}' but this worker resolves "
+            f"train.device / train.precision ({run.config.train.device} / "
+            f"{run.config.train.precision}) to '{actual}'; set them explicitly in the sweep"
+        )
+
+
 def run_stage_trial(
     config: dict[str, Any],
     *,
@@ -26,22 +41,31 @@ def run_stage_trial(
     """Ray Tune function trainable: one stage run, into its store folder, then its manifest.
 
     A retried trial calls this again; the checkpoint in the run's folder makes it continue.
+    A run that another sweep computed meanwhile (it held the run's lock) is not computed again.
     """
     import torch
 
     from lynx_core.pipeline import run_stage
+    from lynx_core.train.checkpoint import saved_steps
 
     torch.set_num_threads(threads)
     run = runs[config["run"]]
     store = Store(Path(store_root))
     store.verify_inputs(run)  # never build on corrupted outputs
-    attempt = store.begin(run)
+    with store.claim(run):
+        done = store.manifest(run.stage, run.key)
+        if done is not None:
+            tune.report({"kind": "final", **done.metrics})
+            return
+        check_runtime(run)
+        folder = store.folder(run.stage, run.key)
+        attempt = store.begin(run, checkpoints=saved_steps(folder))
 
-    def report(record: dict[str, Any]) -> None:
-        tune.report({"kind": "step", **record})
-        if attempt == 1 and (run.id, record["step"]) == fail_at:
-            raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
+        def report(record: dict[str, Any]) -> None:
+            tune.report({"kind": "step", **record})
+            if attempt == 1 and (run.id, record["step"]) == fail_at:
+                raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
 
-    output = run_stage(run.stage, run.config, store.folders(run), store.cache, on_log=report)
-    store.complete(run, output.metrics, output.history, output.tags)
+        output = run_stage(run.stage, run.config, store.folders(run), store.cache, on_log=report)
+        store.complete(run, output.metrics, output.history, output.tags)
     tune.report({"kind": "final", **output.metrics})

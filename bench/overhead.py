@@ -72,7 +72,8 @@ def direct(sweep: str, out: Path) -> None:
     from lynx_core.pipeline import run_stage
 
     torch.set_num_threads(1)  # as each trial does with its 1 CPU
-    plan = make_plan(load_sweep(REPO / "sweeps" / f"{sweep}.yaml").expand())
+    spec = load_sweep(REPO / "sweeps" / f"{sweep}.yaml")
+    plan = make_plan(spec.expand(), spec.resources.gpus)
     for run in plan.runs.values():
         folders = {stage: out / stage / key for stage, key in run.chain.items()}
         run_stage(run.stage, run.config, folders, out / "cache")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from lynx_core.atomic import write_with
 from lynx_core.config import StageConfig, VariantConfig
 from lynx_core.data.batches import batch_indices, collate, read_pixels, to_pixels
 from lynx_core.data.formats import frame_picks
@@ -225,14 +226,15 @@ def _keep_best(model: LynxModel, folder: Path, stage: Stage) -> dict[str, float]
     if best is None:
         return {}
     names = [n for n, _ in model.trainable_named_parameters()]  # the order `params` has
-    save_file(dict(zip(names, best["params"], strict=True)), str(folder / BEST_WEIGHTS))
+    weights = dict(zip(names, best["params"], strict=True))
+    write_with(folder / BEST_WEIGHTS, lambda tmp: save_file(weights, str(tmp)))
     return {f"{stage}/best_step": float(best["step"]), f"{stage}/best_loss": best["loss"]}
 
 
 def _describe(runtime: Runtime, cfg: VariantConfig) -> str:
     """E.g. 'cuda bf16 zero2', recorded beside the stage's metrics."""
     zero = "" if cfg.train.deepspeed is None else f" zero{cfg.train.deepspeed.zero_stage}"
-    return f"{runtime.device.type} {runtime.precision}{zero}"
+    return f"{runtime.name}{zero}"
 
 
 def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path], cache: Path) -> StageOutput:

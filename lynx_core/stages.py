@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from lynx_core.config import VariantConfig, flatten
+from lynx_core.config import TrainConfig, VariantConfig, flatten
 
 Stage = Literal["bases", "stage1", "stage2", "eval"]
 STAGES: tuple[Stage, ...] = ("bases", "stage1", "stage2", "eval")
@@ -38,6 +38,10 @@ READS: dict[Stage, tuple[Stage, ...]] = {
     "eval": ("bases", "stage2"),
 }
 
+# the stages that compute on the trial's device, in its precision (the bases train on the CPU
+# at toy scale, or are the user's weights): their keys hold the runtime they resolve to
+ON_DEVICE: tuple[Stage, ...] = ("stage1", "stage2", "eval")
+
 # bumped when a stage's code changes what it computes or writes, so that a store's earlier
 # outputs of that stage (and of everything after it) are not reused as if still current
 STAGE_VERSION: dict[Stage, int] = {"bases": 1, "stage1": 1, "stage2": 1, "eval": 1}
@@ -52,7 +56,6 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "train.bases": "bases",
     "train.instruct": "bases",
     "train.clip": "bases",
-    "train.log_every": "bases",
     # stage 1: everything else about the model, and the caption data
     "model": "stage1",
     "model.llm.trainable": "stage1",
@@ -62,7 +65,6 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "data.captions": "stage1",
     "train.stage1": "stage1",
     "train.seed": "stage1",  # a seed varies what the variant trains, never its frozen bases
-    "train.precision": "stage1",
     # stage 2: instruction tuning on the task mixture
     "data.train_images": "stage2",
     "data.train_videos": "stage2",
@@ -76,11 +78,14 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "data.eval_images": "eval",
     "data.eval_videos": "eval",
     "data.eval_mme_images": "eval",
-    # how often state is saved, where it runs, how optimizer state is sharded and whether
+    # how often state is saved or a loss logged, how optimizer state is sharded and whether
     # frozen features are cached change no result (ZeRO's and the cache's equivalence with
-    # the plain loop are tested)
+    # the plain loop are tested); where a stage runs and in which precision is keyed as the
+    # runtime it resolves to (`planned_runtime`), not as these settings
     "train.checkpoint_every": None,
+    "train.log_every": None,
     "train.device": None,
+    "train.precision": None,
     "train.deepspeed": None,
     "train.feature_cache": None,  # the same trunk outputs, computed once instead of per step
 }
@@ -103,6 +108,17 @@ def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
     """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
     flat = flatten(config.model_dump(mode="json"))
     return {field: value for field, value in sorted(flat.items()) if stage_of(field) == stage}
+
+
+def planned_runtime(train: TrainConfig, gpus: bool) -> str:
+    """The runtime an `ON_DEVICE` stage of a trial given (or not given) GPUs resolves to, as
+    `lynx_core.train.runtime.resolve_runtime` names it: 'cpu fp32', 'cuda bf16', ... (`auto`
+    on a GPU assumes bf16 support; a worker that lacks it refuses to run the stage)."""
+    device = "cuda" if train.device == "cuda" or (train.device == "auto" and gpus) else "cpu"
+    precision = train.precision
+    if precision == "auto":
+        precision = "bf16" if device == "cuda" else "fp32"
+    return f"{device} {precision}"
 
 
 def bases_phases(cfg: VariantConfig) -> list[str]:

@@ -32,6 +32,11 @@ class Runtime:
     def precision(self) -> str:
         return "fp32" if self.autocast_dtype is None else "bf16"
 
+    @property
+    def name(self) -> str:
+        """E.g. 'cpu fp32': what a stage's key holds (`lynx_core.stages.planned_runtime`)."""
+        return f"{self.device.type} {self.precision}"
+
 
 CPU = Runtime(torch.device("cpu"), None)
 

@@ -33,7 +33,14 @@ def test_stage_inputs_partition_the_config():
     config = VariantConfig()
     fields = [f for stage in STAGES for f in stage_inputs(config, stage)]
     assert len(fields) == len(set(fields))
-    no_result = {"train.checkpoint_every", "train.device", "train.deepspeed", "train.feature_cache"}
+    no_result = {
+        "train.checkpoint_every",
+        "train.log_every",
+        "train.device",
+        "train.precision",
+        "train.deepspeed",
+        "train.feature_cache",
+    }
     assert set(fields) | no_result == set(flatten(config.model_dump()))
     assert not set(fields) & no_result
 
@@ -56,6 +63,10 @@ def test_stage_inputs_partition_the_config():
         ({"train.bases_seed": 1}, []),
         ({"train.checkpoint_every": 10}, ["bases", "stage1", "stage2", "eval"]),
         ({"train.feature_cache": False}, ["bases", "stage1", "stage2", "eval"]),
+        ({"train.log_every": 10}, ["bases", "stage1", "stage2", "eval"]),  # keys nothing
+        ({"train.precision": "fp32"}, ["bases", "stage1", "stage2", "eval"]),  # auto: fp32 here
+        ({"train.precision": "bf16"}, ["bases"]),  # another runtime: another result
+        ({"train.device": "cpu"}, ["bases", "stage1", "stage2", "eval"]),
     ],
 )
 def test_variants_share_the_stages_before_their_first_difference(change, shared):
@@ -121,3 +132,56 @@ def test_editing_the_users_data_in_place_rekeys_the_stages_that_read_it(tmp_path
     after_train = chain()
     assert after_train["stage2"] != after_suite["stage2"]
     assert after_train["stage1"] == before["stage1"]
+
+
+def test_a_gpu_trial_never_reuses_a_cpu_result():
+    """The key holds the runtime a stage resolves to (from the trial's GPUs), not `auto`."""
+    on_cpu = make_plan([variant("a")], gpus=0).chains["a"]
+    on_gpu = make_plan([variant("a")], gpus=1).chains["a"]
+    assert on_cpu["bases"] == on_gpu["bases"]  # the toy bases train on the CPU either way
+    assert all(on_cpu[s] != on_gpu[s] for s in ("stage1", "stage2", "eval"))
+    run = make_plan([variant("a")], gpus=1).run_of("a", "stage2")
+    assert run.inputs["runtime"] == "cuda bf16"
+    forced = make_plan([variant("a", **{"train.device": "cpu"})], gpus=1).chains["a"]
+    assert forced == on_cpu  # a GPU trial told to compute on the CPU computes what a CPU does
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "cuda", "bf16"),
+    [
+        ("auto", "auto", False, False),
+        ("auto", "auto", True, True),
+        ("cpu", "auto", True, True),
+        ("auto", "fp32", True, True),
+        ("cuda", "bf16", True, True),
+    ],
+)
+def test_the_planned_runtime_is_the_one_a_worker_resolves(
+    monkeypatch, device, precision, cuda, bf16
+):
+    import torch
+
+    from lynx_core.config import TrainConfig
+    from lynx_core.stages import planned_runtime
+    from lynx_core.train.runtime import resolve_runtime
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
+    train = TrainConfig(device=device, precision=precision)
+    assert planned_runtime(train, gpus=cuda) == resolve_runtime(train).name
+
+
+def test_a_worker_that_resolves_another_runtime_refuses_the_run(monkeypatch):
+    """An 'auto' trial planned for a GPU that lands on a GPU without bf16 must not store an
+    fp32 result under a 'cuda bf16' key."""
+    import torch
+
+    from ablations.trial import check_runtime
+
+    run = make_plan([variant("a")], gpus=1).run_of("a", "stage1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    with pytest.raises(RuntimeError, match="planned to run as 'cuda bf16'.*'cuda fp32'"):
+        check_runtime(run)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    check_runtime(run)
