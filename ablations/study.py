@@ -146,16 +146,21 @@ def _correct(record: dict) -> float:
     return 100.0 * (record.get("correct") is True)
 
 
+def _decided(record: dict) -> bool:
+    return record.get("correct") is not None
+
+
 def units_of(metric: str) -> tuple[UnitFn, Callable[[np.ndarray], float]] | None:
     """How `metric` is computed from per-answer records (units and the statistic over them),
     for the metrics the study reports; None for the others."""
     split, _, rest = metric.partition("/")
-    if split in ("openvqa", "openvqa_video"):
+    if split in ("openvqa", "openvqa_video"):  # questions the judge left undecided: unscored
         if rest == "overall":
-            return _answers(split, _correct), np.mean
+            return _answers(split, _correct, _decided), np.mean
         if rest.endswith("/acc"):
             cls = rest.removesuffix("/acc")
-            return _answers(split, _correct, lambda r: class_key(r["class"]) == cls), np.mean
+            of_class = lambda r: _decided(r) and class_key(r["class"]) == cls  # noqa: E731
+            return _answers(split, _correct, of_class), np.mean
     if split in ("compliance", "llm_compliance"):
         complied = lambda r: 100.0 * bool(r["complies"])  # noqa: E731
         if rest == "overall":  # equal numbers of each instruction: the mean of the two rates

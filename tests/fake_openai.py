@@ -2,7 +2,8 @@
 
 It answers `POST /v1/chat/completions` with a verdict computed from the judge prompt (correct
 when the graded answer equals the first reference), after `latency_s`. Failures can be queued:
-an HTTP status (429, 500) or 'hang' (no answer within the client's timeout). A prompt whose
+an HTTP status (429, 500), 'hang' (no answer within the client's timeout), 'drop' (the
+connection closed without an answer) or a 200 that is not a completion (`MALFORMED`). A prompt whose
 answer contains 'GIBBERISH' gets a reply without a verdict. It records every request's
 Authorization header, so tests can check the key went to the server and nowhere else.
 """
@@ -16,6 +17,20 @@ import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# 200 replies that are not a chat completion: a cut-off body, JSON of another shape, no text
+MALFORMED = {
+    "malformed": b'{"id": "chatcmpl-fake", "choices": [{"mess',
+    "no-choices": json.dumps({"id": "chatcmpl-fake", "object": "chat.completion"}).encode(),
+    "null-content": json.dumps(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": "gpt-4-0613",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": None}}],
+        }
+    ).encode(),
+}
+
 
 class FakeOpenAI:
     def __init__(self, latency_s: float = 0.0, model: str = "gpt-4-0613"):
@@ -25,6 +40,7 @@ class FakeOpenAI:
         self.requests = 0
         self.auth_headers: list[str] = []
         self.lock = threading.Lock()
+        self.gone = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.server.request_queue_size = 128
@@ -39,8 +55,14 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.go_away()
+
+    def go_away(self) -> None:
+        """Stop answering: new connections are refused, open ones closed unanswered."""
+        if not self.gone:
+            self.gone = True
+            self.server.shutdown()
+            self.server.server_close()
 
     def reply_for(self, prompt: str) -> str:
         answer = re.search(r"^Answer to grade: (.*)$", prompt, re.MULTILINE).group(1)
@@ -62,6 +84,9 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if fake.gone:  # a kept-alive connection outlived the server
+                    self.close_connection = True
+                    return None
                 with fake.lock:
                     fake.requests += 1
                     fake.auth_headers.append(self.headers.get("Authorization", ""))
@@ -69,6 +94,11 @@ class FakeOpenAI:
                 if failure == "hang":
                     time.sleep(2.0)
                     return self._send(500, {"error": {"message": "too late"}})
+                if failure == "drop":  # the server goes away mid-request
+                    self.close_connection = True
+                    return None
+                if failure in MALFORMED:
+                    return self._send_raw(200, MALFORMED[failure])
                 time.sleep(fake.latency_s)
                 if isinstance(failure, int):
                     return self._send(failure, {"error": {"message": f"injected {failure}"}})
@@ -92,7 +122,9 @@ class FakeOpenAI:
                 )
 
             def _send(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
+                self._send_raw(status, json.dumps(payload).encode())
+
+            def _send_raw(self, status: int, data: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -2,12 +2,14 @@
 
 Each (question, references, prediction) becomes one chat request with a fixed prompt asking for
 a strict verdict line. Requests run with bounded concurrency through the `openai` client;
-429s, 5xx answers, timeouts and dropped connections are retried with exponential backoff and
-full jitter. Verdicts are cached on disk by (judge model, prompt), so judging the same
-predictions again makes no API call. A reply without a parseable verdict is `invalid`, a
-request that keeps failing is `error`: both are counted and never scored as right or wrong
-(other harnesses inflated scores by scoring failed judge calls). The API key is read from the
-environment by name and handed only to the client: it is never logged, cached or returned.
+429s, 5xx answers, timeouts, dropped connections and 200s that are not a completion are
+retried with exponential backoff and full jitter. Verdicts are cached on disk by (judge model,
+prompt), so judging the same predictions again makes no API call. A reply without a parseable
+verdict is `invalid`, a request that keeps failing is `error`: both are counted and never
+scored as right or wrong (other harnesses inflated scores by scoring failed judge calls), and
+an evaluation with `error`s is not finished (`require_verdicts`): its rerun asks again. The
+API key is read from the environment by name and handed only to the client: it is never
+logged, cached or returned.
 """
 
 from __future__ import annotations
@@ -43,12 +45,20 @@ Reply with exactly one line: "Verdict: correct" or "Verdict: incorrect"."""
 VERDICT = re.compile(
     r"^\s*verdict\s*:\s*(correct|incorrect)\s*\.?\s*$", re.IGNORECASE | re.MULTILINE
 )
+
+
+class MalformedReply(ValueError):
+    """A 200 answer that is not a chat completion (a cut-off body, JSON of another shape)."""
+
+
 RETRYABLE = (
     openai.RateLimitError,
     openai.InternalServerError,
     openai.APITimeoutError,
     openai.APIConnectionError,
+    MalformedReply,
 )
+FAILURES = (openai.OpenAIError, MalformedReply)  # a request that failed for good
 
 Label = Literal["correct", "incorrect", "invalid", "error"]
 
@@ -76,6 +86,26 @@ def parse_verdict(reply: str) -> Label:
     return found.pop() if len(found) == 1 else "invalid"  # none, or both: not a verdict
 
 
+class JudgeIncomplete(RuntimeError):
+    """The judge's requests kept failing for some answers: an evaluation with answers still
+    to judge is not finished. Running it again asks only for those (the cache has the rest)."""
+
+
+def require_verdicts(verdicts: Sequence[Verdict], cfg: GptJudgeConfig) -> None:
+    """Raise `JudgeIncomplete` when a request failed for good (`error`); an `invalid` reply
+    is the judge's final word on that answer, counted and cached like a verdict."""
+    failed = sum(v.label == "error" for v in verdicts)
+    if failed:
+        reasons = sorted({v.reply for v in verdicts if v.label == "error"})
+        raise JudgeIncomplete(
+            f"the GPT judge ({cfg.model} at {cfg.base_url or 'the OpenAI API'}) failed on "
+            f"{failed} of {len(verdicts)} answers ({', '.join(reasons)}), after "
+            f"{cfg.max_attempts} attempts each; the evaluation is not recorded as finished. "
+            "Rerun the sweep when the judge is reachable: only those answers are judged again, "
+            "the other verdicts are cached"
+        )
+
+
 class GptJudge:
     def __init__(self, cfg: GptJudgeConfig, client: openai.OpenAI | None = None):
         self.cfg = cfg
@@ -99,18 +129,29 @@ class GptJudge:
         digest = hashlib.sha256(f"{self.cfg.model}\n{prompt}".encode()).hexdigest()
         return self.cfg.cache_dir / digest[:2] / f"{digest}.json"
 
+    def _ask(self, prompt: str) -> tuple[str, str]:
+        """One request: (reply, model); raises `MalformedReply` for a 200 that is not one."""
+        try:
+            response = self.client.chat.completions.create(
+                model=self.cfg.model,
+                messages=[{"role": "user", "content": prompt}],
+                temperature=0,
+                max_tokens=10,
+            )
+        except json.JSONDecodeError as err:
+            raise MalformedReply(f"a reply that is not JSON ({err.msg})") from None
+        choices = getattr(response, "choices", None)
+        message = getattr(choices[0], "message", None) if choices else None
+        if message is None:
+            raise MalformedReply("a reply without choices[0].message")
+        return message.content or "", str(getattr(response, "model", None) or self.cfg.model)
+
     def _request(self, prompt: str) -> tuple[str, str]:
         """(reply, model) with retries on transient failures; raises when attempts run out."""
         for attempt in range(1, self.cfg.max_attempts + 1):
             self.calls += 1
             try:
-                response = self.client.chat.completions.create(
-                    model=self.cfg.model,
-                    messages=[{"role": "user", "content": prompt}],
-                    temperature=0,
-                    max_tokens=10,
-                )
-                return response.choices[0].message.content or "", response.model
+                return self._ask(prompt)
             except RETRYABLE as err:
                 if attempt == self.cfg.max_attempts:
                     raise
@@ -133,7 +174,7 @@ class GptJudge:
             return Verdict(saved["label"], saved["judge_model"], saved["reply"], cached=True)
         try:
             reply, model = self._request(prompt)
-        except openai.OpenAIError as err:
+        except FAILURES as err:
             log.warning("judge request failed for good: %s", type(err).__name__)
             return Verdict("error", self.cfg.model, type(err).__name__)
         verdict = Verdict(parse_verdict(reply), model, reply)

@@ -1,12 +1,14 @@
 """Open-VQA-style evaluation: generate an answer per question, judge it, count per class.
 
 Scores are counted as the paper's tables do: per class correct/total, and Overall = all
-correct / all questions; class names enter metric names through `class_key`. Returns plain
-metrics and prediction records; writes nothing.
+correct / all questions (questions a GPT judge could not decide are left out of both); class
+names enter metric names through `class_key`. Returns plain metrics and prediction records;
+writes nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -84,6 +86,10 @@ def generate_answers(
     return decode_answers(examples, tokenizer, cfg, generate, runtime, inputs, max_new_tokens)
 
 
+def _percent(part: float, whole: float) -> float:
+    return 100.0 * part / whole if whole else math.nan
+
+
 def score(
     examples: Sequence[Example],
     answers: Sequence[str],
@@ -93,8 +99,8 @@ def score(
     """Per-class and overall accuracy (%) and counts, plus one record per question.
 
     `verdicts` come from a judge (None: undecided, i.e. invalid or failed); without them the
-    rule judge decides. Undecided questions count in the totals, never as correct, and are
-    reported per class as `undecided`.
+    rule judge decides. Undecided questions are never scored, neither right nor wrong: they
+    count in `total` and `undecided`, not in an accuracy (NaN when nothing was decided).
     """
     if verdicts is None:
         verdicts = [
@@ -126,7 +132,8 @@ def score(
         metrics[f"{key}/correct"] = correct[category]
         metrics[f"{key}/total"] = total[category]
         metrics[f"{key}/undecided"] = undecided[category]
-        metrics[f"{key}/acc"] = 100.0 * correct[category] / total[category]
-    metrics["overall"] = 100.0 * sum(correct.values()) / max(sum(total.values()), 1)
+        metrics[f"{key}/acc"] = _percent(correct[category], total[category] - undecided[category])
+    decided = sum(total.values()) - sum(undecided.values())
+    metrics["overall"] = _percent(sum(correct.values()), decided)
     metrics["undecided"] = float(sum(undecided.values()))
     return metrics, records

@@ -42,8 +42,9 @@ from lynx_core.data.worldset import (
 )
 from lynx_core.evaluate import mme, openvqa, rule_judge
 from lynx_core.evaluate.following import length_instructed, llm_answers, score_following
-from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, verdict_counts
+from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, require_verdicts, verdict_counts
 from lynx_core.evaluate.instructions import length_stats
+from lynx_core.faults import fault_point
 from lynx_core.model.features import Encoder, cached_trunk
 from lynx_core.model.lynx import LynxModel
 from lynx_core.train.runtime import CPU, Runtime
@@ -152,6 +153,7 @@ def evaluate_suite(
     answer = Answerer(model, tokenizer, cfg, table, runtime)
     metrics: dict[str, float] = {}
     records: list[dict] = []
+    verdicts: list[Verdict] = []
     judge_name = rule_judge.JUDGE_NAME
     image_answers: list[str] = []
     image_examples: list[Example] = []
@@ -162,6 +164,7 @@ def evaluate_suite(
         if not examples:
             continue
         answers = answer(examples)
+        fault_point(f"eval:{split}")  # the fault suite stops an evaluation here
         found = _judge(cfg, cache, examples, answers)
         if found is None:
             scores, rows = openvqa.score(examples, answers)
@@ -171,6 +174,7 @@ def evaluate_suite(
             for row, verdict in zip(rows, found, strict=True):
                 row["verdict"], row["judge_reply"] = verdict.label, verdict.reply
             scores.update(verdict_counts(found))
+            verdicts += found
         metrics.update({f"{split}/{k}": v for k, v in scores.items()})
         records += [{"split": split, **r} for r in rows]
         if split == "openvqa":
@@ -190,6 +194,7 @@ def evaluate_suite(
     metrics.update(_mme(answer, suite, records))
     records += _owleval(answer, suite)
     write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
+    require_verdicts(verdicts, cfg.eval.gpt_judge)  # a judge that failed leaves us unfinished
     log.info("evaluated %s (judge %s)", suite, judge_name)
     return metrics, judge_name
 

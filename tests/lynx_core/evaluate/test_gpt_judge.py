@@ -6,7 +6,14 @@ import logging
 
 import pytest
 
-from lynx_core.evaluate.gpt_judge import GptJudge, GptJudgeConfig, parse_verdict, verdict_counts
+from lynx_core.evaluate.gpt_judge import (
+    GptJudge,
+    GptJudgeConfig,
+    JudgeIncomplete,
+    parse_verdict,
+    require_verdicts,
+    verdict_counts,
+)
 from tests.fake_openai import FakeOpenAI
 
 SECRET = "sk-test-DO-NOT-LEAK-1234"
@@ -116,3 +123,53 @@ def test_a_missing_key_is_a_clear_error(monkeypatch, server):
     cfg = GptJudgeConfig(base_url=server.base_url, api_key_env="NO_SUCH_JUDGE_KEY")
     with pytest.raises(RuntimeError, match=r"\$NO_SUCH_JUDGE_KEY"):
         GptJudge(cfg)
+
+
+@pytest.mark.parametrize(
+    "fault", [429, 500, 503, "hang", "drop", "malformed", "no-choices"], ids=str
+)
+def test_every_kind_of_failed_request_is_retried_then_counted_as_an_error(
+    make_judge, server, capfd, caplog, fault
+):
+    """No fault of the server crashes the judge: it retries a bounded number of times, then
+    the answer is an `error` (not scored, not cached), and the key is never shown."""
+    caplog.set_level(logging.DEBUG)
+    judge = make_judge(concurrency=1, max_attempts=3)
+    server.failures.extend([fault] * 2)
+    assert judge.judge_one("q", ["red"], "red").label == "correct"  # recovered on attempt 3
+    server.failures.extend([fault] * 3)
+    verdict = judge.judge_one("q2", ["red"], "red")
+    assert verdict.label == "error" and verdict.correct is None
+    assert judge.calls == 6 and server.requests == 6
+    assert not [p for p in judge.cfg.cache_dir.rglob("*.json") if "q2" in p.read_text()]
+    out, err = capfd.readouterr()
+    assert SECRET not in out + err + caplog.text
+
+
+def test_a_reply_with_no_text_is_invalid_not_a_crash(make_judge, server):
+    server.failures.append("null-content")
+    assert make_judge().judge_one("q", ["red"], "red").label == "invalid"
+
+
+def test_a_storm_of_429s_stays_bounded_and_the_rest_are_judged(make_judge, server):
+    """Many answers at once under a rate-limit storm: every request gets at most
+    `max_attempts` tries, the answers the storm outlasts are errors, the others verdicts."""
+    predictions = [f"answer {i}" for i in range(30)]
+    server.failures.extend([429] * 60)
+    judge = make_judge(concurrency=8, max_attempts=3)
+    verdicts = judge.judge_many(["q"] * 30, [["answer 0"]] * 30, predictions)
+    assert server.requests <= 30 * 3 and judge.calls == server.requests
+    labels = [v.label for v in verdicts]
+    assert set(labels) <= {"error", "correct", "incorrect"} and "error" in labels
+    assert labels.count("error") <= 60 // 3
+
+
+def test_the_server_going_away_mid_evaluation_leaves_errors_not_a_crash(make_judge, server):
+    judge = make_judge(concurrency=1, max_attempts=2)
+    first = judge.judge_many(QUESTIONS[:1], REFERENCES[:1], ["red"])
+    server.go_away()  # connections refused or closed from now on
+    rest = judge.judge_many(QUESTIONS[1:], REFERENCES[1:], ["3", "cat"])
+    assert first[0].label == "correct" and [v.label for v in rest] == ["error", "error"]
+    with pytest.raises(JudgeIncomplete, match="failed on 2 of 3 answers"):
+        require_verdicts(first + rest, judge.cfg)
+    require_verdicts(first, judge.cfg)  # all decided: nothing to say
