@@ -52,7 +52,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             half = len(data) // 2
             f.write(data[:half])
             f.flush()
-            fault_point(f"write:{path.name}", path)  # the fault suite stops or fails us here
+            fault_point(f"write:{path}", path)  # the fault suite stops or fails us here
             f.write(data[half:])
 
     write_with(path, fill)

@@ -3,15 +3,16 @@
 A sweep has to survive being killed anywhere and a disk that fills up, and the only honest
 test is to do exactly that at the places that matter (a checkpoint half written, a manifest
 not yet renamed, MLflow half updated). Those places call `fault_point(name)`; it does nothing
-unless `LYNX_FAULT` names the point, as `<action>@<point>[#<n>]` (the n-th time this process
-reaches it, default the first):
+unless `LYNX_FAULT` matches the point, as `<action>@<pattern>[#<n>]`: a shell-style pattern of
+point names, and the n-th time this process reaches a match (default the first; `*`: every
+time). The actions:
 
-- `pause`: create `$LYNX_FAULT_DIR/<point>` and sleep, so a test can SIGKILL the sweep there;
-  the marker is created exclusively, so only the first process to arrive pauses;
+- `pause`: create a marker in `$LYNX_FAULT_DIR` holding the point's name, and sleep, so a test
+  can SIGKILL the sweep there; the marker is created exclusively: only one process pauses;
 - `enospc` / `eacces`: raise the `OSError` a full disk / a refused permission would.
 
 Ray's local workers inherit the driver's environment, so one variable reaches every process
-of a sweep. The points: `write:<file name>` (`lynx_core.atomic`, after half the bytes),
+of a sweep. The points: `write:<path>` (`lynx_core.atomic`, after half the bytes),
 `step:<curve>:<step>` (after an optimizer step), `eval:<split>` (after a split's answers),
 `mlflow:finish` (a variant's final metrics logged, its status not yet).
 """
@@ -19,6 +20,7 @@ of a sweep. The points: `write:<file name>` (`lynx_core.atomic`, after half the 
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import time
 from collections import Counter
@@ -30,17 +32,17 @@ _reached: Counter[str] = Counter()  # per process: how often each named point wa
 
 
 def fault_point(name: str, path: Path | None = None) -> None:
-    """Act here if `LYNX_FAULT` names this point (see the module docstring); `path` is the
+    """Act here if `LYNX_FAULT` matches this point (see the module docstring); `path` is the
     file an injected write error names."""
     wanted = os.environ.get(ENV)
     if not wanted:
         return
     action, _, target = wanted.partition("@")
-    point, _, nth = target.partition("#")
-    if point != name:
+    pattern, _, nth = target.partition("#")
+    if not fnmatch.fnmatchcase(name, pattern):
         return
-    _reached[name] += 1
-    if _reached[name] != int(nth or 1):
+    _reached[pattern] += 1
+    if nth != "*" and _reached[pattern] != int(nth or 1):
         return
     if action in ERRORS:
         code = ERRORS[action]
@@ -53,10 +55,13 @@ def fault_point(name: str, path: Path | None = None) -> None:
 
 def _pause(name: str) -> None:
     folder = Path(os.environ.get(DIR_ENV, "."))
-    marker = folder / name.replace("/", "_")
+    mine = folder / f".paused.{os.getpid()}"
+    mine.write_text(name)
     try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.link(mine, folder / "paused")  # exclusive, and whole when it appears
     except FileExistsError:
-        return  # another process paused here already
+        return  # another process paused already
+    finally:
+        mine.unlink()
     while True:  # until the test kills us
         time.sleep(60)

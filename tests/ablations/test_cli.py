@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
 import sys
@@ -14,28 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from lynx_core.stages import STAGES
-from tests.processes import kill_until_gone
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def local_env() -> dict[str, str]:
-    """This environment, but tracking to the sqlite file and on a local Ray."""
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env.pop("RAY_ADDRESS", None)
-    return env
-
-
-def run_cli(*args: str, results: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ablations", *args, "--results", str(results)],
-        cwd=REPO,
-        env=local_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.sweeps import REPO, kill_session, local_env, run_cli, variant_runs
 
 
 def test_bad_sweep_exits_nonzero_before_ray_or_mlflow_start(tmp_path):
@@ -89,12 +67,6 @@ def smoke_run(tmp_path_factory):
     first = run_cli("sweep", "sweeps/smoke.yaml", "--fail-once-at", CRASH, results=results)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return results, first
-
-
-def variant_runs(results: Path, sweep: str = "smoke"):
-    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name(sweep)
-    return client, client.search_runs([experiment.experiment_id], "tags.lynx_role = 'variant'")
 
 
 def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
@@ -179,18 +151,6 @@ def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(smoke_run):
     stage2 = results / "store" / "stage2" / prefix.data.tags["lynx_key_stage2"]
     attempts = (stage2 / "attempts.jsonl").read_text().splitlines()
     assert len(attempts) == 2, "the failure really was raised, and retried once"
-
-
-def session_processes(sid: int) -> list[int]:
-    """Live processes of a session (zombies are dead, only waiting to be reaped)."""
-    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout
-    rows = (line.split() for line in out.splitlines())
-    return [int(pid) for pid, s, stat in rows if int(s) == sid and not stat.startswith("Z")]
-
-
-def kill_session(sid: int) -> None:
-    """SIGKILL every process of the sweep's session (driver, Ray head, workers) and wait."""
-    kill_until_gone(lambda: session_processes(sid))
 
 
 def test_sweep_killed_midway_completes_on_rerun_without_duplicates(tmp_path):
