@@ -77,8 +77,8 @@ class SweepTracker:
 
     def __init__(self, spec: SweepSpec, results: Path, uri: str | None = None):
         self.spec = spec
-        self.client = MlflowClient(uri or tracking_uri(results))
-        with exclusive(results / ".locks" / "mlflow.lock"):  # the first call creates the store
+        with exclusive(results / ".locks" / "mlflow.lock"):  # a new store is created here
+            self.client = MlflowClient(uri or tracking_uri(results))
             self.experiment_id = experiment_id(self.client, spec, results)
         self.parent_id = self._parent_run()
         self.run_ids: dict[str, str] = {}
