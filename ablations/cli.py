@@ -154,7 +154,7 @@ def refuse(err: SweepError, console: Console) -> int:
 
 
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
-    from ablations.backends import ray_address
+    from ablations.backends import ray_address, tracking_uri
     from ablations.capacity import device_problems, fit_problems, local_node
     from ablations.locks import exclusive
     from ablations.plan import make_plan
@@ -177,8 +177,21 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
             highlight=False,
         )
 
-    with exclusive(results / ".locks" / f"sweep-{spec.experiment}.lock", waiting):
-        return run_locked(spec, plan, results, args, console)
+    from mlflow.exceptions import MlflowException  # imported once the sweep is accepted
+
+    try:
+        with exclusive(results / ".locks" / f"sweep-{spec.experiment}.lock", waiting):
+            return run_locked(spec, plan, results, args, console)
+    except (OSError, MlflowException) as err:  # a full disk, a refused permission, ...
+        where = getattr(err, "filename", None) or tracking_uri(results)
+        reason = getattr(err, "strerror", None) or str(err)
+        console.print(
+            f"error: could not write {where}: {reason}. Finished stage runs stay in "
+            f"{results / 'store'} and recorded runs in MLflow; free space (or fix the "
+            "permission) and run the same command again: it continues from there",
+            style="red", highlight=False, markup=False,
+        )  # fmt: skip
+        return EXIT_FAILED_VARIANTS
 
 
 def run_locked(spec: SweepSpec, plan, results: Path, args, console: Console) -> int:

@@ -13,6 +13,7 @@ for a cluster.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from ablations.track import SweepTracker
 from ablations.trial import run_stage_trial
 from lynx_core.stages import READS, STAGES, Stage
 
+# a write the user can fix: no space, no quota, no permission, a read-only filesystem
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 RESULT_FIELDS = ("stage", "step", "total_steps", "loss", "lr", "samples_per_s")
 
 
@@ -62,7 +65,11 @@ class TrackingCallback(tune.Callback):
     """Driver side: a stage run's curve → every variant sharing it; a finished eval → its record.
 
     A variant is recorded in MLflow as soon as its eval run is done, not at the end of the sweep.
+    A write to MLflow that fails (a full disk under its store) is kept, not raised: Tune would
+    blame the trial for it; the driver raises it once Tune has stopped (`error`).
     """
+
+    error: Exception | None = None  # the first failed MLflow write; later ones are not tried
 
     def __init__(
         self,
@@ -90,14 +97,22 @@ class TrackingCallback(tune.Callback):
             return
         record = {k: result[k] for k in RESULT_FIELDS}
         for name in self.plan.users(trial.config["run"]):
-            self.tracker.log_records(name, [record])
+            self._tracking(self.tracker.log_records, name, [record])
             self.progress.step(name, record["stage"], int(record["step"]), record["loss"])
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         run_id = trial.config["run"]
         if run_id.startswith("eval/"):
             for name in self.plan.users(run_id):
-                self.record_variant(name)
+                self._tracking(self.record_variant, name)
+
+    def _tracking(self, write: Callable[..., None], *args) -> None:
+        if self.error is not None:
+            return
+        try:
+            write(*args)
+        except Exception as err:  # noqa: BLE001 (any failure of the store: raised after Tune)
+            self.error = err
 
 
 @dataclass
@@ -168,7 +183,10 @@ def error_summary(error: BaseException, limit: int = 600) -> str:
         error = error.cause  # RayTaskError → the exception the trial raised
     message = str(error).strip()
     text = f"{type(error).__name__}: {message}" if message else type(error).__name__
-    return text if len(text) <= limit else f"{text[:limit]}…"
+    text = text if len(text) <= limit else f"{text[:limit]}…"
+    if isinstance(error, OSError) and error.errno in WRITE_ERRORS:
+        text += " (free space or fix the permission, then run the same command again)"
+    return text
 
 
 def first_failure(chain: dict[Stage, str], failed: dict[str, str]) -> str | None:
@@ -271,6 +289,8 @@ def run_sweep(
                 fail_at,
                 max_concurrent,
             )
+        if callback.error is not None:
+            raise callback.error
 
     for variant in todo:  # failed ones, and those whose every stage was already stored
         if variant.name in outcome.ran:

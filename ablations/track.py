@@ -196,7 +196,7 @@ class SweepTracker:
             self.client.log_batch(run_id, metrics=fresh[start : start + 1000])
         if outputs is not None and (outputs / "predictions.jsonl").exists():
             self.client.log_artifact(run_id, str(outputs / "predictions.jsonl"))
-        fault_point("mlflow:finish")  # the fault suite stops the driver here
+        fault_point("mlflow:finish", self.client.tracking_uri)  # the fault suite acts here
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def fail(self, name: str, error: str) -> None:

@@ -31,7 +31,7 @@ ERRORS = {"enospc": errno.ENOSPC, "eacces": errno.EACCES}
 _reached: Counter[str] = Counter()  # per process: how often each named point was reached
 
 
-def fault_point(name: str, path: Path | None = None) -> None:
+def fault_point(name: str, path: Path | str | None = None) -> None:
     """Act here if `LYNX_FAULT` matches this point (see the module docstring); `path` is the
     file an injected write error names."""
     wanted = os.environ.get(ENV)
