@@ -58,6 +58,33 @@ def test_resumed_variant_equals_uninterrupted_run(tmp_path):
         assert torch.equal(weights[0][name], weights[1][name]), name
 
 
+def test_a_stage_whose_newest_checkpoint_is_damaged_resumes_from_the_one_before(tmp_path):
+    """Killed at step 15 (checkpoints 10 and 15 on disk), the newest then cut short: the
+    stage goes on from step 10 and still ends exactly as an unbroken run."""
+    from lynx_core.pipeline import run_stage
+    from lynx_core.stages import STAGES
+
+    torch.set_num_threads(1)
+    folders = {run: {s: tmp_path / run / s for s in STAGES} for run in ("unbroken", "resumed")}
+    cache = tmp_path / "cache"
+    for stage in ("bases", "stage1"):
+        run_stage(stage, CONFIG, folders["unbroken"], cache)
+    for stage in ("bases", "stage1"):  # the same outputs: let both runs share them
+        folders["resumed"][stage] = folders["unbroken"][stage]
+    with pytest.raises(Crash):
+        run_stage("stage2", CONFIG, folders["resumed"], cache, on_log=crash_at("stage2", 15))
+    newest = generation(folders["resumed"]["stage2"] / "train.ckpt", 15)
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    logs: list[dict] = []
+    resumed = run_stage("stage2", CONFIG, folders["resumed"], cache, on_log=logs.append)
+    assert [log["step"] for log in logs] == [15, 20]  # from step 10's checkpoint
+    unbroken = run_stage("stage2", CONFIG, folders["unbroken"], cache)
+    assert resumed.metrics["stage2/final_loss"] == unbroken.metrics["stage2/final_loss"]
+    weights = [load_file(f["stage2"] / "trainable.safetensors") for f in folders.values()]
+    for name in weights[0]:
+        assert torch.equal(weights[0][name], weights[1][name]), name
+
+
 def test_corrupt_checkpoint_is_ignored(tmp_path):
     path = tmp_path / "stage.ckpt"
     save_checkpoint(path, {"step": 3}, 3)
