@@ -23,6 +23,7 @@ from transformers import (
 )
 
 from lynx_core.config import LLMConfig, LoraConfig
+from lynx_core.unpickle import tensors_only
 
 SPECIAL_TOKENS = {"pad": "<pad>", "bos": "<s>", "eos": "</s>", "unk": "<unk>"}
 IMAGE_TOKEN = "<image>"
@@ -61,7 +62,8 @@ def build_llm(cfg: LLMConfig, tokenizer: PreTrainedTokenizerBase | None) -> PreT
     """
     dtype = DTYPES[cfg.dtype]
     if cfg.path is not None:
-        return AutoModelForCausalLM.from_pretrained(cfg.path, dtype=dtype)
+        with tensors_only(cfg.path):
+            return AutoModelForCausalLM.from_pretrained(cfg.path, dtype=dtype)
     special = {
         f"{role}_token_id": getattr(tokenizer, f"{role}_token_id", None)
         for role in ("pad", "bos", "eos")

@@ -20,6 +20,7 @@ from open_clip.timm_model import TimmModel
 from torch import nn
 
 from lynx_core.config import VisionConfig
+from lynx_core.unpickle import tensors_only
 
 TOY_EMBED_DIM = 64
 TOY_TEXT = CLIPTextCfg(context_length=16, vocab_size=512, width=64, heads=2, layers=1)
@@ -38,16 +39,18 @@ def _toy_vision_cfg(cfg: VisionConfig) -> CLIPVisionCfg:
 def build_clip(cfg: VisionConfig) -> nn.Module:
     """A whole CLIP (image + text towers), e.g. for CLIP-pretraining the toy tower."""
     if cfg.open_clip_name is not None:
-        return open_clip.create_model(
-            cfg.open_clip_name,
-            pretrained=str(cfg.checkpoint) if cfg.checkpoint else None,
-            force_image_size=cfg.image_size,
-        )
+        with tensors_only(cfg.checkpoint or cfg.open_clip_name):
+            return open_clip.create_model(
+                cfg.open_clip_name,
+                pretrained=str(cfg.checkpoint) if cfg.checkpoint else None,
+                force_image_size=cfg.image_size,
+            )
     model = open_clip.CLIP(
         embed_dim=TOY_EMBED_DIM, vision_cfg=_toy_vision_cfg(cfg), text_cfg=TOY_TEXT
     )
     if cfg.checkpoint is not None:  # resizes position embeddings to cfg.image_size
-        open_clip.load_checkpoint(model, str(cfg.checkpoint))
+        with tensors_only(cfg.checkpoint):
+            open_clip.load_checkpoint(model, str(cfg.checkpoint), weights_only=True)
     return model
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import torch
 
 from lynx_core.atomic import write_bytes, write_text
+from lynx_core.unpickle import tensors_only
 
 log = logging.getLogger(__name__)
 KEEP = 2  # generations kept: the newest, and the last good one if the newest is cut short
@@ -62,13 +62,8 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
         checksum = _checksum_path(file)
         data = file.read_bytes()
         if checksum.exists() and hashlib.sha256(data).hexdigest() == checksum.read_text().strip():
-            try:
+            with tensors_only(file):
                 return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError as err:
-                raise ValueError(
-                    f"{file} holds objects other than tensors and plain values; refusing to "
-                    f"unpickle it (delete it to restart the stage): {err}"
-                ) from None
         log.warning("checkpoint %s (step %d) fails its checksum; trying an older one", file, step)
     return None
 
