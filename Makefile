@@ -13,7 +13,7 @@ RESULTS ?= results
 export RAY_USAGE_STATS_ENABLED ?= 0
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: sweep plan tables owleval-export owleval-import submit ui test test-slow check format bench clean
+.PHONY: sweep plan tables owleval-export owleval-import submit ui test test-slow browser check format bench clean
 
 # The venv is rebuilt whenever pyproject.toml changes (the stamp is older than it).
 $(STAMP): pyproject.toml
@@ -42,14 +42,20 @@ ADDRESS ?= http://127.0.0.1:8265
 submit: $(STAMP)           ## submit sweeps/$(NAME).yaml as a job to the Ray cluster at ADDRESS
 	$(PY) -m ablations submit sweeps/$(NAME).yaml --address $(ADDRESS) $(SCALED)
 
-ui: $(STAMP)               ## MLflow UI on the embedded store
+ui: $(STAMP)               ## MLflow UI on the embedded store (prints the link to each sweep's variants)
 	$(PY) -m ablations ui --results $(RESULTS) --host $(HOST) --port $(PORT)
 
 test: $(STAMP)             ## the CI suite (slow tests excluded)
 	$(PY) -m pytest -m "not slow"
 
-test-slow: $(STAMP)        ## slow end-to-end tests only
+test-slow: $(STAMP) browser ## slow end-to-end tests only (the fault suite's kills, the UI in a browser)
 	$(PY) -m pytest -m slow
+
+# the UI test drives Debian's chromium; without root or a package mirror it is skipped, saying so
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "could not install chromium and chromium-driver: the browser test will be skipped"
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check lynx_core ablations tests bench

@@ -346,23 +346,34 @@ def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
 
 
 def cmd_ui(args, console: Console) -> int:
+    """Print the link that opens each sweep in the store on its variants, then become a
+    lean `mlflow ui` on the store (this process is replaced by it)."""
+    from ablations.backends import tracking_uri
+    from ablations.ui import server_command, variants_url
+
+    results = Path(args.results)
+    uri = tracking_uri(results)
+    base = f"http://{args.host}:{args.port}/"
+    console.print(f"MLflow UI for {uri} on {base}", highlight=False)
+    for name, experiment in sweep_experiments(results):
+        console.print(
+            f"  {name}: {variants_url(experiment, base)}", highlight=False, soft_wrap=True
+        )
+    argv, env = server_command(uri, args.host, args.port)
+    sys.stdout.flush()
+    os.execve(argv[0], argv, env)
+
+
+def sweep_experiments(results: Path) -> list[tuple[str, str]]:
+    """(name, experiment id) of every sweep recorded in the store (none without a store)."""
+    if not has_store(results):
+        return []
+    from mlflow.tracking import MlflowClient
+
     from ablations.backends import tracking_uri
 
-    uri = tracking_uri(Path(args.results))
-    console.print(f"MLflow UI for {uri} on http://{args.host}:{args.port}")
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-    ]
-    return subprocess.call(command)
+    experiments = MlflowClient(tracking_uri(results)).search_experiments()
+    return [(e.name, e.experiment_id) for e in experiments if e.name != "Default"]
 
 
 def _injected_failure(text: str):

@@ -30,6 +30,7 @@ from ablations.locks import exclusive
 from ablations.plan import Plan
 from ablations.spec import SweepSpec, Variant
 from ablations.store import Manifest
+from ablations.ui import description
 from lynx_core.config import flatten
 from lynx_core.faults import fault_point
 from lynx_core.stages import Stage
@@ -46,23 +47,26 @@ def stage_tags(chain: dict[Stage, str]) -> dict[str, str]:
 
 
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}  # a training study
+NOTE = "mlflow.note.content"  # the experiment's description in the UI
 
 
 def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
-    """The sweep's experiment, created on first use and tagged as model training: without
-    the kind, MLflow 3's UI opens it on a GenAI trace overview (0 traces) instead of its runs.
-    An experiment created before the tag existed gets it too."""
+    """The sweep's experiment, created on first use, tagged as model training (MLflow 3's
+    UI then offers its runs, not a GenAI trace overview) and described with the link that
+    opens it on its variants (`ablations.ui`). An older experiment gets both tags too."""
     experiment = client.get_experiment_by_name(spec.experiment)
-    if experiment is not None:
-        for key, value in EXPERIMENT_KIND.items():
-            if experiment.tags.get(key) != value:
-                client.set_experiment_tag(experiment.experiment_id, key, value)
-        return experiment.experiment_id
-    local_store = client.tracking_uri.startswith("sqlite:")
-    artifacts = (results / "mlartifacts").resolve().as_uri() if local_store else None
-    return client.create_experiment(
-        spec.experiment, artifact_location=artifacts, tags=EXPERIMENT_KIND
-    )
+    if experiment is None:
+        local_store = client.tracking_uri.startswith("sqlite:")
+        artifacts = (results / "mlartifacts").resolve().as_uri() if local_store else None
+        found = client.create_experiment(spec.experiment, artifact_location=artifacts)
+        held = {}
+    else:
+        found, held = experiment.experiment_id, experiment.tags
+    wanted = {**EXPERIMENT_KIND, NOTE: description(spec.experiment, spec.source, found)}
+    for key, value in wanted.items():
+        if held.get(key) != value:
+            client.set_experiment_tag(found, key, value)
+    return found
 
 
 def _same(held: dict[str, float], key: str, value: float) -> bool:

@@ -1,11 +1,13 @@
-"""The sweep's MLflow experiment: found or created, and always tagged as model training."""
+"""The sweep's MLflow experiment (found or created, tagged as model training, described with
+the link to its variants) and its runs, recorded without duplicates however often."""
 
 from __future__ import annotations
 
 from mlflow.tracking import MlflowClient
 
 from ablations.spec import load_sweep
-from ablations.track import EXPERIMENT_KIND, experiment_id
+from ablations.track import EXPERIMENT_KIND, NOTE, experiment_id
+from ablations.ui import variants_url
 from tests.conftest import REPO
 
 
@@ -15,7 +17,9 @@ def test_an_experiment_made_before_the_kind_tag_gets_it(tmp_path):
     old = client.create_experiment(spec.experiment)  # as an earlier version made it
     assert "mlflow.experimentKind" not in client.get_experiment(old).tags
     assert experiment_id(client, spec, tmp_path) == old
-    assert client.get_experiment(old).tags.items() >= EXPERIMENT_KIND.items()
+    tags = client.get_experiment(old).tags
+    assert tags.items() >= EXPERIMENT_KIND.items()
+    assert variants_url(old) in tags[NOTE]  # its description links to the variants' charts
 
 
 def test_recording_a_variant_twice_duplicates_nothing(tmp_path):

@@ -1,0 +1,134 @@
+"""`make ui` on a finished smoke sweep, looked at in a real browser (headless Chromium): the
+printed link shows every variant's run and their curves charted together, the experiment's
+description carries that link, and the server is two processes, not eight.
+
+Needs Debian's `chromium` and `chromium-driver` (`make test-slow` installs them when it can)
+and selenium; without them the browser test is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.sweeps import REPO, kill_session, local_env, run_cli, session_processes
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SCREENSHOT = REPO / "results" / "ui" / "smoke-variants.png"  # generated, never committed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    """A finished smoke sweep, and `python -m ablations ui` serving it: (printed link,
+    the server's session id, base URL)."""
+    results = tmp_path_factory.mktemp("ui") / "results"
+    done = run_cli("sweep", "smoke", results=results)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ablations", "ui", "--results", str(results), "--port", str(port)],
+        cwd=REPO, env=local_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        lines = [server.stdout.readline() for _ in range(2)]
+        link = re.search(r"smoke: (\S+)", lines[1]).group(1)
+        base = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base, timeout=5)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, lines
+                time.sleep(0.5)
+        yield link, server.pid, base
+    finally:
+        kill_session(server.pid)
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_make_ui_starts_only_what_the_ui_needs(ui):
+    _, sid, _ = ui
+    processes = session_processes(sid)
+    commands = [
+        subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True).stdout
+        for pid in processes
+    ]
+    assert len(processes) <= 2, commands  # `mlflow ui` and its one uvicorn worker
+    assert not [c for c in commands if "huey" in c or "_job_runner" in c], commands
+
+
+def browser():
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("no chromium / chromedriver: install Debian's chromium and chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--window-size=1600,1000", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic",
+    ):  # fmt: skip
+        options.add_argument(flag)  # the network flags: this machine's network is closed
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    link, _, base = ui
+    driver = browser()
+    try:
+        wait = WebDriverWait(driver, 90, poll_frequency=0.5)
+        driver.get(link)
+        for name in ("cross-attention", "prefix"):  # each variant's run, listed flat
+            wait.until(lambda d, name=name: d.find_elements(By.XPATH, f"//*[text()='{name}']"))
+        search = wait.until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "input[placeholder='Search metric charts']")
+        )
+        search.send_keys("stage2/loss")
+
+        def stage2_chart(d):
+            for plot in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot"):
+                card = plot.find_element(By.XPATH, "./ancestor::*[contains(., 'stage2/loss')][1]")
+                legend = card.text
+                if "prefix (stage2/loss)" in legend and "cross-attention (stage2" in legend:
+                    return plot
+            return None
+
+        chart = wait.until(stage2_chart)
+        lines = chart.find_elements(By.CSS_SELECTOR, ".scatterlayer .trace path.js-line")
+        assert len(lines) >= 2, "one curve per variant"
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOT))
+
+        # the experiment itself, opened as the experiment list links it: its description
+        # holds the same link
+        experiment = re.search(r"#/experiments/(\d+)/", link).group(1)
+        driver.get(f"{base}#/experiments/{experiment}")
+        anchor = wait.until(
+            lambda d: d.find_element(By.PARTIAL_LINK_TEXT, "Open the variants side by side")
+        )
+        assert anchor.get_attribute("href") == link
+    finally:
+        driver.quit()
