@@ -1,5 +1,8 @@
 """What the user sees while a sweep runs: one progress bar per variant, then a results table.
 
+A bar shows the variant's training steps done of its chain's total, the stage it is in, the
+last logged loss, the time elapsed and an estimate of the time left.
+
 A variant's bar covers its chain's training steps (bases, stage 1, stage 2); a stage run shared
 by several variants moves all their bars, and one found in the store fills its part at once.
 Driven by the executor's callbacks on the driver; in a non-interactive terminal (CI, logs)
@@ -11,7 +14,15 @@ from __future__ import annotations
 import pandas as pd
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ablations.spec import Variant
@@ -50,9 +61,13 @@ class SweepProgress:
             TextColumn("{task.fields[status]:>8}"),
             TextColumn("[bold]{task.description}"),
             BarColumn(),
+            MofNCompleteColumn(),  # training steps of the whole chain, done / total
             TextColumn("{task.fields[stage]:<7} loss {task.fields[loss]}"),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             console=self.console,
+            refresh_per_second=2,  # the driver shares the machine with the trials
         )
         self.tasks: dict[str, TaskID] = {
             v.name: self.progress.add_task(

@@ -9,7 +9,6 @@ retraining; a store copied from a cluster is enough).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +54,10 @@ class Report:
     files: list[Path]
     study: Study
     findings: list[Finding]
-    seconds: float
     logged_to: str | None  # the parent run holding them as artifacts
 
 
 def build_report(spec: SweepSpec, results: Path, uri: str | None = None) -> Report:
-    started = time.perf_counter()
     out = results / spec.experiment
     study = Study.load(spec, results, uri)
     files = write_tables(spec, study, out)
@@ -71,7 +68,7 @@ def build_report(spec: SweepSpec, results: Path, uri: str | None = None) -> Repo
     files.append(path)
     files.append(_readme(spec, study, out, files))
     logged = _log(study, out, files)
-    return Report(out, files, study, found, time.perf_counter() - started, logged)
+    return Report(out, files, study, found, logged)
 
 
 def _readme(spec: SweepSpec, study: Study, out: Path, files: list[Path]) -> Path:

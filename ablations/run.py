@@ -93,12 +93,13 @@ class TrackingCallback(tune.Callback):
         self.progress.run_started(run_id, self.plan.users(run_id))
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
-        if result.get("kind") != "step":
+        if result.get("kind") != "steps":
             return
-        record = {k: result[k] for k in RESULT_FIELDS}
+        records = [{k: r[k] for k in RESULT_FIELDS} for r in result["records"]]
+        last = records[-1]
         for name in self.plan.users(trial.config["run"]):
-            self._tracking(self.tracker.log_records, name, [record])
-            self.progress.step(name, record["stage"], int(record["step"]), record["loss"])
+            self._tracking(self.tracker.log_records, name, records)
+            self.progress.step(name, last["stage"], int(last["step"]), last["loss"])
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         run_id = trial.config["run"]

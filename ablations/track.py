@@ -6,11 +6,11 @@ its stages resolve to), so rerunning a sweep updates the same runs instead of du
 them, and a finished variant is not run twice.
 The keys of the variant's stage runs are tags too (`lynx_key_stage1`, ...), so the UI can group
 variants that share a stage. Params are logged once, when a run is created (MLflow refuses
-changed params); per-step values are metrics, and a step already logged is never logged again
-(a resumed stage or a reused one replays its curve), nor a final metric it already holds, so
-a driver killed while recording leaves nothing that the rerun duplicates. Only the driver
-talks to MLflow; a new sqlite store is created under a lock, as two drivers migrating one
-database at once fail.
+changed params); per-step values are metrics. A step already logged is never logged again (a
+resumed stage or a reused one replays its curve; steps a trial died before sending come with
+its manifest), nor a final metric the run already holds: a driver killed while recording
+leaves nothing that the rerun duplicates. Only the driver talks to MLflow; a new sqlite store
+is created under a lock, as two drivers migrating one database at once fail.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class SweepTracker:
             self.experiment_id = experiment_id(self.client, spec, results)
         self.parent_id = self._parent_run()
         self.run_ids: dict[str, str] = {}
-        self.last_step: dict[tuple[str, str], int] = {}  # (variant, stage) → last logged step
+        self.logged: dict[tuple[str, str], set[int]] = {}  # (variant, curve) → steps held
 
     def _find(self, filter_string: str):
         runs = self.client.search_runs(
@@ -149,11 +149,12 @@ class SweepTracker:
         )
         self.client.log_text(self.parent_id, text, "plan.yaml")
 
-    def _last_step(self, name: str, stage: str) -> int:
-        if (name, stage) not in self.last_step:
+    def _logged_steps(self, name: str, stage: str) -> set[int]:
+        """The steps of a curve this run holds (read from MLflow once, then kept up to date)."""
+        if (name, stage) not in self.logged:
             history = self.client.get_metric_history(self.run_ids[name], f"{stage}/loss")
-            self.last_step[name, stage] = max((m.step for m in history), default=0)
-        return self.last_step[name, stage]
+            self.logged[name, stage] = {m.step for m in history}
+        return self.logged[name, stage]
 
     def log_records(self, name: str, records: list[dict[str, Any]]) -> None:
         """Per-step curve records (of one or more curves, e.g. the bases' phases); steps this
@@ -162,8 +163,8 @@ class SweepTracker:
             self._log_curve(name, stage, list(group))
 
     def _log_curve(self, name: str, stage: str, records: list[dict[str, Any]]) -> None:
-        last = self._last_step(name, stage)
-        fresh = [r for r in records if int(r["step"]) > last]
+        logged = self._logged_steps(name, stage)
+        fresh = [r for r in records if int(r["step"]) not in logged]
         if not fresh:
             return
         now = get_current_time_millis()
@@ -175,7 +176,7 @@ class SweepTracker:
                 for field in CURVE
             ]
             self.client.log_batch(self.run_ids[name], metrics=metrics)
-        self.last_step[name, stage] = int(fresh[-1]["step"])
+            logged.update(int(r["step"]) for r in fresh[start : start + per_batch])
 
     def record(
         self, name: str, manifests: list[Manifest], outputs: Path | None

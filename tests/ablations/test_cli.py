@@ -92,7 +92,7 @@ def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
         assert run.data.params["model.arch"] in {"prefix", "cross_attention"}
         assert run.data.tags["lynx_judge"] == "rule-v1"  # which judge scored is recorded
         history = client.get_metric_history(run.info.run_id, "stage2/loss")
-        assert len(history) >= 2 and history[-1].step == 20  # per-step curve, not just a final
+        assert len(history) >= 2 and max(m.step for m in history) == 20  # a curve, not a final
     assert "done     prefix" in first.stdout and "browse: make ui" in first.stdout
 
 
@@ -145,7 +145,7 @@ def test_crashed_trial_is_retried_and_resumes_from_its_checkpoint(smoke_run):
     prefix = next(r for r in runs if r.data.tags["lynx_variant"] == "prefix")
     history = client.get_metric_history(prefix.info.run_id, "stage2/loss")
     # the retry continued from the step-10 checkpoint: no step is trained (or logged) twice
-    assert [m.step for m in history] == [5, 10, 15, 20]
+    assert sorted(m.step for m in history) == [5, 10, 15, 20]
     stage1 = client.get_metric_history(prefix.info.run_id, "stage1/loss")
     assert [m.step for m in stage1] == [5, 10]
     stage2 = results / "store" / "stage2" / prefix.data.tags["lynx_key_stage2"]
