@@ -40,11 +40,13 @@ def build_clip(cfg: VisionConfig) -> nn.Module:
     """A whole CLIP (image + text towers), e.g. for CLIP-pretraining the toy tower."""
     if cfg.open_clip_name is not None:
         with tensors_only(cfg.checkpoint or cfg.open_clip_name):
-            return open_clip.create_model(
+            model = open_clip.create_model(
                 cfg.open_clip_name,
                 pretrained=str(cfg.checkpoint) if cfg.checkpoint else None,
                 force_image_size=cfg.image_size,
             )
+        at_resolution(model.visual, cfg.image_size)
+        return model
     model = open_clip.CLIP(
         embed_dim=TOY_EMBED_DIM, vision_cfg=_toy_vision_cfg(cfg), text_cfg=TOY_TEXT
     )
@@ -67,7 +69,18 @@ def build_visual(cfg: VisionConfig) -> nn.Module:
             f"known: {', '.join(open_clip.list_models())}"
         )
     vision_cfg = {**model_cfg["vision_cfg"], "image_size": cfg.image_size}
-    return _build_vision_tower(model_cfg["embed_dim"], vision_cfg)
+    return at_resolution(_build_vision_tower(model_cfg["embed_dim"], vision_cfg), cfg.image_size)
+
+
+def at_resolution(visual: nn.Module, size: int) -> nn.Module:
+    """A timm trunk (EVA ViT-g inside open_clip) at `size` px. open_clip records the size
+    asked for but does not pass it to timm, which builds the trunk at its name's size (224)
+    and refuses other inputs; timm resizes it after the weights are in, interpolating the
+    position embeddings (Lynx: 224 → 420, a 16x16 → 30x30 grid). open_clip's own ViTs are
+    built and loaded at `size` already."""
+    if isinstance(visual, TimmModel) and tuple(visual.trunk.patch_embed.img_size) != (size, size):
+        visual.set_input_size(size)
+    return visual
 
 
 # How to read patch tokens (without class/prefix tokens) and the width of each trunk kind.

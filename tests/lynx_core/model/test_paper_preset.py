@@ -38,3 +38,19 @@ def test_paper_preset_parameter_counts(arch, capsys):
     else:  # Flamingo-style blocks before every 4th layer add ~1.4B trainable weights
         assert model.injector.layer_indices == list(range(0, 32, 4))
         assert 1.0e9 < counts["trainable"] < 2.0e9
+
+
+@pytest.mark.parametrize("size", [420, 224])
+def test_the_eva_tower_reads_the_configured_resolution(size):
+    """open_clip builds the timm EVA trunk at 224 px whatever size it is told; Lynx's 420 px
+    must reach it (a 30x30 grid of 14-px patches), or the first image fails at its size."""
+    cfg = VariantConfig.model_validate(
+        nest({**PRESETS["paper"].overrides, "model.vision.image_size": size}),
+        context={"check_paths": False},
+    ).model.vision.model_copy(update={"checkpoint": None})
+    from lynx_core.model.vision import build_vision_tower
+
+    with torch.device("meta"):
+        tower = build_vision_tower(cfg)
+        tokens = tower.trunk_tokens(torch.zeros(1, 3, size, size))
+    assert tokens.shape == (1, (size // 14) ** 2, 1408)
