@@ -149,15 +149,34 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
     return found
 
 
+def attention_kernel(cfg: VariantConfig) -> list[Finding]:
+    """flash_attention_2 is a separate package (flash-attn, built for CUDA): without it
+    transformers fails only when the model is built, inside a trial."""
+    if cfg.model.llm.attn_implementation != "flash_attention_2":
+        return []
+    if importlib.util.find_spec("flash_attn") is not None:
+        return []
+    return [
+        Finding(
+            "model.llm.attn_implementation",
+            "is flash_attention_2 but the flash-attn package is not installed here; install "
+            "it (`pip install flash-attn`, on a CUDA machine) or use sdpa (PyTorch's fused "
+            "attention, which needs nothing more)",
+        )
+    ]
+
+
 CHECKS: dict[str, Check] = {
     "llm folder": llm_folder,
     "vision tower": vision_tower,
     "eval suite": eval_suite,
+    "attention kernel": attention_kernel,
 }
 READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
     "vision tower": ("model.vision.open_clip_name", "model.vision.checkpoint"),
     "eval suite": ("eval.suite",),
+    "attention kernel": ("model.llm.attn_implementation",),
 }
 
 

@@ -161,6 +161,12 @@ class LLMConfig(StrictModel):
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     trainable: bool = Field(False, description="unfreeze all of the LLM (paper: 'trainable LLM')")
     lora: LoraConfig | None = Field(None, description="train LoRA weights instead of the LLM")
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
+        "sdpa",
+        description="the LLM's attention kernel (transformers' `attn_implementation`): the "
+        "same result up to float rounding; flash_attention_2 needs the flash-attn package "
+        "and a CUDA GPU",
+    )
     toy_base: Literal["llama", "vicuna"] = Field(
         "vicuna",
         description="toy bases only (ignored with `path`): 'llama' is pretrained on plain world "
@@ -444,6 +450,12 @@ class TrainConfig(StrictModel):
         "auto", description="bf16 autocast or fp32; auto = bf16 on a CUDA GPU that supports it"
     )
     deepspeed: DeepSpeedConfig | None = Field(None, description="train stages 1–2 with ZeRO")
+    gradient_checkpointing: bool = Field(
+        False,
+        description="recompute the LLM's layer activations in the backward pass instead of "
+        "keeping them (stages 1–2): ~1/3 more compute for memory that no longer grows with "
+        "depth; the same gradients",
+    )
     feature_cache: bool = Field(
         True,
         description="run a frozen vision trunk once per generated-world image or clip and "

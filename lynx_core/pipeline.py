@@ -196,6 +196,8 @@ def _train(
     batches = stage_batches(stage, cfg, world, tokenizer, feature_cache(model, cfg, runtime))
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
+    if cfg.train.gradient_checkpointing:
+        model.enable_gradient_checkpointing()
     optimization = make_optimization(model, stage_cfg, cfg, runtime)
 
     def step_loss(number: int) -> torch.Tensor:

@@ -88,6 +88,10 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "train.precision": None,
     "train.deepspeed": None,
     "train.feature_cache": None,  # the same trunk outputs, computed once instead of per step
+    # how activations are kept and which attention kernel computes: the same numbers up to
+    # float rounding (tested), so neither re-keys a stage
+    "train.gradient_checkpointing": None,
+    "model.llm.attn_implementation": None,
 }
 
 

@@ -63,7 +63,9 @@ def build_llm(cfg: LLMConfig, tokenizer: PreTrainedTokenizerBase | None) -> PreT
     dtype = DTYPES[cfg.dtype]
     if cfg.path is not None:
         with tensors_only(cfg.path):
-            return AutoModelForCausalLM.from_pretrained(cfg.path, dtype=dtype)
+            return AutoModelForCausalLM.from_pretrained(
+                cfg.path, dtype=dtype, attn_implementation=cfg.attn_implementation
+            )
     special = {
         f"{role}_token_id": getattr(tokenizer, f"{role}_token_id", None)
         for role in ("pad", "bos", "eos")
@@ -77,6 +79,7 @@ def build_llm(cfg: LLMConfig, tokenizer: PreTrainedTokenizerBase | None) -> PreT
         num_key_value_heads=cfg.heads,
         max_position_embeddings=MAX_POSITIONS,
         tie_word_embeddings=False,
+        attn_implementation=cfg.attn_implementation,
         **special,
     )
     return LlamaForCausalLM(config).to(dtype)

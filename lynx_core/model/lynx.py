@@ -63,6 +63,17 @@ class LynxModel(nn.Module):
         layers = decoder_layers(llm)
         self.adapter_layers = attach_adapters(layers, llm_dim, cfg.adapters)
         self.injector = INJECTORS[cfg.arch](llm, cfg.resampler.dim, cfg)
+        keep_fp32_masters(self.trainable_parameters())
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute each LLM layer's activations in the backward pass instead of keeping
+        them (`train.gradient_checkpointing`): memory stops growing with depth, for about a
+        third more compute. Non-reentrant, so it works with a frozen LLM whose inputs carry
+        no gradient, and gives the same gradients (tested)."""
+        self.llm.activation_checkpointing_enable({"use_reentrant": False})
+        # (which also makes embedding outputs require gradients, needed only by reentrant
+        # checkpointing; without it a text-only batch through a frozen LLM stays backward-free)
+        self.llm.disable_input_require_grads()
 
     def encode_media(
         self, pixels: torch.Tensor | None, patches: torch.Tensor | None = None
@@ -83,11 +94,17 @@ class LynxModel(nn.Module):
     def forward(self, input_ids, attention_mask, labels=None, pixels=None, patches=None):
         """Causal-LM output; `loss` covers only positions whose label is not -100. Without
         media (text-only instructions) the LLM and its adapters see the text alone."""
+        # no KV cache: a forward pass never reuses one (`generate` keeps its own), and a
+        # training step would otherwise hold every layer's keys and values until it ends
         if pixels is None and patches is None:
-            return self.llm(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+            return self.llm(
+                input_ids=input_ids, attention_mask=attention_mask, labels=labels, use_cache=False
+            )
         injected = self._inject(pixels, input_ids, attention_mask, labels, patches)
         with injected as (embeds, mask, labels):
-            return self.llm(inputs_embeds=embeds, attention_mask=mask, labels=labels)
+            return self.llm(
+                inputs_embeds=embeds, attention_mask=mask, labels=labels, use_cache=False
+            )
 
     @torch.no_grad()
     def generate(
@@ -132,6 +149,16 @@ class LynxModel(nn.Module):
         missing = expected & set(result.missing_keys)
         if missing:
             raise KeyError(f"{path} lacks trainable weights: {sorted(missing)[:5]}")
+
+
+def keep_fp32_masters(params: list[nn.Parameter]) -> None:
+    """Trainable weights are kept in fp32 whatever the LLM's storage dtype (`llm.dtype`):
+    compute runs in bf16 under autocast, but an AdamW update on a bf16 weight smaller than
+    half its spacing (2^-8 of it) rounds away, so a trainable LLM stored in bf16 would
+    silently stop learning at small learning rates. Frozen weights keep their dtype."""
+    for param in params:
+        if param.dtype != torch.float32:
+            param.data = param.data.float()
 
 
 def _is_added(name: str) -> bool:

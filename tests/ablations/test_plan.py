@@ -40,6 +40,8 @@ def test_stage_inputs_partition_the_config():
         "train.precision",
         "train.deepspeed",
         "train.feature_cache",
+        "train.gradient_checkpointing",
+        "model.llm.attn_implementation",
     }
     assert set(fields) | no_result == set(flatten(config.model_dump()))
     assert not set(fields) & no_result

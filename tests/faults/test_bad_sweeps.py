@@ -460,6 +460,14 @@ CASES = [
         {"llm1/x": "", "llm2/x": ""},
     ),
     Case("broken-yaml", "name: sweep\nbase: {a: [1, 2}\n", "yaml", 2, "not valid YAML"),
+    Case(  # transformers would fail only when a trial builds the model
+        "flash-attention-not-installed",
+        "name: sweep\nvariants:\n  a: {}\n  b:\n"
+        "    model.llm.attn_implementation: flash_attention_2\n    model.arch: cross_attention\n",
+        "model.llm.attn_implementation",
+        5,
+        "flash-attn package is not installed",
+    ),
 ]
 
 
