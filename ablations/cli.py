@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ablations.cost import DEFAULT_GPU, DEFAULT_MFU, GPU_PEAK_BF16
 from ablations.spec import SweepError, SweepSpec, load_sweep
 
 SWEEPS_DIR = Path("sweeps")
@@ -113,6 +114,10 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
         f"(unique/naive ratio {unique_total / naive_total:.2f}); "
         f"variants: {len(plan.variants) - len(done)} to run, {len(done)} recorded in MLflow"
     )
+    if spec.resources.gpus > 0 or args.gpu is not None:  # a CPU sweep's cost is not GPU-hours
+        with console.status("estimating GPU-hours (each model built on the meta device)"):
+            hours = _gpu_hours(plan, args.gpu or DEFAULT_GPU, args.mfu)
+        console.print(hours)
     missing = sorted(
         {
             f"{field}={value}"
@@ -126,6 +131,35 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
             f"[yellow]before running[/yellow], provide local weights: {', '.join(missing)}"
         )
     return 0
+
+
+def _gpu_hours(plan, gpu: str, mfu: float):
+    """The training stages' GPU-hours (`ablations.cost`), unique runs against naive."""
+    from rich.table import Table
+
+    from ablations.cost import RunFlops, assumptions, plan_hours
+    from lynx_core.data.stage_data import vocabulary
+    from lynx_core.model.llm import build_word_tokenizer
+
+    toy_vocab = len(build_word_tokenizer(vocabulary()))  # the toy LLM's; a sized LLM has its own
+    rows = plan_hours(plan, RunFlops(toy_vocab), gpu, mfu)
+    table = Table(
+        title=f"GPU-hours at {mfu:.0%} MFU on {gpu.upper()}", caption=assumptions(gpu, mfu)
+    )
+    for column in ("stage", "runs", "GPU-h (sweep)", "GPU-h without dedupe", "saved by dedupe"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for row in rows:
+        runs = f"{row.unique_runs} of {row.naive_runs}"
+        cells = (row.unique_hours, row.naive_hours, row.saved_hours)
+        table.add_row(row.stage, runs, *map(_hours, cells))
+    total = [sum(getattr(r, f) for r in rows) for f in ("unique_hours", "naive_hours")]
+    table.add_row("total", "", _hours(total[0]), _hours(total[1]), _hours(total[1] - total[0]))
+    return table
+
+
+def _hours(value: float) -> str:
+    """Thousands grouped at paper scale; three significant digits at toy scale's seconds."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def needs_compute(plan, results: Path) -> bool:
@@ -414,6 +448,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    """argparse type: a number in (0, 1], e.g. a model FLOPs utilisation."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] (0.4 is 40%), not {text}")
+    return value
+
+
 def _scale_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--scale",
@@ -435,6 +480,17 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
         cmd.add_argument("--results", default="results", help="outputs and default MLflow store")
         _scale_argument(cmd)
+    plan = sub.choices["plan"]
+    plan.add_argument(
+        "--gpu",
+        choices=sorted(GPU_PEAK_BF16),
+        default=None,
+        help="estimate GPU-hours on this GPU (its dense bf16 peak); default: on "
+        f"{DEFAULT_GPU.upper()} for a sweep whose trials get GPUs, none for a CPU sweep",
+    )
+    plan.add_argument(
+        "--mfu", type=_fraction, default=DEFAULT_MFU, help="share of the GPU's peak a run sustains"
+    )
     sweep = sub.choices["sweep"]
     sweep.add_argument("--address", default=None, help="Ray cluster address (else RAY_ADDRESS)")
     sweep.add_argument(

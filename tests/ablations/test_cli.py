@@ -54,6 +54,23 @@ def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path,
     assert (weights in done.stdout) == (scale == "paper")
     title = "paper@paper" if scale == "paper" else "paper"
     assert f"{title} (sweeps/paper.yaml): 88 variants, scale {scale}" in done.stdout
+    # cost before compute: GPU-hours per training stage, and what stage dedupe saves (for
+    # trials on GPUs: the paper scale's; toy scale's trials run on CPUs)
+    assert ("GPU-hours at 40% MFU on A100" in done.stdout) == (scale == "paper")
+    if scale == "toy":
+        return
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+        for line in done.stdout.splitlines()
+        if line.startswith("│ stage1 ") or line.startswith("│ stage2 ") or "│ total " in line
+    }
+    hours = {
+        stage: [float(c.replace(",", "")) for c in cells[-3:]] for stage, cells in rows.items()
+    }
+    sweep, naive, saved = hours["total"]
+    assert sweep + saved == pytest.approx(naive, rel=5e-3)  # (as rounded for display)
+    assert hours["stage1"][2] > 0 and hours["stage2"][2] == 0  # only stage-1 runs are shared
+    assert 30_000 < sweep < 100_000  # 64 stage-1 runs of 120M pairs through an 8B model
 
 
 CRASH = "prefix:stage2:10"  # prefix's stage 2 raises at step 10 on its first attempt
