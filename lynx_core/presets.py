@@ -47,6 +47,38 @@ TINY = {  # every set and stage small: the whole chain in seconds
     "train.checkpoint_every": 5,
 }
 
+# The two stages' schedules at paper scale. The paper and the released config give the data
+# (~120M image–text pairs for stage 1; ~20 task datasets, image, video and text, for stage 2)
+# but not the optimiser's numbers, so these are chosen, each for a stated reason:
+# - stage 1 sees each of the 120M pairs once (58,594 steps of 2,048, global batch as in
+#   BLIP-2's and InstructBLIP's alignment stages, of which this one is the analogue) at lr
+#   1e-4 after 2,000 warmup steps: what those stages use for new modules (resampler,
+#   adapters) in front of a frozen 7B LLM;
+# - stage 2 instruction-tunes for 20,000 steps of 256 (5.1M samples: several passes over
+#   a task mixture of a few million, between LLaVA-1.5's 665K and InstructBLIP's 11.5M) at
+#   lr 2e-5, the rate LLaVA and InstructBLIP instruction-tune with, safe also for the
+#   trainable-LLM variant, after 500 warmup steps;
+# - cosine decay to 0 and clipping at 1.0 as at toy scale; `batch_size` is the micro-batch,
+#   `grad_accumulation` micro-batches make one optimizer step (the global batch);
+# - trainable weights in fp32 under bf16 autocast (`lynx_core.model.lynx.keep_fp32_masters`),
+#   activations recomputed per LLM layer (gradient checkpointing), PyTorch's fused attention.
+PAPER_RECIPE = {
+    "train.stage1.steps": 58_594,
+    "train.stage1.batch_size": 256,
+    "train.stage1.grad_accumulation": 8,
+    "train.stage1.lr": 1e-4,
+    "train.stage1.warmup_steps": 2_000,
+    "train.stage2.steps": 20_000,
+    "train.stage2.batch_size": 64,
+    "train.stage2.grad_accumulation": 4,
+    "train.stage2.lr": 2e-5,
+    "train.stage2.warmup_steps": 500,
+    "train.gradient_checkpointing": True,
+    "train.log_every": 50,
+    "train.checkpoint_every": 1_000,
+    "model.llm.attn_implementation": "sdpa",  # flash_attention_2 where flash-attn is installed
+}
+
 PRESETS: dict[str, Preset] = {
     "toy": Preset(),
     "tiny": Preset(overrides=TINY, parent="toy"),  # toy, smaller: toy's sweep sections apply
@@ -71,6 +103,7 @@ PRESETS: dict[str, Preset] = {
             "train.feature_cache": False,  # EVA ViT-g tokens of the world: ~13 GB
             "model.llm.path": "weights/vicuna-7b",  # a local HF folder (never downloaded)
             "model.vision.checkpoint": "weights/eva01-g-14.pt",  # a local open_clip file
+            **PAPER_RECIPE,
         },
     ),
 }
