@@ -10,6 +10,7 @@ itself (the runner skips its own file).
 from __future__ import annotations
 
 import argparse
+import math
 import operator
 import re
 import statistics
@@ -21,8 +22,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 LINE = re.compile(
-    r"^(?P<name>[\w.-]+) ratio=(?P<value>[-+0-9.eE]+|nan|inf)"
-    r"(?: target(?P<op><=|>=|<|>)(?P<target>[-+0-9.eE]+))?"
+    r"^(?P<name>[\w.-]+) ratio=(?P<value>[-+0-9.eE]+|nan|inf|n/a)"
+    r"(?: target(?P<op><=|>=|<|>)(?P<target>[-+0-9.eE]+))?(?P<why>.*)$"
 )
 COMPARE = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 
@@ -32,6 +33,7 @@ class Ratio:
     name: str
     value: float
     target: tuple[str, float] | None  # (op, value), None: reported without a target
+    why: str = ""  # what follows, e.g. why a ratio could not be measured on this machine
 
 
 def ratios(output: str) -> list[Ratio]:
@@ -41,7 +43,8 @@ def ratios(output: str) -> list[Ratio]:
         match = LINE.match(line.strip())
         if match:
             target = (match["op"], float(match["target"])) if match["op"] else None
-            found.append(Ratio(match["name"], float(match["value"]), target))
+            value = math.nan if match["value"] == "n/a" else float(match["value"])
+            found.append(Ratio(match["name"], value, target, match["why"].strip()))
     return found
 
 
@@ -54,7 +57,14 @@ def table(measured: dict[str, list[Ratio]], runs: int) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, seen in measured.items():
-        values = [r.value for r in seen]
+        values = [r.value for r in seen if not math.isnan(r.value)]
+        if not values:  # e.g. a GPU benchmark on a machine without one
+            shown = "none" if seen[-1].target is None else " ".join(map(str, seen[-1].target))
+            why = seen[-1].why or "no value"
+            rows.append(
+                f"| {name} | n/a | n/a | n/a | {len(seen)} | {shown} | not measured {why} |"
+            )
+            continue
         median = statistics.median(values)
         target = seen[-1].target
         verdict = (
