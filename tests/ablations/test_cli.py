@@ -43,7 +43,8 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
         assert name in done.stdout
 
 
-@pytest.mark.parametrize("scale", ["toy", "paper"])
+# paper scale builds the 8B model on the meta device per distinct variant (~50 s): slow suite
+@pytest.mark.parametrize("scale", ["toy", pytest.param("paper", marks=pytest.mark.slow)])
 def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path, scale):
     done = run_cli("plan", "paper", "--scale", scale, results=tmp_path / "results")
     assert done.returncode == 0, done.stdout + done.stderr
