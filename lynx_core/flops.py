@@ -48,6 +48,14 @@ class SampleFlops:
     def total(self) -> float:
         return self.forward + self.input_grads + self.weight_grads
 
+    def __add__(self, other: SampleFlops) -> SampleFlops:
+        """Two parts of one sample (e.g. the trunk and the rest of the model)."""
+        return SampleFlops(
+            self.forward + other.forward,
+            self.input_grads + other.input_grads,
+            self.weight_grads + other.weight_grads,
+        )
+
 
 MATRIX_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention)
 Weight = tuple[int, int, bool, bool]  # (|w|, rows, gradient crosses it, w trains)
@@ -112,12 +120,18 @@ def sample_inputs(
     """A one-sample batch of `kind` with `text_tokens` prompt-and-answer tokens."""
     ids = torch.ones(1, text_tokens, dtype=torch.long, device=device)
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
-    size, frames = cfg.vision.image_size, cfg.vision.max_frames
-    if kind == "image":
-        batch["pixels"] = torch.zeros(1, 3, size, size, device=device)
-    elif kind == "video":
-        batch["pixels"] = torch.zeros(1, frames, 3, size, size, device=device)
+    if kind != "text":
+        batch["pixels"] = sample_pixels(cfg.vision, kind, device)
     return batch
+
+
+def sample_pixels(
+    vision: VisionConfig, kind: Kind, device: torch.device | str = "meta"
+) -> torch.Tensor:
+    """One image (1, 3, S, S) or one clip (1, frames, 3, S, S) at the tower's resolution."""
+    size = vision.image_size
+    shape = (1, 3, size, size) if kind == "image" else (1, vision.max_frames, 3, size, size)
+    return torch.zeros(shape, device=device)
 
 
 def media_shares(cfg: VariantConfig) -> dict[Kind, float]:
@@ -176,9 +190,7 @@ class TrunkFlops:
 
     def sample(self, kind: Kind) -> tuple[SampleFlops, torch.Tensor]:
         if kind not in self._seen:
-            size, frames = self.cfg.image_size, self.cfg.max_frames
-            shape = (1, 3, size, size) if kind == "image" else (1, frames, 3, size, size)
-            pixels = torch.zeros(shape, device="meta")
+            pixels = sample_pixels(self.cfg, kind)
             self._seen[kind] = count_flops(self.tower, lambda: self.tower.trunk_tokens(pixels))
         return self._seen[kind]
 
@@ -209,8 +221,4 @@ class ModelFlops:
             return sample_flops(self.model, text)
         trunk, tokens = self.trunk.sample(kind)
         rest = sample_flops(self.model, {**text, "patches": tokens})  # the trunk not run again
-        return SampleFlops(
-            trunk.forward + rest.forward,
-            trunk.input_grads + rest.input_grads,
-            trunk.weight_grads + rest.weight_grads,
-        )
+        return trunk + rest
