@@ -93,32 +93,44 @@ def browser():
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     link, _, base = ui
     driver = browser()
     try:
-        wait = WebDriverWait(driver, 90, poll_frequency=0.5)
+        # MLflow redraws its charts while runs and the search settle, so an element found
+        # one poll may be gone the next: a stale element means "not yet", not a failure
+        wait = WebDriverWait(
+            driver, 90, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
+        )
         driver.get(link)
         for name in ("cross-attention", "prefix"):  # each variant's run, listed flat
             wait.until(lambda d, name=name: d.find_elements(By.XPATH, f"//*[text()='{name}']"))
-        search = wait.until(
-            lambda d: d.find_element(By.CSS_SELECTOR, "input[placeholder='Search metric charts']")
-        )
-        search.send_keys("stage2/loss")
+
+        def search_charts(d):
+            search = d.find_element(By.CSS_SELECTOR, "input[placeholder='Search metric charts']")
+            if search.get_attribute("value") != "stage2/loss":
+                search.send_keys(Keys.CONTROL, "a")  # typing replaces whatever is there
+                search.send_keys("stage2/loss")
+            return search.get_attribute("value") == "stage2/loss"
+
+        wait.until(search_charts, "the chart search box")
 
         def stage2_chart(d):
             for plot in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot"):
                 card = plot.find_element(By.XPATH, "./ancestor::*[contains(., 'stage2/loss')][1]")
                 legend = card.text
                 if "prefix (stage2/loss)" in legend and "cross-attention (stage2" in legend:
-                    return plot
-            return None
+                    curves = plot.find_elements(
+                        By.CSS_SELECTOR, ".scatterlayer .trace path.js-line"
+                    )
+                    return len(curves) >= 2  # one curve per variant
+            return False
 
-        chart = wait.until(stage2_chart)
-        lines = chart.find_elements(By.CSS_SELECTOR, ".scatterlayer .trace path.js-line")
-        assert len(lines) >= 2, "one curve per variant"
+        wait.until(stage2_chart, "a stage2/loss chart with one curve per variant")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOT))
 
