@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -35,6 +35,15 @@ from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
 from lynx_core.train.checkpoint import load_checkpoint
+from lynx_core.train.distributed import (
+    SINGLE,
+    DataParallelOptimization,
+    Ranks,
+    loss_weight,
+    mean_over_ranks,
+    scaled,
+    take_rows,
+)
 from lynx_core.train.loop import LogFn, Record, best_path, train_stage
 from lynx_core.train.optimization import Optimization, TorchOptimization
 from lynx_core.train.runtime import Runtime, resolve_runtime
@@ -154,30 +163,45 @@ def feature_cache(model: LynxModel, cfg: VariantConfig, runtime: Runtime) -> Fea
 
 
 def stage_batches(
-    stage: Stage, cfg: VariantConfig, world: Path, tokenizer, features: Features | None = None
+    stage: Stage,
+    cfg: VariantConfig,
+    world: Path,
+    tokenizer,
+    features: Features | None = None,
+    ranks: Ranks = SINGLE,
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
     path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
-    padding)."""
+    padding); with several ranks, this rank's rows of it, and only their media are read."""
     build = _stage1_batches if stage == "stage1" else _stage2_batches
     examples_of = build(cfg, world, features)
 
     def batch(number: int) -> dict[str, torch.Tensor]:
         examples, media = examples_of(number)
-        return {**collate(examples, tokenizer), **media([e.media for e in examples])}
+        text = collate(examples, tokenizer)  # padded as the whole batch is, on every rank
+        if ranks.world == 1:
+            return {**text, **media([e.media for e in examples])}
+        mine = examples[ranks.rows(len(examples))]
+        return {**take_rows(text, ranks), **media([e.media for e in mine])}
 
     return batch
 
 
 def make_optimization(
-    model: LynxModel, stage_cfg: StageConfig, cfg: VariantConfig, runtime: Runtime
+    model: LynxModel,
+    stage_cfg: StageConfig,
+    cfg: VariantConfig,
+    runtime: Runtime,
+    ranks: Ranks = SINGLE,
 ) -> Optimization:
     params = model.trainable_parameters()
-    if cfg.train.deepspeed is None:
-        return TorchOptimization(params, stage_cfg, model)
-    from lynx_core.train.zero import DeepSpeedOptimization  # imports DeepSpeed: only if asked
+    if cfg.train.deepspeed is not None:
+        from lynx_core.train.zero import DeepSpeedOptimization  # imports DeepSpeed if asked
 
-    return DeepSpeedOptimization(model, params, stage_cfg, cfg.train.deepspeed, runtime)
+        return DeepSpeedOptimization(model, params, stage_cfg, cfg.train.deepspeed, runtime, ranks)
+    if ranks.world > 1:
+        return DataParallelOptimization(params, stage_cfg, model, ranks)
+    return TorchOptimization(params, stage_cfg, model)
 
 
 def _train(
@@ -186,23 +210,29 @@ def _train(
     folders: dict[Stage, Path],
     world: Path,
     on_log: LogFn | None,
+    ranks: Ranks = SINGLE,
 ) -> StageOutput:
     runtime = resolve_runtime(cfg.train)
+    if ranks.world > 1:
+        runtime = replace(runtime, device=ranks.device)  # the rank's own GPU (or the CPU)
     model, tokenizer = build_model(cfg, folders["bases"])
     parent = PARENT[stage]
     if parent != "bases":
         model.load_trainable(folders[parent] / WEIGHTS)
     model.to(runtime.device)
-    batches = stage_batches(stage, cfg, world, tokenizer, feature_cache(model, cfg, runtime))
+    features = feature_cache(model, cfg, runtime)
+    batches = stage_batches(stage, cfg, world, tokenizer, features, ranks)
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
     if cfg.train.gradient_checkpointing:
         model.enable_gradient_checkpointing()
-    optimization = make_optimization(model, stage_cfg, cfg, runtime)
+    optimization = make_optimization(model, stage_cfg, cfg, runtime, ranks)
 
     def step_loss(number: int) -> torch.Tensor:
+        batch = batches(number)
+        weight = loss_weight(batch, ranks)
         with runtime.autocast():
-            return optimization.forward(**runtime.to_device(batches(number))).loss
+            return scaled(optimization.forward(**runtime.to_device(batch)).loss, weight)
 
     history = train_stage(
         step_loss,
@@ -213,13 +243,17 @@ def _train(
         on_log=on_log,
         checkpoint=folders[stage] / CHECKPOINT,
         checkpoint_every=cfg.train.checkpoint_every,
+        mean_over_ranks=partial(mean_over_ranks, ranks=ranks),
     )
-    model.cpu().save_trainable(folders[stage] / WEIGHTS)
     metrics = {f"{stage}/final_loss": float(history[-1]["loss"])} if history else {}
-    metrics.update(_keep_best(model, folders[stage], stage))
     if stage == "stage1":
         metrics.update({f"params/{k}": v for k, v in model.parameter_counts().items()})
-    return StageOutput(metrics, history, tags={f"lynx_{stage}_runtime": _describe(runtime, cfg)})
+    tags = {f"lynx_{stage}_runtime": _describe(runtime, cfg, ranks)}
+    if not ranks.is_main:  # rank 0 writes the stage's outputs; the others only trained
+        return StageOutput(metrics, history, tags)
+    model.cpu().save_trainable(folders[stage] / WEIGHTS)
+    metrics.update(_keep_best(model, folders[stage], stage))
+    return StageOutput(metrics, history, tags)
 
 
 def _keep_best(model: LynxModel, folder: Path, stage: Stage) -> dict[str, float]:
@@ -233,10 +267,11 @@ def _keep_best(model: LynxModel, folder: Path, stage: Stage) -> dict[str, float]
     return {f"{stage}/best_step": float(best["step"]), f"{stage}/best_loss": best["loss"]}
 
 
-def _describe(runtime: Runtime, cfg: VariantConfig) -> str:
-    """E.g. 'cuda bf16 zero2', recorded beside the stage's metrics."""
+def _describe(runtime: Runtime, cfg: VariantConfig, ranks: Ranks) -> str:
+    """E.g. 'cuda bf16 zero2 x8', recorded beside the stage's metrics."""
     zero = "" if cfg.train.deepspeed is None else f" zero{cfg.train.deepspeed.zero_stage}"
-    return f"{runtime.name}{zero}"
+    workers = "" if ranks.world == 1 else f" x{ranks.world}"
+    return f"{runtime.name}{zero}{workers}"
 
 
 def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path], cache: Path) -> StageOutput:
@@ -261,12 +296,17 @@ def run_stage(
     folders: dict[Stage, Path],
     cache: Path,
     on_log: LogFn | None = None,
+    ranks: Ranks = SINGLE,
 ) -> StageOutput:
     """Run one stage of `cfg` into `folders[stage]`, given its ancestors' folders.
 
     `cache` holds what is shared across stage runs and keyed by content: the generated
-    world's datasets and the GPT judge's verdicts.
+    world's datasets and the GPT judge's verdicts. A training stage can run as one of
+    several data-parallel `ranks` of a process group its launcher set up
+    (`lynx_core.train.distributed`); bases and eval run in one process.
     """
+    if ranks.world > 1 and stage not in ("stage1", "stage2"):
+        raise ValueError(f"{stage} runs in one process, not on {ranks.world} workers")
     started = time.perf_counter()
     folders[stage].mkdir(parents=True, exist_ok=True)
     if stage == "bases":
@@ -274,7 +314,7 @@ def run_stage(
     elif stage == "eval":
         output = _evaluate(cfg, folders, cache)
     else:
-        output = _train(stage, cfg, folders, cache / "world", on_log)
+        output = _train(stage, cfg, folders, cache / "world", on_log, ranks)
     output.metrics[f"{stage}/wall_time_s"] = time.perf_counter() - started
     return output
 

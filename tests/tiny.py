@@ -16,6 +16,21 @@ def tiny_config(**dotted: Any) -> VariantConfig:
     return VariantConfig.model_validate(nest({**PRESETS["tiny"].overrides, **dotted}))
 
 
+def through_stage1(root: Path, **dotted: Any) -> tuple[dict, Path]:
+    """Bases and stage 1 of `tiny_config(**dotted)` trained into `root`: (the stage folders,
+    the cache), for tests that train stage 2 on them in several ways."""
+    import torch
+
+    from lynx_core.pipeline import run_stage
+    from lynx_core.stages import STAGES
+
+    torch.set_num_threads(1)
+    folders = {stage: root / stage for stage in STAGES}
+    for stage in ("bases", "stage1"):
+        run_stage(stage, tiny_config(**dotted), folders, root / "cache")
+    return folders, root / "cache"
+
+
 def llm_folder_stub(folder: Path, layers: int = 4, hidden: int = 128, heads: int = 4) -> Path:
     """A folder that passes the sweep's LLM-folder check (config.json with its sizes, a
     weights file, a tokenizer file) without being a loadable model: for tests that stop at

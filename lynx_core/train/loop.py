@@ -44,11 +44,14 @@ def train_stage(
     on_log: LogFn | None = None,
     checkpoint: Path | None = None,
     checkpoint_every: int = 50,
+    mean_over_ranks: Callable[[float], float] | None = None,
 ) -> list[Record]:
     """Run the stage's remaining steps; returns every logged record, first step to last.
 
     A record is {stage, step, total_steps, loss (mean over the logging window), lr,
-    samples_per_s}; `on_log` sees each as it is made.
+    samples_per_s}; `on_log` sees each as it is made. Under data parallelism every rank runs
+    this loop; `mean_over_ranks` turns a rank's loss into the global batch's (a collective:
+    every rank logs at the same steps, so the records and the best checkpoint agree).
     """
     if cfg.steps == 0:
         return []
@@ -76,6 +79,8 @@ def train_stage(
         if done % log_every and done != cfg.steps:
             continue
         last_loss = sum(window) / len(window)
+        if mean_over_ranks is not None:
+            last_loss = mean_over_ranks(last_loss)
         window.clear()
         elapsed = time.perf_counter() - started
         record = {

@@ -27,16 +27,18 @@ import torch
 from lynx_core.atomic import write_text
 from lynx_core.checksum import file_sha256
 from lynx_core.config import DeepSpeedConfig, StageConfig, flatten, nest
+from lynx_core.train.distributed import SINGLE, Ranks
 from lynx_core.train.optimization import optimizer_and_schedule
 from lynx_core.train.runtime import Runtime
 
 
-def deepspeed_config(stage: StageConfig, ds: DeepSpeedConfig) -> dict[str, Any]:
+def deepspeed_config(stage: StageConfig, ds: DeepSpeedConfig, world: int = 1) -> dict[str, Any]:
+    """DeepSpeed's config for a stage whose global micro-batch is split over `world` ranks."""
     zero: dict[str, Any] = {"stage": ds.zero_stage}
     if ds.offload_optimizer:
         zero["offload_optimizer"] = {"device": "cpu"}
     generated = {
-        "train_micro_batch_size_per_gpu": stage.batch_size,
+        "train_micro_batch_size_per_gpu": stage.batch_size // world,
         "gradient_accumulation_steps": stage.grad_accumulation,
         "gradient_clipping": stage.grad_clip,
         "zero_optimization": zero,
@@ -83,17 +85,19 @@ class DeepSpeedOptimization:
         cfg: StageConfig,
         ds: DeepSpeedConfig,
         runtime: Runtime,
+        ranks: Ranks = SINGLE,
     ):
         self.deepspeed = _import_deepspeed(runtime)
-        _single_process_group()
+        _single_process_group()  # a launcher's group (WORLD_SIZE set) is used as it is
         self.model, self.params, self.zero_stage = model, params, ds.zero_stage
+        self.world = ranks.world
         optimizer, schedule = optimizer_and_schedule(params, cfg)
         self.engine, *_ = self.deepspeed.initialize(
             model=model,
             model_parameters=params,
             optimizer=optimizer,
             lr_scheduler=schedule,
-            config=deepspeed_config(cfg, ds),
+            config=deepspeed_config(cfg, ds, ranks.world),
         )
         self.is_main = self.engine.global_rank == 0
         self.forward = self.engine  # its forward advances ZeRO-3's micro-step counter
@@ -146,6 +150,7 @@ class DeepSpeedOptimization:
         for tag in tags:
             digest = folder / f"{tag.name}.sha256.json"
             if digest.is_file() and json.loads(digest.read_text()) == _tag_digest(tag):
+                _same_world(tag, self.world)
                 _, client_state = self.engine.load_checkpoint(str(folder), tag=tag.name)
                 return client_state["meta"]
         return None
@@ -161,6 +166,19 @@ class DeepSpeedOptimization:
         self.engine.destroy()
         for param, data in zip(everything, whole, strict=True):
             param.data = data
+
+
+def _same_world(tag: Path, world: int) -> None:
+    """ZeRO's optimizer state is saved one partition per rank; DeepSpeed cannot load it
+    into another number of ranks, so a stage continues only on as many workers as saved it."""
+    saved = len(list(tag.glob("*zero_pp_rank_*optim_states.pt")))
+    if saved and saved != world:
+        raise RuntimeError(
+            f"{tag} was saved by {saved} DeepSpeed ranks and this stage now runs on {world}: "
+            f"ZeRO's sharded optimizer state resumes only at the same world size; give the "
+            f"stage {saved} workers again (the sweep's resources), or delete {tag.parent} to "
+            "restart the stage from step 0"
+        )
 
 
 def _ds_folder(checkpoint: Path) -> Path:

@@ -8,8 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from lynx_core.pipeline import WEIGHTS, run_stage
-from lynx_core.stages import STAGES
-from tests.tiny import tiny_config
+from tests.tiny import through_stage1, tiny_config
 
 BASE = {
     "train.bases.steps": 5,
@@ -32,12 +31,7 @@ class Crash(RuntimeError):
 @pytest.fixture(scope="module")
 def stage1(tmp_path_factory):
     """Bases and stage 1, trained once without DeepSpeed; each test trains stage 2 on them."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("shared")
-    folders = {stage: root / stage for stage in STAGES}
-    for stage in ("bases", "stage1"):
-        run_stage(stage, tiny_config(**BASE), folders, root / "cache")
-    return folders, root / "cache"
+    return through_stage1(tmp_path_factory.mktemp("shared"), **BASE)
 
 
 @pytest.fixture(autouse=True)

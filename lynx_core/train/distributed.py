@@ -1,0 +1,140 @@
+"""A training stage across data-parallel ranks, for a process group someone else set up.
+
+A launcher (Ray Train's `TorchTrainer`, `torchrun`) starts the ranks and initialises
+`torch.distributed` (NCCL on GPUs, gloo on CPUs); this module only uses it, and knows nothing
+of who launched it. Each rank takes its own rows of every global micro-batch, so the global
+batch is `train.<stage>.batch_size` at any world size, and the result equals a single
+process's up to float rounding:
+
+- the batch is collated whole on every rank (same padding, hence the same positions under
+  left padding) and then cut into contiguous row blocks, one per rank (`take_rows`);
+- a rank's loss is weighted by its share of the global batch's answer tokens (`loss_weight`), so
+  that the gradient all-reduce's mean equals the gradient of the global token-mean loss;
+- gradients cross ranks once per optimizer step: DDP's `no_sync` on every micro-batch but
+  the last (`DataParallelOptimization`), DeepSpeed's own reduction under ZeRO.
+
+The optimizer state of plain data parallelism is the same on every rank, so rank 0 alone
+saves it and any world size can resume it (the global batch does not change).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from lynx_core.config import StageConfig
+from lynx_core.model.prefix import IGNORE_INDEX
+from lynx_core.train.optimization import TorchOptimization
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place among the stage's data-parallel ranks, and its device."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def rows(self, batch_size: int) -> slice:
+        """This rank's contiguous block of a global batch's rows: `batch_size / world` each,
+        or as near as can be when a batch is smaller than configured (a small data pool)."""
+        if batch_size < self.world:
+            raise ValueError(
+                f"a batch of {batch_size} rows cannot give each of {self.world} workers one: "
+                "a data pool holds fewer examples than the stage has workers"
+            )
+        return slice(
+            self.rank * batch_size // self.world, (self.rank + 1) * batch_size // self.world
+        )
+
+
+SINGLE = Ranks(0, 1, torch.device("cpu"))
+
+
+def answer_tokens(labels: torch.Tensor) -> int:
+    """Positions a causal LM's loss averages over (labels shift left by one)."""
+    return int((labels[:, 1:] != IGNORE_INDEX).sum())
+
+
+GLOBAL_TOKENS = "global_answer_tokens"  # carried with a rank's rows, for its loss weight
+
+
+def take_rows(batch: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:
+    """This rank's rows of a collated global batch, with the global batch's answer-token
+    count (`loss_weight` reads it; no collective is needed to know it)."""
+    rows = ranks.rows(len(batch["input_ids"]))
+    mine = {key: value[rows] for key, value in batch.items()}
+    return mine | {GLOBAL_TOKENS: torch.tensor(answer_tokens(batch["labels"]))}
+
+
+def loss_weight(batch: dict[str, torch.Tensor], ranks: Ranks) -> float:
+    """Removes the count `take_rows` added; the weight of this rank's token-mean loss: its
+    share of the global answer tokens × world size, so that the mean over ranks of the
+    weighted losses (and of their gradients) is the global batch's token-mean."""
+    total = batch.pop(GLOBAL_TOKENS, None)
+    if total is None:
+        return 1.0
+    return answer_tokens(batch["labels"]) * ranks.world / max(int(total), 1)
+
+
+def scaled(loss: torch.Tensor, weight: float) -> torch.Tensor:
+    """`loss × weight`; a rank whose rows hold no answer token (weight 0) contributes a zero
+    that still reaches the graph, instead of the NaN of an empty mean."""
+    if weight == 1.0:
+        return loss
+    return torch.nan_to_num(loss, nan=0.0) * weight
+
+
+def mean_over_ranks(value: float, ranks: Ranks) -> float:
+    """The mean of a number over the ranks (the global loss, for the logged curve)."""
+    if ranks.world == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=ranks.device)
+    dist.all_reduce(tensor)
+    return float(tensor.item()) / ranks.world
+
+
+class DataParallelOptimization(TorchOptimization):
+    """`TorchOptimization` under `DistributedDataParallel`: gradients are averaged across
+    ranks once per optimizer step, and only rank 0 writes the (replicated) state."""
+
+    def __init__(
+        self,
+        params: list[torch.nn.Parameter],
+        cfg: StageConfig,
+        model: torch.nn.Module,
+        ranks: Ranks,
+    ):
+        super().__init__(params, cfg, model)
+        device_ids = [ranks.device] if ranks.device.type == "cuda" else None
+        self.ddp = DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False)
+        self.is_main, self.micro = ranks.is_main, 0
+        self.forward = self._forward
+
+    def _forward(self, **batch: torch.Tensor) -> Any:
+        last = (self.micro + 1) % self.cfg.grad_accumulation == 0
+        with nullcontext() if last else self.ddp.no_sync():  # DDP decides at forward time
+            output = self.ddp(**batch)
+        # every trainable weight takes part in every backward, so DDP never waits for a
+        # gradient a batch does not produce (text-only batches skip the resampler) and a
+        # loss that reaches no weight still runs the all-reduce every rank expects
+        output.loss = output.loss + 0.0 * sum(p.sum() for p in self.params)
+        return output
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.micro += 1
+        (loss / self.cfg.grad_accumulation).backward()
+
+    def save(self, checkpoint: Path, meta: dict[str, Any]) -> None:
+        if self.is_main:
+            super().save(checkpoint, meta)
