@@ -15,14 +15,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ablations.errors import Problem
-from ablations.spec import SweepSpec, Variant
+from ablations.spec import Ask, SweepSpec, Variant
 from ablations.yaml_lines import line_of
+from lynx_core.stages import ON_DEVICE, STAGES, Stage
 
 
 @dataclass(frozen=True)
 class Node:
     cpus: float
     gpus: float
+    custom: tuple[tuple[str, float], ...] = ()  # Ray custom resources the node offers
+
+    def has(self, name: str) -> float:
+        return {"CPU": self.cpus, "GPU": self.gpus, **dict(self.custom)}.get(name, 0.0)
+
+    def fits(self, want: dict[str, float]) -> int:
+        """How many bundles of `want` (positive amounts) this node holds at once."""
+        return int(min((self.has(k) / v for k, v in want.items()), default=0))
 
 
 def local_node(count_gpus: bool) -> Node:
@@ -35,11 +44,15 @@ def cluster_nodes() -> list[Node]:
     """The joined cluster's live nodes (after `ray.init`)."""
     import ray
 
-    return [
-        Node(n["Resources"].get("CPU", 0.0), n["Resources"].get("GPU", 0.0))
-        for n in ray.nodes()
-        if n.get("Alive")
-    ]
+    return [_node(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
+
+
+def _node(resources: dict[str, float]) -> Node:
+    custom = tuple(
+        (k, v) for k, v in sorted(resources.items())
+        if k not in ("CPU", "GPU") and "memory" not in k and not k.startswith("node:")
+    )  # fmt: skip
+    return Node(resources.get("CPU", 0.0), resources.get("GPU", 0.0), custom)
 
 
 def wait_for_fit(
@@ -56,7 +69,11 @@ def wait_for_fit(
     now = nodes()  # one query of the cluster per poll
     problems = fit_problems(spec, now, cluster)
     if problems:
-        say(f"{cluster}: {_missing(spec, now)}; waiting up to {timeout_s:g} s for a node")
+        short = _shortfalls(spec, now)
+        lacking = "; ".join(f"{stage}: {text}" for stage, _, text in short)
+        if len(short) == 1 and short[0][1] == "resources":  # one request for every stage
+            lacking = short[0][2]
+        say(f"{cluster}: {lacking}; waiting up to {timeout_s:g} s for a node")
     while problems and time.monotonic() < deadline:
         time.sleep(min(poll_s, max(deadline - time.monotonic(), 0)))
         problems = fit_problems(spec, nodes(), cluster)
@@ -64,48 +81,93 @@ def wait_for_fit(
 
 
 def fit_problems(spec: SweepSpec, nodes: list[Node], cluster: str) -> list[Problem]:
-    """The trial's request against the largest node: a trial runs on one node."""
-    want = spec.resources
-    if any(want.cpus <= n.cpus and want.gpus <= n.gpus for n in nodes):
-        return []
+    """Each stage's request against the cluster: one worker must fit on one node, and a
+    stage's workers together within the cluster (Ray places them across nodes)."""
     return [
         Problem(
-            "resources",
-            f"no node of {cluster} can run a trial: {_missing(spec, nodes)}, so it would "
-            "wait forever; ask for less, or run on a cluster that has it (--address)",
-            line_of(spec._lines, ("resources",)),
+            field,
+            f"no node of {cluster} can run {stage if field != 'resources' else 'a trial'}: "
+            f"{short}, so it would wait forever; "
+            "ask for less, or run on a cluster that has it (--address)",
+            line_of(spec._lines, tuple(field.split("."))) or _line(spec),
         )
+        for stage, field, short in _shortfalls(spec, nodes)
     ]
 
 
-def _missing(spec: SweepSpec, nodes: list[Node]) -> str:
-    want = spec.resources
-    most_cpus = max((n.cpus for n in nodes), default=0.0)
-    most_gpus = max((n.gpus for n in nodes), default=0.0)
+def _shortfalls(spec: SweepSpec, nodes: list[Node]) -> list[tuple[Stage, str, str]]:
+    """(stage, the field that sets its request, what it lacks) per request these nodes
+    cannot run."""
+    return [
+        (stage, field, short)
+        for stage, field, ask in _asks(spec)
+        if (short := _missing(ask, nodes))
+    ]
+
+
+def _line(spec: SweepSpec) -> int | None:
+    return line_of(spec._lines, ("resources",))
+
+
+def _asks(spec: SweepSpec):
+    """(stage, the field that sets its request, the request), one per distinct request."""
+    seen = set()
+    for stage in STAGES:
+        ask = spec.resources.of(stage)
+        key = (ask.cpus, ask.gpus, tuple(sorted(ask.custom.items())), ask.workers)
+        if key in seen:
+            continue
+        seen.add(key)
+        own = line_of(spec._lines, ("resources", stage))
+        yield stage, f"resources.{stage}" if own else "resources", ask
+
+
+FIELD_NAMES = {"CPU": "cpus", "GPU": "gpus"}  # Ray's names → the sweep's
+
+
+def _missing(ask: Ask, nodes: list[Node]) -> str:
+    """What a stage's request lacks on these nodes ('' if they can run it)."""
+    want = {name: amount for name, amount in ask.bundle().items() if amount > 0}
+    places = sum(n.fits(want) for n in nodes)
+    if places >= ask.workers:
+        return ""
+    if places:  # a worker fits somewhere, but not all of them at once
+        return f"{ask.workers} workers of {_text(want)} each, and the nodes hold {places}"
     short = [
-        f"{what} {asked:g} (the largest node has {has:g})"
-        for what, asked, has in (("cpus", want.cpus, most_cpus), ("gpus", want.gpus, most_gpus))
-        if asked > has
+        f"{FIELD_NAMES.get(name, name)} {asked:g} "
+        f"(the largest node has {max((n.has(name) for n in nodes), default=0):g})"
+        for name, asked in want.items()
+        if all(asked > n.has(name) for n in nodes)
     ]
-    return f"a trial asks for {', '.join(short)}"
+    return f"a {'worker' if ask.workers > 1 else 'trial'} asks for {', '.join(short)}"
+
+
+def _text(want: dict[str, float]) -> str:
+    return ", ".join(f"{FIELD_NAMES.get(name, name)} {amount:g}" for name, amount in want.items())
 
 
 def device_problems(spec: SweepSpec, variants: list[Variant]) -> list[Problem]:
-    """`train.device: cuda` in a trial that is given no GPU sees none (Ray hides them)."""
-    if spec.resources.gpus > 0:
-        return []
-    names = [v.name for v in variants if v.config.train.device == "cuda"]
-    if not names:
-        return []
-    return [
-        Problem(
-            "train.device",
-            f"is 'cuda' for {', '.join(names[:4])}{' …' if len(names) > 4 else ''} but the "
-            "trials get no GPU (resources.gpus is 0); give them GPUs (`resources: {gpus: 1}`) "
-            "or set train.device: auto",
-            line_of(spec._lines, ("resources",)) or line_of(spec._lines, ("base",)),
-        )
-    ]
+    """`train.device: cuda` in a stage given no GPU sees none (Ray hides them)."""
+    problems = []
+    for stage in ON_DEVICE:
+        ask = spec.resources.of(stage)
+        names = [v.name for v in variants if v.config.train.device == "cuda"]
+        if ask.gpus == 0 and names:
+            problems.append(
+                Problem(
+                    "train.device",
+                    f"is 'cuda' for {_names(names)} but the {stage} trials get no GPU "
+                    f"(resources.gpus is 0 for {stage}); give them GPUs (`resources: "
+                    "{gpus: 1}`) or set train.device: auto",
+                    _line(spec) or line_of(spec._lines, ("base",)),
+                )
+            )
+            break
+    return problems
+
+
+def _names(names: list[str]) -> str:
+    return f"{', '.join(names[:4])}{' …' if len(names) > 4 else ''}"
 
 
 def _local_gpus() -> int:

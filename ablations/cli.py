@@ -79,7 +79,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from lynx_core.stages import STAGES
 
     results = Path(args.results)
-    plan = make_plan(spec.expand(), spec.resources.gpus)
+    plan = make_plan(spec.expand(), spec.resources.gpus_by_stage())
     problems = device_problems(spec, plan.variants)
     if problems:
         return refuse(SweepError(spec.source, problems), console)
@@ -87,8 +87,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     done = recorded_variants(spec, results)
     console.print(
         f"[bold]{spec.experiment}[/bold] ({spec.source}): {len(plan.variants)} variants, "
-        f"scale {spec.scale}, {spec.resources.cpus:g} cpu / {spec.resources.gpus:g} gpu "
-        "per trial"
+        f"scale {spec.scale}, {spec.resources.describe()}"
     )
     variants = Table(title="variants (stage keys: equal keys are one shared run)")
     for column in ("variant", *STAGES, "MLflow", "settings"):
@@ -114,9 +113,9 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
         f"(unique/naive ratio {unique_total / naive_total:.2f}); "
         f"variants: {len(plan.variants) - len(done)} to run, {len(done)} recorded in MLflow"
     )
-    if spec.resources.gpus > 0 or args.gpu is not None:  # a CPU sweep's cost is not GPU-hours
+    if spec.resources.any_gpus or args.gpu is not None:  # a CPU sweep's cost is not GPU-hours
         with console.status("estimating GPU-hours (each model built on the meta device)"):
-            hours = _gpu_hours(plan, args.gpu or DEFAULT_GPU, args.mfu)
+            hours = _gpu_hours(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources)
         console.print(hours)
     missing = sorted(
         {
@@ -133,8 +132,9 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     return 0
 
 
-def _gpu_hours(plan, gpu: str, mfu: float):
-    """The training stages' GPU-hours (`ablations.cost`), unique runs against naive."""
+def _gpu_hours(plan, gpu: str, mfu: float, resources):
+    """The training stages' GPU-hours (`ablations.cost`), unique runs against naive, and
+    the wall-clock hours of one run on the GPUs its `resources` give it."""
     from rich.table import Table
 
     from ablations.cost import RunFlops, assumptions, plan_hours
@@ -146,12 +146,16 @@ def _gpu_hours(plan, gpu: str, mfu: float):
     table = Table(
         title=f"GPU-hours at {mfu:.0%} MFU on {gpu.upper()}", caption=assumptions(gpu, mfu)
     )
-    for column in ("stage", "runs", "GPU-h (sweep)", "GPU-h without dedupe", "saved by dedupe"):
+    columns = ("stage", "runs", "GPU-h (sweep)", "GPU-h without dedupe", "saved by dedupe")
+    for column in (*columns, "hours per run (its GPUs)"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for row in rows:
         runs = f"{row.unique_runs} of {row.naive_runs}"
         cells = (row.unique_hours, row.naive_hours, row.saved_hours)
-        table.add_row(row.stage, runs, *map(_hours, cells))
+        ask = resources.of(row.stage)
+        gpus = ask.workers * ask.gpus or 1  # `--gpu` on a CPU sweep: one GPU a run
+        per_run = row.unique_hours / max(row.unique_runs, 1) / gpus
+        table.add_row(row.stage, runs, *map(_hours, cells), f"{_hours(per_run)} ({gpus:g})")
     total = [sum(getattr(r, f) for r in rows) for f in ("unique_hours", "naive_hours")]
     table.add_row("total", "", _hours(total[0]), _hours(total[1]), _hours(total[1] - total[0]))
     return table
@@ -196,12 +200,12 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.plan import make_plan
 
     variants = spec.expand()
-    plan = make_plan(variants, spec.resources.gpus)  # once: data files are walked once
+    plan = make_plan(variants, spec.resources.gpus_by_stage())  # once: data files are walked once
     results = Path(args.results)
     remote = ray_address(args.address)
     problems = device_problems(spec, variants)
     if not remote and needs_compute(plan, results):  # a local cluster's size is known now
-        node = local_node(count_gpus=spec.resources.gpus > 0)
+        node = local_node(count_gpus=spec.resources.any_gpus)
         problems += fit_problems(spec, [node], "this machine (local Ray)")
     if problems:
         return refuse(SweepError(spec.source, problems), console)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,8 +96,10 @@ class Plan:
         return {stage: (len(self.level(stage)), len(self.chains)) for stage in STAGES}
 
 
-def make_plan(variants: list[Variant], gpus: float = 0.0) -> Plan:
-    """The variants' chains and unique stage runs, for trials given `gpus` GPUs each."""
+def make_plan(variants: list[Variant], gpus: float | Mapping[Stage, float] = 0.0) -> Plan:
+    """The variants' chains and unique stage runs, for trials given `gpus` GPUs each (per
+    stage, given a mapping: `Resources.gpus_by_stage`)."""
+    gpus_of = gpus if isinstance(gpus, Mapping) else dict.fromkeys(STAGES, gpus)
     chains: dict[str, dict[Stage, str]] = {}
     runs: dict[str, StageRun] = {}
     digest = functools.cache(digest_files)  # a shared eval suite is walked once, not per variant
@@ -109,7 +112,8 @@ def make_plan(variants: list[Variant], gpus: float = 0.0) -> Plan:
             if versions:  # the user's data files as they are now, not just their paths
                 inputs = {**inputs, "data_versions": versions}
             if stage in ON_DEVICE:  # a CPU fp32 result is never reused on a GPU in bf16
-                inputs = {**inputs, "runtime": planned_runtime(variant.config.train, gpus > 0)}
+                runtime = planned_runtime(variant.config.train, gpus_of[stage] > 0)
+                inputs = {**inputs, "runtime": runtime}
             key = stage_key(stage, inputs, chain[parent] if parent else None)
             chain[stage] = key
             run_id = f"{stage}/{key}"

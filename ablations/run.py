@@ -31,7 +31,7 @@ from ablations.progress import SweepProgress
 from ablations.spec import SweepSpec, Variant
 from ablations.store import Store
 from ablations.track import SweepTracker
-from ablations.trial import run_stage_trial
+from ablations.trial import run_stage_trial, trial_resources
 from lynx_core.stages import READS, STAGES, Stage
 
 # a write the user can fix: no space, no quota, no permission, a read-only filesystem
@@ -144,18 +144,19 @@ def run_graph(
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # ...so the result grid has no result files to read back; it would warn once per trial
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    by_id = {run.id: run for run in runs}
     trainable = tune.with_parameters(
         run_stage_trial,
-        runs={run.id: run for run in runs},
+        runs=by_id,
         store_root=str(store.root.resolve()),
-        threads=max(int(spec.resources.cpus), 1),
+        resources=spec.resources,
+        train_storage=str((ray_dir / "train").resolve()),
         fail_at=fail_at,
     )
-    resources = {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus}
     # with a custom searcher Tune starts one trial actor at a time; let it start one per ready run
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(len(runs), 1)))
     tuner = tune.Tuner(
-        tune.with_resources(trainable, resources),
+        tune.with_resources(trainable, trial_resources(spec.resources, by_id)),
         tune_config=tune.TuneConfig(
             search_alg=StageGraphSearcher(runs, already_done=done),
             num_samples=len(runs),

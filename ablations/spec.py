@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
@@ -43,7 +43,7 @@ from ablations.yaml_lines import dotted, line_of
 from lynx_core.checks import preflight
 from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
-from lynx_core.stages import stage_of
+from lynx_core.stages import STAGES, Stage, stage_of
 
 LLM_SIZES = ("toy_base", "hidden_size", "layers", "heads", "intermediate_size", "vocab_size")
 TOY_TOWER = ("patch_size", "width", "layers", "head_width")
@@ -92,11 +92,82 @@ NO_EFFECT = (
 __all__ = ["Problem", "SweepError", "SweepSpec", "Variant", "load_sweep"]
 
 
+Amount = Annotated[float, Field(gt=0)]
+
+
+class TrialResources(StrictModel):
+    """One stage's own request, where it differs from the sweep's default (unset: inherited)."""
+
+    cpus: float | None = Field(None, gt=0)
+    gpus: float | None = Field(None, ge=0)
+    custom: dict[str, Amount] = Field({}, description="Ray custom resources, e.g. {TPU: 1}")
+
+
+class WorkerResources(TrialResources):
+    """A training stage's request: per worker, and how many workers (data-parallel ranks of
+    one Ray Train run); `workers: 1` is a plain trial."""
+
+    workers: int = Field(1, ge=1, le=4096)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What one stage run asks Ray for, resolved: `workers` × (cpus, gpus, custom)."""
+
+    cpus: float
+    gpus: float
+    custom: dict[str, float]
+    workers: int = 1
+
+    def __str__(self) -> str:
+        each = " / ".join(
+            [f"{self.cpus:g} cpu", f"{self.gpus:g} gpu"]
+            + [f"{amount:g} {name}" for name, amount in sorted(self.custom.items())]
+        )
+        return f"{self.workers} workers x {each}" if self.workers > 1 else each
+
+    def bundle(self) -> dict[str, float]:
+        """One worker's resources in Ray's names."""
+        return {"CPU": self.cpus, "GPU": self.gpus, **self.custom}
+
+
 class Resources(StrictModel):
-    """What one trial asks Ray for; fractional GPUs share a device (no memory isolation)."""
+    """What each stage run asks Ray for. The top level is every stage's default (so the
+    single block of older sweeps still means what it did); `bases`, `stage1`, `stage2` and
+    `eval` override it per stage, e.g. no GPU for the bases and 8 GPU workers for stage 1.
+    Fractional GPUs share a device (no memory isolation)."""
 
     cpus: float = Field(1.0, gt=0)
     gpus: float = Field(0.0, ge=0)
+    custom: dict[str, Amount] = Field({}, description="Ray custom resources, e.g. {TPU: 1}")
+    bases: TrialResources = TrialResources()
+    stage1: WorkerResources = WorkerResources()
+    stage2: WorkerResources = WorkerResources()
+    eval: TrialResources = TrialResources()
+
+    def of(self, stage: Stage) -> Ask:
+        own: TrialResources = getattr(self, stage)
+        return Ask(
+            cpus=self.cpus if own.cpus is None else own.cpus,
+            gpus=self.gpus if own.gpus is None else own.gpus,
+            custom={**self.custom, **own.custom},
+            workers=getattr(own, "workers", 1),
+        )
+
+    def describe(self) -> str:
+        """E.g. '8 cpu / 1 gpu per stage run; bases 8 cpu / 0 gpu; stage1 8 workers x 8 cpu
+        / 1 gpu' (the stages that differ from the default)."""
+        default = Ask(self.cpus, self.gpus, dict(self.custom))
+        parts = [f"{default} per stage run"]
+        parts += [f"{stage} {self.of(stage)}" for stage in STAGES if self.of(stage) != default]
+        return "; ".join(parts)
+
+    def gpus_by_stage(self) -> dict[Stage, float]:
+        return {stage: self.of(stage).gpus for stage in STAGES}
+
+    @property
+    def any_gpus(self) -> bool:
+        return any(gpus > 0 for gpus in self.gpus_by_stage().values())
 
 
 class SweepSpec(StrictModel):
@@ -314,6 +385,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
     problems += _no_effect_fields(variants, leaves(spec.base), named, spec.scale, lines)
     wheres = {name: where for name, _, where in named}
     problems += _same_experiments(variants, wheres, spec.scale, lines)
+    problems += _uneven_workers(spec.resources, variants, lines)
     if spec._check_paths:  # like weights, a judge key must be here before compute starts
         problems += _missing_judge_keys(variants, lines)
         if not problems:  # what the stages will read, once the configs themselves are sound
@@ -460,6 +532,26 @@ def _same_experiments(
                 )
             )
     return list({p.message: p for p in problems}.values())  # once per pair, not per seed
+
+
+def _uneven_workers(resources: Resources, variants: list[Variant], lines: dict) -> list[Problem]:
+    """A stage's global micro-batch is split over its workers: it must split evenly, or the
+    workers would wait for one another every step."""
+    problems = []
+    for stage in ("stage1", "stage2"):
+        workers = resources.of(stage).workers
+        uneven = [v.name for v in variants if getattr(v.config.train, stage).batch_size % workers]
+        if workers > 1 and uneven:
+            problems.append(
+                Problem(
+                    f"resources.{stage}.workers",
+                    f"is {workers}, but train.{stage}.batch_size (the global micro-batch the "
+                    f"workers share) does not divide by it for {', '.join(uneven[:4])}"
+                    f"{' …' if len(uneven) > 4 else ''}; make it a multiple of {workers}",
+                    line_of(lines, ("resources", stage, "workers")),
+                )
+            )
+    return problems
 
 
 def _missing_judge_keys(variants: list[Variant], lines: dict) -> list[Problem]:

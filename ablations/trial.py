@@ -13,7 +13,9 @@ from typing import Any
 from ray import tune
 
 from ablations.plan import StageRun
+from ablations.spec import Resources
 from ablations.store import Store
+from ablations.workers import describe, run_on_workers
 
 
 def check_runtime(run: StageRun) -> None:
@@ -36,21 +38,25 @@ def run_stage_trial(
     *,
     runs: dict[str, StageRun],
     store_root: str,
-    threads: int,
+    resources: Resources,
+    train_storage: str,
     fail_at: tuple[str, int] | None = None,
 ) -> None:
     """Ray Tune function trainable: one stage run, into its store folder, then its manifest.
 
     A retried trial calls this again; the checkpoint in the run's folder makes it continue.
     A run that another sweep computed meanwhile (it held the run's lock) is not computed again.
+    A stage given several workers runs them as one Ray Train run (`ablations.workers`).
     """
+    import ray
     import torch
 
     from lynx_core.pipeline import run_stage
     from lynx_core.train.checkpoint import saved_steps
 
-    torch.set_num_threads(threads)
     run = runs[config["run"]]
+    ask = resources.of(run.stage)
+    torch.set_num_threads(max(int(ask.cpus), 1))
     store = Store(Path(store_root))
     store.verify_inputs(run)  # never build on corrupted outputs
     with store.claim(run):
@@ -60,18 +66,37 @@ def run_stage_trial(
             return
         check_runtime(run)
         folder = store.folder(run.stage, run.key)
-        attempt = store.begin(run, checkpoints=saved_steps(folder))
-        curve = CurveReporter()
+        attempt = store.begin(run, checkpoints=saved_steps(folder), workers=ask.workers)
+        if ask.workers > 1:
+            output = run_on_workers(run, ask, store, Path(train_storage), attempt, fail_at)
+        else:
+            curve = CurveReporter()
 
-        def report(record: dict[str, Any]) -> None:
-            curve.add(record)
-            if attempt == 1 and (run.id, record["step"]) == fail_at:
-                raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
+            def report(record: dict[str, Any]) -> None:
+                curve.add(record)
+                if attempt == 1 and (run.id, record["step"]) == fail_at:
+                    raise RuntimeError(f"injected failure: {run.id} at step {record['step']}")
 
-        output = run_stage(run.stage, run.config, store.folders(run), store.cache, on_log=report)
-        curve.flush()
+            folders = store.folders(run)
+            output = run_stage(run.stage, run.config, folders, store.cache, on_log=report)
+            curve.flush()
+            assigned = ray.get_runtime_context().get_assigned_resources()
+            output.tags[f"lynx_{run.stage}_resources"] = describe(assigned)
         store.complete(run, output.metrics, output.history, output.tags)
     tune.report({"kind": "final", **output.metrics})
+
+
+def trial_resources(resources: Resources, runs: dict[str, StageRun]):
+    """Per trial, what it holds: a single-process stage its request; a multi-worker stage a
+    token CPU, its workers asking for theirs in their own placement group (Ray Train)."""
+    from ray.tune import PlacementGroupFactory
+
+    def of(config: dict[str, Any]) -> PlacementGroupFactory:
+        ask = resources.of(runs[config["run"]].stage)
+        bundle = {"CPU": 0.01} if ask.workers > 1 else ask.bundle()
+        return PlacementGroupFactory([{k: v for k, v in bundle.items() if v > 0}])
+
+    return of
 
 
 class CurveReporter:

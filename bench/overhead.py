@@ -74,7 +74,7 @@ def direct(sweep: str, out: Path) -> None:
 
     torch.set_num_threads(1)  # as each trial does with its 1 CPU
     spec = load_sweep(REPO / "sweeps" / f"{sweep}.yaml")
-    plan = make_plan(spec.expand(), spec.resources.gpus)
+    plan = make_plan(spec.expand(), spec.resources.gpus_by_stage())
     for run in plan.runs.values():
         folders = {stage: out / stage / key for stage, key in run.chain.items()}
         run_stage(run.stage, run.config, folders, out / "cache")

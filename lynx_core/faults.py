@@ -7,8 +7,9 @@ unless `LYNX_FAULT` matches the point, as `<action>@<pattern>[#<n>]`: a shell-st
 point names, and the n-th time this process reaches a match (default the first; `*`: every
 time). The actions:
 
-- `pause`: create a marker in `$LYNX_FAULT_DIR` holding the point's name, and sleep, so a test
-  can SIGKILL the sweep there; the marker is created exclusively: only one process pauses;
+- `pause`: create a marker in `$LYNX_FAULT_DIR` holding the point's name (then `paused.pid`,
+  the process's id), and sleep, so a test can SIGKILL the sweep (or that process) there; the
+  marker is created exclusively: only one process pauses;
 - `enospc` / `eacces`: raise the `OSError` a full disk / a refused permission would.
 
 Ray's local workers inherit the driver's environment, so one variable reaches every process
@@ -63,5 +64,8 @@ def _pause(name: str) -> None:
         return  # another process paused already
     finally:
         mine.unlink()
+    pid = folder / f".pid.{os.getpid()}"  # which process to kill, when it is one of many
+    pid.write_text(str(os.getpid()))
+    pid.rename(folder / "paused.pid")
     while True:  # until the test kills us
         time.sleep(60)

@@ -24,7 +24,11 @@ from ablations.spec import SweepError, load_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 TIMES: dict[str, float] = {}
-CLUSTER_CASES = ("cpus-beyond-machine", "cuda-without-gpus")  # refused by `capacity`
+CLUSTER_CASES = (  # refused by `capacity`
+    "cpus-beyond-machine",
+    "cuda-without-gpus",
+    "custom-resource-no-node-has",
+)
 
 
 @dataclass(frozen=True)
@@ -467,6 +471,29 @@ CASES = [
         "model.llm.attn_implementation",
         5,
         "flash-attn package is not installed",
+    ),
+    # per-stage resources: workers only where a stage can use them, batches they can share
+    Case(
+        "workers-on-eval",
+        "name: sweep\nresources:\n  cpus: 1\n  eval: {workers: 2}\n",
+        "resources.eval.workers",
+        4,
+        "workers",
+    ),
+    Case(
+        "workers-do-not-divide-the-batch",
+        "name: sweep\nbase:\n  train.stage2.batch_size: 10\nresources:\n"
+        "  stage2:\n    workers: 4\n",
+        "resources.stage2.workers",
+        6,
+        "multiple of 4",
+    ),
+    Case(
+        "custom-resource-no-node-has",
+        "name: sweep\nresources:\n  stage1: {custom: {accel: 1}}\n",
+        "resources.stage1",
+        3,
+        "accel 1 (the largest node has 0)",
     ),
 ]
 
