@@ -9,13 +9,14 @@ A variant that must run on CUDA in a trial given no GPU is refused from the file
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ablations.errors import Problem
-from ablations.spec import Ask, SweepSpec, Variant
+from ablations.spec import TRIAL_TOKEN_CPUS, Ask, SweepSpec, Variant
 from ablations.yaml_lines import line_of
 from lynx_core.stages import ON_DEVICE, STAGES, Stage
 
@@ -29,9 +30,11 @@ class Node:
     def has(self, name: str) -> float:
         return {"CPU": self.cpus, "GPU": self.gpus, **dict(self.custom)}.get(name, 0.0)
 
-    def fits(self, want: dict[str, float]) -> int:
-        """How many bundles of `want` (positive amounts) this node holds at once."""
-        return int(min((self.has(k) / v for k, v in want.items()), default=0))
+    def fits(self, want: dict[str, float], reserved_cpus: float = 0.0) -> int:
+        """How many bundles of `want` (positive amounts) this node holds at once, beside
+        `reserved_cpus` (a multi-worker trial's own token CPU)."""
+        have = {k: self.has(k) - (reserved_cpus if k == "CPU" else 0.0) for k in want}
+        return int(min((math.floor(have[k] / v + 1e-9) for k, v in want.items()), default=0))
 
 
 def local_node(count_gpus: bool) -> Node:
@@ -50,7 +53,7 @@ def cluster_nodes() -> list[Node]:
 def _node(resources: dict[str, float]) -> Node:
     custom = tuple(
         (k, v) for k, v in sorted(resources.items())
-        if k not in ("CPU", "GPU") and "memory" not in k and not k.startswith("node:")
+        if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith("node:")
     )  # fmt: skip
     return Node(resources.get("CPU", 0.0), resources.get("GPU", 0.0), custom)
 
@@ -126,20 +129,30 @@ FIELD_NAMES = {"CPU": "cpus", "GPU": "gpus"}  # Ray's names → the sweep's
 
 
 def _missing(ask: Ask, nodes: list[Node]) -> str:
-    """What a stage's request lacks on these nodes ('' if they can run it)."""
+    """What a stage's request lacks on these nodes ('' if they can run it). A multi-worker
+    stage's trial holds a token CPU on some node beside its workers (`ablations.trial`)."""
     want = {name: amount for name, amount in ask.bundle().items() if amount > 0}
-    places = sum(n.fits(want) for n in nodes)
+    token = TRIAL_TOKEN_CPUS if ask.workers > 1 else 0.0
+    counts = [n.fits(want) for n in nodes]
+    places = max(
+        (sum(counts) - c + n.fits(want, token) for n, c in zip(nodes, counts, strict=True)),
+        default=0,
+    )
     if places >= ask.workers:
         return ""
     if places:  # a worker fits somewhere, but not all of them at once
-        return f"{ask.workers} workers of {_text(want)} each, and the nodes hold {places}"
+        return (
+            f"{ask.workers} workers of {_text(want)} each (and the trial's {token:g} cpu), "
+            f"and the nodes hold {places}"
+        )
     short = [
         f"{FIELD_NAMES.get(name, name)} {asked:g} "
         f"(the largest node has {max((n.has(name) for n in nodes), default=0):g})"
         for name, asked in want.items()
         if all(asked > n.has(name) for n in nodes)
     ]
-    return f"a {'worker' if ask.workers > 1 else 'trial'} asks for {', '.join(short)}"
+    what = ", ".join(short) or f"{_text(want)}, which no single node has together"
+    return f"a {'worker' if ask.workers > 1 else 'trial'} asks for {what}"
 
 
 def _text(want: dict[str, float]) -> str:

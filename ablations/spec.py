@@ -93,6 +93,7 @@ __all__ = ["Problem", "SweepError", "SweepSpec", "Variant", "load_sweep"]
 
 
 Amount = Annotated[float, Field(gt=0)]
+TRIAL_TOKEN_CPUS = 0.01  # what a multi-worker stage's trial holds while its workers compute
 
 
 class TrialResources(StrictModel):
@@ -385,7 +386,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
     problems += _no_effect_fields(variants, leaves(spec.base), named, spec.scale, lines)
     wheres = {name: where for name, _, where in named}
     problems += _same_experiments(variants, wheres, spec.scale, lines)
-    problems += _uneven_workers(spec.resources, variants, lines)
+    problems += _worker_problems(spec.resources, variants, lines)
     if spec._check_paths:  # like weights, a judge key must be here before compute starts
         problems += _missing_judge_keys(variants, lines)
         if not problems:  # what the stages will read, once the configs themselves are sound
@@ -534,12 +535,25 @@ def _same_experiments(
     return list({p.message: p for p in problems}.values())  # once per pair, not per seed
 
 
-def _uneven_workers(resources: Resources, variants: list[Variant], lines: dict) -> list[Problem]:
+def _worker_problems(resources: Resources, variants: list[Variant], lines: dict) -> list[Problem]:
     """A stage's global micro-batch is split over its workers: it must split evenly, or the
-    workers would wait for one another every step."""
+    workers would wait for one another every step. A worker drives one GPU (or none): two
+    on one shared GPU fail in NCCL, and a second GPU of a worker would sit idle."""
     problems = []
     for stage in ("stage1", "stage2"):
-        workers = resources.of(stage).workers
+        ask = resources.of(stage)
+        workers = ask.workers
+        if workers > 1 and ask.gpus not in (0, 1):
+            problems.append(
+                Problem(
+                    f"resources.{stage}.gpus",
+                    f"is {ask.gpus:g} per worker with {workers} workers: each data-parallel "
+                    "worker drives one GPU; set gpus: 1 (or 0 for CPU workers) and more workers",
+                    line_of(lines, ("resources", stage, "gpus"))
+                    or line_of(lines, ("resources", stage))
+                    or line_of(lines, ("resources", "gpus")),
+                )
+            )
         uneven = [v.name for v in variants if getattr(v.config.train, stage).batch_size % workers]
         if workers > 1 and uneven:
             problems.append(

@@ -13,7 +13,7 @@ from typing import Any
 from ray import tune
 
 from ablations.plan import StageRun
-from ablations.spec import Resources
+from ablations.spec import TRIAL_TOKEN_CPUS, Resources
 from ablations.store import Store
 from ablations.workers import describe, run_on_workers
 
@@ -64,7 +64,8 @@ def run_stage_trial(
         if done is not None:
             tune.report({"kind": "final", **done.metrics})
             return
-        check_runtime(run)
+        if ask.workers == 1:  # a multi-worker stage checks on its workers, which hold the GPUs
+            check_runtime(run)
         folder = store.folder(run.stage, run.key)
         attempt = store.begin(run, checkpoints=saved_steps(folder), workers=ask.workers)
         if ask.workers > 1:
@@ -93,7 +94,7 @@ def trial_resources(resources: Resources, runs: dict[str, StageRun]):
 
     def of(config: dict[str, Any]) -> PlacementGroupFactory:
         ask = resources.of(runs[config["run"]].stage)
-        bundle = {"CPU": 0.01} if ask.workers > 1 else ask.bundle()
+        bundle = {"CPU": TRIAL_TOKEN_CPUS} if ask.workers > 1 else ask.bundle()
         return PlacementGroupFactory([{k: v for k, v in bundle.items() if v > 0}])
 
     return of

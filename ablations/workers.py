@@ -23,11 +23,10 @@ from ablations.plan import StageRun
 from ablations.spec import Ask
 from ablations.store import Store
 
-# Ray Train's controller retries placing a worker group it cannot place (about once a
-# minute) this many times before the trial fails: a cluster that could never hold the workers
-# is refused before the sweep starts (`ablations.capacity`), so a wait here is other trials
-# holding the resources for a while
-PLACEMENT_RETRIES = 60
+# Ray Train's controller retries placing a worker group it cannot place yet without limit,
+# as Tune queues a trial: a cluster that could never hold the workers is refused before the
+# sweep starts (`ablations.capacity`), so a wait here is other stages holding the resources
+PLACEMENT_RETRIES = -1
 
 
 def run_on_workers(
@@ -83,9 +82,11 @@ def stage_worker(
     import ray.train.torch
     import torch
 
+    from ablations.trial import check_runtime
     from lynx_core.pipeline import run_stage
     from lynx_core.train.distributed import Ranks
 
+    check_runtime(run)  # this worker's device and precision are the ones the key says
     torch.set_num_threads(threads)
     context = ray.train.get_context()
     ranks = Ranks(context.get_world_rank(), context.get_world_size(), ray.train.torch.get_device())

@@ -88,11 +88,12 @@ def loss_weight(batch: dict[str, torch.Tensor], ranks: Ranks) -> float:
 
 
 def scaled(loss: torch.Tensor, weight: float) -> torch.Tensor:
-    """`loss × weight`; a rank whose rows hold no answer token (weight 0) contributes a zero
-    that still reaches the graph, instead of the NaN of an empty mean."""
-    if weight == 1.0:
-        return loss
-    return torch.nan_to_num(loss, nan=0.0) * weight
+    """`loss × weight`. A rank whose rows hold no answer token (weight 0) has the NaN of an
+    empty mean: it contributes a zero that still reaches the graph. Any other NaN stays, for
+    the loop to stop on."""
+    if weight == 0.0:
+        return torch.nan_to_num(loss, nan=0.0) * 0.0
+    return loss if weight == 1.0 else loss * weight
 
 
 def mean_over_ranks(value: float, ranks: Ranks) -> float:

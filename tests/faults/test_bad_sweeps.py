@@ -28,6 +28,7 @@ CLUSTER_CASES = (  # refused by `capacity`
     "cpus-beyond-machine",
     "cuda-without-gpus",
     "custom-resource-no-node-has",
+    "more-workers-than-the-machine-holds",
 )
 
 
@@ -487,6 +488,20 @@ CASES = [
         "resources.stage2.workers",
         6,
         "multiple of 4",
+    ),
+    Case(
+        "workers-sharing-a-gpu",
+        "name: sweep\nresources:\n  stage1: {workers: 2, gpus: 0.5}\n",
+        "resources.stage1.gpus",
+        3,
+        "each data-parallel worker drives one GPU",
+    ),
+    Case(  # each worker fits this machine, not all of them beside their trial's token cpu
+        "more-workers-than-the-machine-holds",
+        "name: sweep\nresources:\n  stage2: {workers: 4096}\n",
+        "resources.stage2",
+        3,
+        "4096 workers of cpus 1 each (and the trial's 0.01 cpu)",
     ),
     Case(
         "custom-resource-no-node-has",

@@ -123,5 +123,9 @@ def cut_short(results: Path, reached: str, stage: str | None) -> Path | None:
         return Path(reached.removeprefix("write:")).parent
     if stage is None:
         return None
-    unfinished = [f for f in results.glob(f"store/{stage}/*") if not (f / "manifest.json").exists()]
-    return unfinished[0]
+    started = [  # begun (a claimed folder holds only its lock until the run begins)
+        f
+        for f in results.glob(f"store/{stage}/*")
+        if (f / "attempts.jsonl").exists() and not (f / "manifest.json").exists()
+    ]
+    return started[0]

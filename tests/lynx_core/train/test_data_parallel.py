@@ -52,6 +52,8 @@ def _rank(rank: int, world: int, port: int, folders, cache, changes, out: Path) 
         RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), DS_ACCELERATOR="cpu",
     )  # fmt: skip
+    if rank > 0:  # any write of ours (`lynx_core.atomic`) from another rank fails the run
+        os.environ["LYNX_FAULT"] = "eacces@write:*#*"
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
@@ -108,8 +110,8 @@ def test_two_ranks_train_the_weights_one_process_trains(stage1, tmp_path, change
         for mine, theirs in zip(rank["history"], single, strict=True):
             assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-4)
 
-    # only rank 0 wrote: one weights file, one best, one checkpoint per save (the newest two
-    # kept); DeepSpeed's checkpoint is its own, one shard per rank
+    # only rank 0 wrote (rank 1 could not: `_rank`): one weights file, one best, one
+    # checkpoint per save (the newest two kept); DeepSpeed's checkpoint is one shard per rank
     written = sorted(p.name for p in (tmp_path / "two" / "stage2").iterdir())
     assert WEIGHTS in written and BEST_WEIGHTS in written
     if "train.deepspeed.zero_stage" not in changes:
