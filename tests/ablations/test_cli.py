@@ -264,12 +264,14 @@ def test_owleval_sheets_go_out_and_ratings_come_back_into_mlflow(smoke_run):
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_the_main_sweep_trains_every_architecture_once_and_tabulates_it(tmp_path):
-    """`make sweep NAME=arch` end to end (about 4 minutes on 2 cores): 4 variants on one shared
-    bases run, each stage 2 learning, all recorded and tabulated against the baseline."""
+    """`make sweep NAME=arch` end to end, at the tiny scale (`SCALE=tiny`: the same file and
+    command path, tens of steps; at its own toy scale it takes 5-9 minutes, which `make
+    bench` spends on it, as `overhead_arch`): 4 variants on one shared bases run, each stage 2
+    learning, all recorded and tabulated against the baseline."""
     results = tmp_path / "results"
-    done = run_cli("sweep", "arch", results=results, timeout=2300)
+    done = run_cli("sweep", "arch", "--scale", "tiny", results=results, timeout=2300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    _, runs = variant_runs(results, "arch")
+    _, runs = variant_runs(results, "arch@tiny")
     assert sorted(r.data.tags["lynx_variant"] for r in runs) == [
         "cross-attention-adapters",
         "cross-attention-no-adapters",
@@ -284,6 +286,6 @@ def test_the_main_sweep_trains_every_architecture_once_and_tabulates_it(tmp_path
     for manifest in (store / "stage2").glob("*/manifest.json"):
         losses = [r["loss"] for r in json.loads(manifest.read_text())["history"]]
         assert losses[-1] < losses[0], f"stage 2 did not learn: {manifest}"
-    ablation = (results / "arch" / "ablation.md").read_text()
+    ablation = (results / "arch@tiny" / "ablation.md").read_text()
     assert "Δ image Overall %" in ablation and "model.arch=cross_attention" in ablation
     assert sum(f"| {r.data.tags['lynx_variant']} " in ablation for r in runs) == 4

@@ -108,6 +108,7 @@ def mlflow_server(tmp_path):
         server.wait(timeout=30)
 
 
+@pytest.mark.slow  # a Ray cluster, an MLflow server and a smoke sweep: two minutes
 def test_ray_job_submit_of_the_smoke_sweep_logs_to_the_mlflow_server(
     ray_cluster, mlflow_server, tmp_path
 ):

@@ -86,7 +86,7 @@ ZERO2 = {"train.deepspeed.zero_stage": 2, "train.stage2.batch_size": 8}
     "changes",
     [
         # 7 rows split 3 + 4: the ranks' losses are weighted by their shares of the tokens
-        {"train.stage2.batch_size": 7},
+        pytest.param({"train.stage2.batch_size": 7}, marks=pytest.mark.slow),
         pytest.param(ZERO2, marks=pytest.mark.slow),
     ],
     ids=["ddp", "zero2"],
