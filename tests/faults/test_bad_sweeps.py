@@ -498,9 +498,10 @@ CASES = [
     ),
     Case(  # each worker fits this machine, not all of them beside their trial's token cpu
         "more-workers-than-the-machine-holds",
-        "name: sweep\nresources:\n  stage2: {workers: 4096}\n",
+        "name: sweep\nbase: {train.stage2.batch_size: 4096}\nresources:\n"
+        "  stage2: {workers: 4096}\n",
         "resources.stage2",
-        3,
+        4,
         "4096 workers of cpus 1 each (and the trial's 0.01 cpu)",
     ),
     Case(
