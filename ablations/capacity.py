@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ablations.errors import Problem
-from ablations.spec import TRIAL_TOKEN_CPUS, Ask, SweepSpec, Variant
+from ablations.spec import TRIAL_TOKEN_CPUS, Ask, SweepSpec, Variant, first_names
 from ablations.yaml_lines import line_of
 from lynx_core.stages import ON_DEVICE, STAGES, Stage
 
@@ -131,7 +131,7 @@ FIELD_NAMES = {"CPU": "cpus", "GPU": "gpus"}  # Ray's names → the sweep's
 def _missing(ask: Ask, nodes: list[Node]) -> str:
     """What a stage's request lacks on these nodes ('' if they can run it). A multi-worker
     stage's trial holds a token CPU on some node beside its workers (`ablations.trial`)."""
-    want = {name: amount for name, amount in ask.bundle().items() if amount > 0}
+    want = ask.bundle()
     token = TRIAL_TOKEN_CPUS if ask.workers > 1 else 0.0
     counts = [n.fits(want) for n in nodes]
     places = max(
@@ -162,14 +162,14 @@ def _text(want: dict[str, float]) -> str:
 def device_problems(spec: SweepSpec, variants: list[Variant]) -> list[Problem]:
     """`train.device: cuda` in a stage given no GPU sees none (Ray hides them)."""
     problems = []
+    names = [v.name for v in variants if v.config.train.device == "cuda"]
     for stage in ON_DEVICE:
         ask = spec.resources.of(stage)
-        names = [v.name for v in variants if v.config.train.device == "cuda"]
         if ask.gpus == 0 and names:
             problems.append(
                 Problem(
                     "train.device",
-                    f"is 'cuda' for {_names(names)} but the {stage} trials get no GPU "
+                    f"is 'cuda' for {first_names(names)} but the {stage} trials get no GPU "
                     f"(resources.gpus is 0 for {stage}); give them GPUs (`resources: "
                     "{gpus: 1}`) or set train.device: auto",
                     _line(spec) or line_of(spec._lines, ("base",)),
@@ -177,10 +177,6 @@ def device_problems(spec: SweepSpec, variants: list[Variant]) -> list[Problem]:
             )
             break
     return problems
-
-
-def _names(names: list[str]) -> str:
-    return f"{', '.join(names[:4])}{' …' if len(names) > 4 else ''}"
 
 
 def _local_gpus() -> int:

@@ -127,9 +127,15 @@ class Ask:
         )
         return f"{self.workers} workers x {each}" if self.workers > 1 else each
 
+    @property
+    def threads(self) -> int:
+        """Torch threads for one worker: its whole CPUs, at least one."""
+        return max(int(self.cpus), 1)
+
     def bundle(self) -> dict[str, float]:
-        """One worker's resources in Ray's names."""
-        return {"CPU": self.cpus, "GPU": self.gpus, **self.custom}
+        """One worker's resources in Ray's names, the amounts it asks for (none of 0)."""
+        every = {"CPU": self.cpus, "GPU": self.gpus, **self.custom}
+        return {name: amount for name, amount in every.items() if amount > 0}
 
 
 class Resources(StrictModel):
@@ -535,6 +541,11 @@ def _same_experiments(
     return list({p.message: p for p in problems}.values())  # once per pair, not per seed
 
 
+def first_names(names: list[str]) -> str:
+    """The first four names of a list, and '…' if there are more."""
+    return f"{', '.join(names[:4])}{' …' if len(names) > 4 else ''}"
+
+
 def _worker_problems(resources: Resources, variants: list[Variant], lines: dict) -> list[Problem]:
     """A stage's global micro-batch is split over its workers: it must split evenly, or the
     workers would wait for one another every step. A worker drives one GPU (or none): two
@@ -560,8 +571,8 @@ def _worker_problems(resources: Resources, variants: list[Variant], lines: dict)
                 Problem(
                     f"resources.{stage}.workers",
                     f"is {workers}, but train.{stage}.batch_size (the global micro-batch the "
-                    f"workers share) does not divide by it for {', '.join(uneven[:4])}"
-                    f"{' …' if len(uneven) > 4 else ''}; make it a multiple of {workers}",
+                    f"workers share) does not divide by it for {first_names(uneven)}; make it "
+                    f"a multiple of {workers}",
                     line_of(lines, ("resources", stage, "workers")),
                 )
             )

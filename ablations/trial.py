@@ -56,7 +56,7 @@ def run_stage_trial(
 
     run = runs[config["run"]]
     ask = resources.of(run.stage)
-    torch.set_num_threads(max(int(ask.cpus), 1))
+    torch.set_num_threads(ask.threads)
     store = Store(Path(store_root))
     store.verify_inputs(run)  # never build on corrupted outputs
     with store.claim(run):
@@ -95,7 +95,7 @@ def trial_resources(resources: Resources, runs: dict[str, StageRun]):
     def of(config: dict[str, Any]) -> PlacementGroupFactory:
         ask = resources.of(runs[config["run"]].stage)
         bundle = {"CPU": TRIAL_TOKEN_CPUS} if ask.workers > 1 else ask.bundle()
-        return PlacementGroupFactory([{k: v for k, v in bundle.items() if v > 0}])
+        return PlacementGroupFactory([bundle])
 
     return of
 

@@ -42,17 +42,16 @@ def run_on_workers(
     from ray.train.torch import TorchConfig, TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    resources = {name: amount for name, amount in ask.bundle().items() if amount > 0}
     trainer = TorchTrainer(
         partial(
             stage_worker,
             run=run,
             store_root=str(store.root.resolve()),
-            threads=max(int(ask.cpus), 1),
+            threads=ask.threads,
             fail_at=fail_at if attempt == 1 else None,
         ),
         scaling_config=ScalingConfig(
-            num_workers=ask.workers, use_gpu=ask.gpus > 0, resources_per_worker=resources
+            num_workers=ask.workers, use_gpu=ask.gpus > 0, resources_per_worker=ask.bundle()
         ),
         torch_config=TorchConfig(backend="nccl" if ask.gpus > 0 else "gloo"),
         run_config=RunConfig(
