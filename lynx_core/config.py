@@ -167,6 +167,12 @@ class LLMConfig(StrictModel):
         "same result up to float rounding; flash_attention_2 needs the flash-attn package "
         "and a CUDA GPU",
     )
+    prompt_template: Literal["lynx", "vicuna_v1.1"] = Field(
+        "lynx",
+        description="how conversations are written for this LLM (lynx_core.data.dialogue): "
+        "'lynx' is the released Lynx prompt 'User: {q}\\nBot: {a}'; 'vicuna_v1.1' is the "
+        "format Vicuna v1.1+ was fine-tuned on (system message, 'USER: {q} ASSISTANT: {a}</s>')",
+    )
     toy_base: Literal["llama", "vicuna"] = Field(
         "vicuna",
         description="toy bases only (ignored with `path`): 'llama' is pretrained on plain world "

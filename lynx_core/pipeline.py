@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 from lynx_core.atomic import write_with
 from lynx_core.config import StageConfig, VariantConfig
 from lynx_core.data.batches import batch_indices, collate, read_pixels, to_pixels
+from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.formats import frame_picks
 from lynx_core.data.mixture import Mixture, normalised
 from lynx_core.data.stage_data import FilePool, caption_examples, file_pools, stage2_pools
@@ -175,10 +176,11 @@ def stage_batches(
     padding); with several ranks, this rank's rows of it, and only their media are read."""
     build = _stage1_batches if stage == "stage1" else _stage2_batches
     examples_of = build(cfg, world, features)
+    template = TEMPLATES[cfg.model.llm.prompt_template]
 
     def batch(number: int) -> dict[str, torch.Tensor]:
         examples, media = examples_of(number)
-        text = collate(examples, tokenizer)  # padded as the whole batch is, on every rank
+        text = collate(examples, tokenizer, template)  # padded as the whole batch, on every rank
         if ranks.world == 1:
             return {**text, **media([e.media for e in examples])}
         mine = examples[ranks.rows(len(examples))]

@@ -77,6 +77,9 @@ PAPER_RECIPE = {
     "train.log_every": 50,
     "train.checkpoint_every": 1_000,
     "model.llm.attn_implementation": "sdpa",  # flash_attention_2 where flash-attn is installed
+    # the released Lynx prompt for both LLMs, as the paper compares them; 'vicuna_v1.1' is
+    # Vicuna's own format, for a study of the template itself
+    "model.llm.prompt_template": "lynx",
 }
 
 PRESETS: dict[str, Preset] = {

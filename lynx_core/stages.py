@@ -94,6 +94,11 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.llm.attn_implementation": None,
 }
 
+# fields added after stores were written, with the value every earlier run had: a variant that
+# leaves one at that value keeps the stage keys it had before the field existed, so the
+# stages it already recorded are reused instead of recomputed
+INTRODUCED_AT: dict[str, Any] = {"model.llm.prompt_template": "lynx"}
+
 
 def stage_of(field: str) -> Stage | None:
     """The stage that reads a dotted leaf field (None: affects no result)."""
@@ -111,7 +116,12 @@ def stage_of(field: str) -> Stage | None:
 def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
     """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
     flat = flatten(config.model_dump(mode="json"))
-    return {field: value for field, value in sorted(flat.items()) if stage_of(field) == stage}
+    unset = object()
+    return {
+        field: value
+        for field, value in sorted(flat.items())
+        if stage_of(field) == stage and value != INTRODUCED_AT.get(field, unset)
+    }
 
 
 def planned_runtime(train: TrainConfig, gpus: bool) -> str:

@@ -12,12 +12,14 @@ import torch
 from lynx_core.config import ModelConfig, PromptConfig
 from lynx_core.data import toyworld as tw
 from lynx_core.data.batches import collate, to_pixels
+from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.stage_data import CAPTION_PROMPT, task_examples, vocabulary
 from lynx_core.data.tasks import Example
 from lynx_core.model.llm import build_llm, build_word_tokenizer
 from lynx_core.model.vision import build_vision_tower
 
 REPO = Path(__file__).resolve().parents[1]
+LYNX = TEMPLATES["lynx"]
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +50,7 @@ class ToySample:
 
     def batch(self, examples, tokenizer, size: int = 32, with_answers: bool = True):
         pixels = to_pixels(self.images[[e.media for e in examples]], size)
-        return collate(examples, tokenizer, pixels, with_answers=with_answers)
+        return collate(examples, tokenizer, LYNX, pixels, with_answers=with_answers)
 
 
 @pytest.fixture(scope="session")

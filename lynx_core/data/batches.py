@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from transformers import PreTrainedTokenizerBase
 
-from lynx_core.data.dialogue import format_prompt
+from lynx_core.data.dialogue import DialogueTemplate
 from lynx_core.data.formats import read_image, read_video
 from lynx_core.data.tasks import Example
 from lynx_core.model.prefix import IGNORE_INDEX
@@ -67,13 +67,18 @@ def _pad(encoded: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, t
 def collate(
     examples: Sequence[Example],
     tokenizer: PreTrainedTokenizerBase,
+    template: DialogueTemplate,
     pixels: torch.Tensor | None = None,
     with_answers: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Left-padded input_ids, attention_mask and labels, plus the examples' `pixels` if given
-    (text-only batches have none)."""
+    """Left-padded input_ids, attention_mask and labels of the examples written in the LLM's
+    dialogue `template`, plus their `pixels` if given (text-only batches have none)."""
     encoded = [
-        encode(tokenizer, format_prompt(ex.prompt, ex.context), ex.answer if with_answers else None)
+        encode(
+            tokenizer,
+            template.prompt(ex.prompt, ex.context, ex.history),
+            ex.answer if with_answers else None,
+        )
         for ex in examples
     ]
     batch = _pad(encoded, tokenizer.pad_token_id)

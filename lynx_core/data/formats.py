@@ -34,7 +34,7 @@ from PIL import Image
 from pydantic import Field, ValidationError
 
 from lynx_core.config import StrictModel, TrainFileConfig
-from lynx_core.data.dialogue import format_turn
+from lynx_core.data.dialogue import Turn
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class TrainingItem(StrictModel):
     media: Path | None
     prompt: str
     answer: str
-    context: str = ""  # earlier turns of a conversation, in the training prompt format
+    history: tuple[Turn, ...] = ()  # earlier turns of its conversation, (question, answer)
     source: str  # "file:line", for error messages
 
 
@@ -263,8 +263,9 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
-def _llava_turns(row: dict) -> list[tuple[str, str, str]]:
-    """(context, question, answer) per human/gpt pair of a LLaVA conversation."""
+def _llava_turns(row: dict) -> list[tuple[tuple[Turn, ...], str, str]]:
+    """(earlier turns, question, answer) per human/gpt pair of a LLaVA conversation; the
+    template that writes them is the LLM's (`lynx_core.data.dialogue`), applied at collate."""
     turns = row.get("conversations")
     if (
         not isinstance(turns, list)
@@ -273,21 +274,21 @@ def _llava_turns(row: dict) -> list[tuple[str, str, str]]:
         or not all(isinstance(t, dict) for t in turns)
     ):
         raise ValueError("'conversations' must be a non-empty list of human/gpt pairs")
-    out, context = [], []
+    out, history = [], ()
     for human, gpt in zip(turns[::2], turns[1::2], strict=True):
         if (human.get("from"), gpt.get("from")) != ("human", "gpt"):
             raise ValueError("'conversations' must alternate 'from': 'human' then 'gpt'")
         question, answer = _clean(str(human.get("value", ""))), str(gpt.get("value", "")).strip()
-        out.append(("\n".join(context), question, answer))
-        context.append(format_turn(question, answer))
+        out.append((history, question, answer))
+        history = (*history, (question, answer))
     return out
 
 
-def _simple_turns(row: dict) -> list[tuple[str, str, str]]:
+def _simple_turns(row: dict) -> list[tuple[tuple[Turn, ...], str, str]]:
     missing = [k for k in ("instruction", "answer") if not isinstance(row.get(k), str)]
     if missing:
         raise ValueError(f"needs text fields 'instruction' and 'answer' (missing: {missing})")
-    return [("", _clean(row["instruction"]), row["answer"].strip())]
+    return [((), _clean(row["instruction"]), row["answer"].strip())]
 
 
 def load_training_file(
@@ -317,14 +318,14 @@ def load_training_file(
         except ValueError as err:
             problems.append(f"{where}: {err}")
             continue
-        for context, question, answer in turns:
+        for history, question, answer in turns:
             items.append(
                 TrainingItem(
                     kind=kind,
                     media=media,
                     prompt=question,
                     answer=answer,
-                    context=context,
+                    history=history,
                     source=f"{file}:{where}",
                 )
             )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data import toyworld as tw
+from lynx_core.data.dialogue import TEMPLATES, DialogueTemplate
 from lynx_core.data.formats import load_training_file
 from lynx_core.data.mixture import passes_quality_filter
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
@@ -29,9 +30,11 @@ CAPTION_PROMPT = TASKS["caption"].paraphrases[0]  # stage 1 asks for captions on
 _SLOT = re.compile(r"\{\w+\}")
 
 
-def vocabulary() -> list[str]:
-    """Every token the world, its tasks and prompts can produce, plus the dialogue format's."""
-    texts = ["User : Bot", MME_SUFFIX, *OWL_PROMPTS, *tw.FILLER]
+def vocabulary(template: DialogueTemplate = TEMPLATES["lynx"]) -> list[str]:
+    """Every token the world, its tasks and prompts can produce, plus the words of the
+    dialogue `template` (its end-of-answer mark is the tokenizer's own special token)."""
+    texts = [template.system, template.ask.format(question=""), MME_SUFFIX, *OWL_PROMPTS]
+    texts += tw.FILLER
     texts += [p for t in TASKS.values() for p in t.paraphrases]
     texts += [i for kind in LENGTH_INSTRUCTIONS.values() for i in kind]
     texts += [*tw.COLORS, *tw.SHAPES, *(f"{s}s" for s in tw.SHAPES), *tw.NUMBERS, *tw.COLUMNS]
@@ -117,7 +120,7 @@ def file_pools(cfg: DataConfig) -> dict[str, tuple[float, FilePool]]:
             if not mine:
                 continue
             examples = [
-                Example(i, kind, it.prompt, it.answer, "Others", file.task_name, it.context)
+                Example(i, kind, it.prompt, it.answer, "Others", file.task_name, history=it.history)
                 for i, it in enumerate(mine)
             ]
             pool = FilePool(examples, [it.media for it in mine], kind)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lynx_core.data.dialogue import Turn
 from lynx_core.data.prompts import Length, Prompt
 from lynx_core.data.toyworld import COLORS, NUMBERS, SHAPES, WORDS, Clip, Scene
 
@@ -33,7 +34,8 @@ class Example:
     """One training or evaluation item.
 
     `media` indexes the split's images or videos (`kind`), -1 for text-only. `context` is text
-    placed before the user turn, where a Lynx prefix puts the visual tokens. `references` are
+    placed before the user turn, where a Lynx prefix puts the visual tokens; `history` the
+    conversation's earlier turns, as (question, answer). `references` are
     the accepted answers a judge compares against (the short answer and its aliases).
     """
 
@@ -44,6 +46,7 @@ class Example:
     category: str
     task: str = ""
     context: str = ""
+    history: tuple[Turn, ...] = ()
     references: tuple[str, ...] = ()
     instruction: Length | None = None
 

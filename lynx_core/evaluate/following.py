@@ -20,6 +20,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lynx_core.config import EvalConfig
+from lynx_core.data.dialogue import DialogueTemplate
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS
 from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
@@ -85,6 +86,7 @@ def score_following(
 def llm_answers(
     llm: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
+    template: DialogueTemplate,
     examples: Sequence[Example],
     cfg: EvalConfig,
     runtime: Runtime = CPU,
@@ -97,4 +99,4 @@ def llm_answers(
         out = llm.generate(input_ids=ids, attention_mask=batch["attention_mask"], **settings)
         return out[:, ids.shape[1] :]  # left-padded: every prompt ends where the answers begin
 
-    return decode_answers(examples, tokenizer, cfg, generate, runtime)
+    return decode_answers(examples, tokenizer, template, cfg, generate, runtime)

@@ -18,6 +18,7 @@ from transformers import PreTrainedTokenizerBase
 
 from lynx_core.config import EvalConfig
 from lynx_core.data.batches import collate
+from lynx_core.data.dialogue import DialogueTemplate
 from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.metric_names import class_key
@@ -30,13 +31,15 @@ GenerateFn = Callable[..., torch.Tensor]  # (batch, **decoding settings) → new
 def decode_answers(
     examples: Sequence[Example],
     tokenizer: PreTrainedTokenizerBase,
+    template: DialogueTemplate,
     cfg: EvalConfig,
     generate: GenerateFn,
     runtime: Runtime = CPU,
     media: Callable[[Sequence[Example]], dict[str, torch.Tensor]] | None = None,
     max_new_tokens: int | None = None,
 ) -> list[str]:
-    """Answers to `examples`, batch by batch: prompts collated (with each batch's `media`
+    """Answers to `examples`, batch by batch: prompts written in the LLM's dialogue `template`
+    and collated (with each batch's `media`
     inputs) and moved to the device, `generate` called with the decoding settings (greedy or
     beam, `cfg`), its new tokens decoded."""
     settings = {
@@ -51,7 +54,7 @@ def decode_answers(
         range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None
     ):
         chunk = examples[start : start + cfg.batch_size]
-        batch = collate(chunk, tokenizer, with_answers=False)
+        batch = collate(chunk, tokenizer, template, with_answers=False)
         if media is not None:
             batch.update(media(chunk))
         batch = runtime.to_device(batch)
@@ -64,6 +67,7 @@ def decode_answers(
 def generate_answers(
     model: LynxModel,
     tokenizer: PreTrainedTokenizerBase,
+    template: DialogueTemplate,
     examples: Sequence[Example],
     media: torch.Tensor,
     cfg: EvalConfig,
@@ -83,7 +87,9 @@ def generate_answers(
     def inputs(chunk: Sequence[Example]) -> dict[str, torch.Tensor]:
         return {media_key: media[[e.media for e in chunk]]}
 
-    return decode_answers(examples, tokenizer, cfg, generate, runtime, inputs, max_new_tokens)
+    return decode_answers(
+        examples, tokenizer, template, cfg, generate, runtime, inputs, max_new_tokens
+    )
 
 
 def _percent(part: float, whole: float) -> float:

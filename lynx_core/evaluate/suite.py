@@ -26,6 +26,7 @@ from transformers import PreTrainedModel
 from lynx_core.atomic import write_text
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
+from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.formats import (
     OpenVQAItem,
     load_mme,
@@ -127,6 +128,7 @@ class Answerer:
         return openvqa.generate_answers(
             self.model,
             self.tokenizer,
+            TEMPLATES[self.cfg.model.llm.prompt_template],
             examples,
             self.table.tensor(examples[0].kind),
             self.cfg.eval,
@@ -203,7 +205,8 @@ def _bare_llm_following(base_llm, tokenizer, described, kinds, cfg: VariantConfi
     """The frozen LLM's compliance on the described questions; its copy is freed on return
     (at paper scale a second 7B LLM)."""
     llm = base_llm().to(runtime.device)
-    answers = llm_answers(llm, tokenizer, described, cfg.eval, runtime)
+    template = TEMPLATES[cfg.model.llm.prompt_template]
+    answers = llm_answers(llm, tokenizer, template, described, cfg.eval, runtime)
     return score_following("llm_compliance", described, kinds, answers, cfg.eval.detailed_min_words)
 
 

@@ -25,6 +25,7 @@ from lynx_core.atomic import write_bytes, write_dir
 from lynx_core.config import StageConfig, VariantConfig
 from lynx_core.data import toyworld as tw
 from lynx_core.data.batches import batch_indices, collate, plain_batch, to_pixels
+from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.stage_data import instruct_corpus, vocabulary
 from lynx_core.data.worldset import image_set
 from lynx_core.model.llm import build_llm, build_word_tokenizer, load_tokenizer
@@ -66,7 +67,8 @@ def train_toy_llm(
 ) -> tuple[PreTrainedTokenizerBase, PreTrainedModel, list[Record]]:
     """Tokenizer and tiny LLaMA pretrained on world text, then (vicuna) instruction-tuned."""
     torch.manual_seed(cfg.train.bases_seed)
-    tokenizer = build_word_tokenizer(vocabulary())
+    template = TEMPLATES[cfg.model.llm.prompt_template]
+    tokenizer = build_word_tokenizer(vocabulary(template))
     llm = build_llm(cfg.model.llm, tokenizer)
     llm.train()
     phases = bases_phases(cfg)
@@ -86,7 +88,7 @@ def train_toy_llm(
 
         def dialogue_loss(step: int) -> torch.Tensor:
             rows = batch_indices(len(corpus), batch_size, step, cfg.train.bases_seed)
-            return llm(**collate([corpus[i] for i in rows], tokenizer)).loss
+            return llm(**collate([corpus[i] for i in rows], tokenizer, template)).loss
 
         history += _phase("instruct", cfg, dialogue_loss, list(llm.parameters()), out, on_log)
     return tokenizer, llm, history

@@ -52,7 +52,7 @@ def test_llava_conversations_become_one_example_per_turn_with_earlier_turns_as_c
         ("image", "Is it bright?", "Yes, very."),
         ("text", "Say hi", "hi"),
     ]
-    assert items[0].context == "" and items[1].context == "User: What colour is it?\nBot: Red."
+    assert items[0].history == () and items[1].history == (("What colour is it?", "Red."),)
     assert items[0].media == (tmp_path / "images" / "red.png").resolve()
 
 

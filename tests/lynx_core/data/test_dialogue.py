@@ -1,0 +1,104 @@
+"""Dialogue templates: Lynx's released prompt written as it always was, Vicuna v1.1's as
+FastChat writes it, chosen per LLM by `model.llm.prompt_template`, and keyed so that the
+default keeps the stage keys of stores written before the choice existed."""
+
+from __future__ import annotations
+
+import json
+from typing import get_args
+
+from PIL import Image
+
+from lynx_core.config import LLMConfig, VariantConfig, flatten
+from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.stages import INTRODUCED_AT, STAGES, stage_inputs
+from tests.tiny import tiny_config
+
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+
+def test_the_lynx_template_writes_the_released_prompt_with_context_and_earlier_turns():
+    lynx = TEMPLATES["lynx"]
+    assert lynx.prompt("What colour is it?") == "User: What colour is it?\nBot:"
+    assert lynx.prompt("Shape?", context="a red ball .") == "a red ball . User: Shape?\nBot:"
+    earlier = [("What colour?", "Red."), ("Shape?", "Ball.")]
+    assert lynx.prompt("Big?", history=earlier) == (
+        "User: What colour?\nBot: Red.\nUser: Shape?\nBot: Ball. User: Big?\nBot:"
+    )
+
+
+def test_the_vicuna_template_writes_fastchats_vicuna_v1_1_conversation():
+    # FastChat: get_conv_template("vicuna_v1.1"), messages [q1, a1, q2, None], get_prompt()
+    vicuna = TEMPLATES["vicuna_v1.1"]
+    assert vicuna.prompt("Is it bright?", history=[("What colour is it?", "Red.")]) == (
+        f"{VICUNA_SYSTEM} USER: What colour is it? ASSISTANT: Red.</s>USER: Is it bright? "
+        "ASSISTANT:"
+    )
+    assert vicuna.prompt("Shape?") == f"{VICUNA_SYSTEM} USER: Shape? ASSISTANT:"
+
+
+def test_every_configurable_template_exists_and_the_default_keeps_earlier_keys():
+    assert set(get_args(LLMConfig.model_fields["prompt_template"].annotation)) == set(TEMPLATES)
+    defaults = flatten(VariantConfig().model_dump(mode="json"))
+    assert all(defaults[field] == value for field, value in INTRODUCED_AT.items())
+    lynx, vicuna = tiny_config(), tiny_config(**{"model.llm.prompt_template": "vicuna_v1.1"})
+    for stage in STAGES:  # the default is not in any key; the other choice is in the bases'
+        assert not any(field in INTRODUCED_AT for field in stage_inputs(lynx, stage))
+    assert stage_inputs(vicuna, "bases") == {
+        **stage_inputs(lynx, "bases"),
+        "model.llm.prompt_template": "vicuna_v1.1",
+    }
+
+
+def test_a_vicuna_llm_is_instruction_tuned_and_trained_on_its_own_format(tmp_path):
+    """The toy Vicuna learns the template's words (none unknown), and a stage-2 batch of a
+    multi-turn LLaVA file holds exactly the Vicuna prompts of its turns."""
+    from lynx_core.pipeline import run_stage, stage_batches
+    from lynx_core.train.bases import load_bases
+
+    image = tmp_path / "data" / "red.png"
+    image.parent.mkdir(parents=True)
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(image)
+    conversation = [
+        {"from": "human", "value": "<image>\nwhat colour is it ?"},
+        {"from": "gpt", "value": "red"},
+        {"from": "human", "value": "what shape is it ?"},
+        {"from": "gpt", "value": "square"},
+    ]
+    file = tmp_path / "data" / "talk.json"
+    file.write_text(json.dumps([{"image": "red.png", "conversations": conversation}]))
+    cfg = tiny_config(
+        **{
+            "model.llm.prompt_template": "vicuna_v1.1",
+            "train.bases.steps": 2,
+            "train.instruct.steps": 2,
+            "train.clip.steps": 0,
+            "train.stage2.batch_size": 2,
+            "data.train_files": [{"path": str(file)}],
+            "data.mixture": {"talk": 1.0},
+        }
+    )
+    folders = {stage: tmp_path / stage for stage in STAGES}
+    run_stage("bases", cfg, folders, tmp_path / "cache")
+    tokenizer, _ = load_bases(cfg, folders["bases"])
+    vicuna = TEMPLATES["vicuna_v1.1"]
+    system = tokenizer(vicuna.system, add_special_tokens=False).input_ids
+    assert tokenizer.unk_token_id not in system
+
+    batch = stage_batches("stage2", cfg, tmp_path / "cache" / "world", tokenizer)(0)
+    second_turn = vicuna.prompt("what shape is it ?", history=[("what colour is it ?", "red")])
+    expected = {
+        tuple(tokenizer(prompt, add_special_tokens=False).input_ids)
+        for prompt in (vicuna.prompt("what colour is it ?"), second_turn)
+    }
+    prompts = set()
+    rows = zip(batch["input_ids"], batch["attention_mask"].bool(), batch["labels"], strict=True)
+    for ids, mask, labels in rows:
+        ids, labels = ids[mask], labels[mask]
+        prompt_ids = ids[1 : int((labels == -100).sum())]  # after <s>, before the answer
+        prompts.add(tuple(prompt_ids.tolist()))
+    assert prompts == expected
+    assert tokenizer.eos_token_id in tokenizer(second_turn, add_special_tokens=False).input_ids
