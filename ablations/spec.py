@@ -105,8 +105,9 @@ class TrialResources(StrictModel):
 
 
 class WorkerResources(TrialResources):
-    """A training stage's request: per worker, and how many workers (data-parallel ranks of
-    one Ray Train run); `workers: 1` is a plain trial."""
+    """A training or eval stage's request: per worker, and how many workers (data-parallel
+    ranks of one Ray Train run; eval deals its batches of questions out among them);
+    `workers: 1` is a plain trial."""
 
     workers: int = Field(1, ge=1, le=4096)
 
@@ -150,7 +151,7 @@ class Resources(StrictModel):
     bases: TrialResources = TrialResources()
     stage1: WorkerResources = WorkerResources()
     stage2: WorkerResources = WorkerResources()
-    eval: TrialResources = TrialResources()
+    eval: WorkerResources = WorkerResources()
 
     def of(self, stage: Stage) -> Ask:
         own: TrialResources = getattr(self, stage)
@@ -551,7 +552,7 @@ def _worker_problems(resources: Resources, variants: list[Variant], lines: dict)
     workers would wait for one another every step. A worker drives one GPU (or none): two
     on one shared GPU fail in NCCL, and a second GPU of a worker would sit idle."""
     problems = []
-    for stage in ("stage1", "stage2"):
+    for stage in ("stage1", "stage2", "eval"):
         ask = resources.of(stage)
         workers = ask.workers
         if workers > 1 and ask.gpus not in (0, 1):
@@ -565,6 +566,8 @@ def _worker_problems(resources: Resources, variants: list[Variant], lines: dict)
                     or line_of(lines, ("resources", "gpus")),
                 )
             )
+        if stage == "eval":  # its batches are dealt out whole: any number of workers
+            continue
         uneven = [v.name for v in variants if getattr(v.config.train, stage).batch_size % workers]
         if workers > 1 and uneven:
             problems.append(

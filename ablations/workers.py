@@ -1,10 +1,12 @@
-"""A training stage on several workers: a Ray Train `TorchTrainer` run inside its Tune trial.
+"""A stage on several workers: a Ray Train `TorchTrainer` run inside its Tune trial.
 
 Ray Train V2's way of nesting Train in Tune: the trial (holding a token CPU) builds the
 trainer and calls `fit()`; the workers get their own placement group, one bundle each of the
 stage's `resources.<stage>` request; Ray Train sets up the process group (NCCL on GPUs, gloo
 on CPUs) before our code runs, and each worker runs the stage as its rank
-(`lynx_core.train.distributed`). Rank 0 writes the stage's outputs and returns them.
+(`lynx_core.train.distributed`): a training stage's ranks each take their rows of every
+batch, an evaluation's their hand of its batches of questions. Rank 0 writes the stage's
+outputs and returns them.
 
 `ray.train.report` is a barrier across workers, so every rank reports at every logged step
 (rank 0 with the record, the others with nothing); `TuneReportCallback` forwards rank 0's

@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import save_file
 
 from lynx_core.atomic import write_with
-from lynx_core.config import StageConfig, VariantConfig
+from lynx_core.config import DeepSpeedConfig, StageConfig, VariantConfig
 from lynx_core.data.batches import batch_indices, collate, read_pixels, to_pixels
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.formats import frame_picks
@@ -214,9 +214,7 @@ def _train(
     on_log: LogFn | None,
     ranks: Ranks = SINGLE,
 ) -> StageOutput:
-    runtime = resolve_runtime(cfg.train)
-    if ranks.world > 1:
-        runtime = replace(runtime, device=ranks.device)  # the rank's own GPU (or the CPU)
+    runtime = rank_runtime(cfg, ranks)
     model, tokenizer = build_model(cfg, folders["bases"])
     parent = PARENT[stage]
     if parent != "bases":
@@ -250,7 +248,7 @@ def _train(
     metrics = {f"{stage}/final_loss": float(history[-1]["loss"])} if history else {}
     if stage == "stage1":
         metrics.update({f"params/{k}": v for k, v in model.parameter_counts().items()})
-    tags = {f"lynx_{stage}_runtime": _describe(runtime, cfg, ranks)}
+    tags = {f"lynx_{stage}_runtime": _describe(runtime, cfg.train.deepspeed, ranks)}
     if not ranks.is_main:  # rank 0 writes the stage's outputs; the others only trained
         return StageOutput(metrics, history, tags)
     model.cpu().save_trainable(folders[stage] / WEIGHTS)
@@ -269,22 +267,34 @@ def _keep_best(model: LynxModel, folder: Path, stage: Stage) -> dict[str, float]
     return {f"{stage}/best_step": float(best["step"]), f"{stage}/best_loss": best["loss"]}
 
 
-def _describe(runtime: Runtime, cfg: VariantConfig, ranks: Ranks) -> str:
+def _describe(runtime: Runtime, deepspeed: DeepSpeedConfig | None, ranks: Ranks) -> str:
     """E.g. 'cuda bf16 zero2 x8', recorded beside the stage's metrics."""
-    zero = "" if cfg.train.deepspeed is None else f" zero{cfg.train.deepspeed.zero_stage}"
+    zero = "" if deepspeed is None else f" zero{deepspeed.zero_stage}"
     workers = "" if ranks.world == 1 else f" x{ranks.world}"
     return f"{runtime.name}{zero}{workers}"
 
 
-def _evaluate(cfg: VariantConfig, folders: dict[Stage, Path], cache: Path) -> StageOutput:
+def rank_runtime(cfg: VariantConfig, ranks: Ranks) -> Runtime:
+    """The stage's runtime, on the rank's own device (its GPU, or the CPU) when it has ranks."""
     runtime = resolve_runtime(cfg.train)
+    return runtime if ranks.world == 1 else replace(runtime, device=ranks.device)
+
+
+def _evaluate(
+    cfg: VariantConfig, folders: dict[Stage, Path], cache: Path, ranks: Ranks = SINGLE
+) -> StageOutput:
+    runtime = rank_runtime(cfg, ranks)
     model, tokenizer = build_model(cfg, folders["bases"])
     model.load_trainable(folders["stage2"] / WEIGHTS)
     model.to(runtime.device)
+    base_llm = partial(_base_llm, cfg, folders)
     metrics, judge = evaluate_suite(
-        model, tokenizer, cfg, cache, folders["eval"], runtime, partial(_base_llm, cfg, folders)
+        model, tokenizer, cfg, cache, folders["eval"], runtime, base_llm, ranks
     )
-    return StageOutput(metrics, tags={"lynx_judge": judge})
+    workers = "" if ranks.world == 1 else f" x{ranks.world}"
+    return StageOutput(
+        metrics, tags={"lynx_judge": judge, "lynx_eval_runtime": runtime.name + workers}
+    )
 
 
 def _base_llm(cfg: VariantConfig, folders: dict[Stage, Path]):
@@ -305,16 +315,17 @@ def run_stage(
     `cache` holds what is shared across stage runs and keyed by content: the generated
     world's datasets and the GPT judge's verdicts. A training stage can run as one of
     several data-parallel `ranks` of a process group its launcher set up
-    (`lynx_core.train.distributed`); bases and eval run in one process.
+    (`lynx_core.train.distributed`), and eval can share its questions among them; the bases
+    run in one process.
     """
-    if ranks.world > 1 and stage not in ("stage1", "stage2"):
+    if ranks.world > 1 and stage == "bases":
         raise ValueError(f"{stage} runs in one process, not on {ranks.world} workers")
     started = time.perf_counter()
     folders[stage].mkdir(parents=True, exist_ok=True)
     if stage == "bases":
         output = StageOutput(history=prepare_bases(cfg, folders["bases"], cache / "world", on_log))
     elif stage == "eval":
-        output = _evaluate(cfg, folders, cache)
+        output = _evaluate(cfg, folders, cache, ranks)
     else:
         output = _train(stage, cfg, folders, cache / "world", on_log, ranks)
     output.metrics[f"{stage}/wall_time_s"] = time.perf_counter() - started

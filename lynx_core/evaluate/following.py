@@ -26,6 +26,7 @@ from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.instructions import LengthInstruction, compliance, complies, words
 from lynx_core.evaluate.openvqa import decode_answers
+from lynx_core.train.distributed import SINGLE, Ranks
 from lynx_core.train.runtime import CPU, Runtime
 
 KINDS: tuple[tuple[str, LengthInstruction], ...] = (("short", "one_word"), ("long", "detailed"))
@@ -90,6 +91,7 @@ def llm_answers(
     examples: Sequence[Example],
     cfg: EvalConfig,
     runtime: Runtime = CPU,
+    ranks: Ranks = SINGLE,
 ) -> list[str]:
     """The bare LLM's answers to text-only examples (their `context` holds the description)."""
     llm.eval()
@@ -99,4 +101,4 @@ def llm_answers(
         out = llm.generate(input_ids=ids, attention_mask=batch["attention_mask"], **settings)
         return out[:, ids.shape[1] :]  # left-padded: every prompt ends where the answers begin
 
-    return decode_answers(examples, tokenizer, template, cfg, generate, runtime)
+    return decode_answers(examples, tokenizer, template, cfg, generate, runtime, ranks=ranks)

@@ -23,6 +23,7 @@ from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.metric_names import class_key
 from lynx_core.model.lynx import LynxModel
+from lynx_core.train.distributed import SINGLE, Ranks, dealt, gathered
 from lynx_core.train.runtime import CPU, Runtime
 
 GenerateFn = Callable[..., torch.Tensor]  # (batch, **decoding settings) → new tokens (B, ≤ N)
@@ -37,11 +38,13 @@ def decode_answers(
     runtime: Runtime = CPU,
     media: Callable[[Sequence[Example]], dict[str, torch.Tensor]] | None = None,
     max_new_tokens: int | None = None,
+    ranks: Ranks = SINGLE,
 ) -> list[str]:
     """Answers to `examples`, batch by batch: prompts written in the LLM's dialogue `template`
-    and collated (with each batch's `media`
-    inputs) and moved to the device, `generate` called with the decoding settings (greedy or
-    beam, `cfg`), its new tokens decoded."""
+    and collated (with each batch's `media` inputs) and moved to the device, `generate`
+    called with the decoding settings (greedy or beam, `cfg`), its new tokens decoded.
+    Several `ranks` each decode their hand of the batches, and every rank gets all answers,
+    in order: the same as one process's, since each batch is the one it would decode."""
     settings = {
         "max_new_tokens": max_new_tokens or cfg.max_new_tokens,
         "do_sample": False,
@@ -49,19 +52,20 @@ def decode_answers(
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": tokenizer.eos_token_id,
     }
-    answers: list[str] = []
-    for start in tqdm(
-        range(0, len(examples), cfg.batch_size), desc="eval", leave=False, disable=None
-    ):
-        chunk = examples[start : start + cfg.batch_size]
+    chunks = [examples[s : s + cfg.batch_size] for s in range(0, len(examples), cfg.batch_size)]
+    hand = dealt(chunks, ranks)
+    mine: list[list[str]] = []
+    for chunk in tqdm(hand, desc="eval", leave=False, disable=None if ranks.is_main else True):
         batch = collate(chunk, tokenizer, template, with_answers=False)
         if media is not None:
             batch.update(media(chunk))
         batch = runtime.to_device(batch)
         with runtime.autocast():
             new_tokens = generate(batch, **settings)
-        answers += tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-    return [a.strip() for a in answers]
+        mine.append(
+            [a.strip() for a in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        )
+    return [answer for chunk in gathered(mine, ranks) for answer in chunk]
 
 
 def generate_answers(
@@ -74,6 +78,7 @@ def generate_answers(
     max_new_tokens: int | None = None,
     runtime: Runtime = CPU,
     media_key: str = "pixels",
+    ranks: Ranks = SINGLE,
 ) -> list[str]:
     """The model's answers; `media[e.media]` is each example's image or video, as pixels or
     (`media_key="patches"`) as the frozen trunk's tokens."""
@@ -88,7 +93,7 @@ def generate_answers(
         return {media_key: media[[e.media for e in chunk]]}
 
     return decode_answers(
-        examples, tokenizer, template, cfg, generate, runtime, inputs, max_new_tokens
+        examples, tokenizer, template, cfg, generate, runtime, inputs, max_new_tokens, ranks
     )
 
 

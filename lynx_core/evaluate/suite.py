@@ -48,6 +48,7 @@ from lynx_core.evaluate.instructions import length_stats
 from lynx_core.faults import fault_point
 from lynx_core.model.features import Encoder, cached_trunk
 from lynx_core.model.lynx import LynxModel
+from lynx_core.train.distributed import SINGLE, Ranks
 from lynx_core.train.runtime import CPU, Runtime
 
 log = logging.getLogger(__name__)
@@ -113,13 +114,15 @@ def _judge(cfg: VariantConfig, cache: Path, examples, answers) -> list[Verdict] 
 
 @dataclass(frozen=True)
 class Answerer:
-    """Answers examples with one model: its tokenizer, decoding settings, media and device."""
+    """Answers examples with one model: its tokenizer, decoding settings, media and device;
+    with several ranks, each decodes its hand of the batches and all get every answer."""
 
     model: LynxModel
     tokenizer: object
     cfg: VariantConfig
     table: MediaTable
     runtime: Runtime
+    ranks: Ranks = SINGLE
 
     def __call__(self, examples: Sequence[Example], max_new_tokens: int | None = None):
         """Answers to examples of one media kind."""
@@ -135,6 +138,7 @@ class Answerer:
             max_new_tokens,
             self.runtime,
             self.table.key,
+            self.ranks,
         )
 
 
@@ -146,13 +150,18 @@ def evaluate_suite(
     out: Path,
     runtime: Runtime = CPU,
     base_llm: Callable[[], PreTrainedModel] | None = None,
+    ranks: Ranks = SINGLE,
 ) -> tuple[dict[str, float], str]:
     """All metrics of the suite and the name of the judge that scored Open-VQA. `base_llm`
-    loads the variant's frozen LLM alone, for the instruction-following comparison."""
+    loads the variant's frozen LLM alone, for the instruction-following comparison.
+
+    On several `ranks` every rank answers its share of each set of questions and gets all
+    the answers; rank 0 alone asks the GPT judge and writes the predictions, and its
+    metrics are the stage's (another rank's lack the GPT judge's verdicts)."""
     suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
     encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
     table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames, encode)
-    answer = Answerer(model, tokenizer, cfg, table, runtime)
+    answer = Answerer(model, tokenizer, cfg, table, runtime, ranks)
     metrics: dict[str, float] = {}
     records: list[dict] = []
     verdicts: list[Verdict] = []
@@ -167,7 +176,7 @@ def evaluate_suite(
             continue
         answers = answer(examples)
         fault_point(f"eval:{split}")  # the fault suite stops an evaluation here
-        found = _judge(cfg, cache, examples, answers)
+        found = _judge(cfg, cache, examples, answers) if ranks.is_main else None
         if found is None:
             scores, rows = openvqa.score(examples, answers)
         else:
@@ -190,23 +199,26 @@ def evaluate_suite(
     records += rows
     described = _described(suite, table, asked)
     if described and base_llm is not None:
-        found, rows = _bare_llm_following(base_llm, tokenizer, described, kinds, cfg, runtime)
+        found, rows = _bare_llm_following(base_llm, tokenizer, described, kinds, cfg, answer)
         metrics.update(found)
         records += rows
     metrics.update(_mme(answer, suite, records))
     records += _owleval(answer, suite)
-    write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
+    if ranks.is_main:
+        write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
     require_verdicts(verdicts, cfg.eval.gpt_judge)  # a judge that failed leaves us unfinished
     log.info("evaluated %s (judge %s)", suite, judge_name)
     return metrics, judge_name
 
 
-def _bare_llm_following(base_llm, tokenizer, described, kinds, cfg: VariantConfig, runtime):
-    """The frozen LLM's compliance on the described questions; its copy is freed on return
-    (at paper scale a second 7B LLM)."""
-    llm = base_llm().to(runtime.device)
+def _bare_llm_following(base_llm, tokenizer, described, kinds, cfg: VariantConfig, answer):
+    """The frozen LLM's compliance on the described questions, on the ranks and device the
+    model's `answer`s use; its copy is freed on return (at paper scale a second 7B LLM)."""
+    llm = base_llm().to(answer.runtime.device)
     template = TEMPLATES[cfg.model.llm.prompt_template]
-    answers = llm_answers(llm, tokenizer, template, described, cfg.eval, runtime)
+    answers = llm_answers(
+        llm, tokenizer, template, described, cfg.eval, answer.runtime, answer.ranks
+    )
     return score_following("llm_compliance", described, kinds, answers, cfg.eval.detailed_min_words)
 
 

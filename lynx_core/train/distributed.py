@@ -1,4 +1,6 @@
-"""A training stage across data-parallel ranks, for a process group someone else set up.
+"""A stage across data-parallel ranks, for a process group someone else set up: training
+below, and evaluation, whose batches of questions are `dealt` round-robin and `gathered`
+back in order (each batch as one process would decode it, so the answers are the same).
 
 A launcher (Ray Train's `TorchTrainer`, `torchrun`) starts the ranks and initialises
 `torch.distributed` (NCCL on GPUs, gloo on CPUs); this module only uses it, and knows nothing
@@ -19,10 +21,11 @@ saves it and any world size can resume it (the global batch does not change).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -59,6 +62,7 @@ class Ranks:
 
 
 SINGLE = Ranks(0, 1, torch.device("cpu"))
+T = TypeVar("T")
 
 
 def answer_tokens(labels: torch.Tensor) -> int:
@@ -103,6 +107,21 @@ def mean_over_ranks(value: float, ranks: Ranks) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=ranks.device)
     dist.all_reduce(tensor)
     return float(tensor.item()) / ranks.world
+
+
+def dealt(items: Sequence[T], ranks: Ranks) -> Sequence[T]:
+    """This rank's hand of work dealt round-robin: items rank, rank + world, …"""
+    return items[ranks.rank :: ranks.world]
+
+
+def gathered(mine: list[T], ranks: Ranks) -> list[T]:
+    """Every rank's results of work `dealt` to it, on every rank, in the items' order."""
+    if ranks.world == 1:
+        return mine
+    hands: list[list[T]] = [[] for _ in range(ranks.world)]
+    dist.all_gather_object(hands, mine)
+    total = sum(len(hand) for hand in hands)
+    return [hands[i % ranks.world][i // ranks.world] for i in range(total)]
 
 
 class DataParallelOptimization(TorchOptimization):

@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,18 +20,12 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.processes import kill_until_gone
+from tests.processes import free_port, kill_until_gone
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 ENV.pop("RAY_ADDRESS", None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pids_naming(text: str) -> list[int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import urllib.request
 
 import pytest
 
+from tests.processes import free_port
 from tests.sweeps import REPO, kill_session, local_env, run_cli, session_processes
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT = REPO / "results" / "ui" / "smoke-variants.png"  # generated, never committed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,10 @@
 """Per-stage resources and a stage on 2 Ray Train workers, end to end on a Ray cluster that
 offers a fake accelerator (the custom resource `accel`): the bases and eval ask for none,
-stage 1 for one, stage 2 for half of one per worker. One of stage 2's workers is SIGKILLed
-mid-stage; Tune's retry resumes the stage from its checkpoint, and MLflow holds one curve.
-(That 2 ranks train the weights 1 process trains: tests/lynx_core/train/test_data_parallel.py.)
+stage 1 for one, stage 2 for half of one per worker; eval shares its questions among 2
+workers. One of stage 2's workers is SIGKILLed mid-stage; Tune's retry resumes the stage
+from its checkpoint, and MLflow holds one curve. (That 2 ranks train the weights 1 process
+trains, and evaluate as it does: tests/lynx_core/train/test_data_parallel.py,
+tests/lynx_core/evaluate/test_sharded_eval.py.)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ resources:
   cpus: 1
   stage1: {custom: {accel: 1}}
   stage2: {workers: 2, cpus: 0.5, custom: {accel: 0.5}}
+  eval: {workers: 2, cpus: 0.5}
 """
 
 
@@ -105,7 +108,7 @@ def test_stage_on_two_workers_survives_a_killed_worker_and_is_recorded_once(
         "bases": "CPU 1",
         "stage1": "CPU 1, accel 1",
         "stage2": "2 workers x CPU 0.5, accel 0.5",
-        "eval": "CPU 1",
+        "eval": "2 workers x CPU 0.5",
     }
 
     # one variant run, one stage-2 curve: every step once, as one process logs it
@@ -113,3 +116,5 @@ def test_stage_on_two_workers_survives_a_killed_worker_and_is_recorded_once(
     steps = [m.step for m in client.get_metric_history(variant.info.run_id, "stage2/loss")]
     assert sorted(steps) == [2, 4, 6, 8, 10, 12]
     assert variant.data.tags["lynx_stage2_runtime"] == "cpu fp32 x2"
+    assert variant.data.tags["lynx_eval_runtime"] == "cpu fp32 x2"
+    assert "openvqa/overall" in variant.data.metrics  # rank 0's metrics reached MLflow

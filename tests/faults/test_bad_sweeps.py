@@ -474,10 +474,10 @@ CASES = [
         "flash-attn package is not installed",
     ),
     # per-stage resources: workers only where a stage can use them, batches they can share
-    Case(
-        "workers-on-eval",
-        "name: sweep\nresources:\n  cpus: 1\n  eval: {workers: 2}\n",
-        "resources.eval.workers",
+    Case(  # the bases only read or train small frozen parts: one process
+        "workers-on-the-bases",
+        "name: sweep\nresources:\n  cpus: 1\n  bases: {workers: 2}\n",
+        "resources.bases.workers",
         4,
         "workers",
     ),
@@ -493,6 +493,13 @@ CASES = [
         "workers-sharing-a-gpu",
         "name: sweep\nresources:\n  stage1: {workers: 2, gpus: 0.5}\n",
         "resources.stage1.gpus",
+        3,
+        "each data-parallel worker drives one GPU",
+    ),
+    Case(
+        "eval-workers-sharing-a-gpu",
+        "name: sweep\nresources:\n  eval: {workers: 3, gpus: 0.5}\n",
+        "resources.eval.gpus",
         3,
         "each data-parallel worker drives one GPU",
     ),

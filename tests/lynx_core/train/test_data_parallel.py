@@ -1,22 +1,19 @@
 """A training stage on 2 gloo ranks (each its rows of every global batch) trains the same
 weights as one process with the same global batch and seed; with DDP and with ZeRO-2; only
-rank 0 writes. The ranks are plain processes here: whoever sets up the process group (Ray
-Train in a sweep, tested in tests/ablations/test_workers.py) is not this layer's concern."""
+rank 0 writes. The ranks are plain processes here (`tests.ranks`): whoever sets up the
+process group (Ray Train in a sweep, tested in tests/ablations/test_workers.py) is not this
+layer's concern."""
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-from lynx_core.pipeline import BEST_WEIGHTS, WEIGHTS, run_stage
-from lynx_core.train.distributed import Ranks
+from lynx_core.pipeline import BEST_WEIGHTS, WEIGHTS
+from tests.ranks import run_ranks
 from tests.tiny import through_stage1, tiny_config
 
 BASE = {
@@ -40,42 +37,9 @@ def stage1(tmp_path_factory):
     return through_stage1(tmp_path_factory.mktemp("shared"), **BASE)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _rank(rank: int, world: int, port: int, folders, cache, changes, out: Path) -> None:
-    """One rank, as a launcher would start it: the environment, then the gloo group."""
-    os.environ.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), DS_ACCELERATOR="cpu",
-    )  # fmt: skip
-    if rank > 0:  # any write of ours (`lynx_core.atomic`) from another rank fails the run
-        os.environ["LYNX_FAULT"] = "eacces@write:*#*"
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        records = []
-        output = run_stage(
-            "stage2",
-            tiny_config(**(BASE | changes)),
-            {**folders, "stage2": out},
-            cache,
-            on_log=records.append,
-            ranks=Ranks(rank, world, torch.device("cpu")),
-        )
-        torch.save({"history": output.history, "logged": records}, out.parent / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
 def train(stage1, out: Path, world: int, **changes) -> dict[str, torch.Tensor]:
     folders, cache = stage1
-    out.mkdir(parents=True)
-    args = (world, _free_port(), folders, cache, changes, out)
-    mp.start_processes(_rank, args=args, nprocs=world, join=True, start_method="spawn")
+    run_ranks("stage2", tiny_config(**(BASE | changes)), {**folders, "stage2": out}, cache, world)
     return load_file(out / WEIGHTS)
 
 
