@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from lynx_core.evaluate.suite import PREDICTIONS
@@ -30,6 +31,7 @@ def test_batches_are_dealt_round_robin_and_every_item_once():
     assert hands == [[0, 3, 6], [1, 4], [2, 5]]
 
 
+@pytest.mark.slow  # ~30 s: make test keeps under 15 minutes
 def test_two_ranks_evaluate_as_one_process_and_only_rank_0_writes(tmp_path):
     folders, cache = through_stage1(tmp_path / "shared", **CHANGES)
     cfg = tiny_config(**CHANGES)
