@@ -329,9 +329,14 @@ def _line(lines: dict[Path_, Line], path: Path_) -> int | None:
 
 
 def line_of(lines: dict[Path_, int], section: Path_, dotted: str = "") -> int | None:
-    """Line of `dotted` (which may be one YAML key 'a.b' or nested keys a: {b:}) in `section`."""
+    """Line of `dotted` (which may be one YAML key 'a.b' or nested keys a: {b:}, or a list's
+    item by its index, 'files.0') in `section`."""
     parts = dotted.split(".") if dotted else []
     best = lines.get(section)
+    if parts and parts[0].isdigit() and (*section, int(parts[0])) in lines:  # a list's item
+        item = (*section, int(parts[0]))
+        rest = ".".join(parts[1:])
+        return line_of(lines, item, rest) if rest else lines[item]
     for split in range(len(parts), 0, -1):  # longest literal key first: 'a.b' before 'a'
         head = (*section, ".".join(parts[:split]))
         if head in lines:

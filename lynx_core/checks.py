@@ -149,6 +149,18 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
     return found
 
 
+def caption_files(cfg: VariantConfig) -> list[Finding]:
+    """Stage 1's files of your own: every file or shard present and readable, and a bounded
+    sample of each source's pairs decodable, before any compute."""
+    from lynx_core.data.caption_files import check_caption_file  # it imports the config
+
+    found = []
+    for number, source in enumerate(cfg.data.captions.files):
+        field = f"data.captions.files.{number}"
+        found += [Finding(field, problem) for problem in check_caption_file(source)]
+    return found
+
+
 def attention_kernel(cfg: VariantConfig) -> list[Finding]:
     """flash_attention_2 is a separate package (flash-attn, built for CUDA): without it
     transformers fails only when the model is built, inside a trial."""
@@ -170,12 +182,14 @@ CHECKS: dict[str, Check] = {
     "llm folder": llm_folder,
     "vision tower": vision_tower,
     "eval suite": eval_suite,
+    "caption files": caption_files,
     "attention kernel": attention_kernel,
 }
 READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
     "vision tower": ("model.vision.open_clip_name", "model.vision.checkpoint"),
     "eval suite": ("eval.suite",),
+    "caption files": ("data.captions.files",),
     "attention kernel": ("model.llm.attn_implementation",),
 }
 

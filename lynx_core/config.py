@@ -256,14 +256,77 @@ class ModelConfig(StrictModel):
         return found
 
 
+class CaptionFileConfig(StrictModel):
+    """Image–caption pairs of your own for stage 1, read from local disk by random access
+    (never loaded whole; see `lynx_core.data.caption_files`):
+
+    - `webdataset`: tar shards, `path` one shard or a brace pattern (`cc3m-{00000..00331}.tar`),
+      each sample an image (.jpg/.jpeg/.png/.webp) and a caption (.txt, or .json with
+      'caption' or 'text') sharing a key;
+    - `llava_pretrain`: LLaVA's pretraining json (`blip_laion_cc_sbu_558k.json`), its images
+      under `media_root`, the caption the 'gpt' turn;
+    - `hf`: a Hugging Face dataset saved with `save_to_disk` (a folder) or parquet files (a
+      file or brace pattern), with `image_column` and `text_column`.
+    """
+
+    format: Literal["webdataset", "llava_pretrain", "hf"]
+    path: str = Field(min_length=1, description="a file, folder or brace pattern of files")
+    media_root: str | None = Field(None, description="llava_pretrain: None = the json's folder")
+    image_column: str = "image"
+    text_column: str = "text"
+    ratio: float = Field(1.0, gt=0, description="its share of stage 1's batches")
+    name: str | None = Field(None, description="its name in logs; None = the path's stem")
+
+    @property
+    def paths(self) -> list[Path]:
+        """The files `path` names, its brace pattern expanded (a string operation only)."""
+        from braceexpand import braceexpand
+
+        return [Path(p).expanduser() for p in braceexpand(self.path)]
+
+    @property
+    def source_name(self) -> str:
+        return self.name or Path(self.path.split("{")[0] or self.path).stem.rstrip("-_") or "file"
+
+    @model_validator(mode="after")
+    def _fields_of_its_format(self) -> CaptionFileConfig:
+        if self.media_root is not None and self.format != "llava_pretrain":
+            raise ValueError("media_root is for format llava_pretrain (the others hold images)")
+        if self.format == "llava_pretrain" and len(self.paths) != 1:
+            raise ValueError("a llava_pretrain path is one json file, not a pattern")
+        return self
+
+
 class CaptionConfig(StrictModel):
-    """Stage 1's image-caption pairs: how many, how clean (paper: small clean vs large noisy)."""
+    """Stage 1's image-caption pairs: the generated world's (how many, how clean; paper:
+    small clean vs large noisy) and, mixed in by ratio or alone, the user's `files`."""
 
     quality: Literal["clean", "noisy"] = "clean"
     images: int = Field(512, gt=0, description="image-caption pairs")
     quality_filter: bool = Field(
-        False, description="drop captions shorter than 3 words or containing web filler words"
+        False,
+        description="generated captions: drop those shorter than 3 words or containing the "
+        "toy world's web filler words",
     )
+    files: list[CaptionFileConfig] = Field(
+        default_factory=list, description="image–caption pairs of your own"
+    )
+    world_ratio: float = Field(
+        1.0, ge=0, description="the generated captions' share of batches beside `files`; 0: none"
+    )
+
+    @model_validator(mode="after")
+    def _some_captions(self) -> CaptionConfig:
+        if self.world_ratio == 0 and not self.files:
+            raise ValueError("world_ratio is 0 and there are no files: stage 1 has no captions")
+        names = [f.source_name for f in self.files]
+        twice = sorted({n for n in names if names.count(n) > 1 or n == "world"})
+        if twice:
+            raise ValueError(
+                f"caption file name(s) {', '.join(twice)} repeat or clash with 'world'; give "
+                "each file its own `name:`"
+            )
+        return self
 
 
 class PromptConfig(StrictModel):
@@ -467,6 +530,13 @@ class TrainConfig(StrictModel):
         description="run a frozen vision trunk once per generated-world image or clip and "
         "reuse its tokens (the same result up to float rounding; off where they do not fit "
         "in memory)",
+    )
+    data_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="DataLoader worker processes decoding the images of your caption files "
+        "ahead of the training step (stages 1–2); 0: in the training process",
     )
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -23,11 +23,19 @@ from safetensors.torch import save_file
 
 from lynx_core.atomic import write_with
 from lynx_core.config import DeepSpeedConfig, StageConfig, VariantConfig
-from lynx_core.data.batches import batch_indices, collate, read_pixels, to_pixels
+from lynx_core.data.batches import collate, read_pixels, to_pixels
+from lynx_core.data.caption_files import CaptionFile, open_caption_file
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.formats import frame_picks
 from lynx_core.data.mixture import Mixture, normalised
-from lynx_core.data.stage_data import FilePool, caption_examples, file_pools, stage2_pools
+from lynx_core.data.prefetch import Prefetched
+from lynx_core.data.stage_data import (
+    CaptionFileExamples,
+    FilePool,
+    caption_examples,
+    file_pools,
+    stage2_pools,
+)
 from lynx_core.data.tasks import Example
 from lynx_core.data.worldset import image_set, video_set
 from lynx_core.evaluate.suite import evaluate_suite
@@ -79,18 +87,45 @@ MediaFn = Callable[[list[int]], dict[str, torch.Tensor]]  # rows → model input
 Features = Callable[[PixelsFn, int], FeatureCache]  # a trunk-token cache over rows 0..n-1
 
 
-def _stage1_batches(cfg: VariantConfig, world: Path, features: Features | None) -> Callable:
-    """Stage 1: image–caption pairs, clean or noisy."""
-    images = image_set(world, cfg.data.seed, cfg.data.captions.images, "captions")
-    examples = caption_examples(images, cfg.data)
-    if not examples:
-        raise ValueError("data.captions: the quality filter dropped every caption")
-    batch_size = cfg.train.stage1.batch_size
-    media = _world_media(images.images, cfg, features)
+@dataclass(frozen=True)
+class Draw:
+    """A training batch's examples and how to get their media; `from_files` when those are
+    decoded from the user's files (work for a DataLoader worker), not the generated world's
+    arrays or the frozen trunk's cached tokens (the training process's)."""
 
-    def batch(number: int) -> tuple[list[Example], MediaFn]:
-        rows = batch_indices(len(examples), batch_size, number, cfg.train.seed)
-        return [examples[i] for i in rows], media
+    examples: Sequence[Example]
+    media: MediaFn
+    from_files: bool = False
+
+
+def _stage1_batches(cfg: VariantConfig, world: Path, features: Features | None) -> Callable:
+    """Stage 1: image–caption pairs, the generated world's (clean or noisy) and the user's
+    files, mixed by ratio; each batch is one source's."""
+    captions = cfg.data.captions
+    pools: dict[str, Sequence[Example]] = {}
+    media_of: dict[str, MediaFn] = {}
+    ratios: dict[str, float] = {}
+    if captions.world_ratio > 0:
+        images = image_set(world, cfg.data.seed, captions.images, "captions")
+        pools["world"] = caption_examples(images, cfg.data)
+        if not pools["world"]:
+            raise ValueError("data.captions: the quality filter dropped every caption")
+        media_of["world"] = _world_media(images.images, cfg, features)
+        ratios["world"] = captions.world_ratio
+    size = cfg.model.vision.image_size
+    for file in captions.files:
+        source, name = open_caption_file(file), file.source_name
+        if len(source) == 0:
+            raise ValueError(f"data.captions.files: {file.path} holds no image–caption pair")
+        pools[name] = CaptionFileExamples(source, name)
+        media_of[name] = partial(_as, "pixels", partial(_caption_file_pixels, source, size))
+        ratios[name] = file.ratio
+    weights = normalised(ratios, list(pools))
+    mixture = Mixture(pools, weights, cfg.train.stage1.batch_size, cfg.train.seed)
+
+    def batch(number: int) -> Draw:
+        name, examples = mixture.batch(number)
+        return Draw(examples, media_of[name], from_files=name != "world")
 
     return batch
 
@@ -108,7 +143,8 @@ def _stage2_batches(cfg: VariantConfig, world: Path, features: Features | None) 
     media_of = {name: world_media[examples[0].kind] for name, examples in pools.items()}
     ratios = dict(cfg.data.mixture)
     size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
-    for name, (ratio, pool) in file_pools(cfg.data).items():
+    files = file_pools(cfg.data)
+    for name, (ratio, pool) in files.items():
         pools[name], ratios[name] = pool.examples, ratio
         media_of[name] = (
             _no_media
@@ -119,9 +155,9 @@ def _stage2_batches(cfg: VariantConfig, world: Path, features: Features | None) 
         pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, cfg.train.seed
     )
 
-    def batch(number: int) -> tuple[list[Example], MediaFn]:
+    def batch(number: int) -> Draw:
         name, examples = mixture.batch(number)
-        return examples, media_of[name]
+        return Draw(examples, media_of[name], from_files=name in files)
 
     return batch
 
@@ -157,6 +193,10 @@ def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> tor
     return read_pixels([pool.media[r] for r in rows], pool.kind, size, frames)
 
 
+def _caption_file_pixels(source: CaptionFile, size: int, rows: list[int]) -> torch.Tensor:
+    return torch.stack([to_pixels(source.image(r)[None], size)[0] for r in rows])
+
+
 def feature_cache(model: LynxModel, cfg: VariantConfig, runtime: Runtime) -> Features | None:
     """How a stage caches the frozen trunk's tokens of the world's media, if it does."""
     encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
@@ -173,20 +213,38 @@ def stage_batches(
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
     path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
-    padding); with several ranks, this rank's rows of it, and only their media are read."""
+    padding); with several ranks, this rank's rows of it, and only their media are read.
+    With `train.data_workers`, batches of the user's files are made ahead in DataLoader
+    worker processes (`lynx_core.data.prefetch`)."""
     build = _stage1_batches if stage == "stage1" else _stage2_batches
-    examples_of = build(cfg, world, features)
+    draws = build(cfg, world, features)
     template = TEMPLATES[cfg.model.llm.prompt_template]
 
-    def batch(number: int) -> dict[str, torch.Tensor]:
-        examples, media = examples_of(number)
+    def inputs(draw: Draw) -> dict[str, torch.Tensor]:
+        examples = draw.examples
         text = collate(examples, tokenizer, template)  # padded as the whole batch, on every rank
         if ranks.world == 1:
-            return {**text, **media([e.media for e in examples])}
+            return {**text, **draw.media([e.media for e in examples])}
         mine = examples[ranks.rows(len(examples))]
-        return {**take_rows(text, ranks), **media([e.media for e in mine])}
+        return {**take_rows(text, ranks), **draw.media([e.media for e in mine])}
 
-    return batch
+    def batch(number: int) -> dict[str, torch.Tensor]:
+        return inputs(draws(number))
+
+    if cfg.train.data_workers == 0:
+        return batch
+
+    def from_files(number: int) -> dict[str, torch.Tensor] | None:
+        draw = draws(number)
+        return inputs(draw) if draw.from_files else None
+
+    ahead = Prefetched(from_files, cfg.train.data_workers)
+
+    def prefetched(number: int) -> dict[str, torch.Tensor]:
+        made = ahead(number)
+        return made if made is not None else batch(number)
+
+    return prefetched
 
 
 def make_optimization(

@@ -88,6 +88,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "train.precision": None,
     "train.deepspeed": None,
     "train.feature_cache": None,  # the same trunk outputs, computed once instead of per step
+    "train.data_workers": None,  # the same batches, prepared in other processes
     # how activations are kept and which attention kernel computes: the same numbers up to
     # float rounding (tested), so neither re-keys a stage
     "train.gradient_checkpointing": None,
@@ -97,7 +98,11 @@ FIELD_STAGE: dict[str, Stage | None] = {
 # fields added after stores were written, with the value every earlier run had: a variant that
 # leaves one at that value keeps the stage keys it had before the field existed, so the
 # stages it already recorded are reused instead of recomputed
-INTRODUCED_AT: dict[str, Any] = {"model.llm.prompt_template": "lynx"}
+INTRODUCED_AT: dict[str, Any] = {
+    "model.llm.prompt_template": "lynx",
+    "data.captions.files": [],
+    "data.captions.world_ratio": 1.0,
+}
 
 
 def stage_of(field: str) -> Stage | None:
@@ -161,12 +166,17 @@ def digest_files(root: Path) -> str:
 def data_versions(
     config: VariantConfig, stage: Stage, digest: Callable[[Path], str] = digest_files
 ) -> dict[str, str]:
-    """Versions of the user's files a stage reads (stage 2: `data.train_files`; eval:
-    `eval.suite`), so editing them in place re-keys the stage instead of reusing stale
-    results. Files not on this machine (planning on a laptop) are keyed by path alone.
-    `digest` lets a caller planning many variants walk each path once."""
+    """Versions of the user's files a stage reads (stage 1: `data.captions.files`; stage 2:
+    `data.train_files`; eval: `eval.suite`), so editing them in place re-keys the stage
+    instead of reusing stale results. Files not on this machine (planning on a laptop) are
+    keyed by path alone. `digest` lets a caller planning many variants walk each path once."""
     paths: list[Path] = []
-    if stage == "stage2":
+    if stage == "stage1":
+        for source in config.data.captions.files:
+            paths += source.paths
+            if source.media_root is not None:
+                paths.append(Path(source.media_root).expanduser())
+    elif stage == "stage2":
         paths = [f.path for f in config.data.train_files]
     elif stage == "eval" and config.eval.suite is not None:
         paths = [config.eval.suite]

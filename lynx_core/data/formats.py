@@ -113,7 +113,7 @@ def frame_picks(available: int, frames: int) -> list[int]:
     return np.linspace(0, available - 1, num=frames).round().astype(int).tolist()
 
 
-def _rows(file: Path, limit: int | None = None) -> list[tuple[str, object]]:
+def json_rows(file: Path, limit: int | None = None) -> list[tuple[str, object]]:
     """(where, parsed row or its JSON error) for a .jsonl file's lines or a .json file's
     list items; blank lines skipped. With `limit`, only the first `limit` rows of a .jsonl
     file are read (a bounded sample: validation of a file of millions of rows); a .json
@@ -169,7 +169,7 @@ class OpenVQAItem(StrictModel):
 def load_openvqa(file: Path, root: Path) -> list[OpenVQAItem]:
     """Items of an Open-VQA image or video file; media resolved under `root`."""
     items, problems = [], []
-    for where, parsed in _rows(file):
+    for where, parsed in json_rows(file):
         try:
             row = _object(parsed)
             kind = "video" if "video" in row else "image"
@@ -299,11 +299,11 @@ def load_training_file(
     limit: int | None = None,
 ) -> tuple[list[TrainingItem], list[str]]:
     """(examples, skipped rows with why). Every problem of the file is reported at once;
-    `limit` reads only the first rows of a .jsonl file (see `_rows`).
+    `limit` reads only the first rows of a .jsonl file (see `json_rows`).
 
     Paths that leave `root` are always errors (a configuration mistake, not missing data)."""
     items, problems, skipped = [], [], []
-    for where, parsed in _rows(file, limit):
+    for where, parsed in json_rows(file, limit):
         try:
             row = _object(parsed)
             style = fmt if fmt != "auto" else "llava" if "conversations" in row else "simple"
@@ -345,7 +345,7 @@ class OwlEvalQuestion(StrictModel):
 def load_owleval(file: Path, root: Path) -> list[OwlEvalQuestion]:
     """OwlEval's questions; images resolved under `root` (usually the file's folder)."""
     questions, problems = [], []
-    for where, parsed in _rows(file):
+    for where, parsed in json_rows(file):
         try:
             row = _object(parsed)
             ident = row.get("question_id", row.get("id"))

@@ -34,7 +34,7 @@ def normalised(ratios: Mapping[str, float], available: Sequence[str]) -> dict[st
 class Mixture:
     """Per-step batches drawn from named pools of examples by ratio."""
 
-    pools: dict[str, list[Example]]
+    pools: dict[str, Sequence[Example]]
     weights: dict[str, float]
     batch_size: int
     seed: int

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data import toyworld as tw
+from lynx_core.data.caption_files import CaptionFile
 from lynx_core.data.dialogue import TEMPLATES, DialogueTemplate
 from lynx_core.data.formats import load_training_file
 from lynx_core.data.mixture import passes_quality_filter
@@ -78,6 +80,23 @@ def caption_examples(images: ImageSet, cfg: DataConfig) -> list[Example]:
         for i, text in enumerate(texts)
         if not quality.quality_filter or passes_quality_filter(text)
     ]
+
+
+class CaptionFileExamples(Sequence[Example]):
+    """A caption file's pairs as stage-1 examples, made when a batch asks for them (a file
+    may hold millions); `example.media` is the pair's index in the file."""
+
+    def __init__(self, source: CaptionFile, name: str):
+        self.source, self.name = source, name
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index):  # a Sequence's: an int (a slice is not needed here)
+        if not isinstance(index, int) or not 0 <= index < len(self.source):
+            raise IndexError(index)
+        caption = self.source.caption(index)
+        return Example(index, "image", CAPTION_PROMPT, caption, "Caption", self.name)
 
 
 def stage2_pools(images: ImageSet, videos: VideoSet, cfg: DataConfig) -> dict[str, list[Example]]:

@@ -40,6 +40,7 @@ def test_stage_inputs_partition_the_config():
         "train.precision",
         "train.deepspeed",
         "train.feature_cache",
+        "train.data_workers",
         "train.gradient_checkpointing",
         "model.llm.attn_implementation",
     }

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ablations import cli
 from ablations.spec import SweepError, load_sweep
+from tests.caption_data import pairs, shard_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 TIMES: dict[str, float] = {}
@@ -472,6 +473,37 @@ CASES = [
         "model.llm.attn_implementation",
         5,
         "flash-attn package is not installed",
+    ),
+    # stage 1's caption files: every shard present and readable, a sample of pairs decodable
+    Case(
+        "caption-shard-missing",
+        "name: sweep\nbase:\n  data.captions.files:\n"
+        "    - {format: webdataset, path: 'pairs-{0..1}.tar'}\n",
+        "data.captions.files",
+        4,
+        "pairs-1.tar",
+        files={"pairs-0.tar": shard_bytes(pairs(2))},
+    ),
+    Case(
+        "caption-shard-corrupt",
+        "name: sweep\nbase:\n  data.captions.files:\n"
+        "    - {format: webdataset, path: 'pairs-{0..1}.tar'}\n",
+        "data.captions.files",
+        4,
+        "pairs-1.tar: not a readable tar shard",
+        files={"pairs-0.tar": shard_bytes(pairs(2)), "pairs-1.tar": b"\x00garbage" * 200},
+    ),
+    Case(
+        "caption-image-missing",
+        "name: sweep\nbase:\n  data.captions.world_ratio: 0\n  data.captions.files:\n"
+        "    - {format: llava_pretrain, path: pretrain.json}\n",
+        "data.captions.files",
+        5,
+        "gone.png does not exist",
+        files={
+            "pretrain.json": '[{"id": "1", "image": "gone.png", "conversations": '
+            '[{"from": "human", "value": "<image>"}, {"from": "gpt", "value": "a red box"}]}]'
+        },
     ),
     # per-stage resources: workers only where a stage can use them, batches they can share
     Case(  # the bases only read or train small frozen parts: one process

@@ -1,0 +1,375 @@
+"""Stage 1's image–caption pairs from the user's files: webdataset tar shards, LLaVA's
+pretraining json with its image folder, or a local Hugging Face dataset.
+
+Every source is read by random access and never loaded whole: a tar shard through an index of
+its members' offsets (tar headers only, read when the stage starts; an image is read when a
+batch needs it), a Hugging Face dataset through Arrow's memory map, the LLaVA json as compact
+(image path, caption) pairs. Random access is what makes the rest exact: a batch is a pure
+function of (seed, step), as for the generated captions, so
+
+- a resumed stage continues at exactly the next sample (the step is in its checkpoint);
+- each data-parallel rank reads and decodes only its own rows' images, and no sample is
+  seen twice in an epoch (the rows of a global batch are split, not the files);
+- DataLoader workers can prepare batches ahead (`lynx_core.data.prefetch`) without changing
+  which samples a step sees.
+
+The webdataset library's conventions decide what a sample is (its key: the member's path up to
+the first dot of its name; `webdataset.tariterators.base_plus_ext`) and brace patterns expand
+as it expands them. Its streaming readers are not used: they cannot start mid-shard or
+give ranks disjoint rows of one global batch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from lynx_core.config import CaptionFileConfig
+from lynx_core.data.formats import (
+    FormatError,
+    MissingMediaError,
+    json_rows,
+    read_image,
+    resolve_media,
+)
+
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+TEXT_EXTENSIONS = ("txt", "json")
+CHECKED_ROWS = 64  # validation reads this many samples of each source, not all of them
+
+
+class CaptionFile(Protocol):
+    """A source of image–caption pairs with random access."""
+
+    def __len__(self) -> int: ...
+
+    def key(self, index: int) -> str:
+        """The sample's own name in its source (a webdataset key, a json id, a row number)."""
+
+    def caption(self, index: int) -> str: ...
+
+    def image(self, index: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB, any size."""
+
+
+# --- webdataset tar shards -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """One tar shard's complete samples: keys and the (offset, size) of each one's image and
+    caption member; `caption_json` marks captions stored as .json."""
+
+    path: Path
+    keys: list[str]
+    spans: np.ndarray  # (n, 4) int64: image offset, image size, caption offset, caption size
+    caption_json: np.ndarray  # (n,) bool
+
+
+def index_shard(path: Path, limit: int | None = None) -> ShardIndex:
+    """Reads the shard's member headers only (tarfile seeks over the data); with `limit`,
+    stops after that many members. Members that do not complete a sample are skipped."""
+    from webdataset.tariterators import base_plus_ext
+
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    with tarfile.open(path, "r:") as tar:
+        for number, member in enumerate(tar):
+            if limit is not None and number >= limit:
+                break
+            if not member.isfile():
+                continue
+            key, extension = base_plus_ext(member.name)
+            if key is None:
+                continue
+            found.setdefault(key, {})[extension.lower()] = (member.offset_data, member.size)
+    keys, spans, as_json = [], [], []
+    for key, parts in found.items():
+        image = next((parts[e] for e in IMAGE_EXTENSIONS if e in parts), None)
+        text_ext = next((e for e in TEXT_EXTENSIONS if e in parts), None)
+        if image is None or text_ext is None:
+            continue
+        keys.append(key)
+        spans.append((*image, *parts[text_ext]))
+        as_json.append(text_ext == "json")
+    return ShardIndex(
+        path,
+        keys,
+        np.asarray(spans, dtype=np.int64).reshape(-1, 4),
+        np.asarray(as_json, dtype=bool),
+    )
+
+
+def _read(path: Path, offset: int, size: int) -> bytes:
+    with path.open("rb") as file:
+        file.seek(offset)
+        return file.read(size)
+
+
+def _caption_text(raw: bytes, as_json: bool) -> str:
+    text = raw.decode("utf-8")
+    if not as_json:
+        return text.strip()
+    record = json.loads(text)
+    caption = record.get("caption", record.get("text")) if isinstance(record, dict) else None
+    if not isinstance(caption, str):
+        raise ValueError("its .json holds no 'caption' or 'text' string")
+    return caption.strip()
+
+
+def _decode(raw: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(raw)) as image:
+        return np.array(image.convert("RGB"))
+
+
+class WebDatasetShards:
+    """Samples of several tar shards, in shard order then member order."""
+
+    def __init__(self, shards: Sequence[ShardIndex]):
+        self.shards = [s for s in shards if s.keys]
+        sizes = [len(s.keys) for s in self.shards]
+        self.starts = np.cumsum([0, *sizes])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def _locate(self, index: int) -> tuple[ShardIndex, int]:
+        shard = int(np.searchsorted(self.starts, index, side="right")) - 1
+        return self.shards[shard], index - int(self.starts[shard])
+
+    def key(self, index: int) -> str:
+        shard, row = self._locate(index)
+        return shard.keys[row]
+
+    def caption(self, index: int) -> str:
+        shard, row = self._locate(index)
+        _, _, offset, size = shard.spans[row]
+        raw = _read(shard.path, int(offset), int(size))
+        return _caption_text(raw, bool(shard.caption_json[row]))
+
+    def image(self, index: int) -> np.ndarray:
+        shard, row = self._locate(index)
+        offset, size, _, _ = shard.spans[row]
+        return _decode(_read(shard.path, int(offset), int(size)))
+
+
+def open_webdataset(cfg: CaptionFileConfig) -> WebDatasetShards:
+    return WebDatasetShards([index_shard(path) for path in cfg.paths])
+
+
+# --- LLaVA's pretraining json ----------------------------------------------------------------
+
+
+def _llava_pair(row: object) -> tuple[str, str, str]:
+    """(id, image path, caption) of a LLaVA pretraining row: the caption is its 'gpt' turn."""
+    if not isinstance(row, dict):
+        raise ValueError(f"not a JSON object ({row!r:.60})")
+    image = row.get("image")
+    turns = row.get("conversations")
+    if not isinstance(image, str) or not isinstance(turns, list):
+        raise ValueError("needs 'image' (a path) and 'conversations' (a list)")
+    answers = [t.get("value") for t in turns if isinstance(t, dict) and t.get("from") == "gpt"]
+    if not answers or not isinstance(answers[0], str):
+        raise ValueError("its 'conversations' hold no 'gpt' turn with the caption")
+    return str(row.get("id", image)), image, answers[0].strip()
+
+
+class LlavaPretrain:
+    """LLaVA's pretraining pairs: compact (id, image, caption) rows; images read on demand."""
+
+    def __init__(self, rows: list[tuple[str, str, str]], root: Path):
+        self.rows, self.root = rows, root
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def key(self, index: int) -> str:
+        return self.rows[index][0]
+
+    def caption(self, index: int) -> str:
+        return self.rows[index][2]
+
+    def image(self, index: int) -> np.ndarray:
+        return read_image(resolve_media(self.root, self.rows[index][1]))
+
+
+def _llava_root(cfg: CaptionFileConfig) -> Path:
+    return Path(cfg.media_root).expanduser() if cfg.media_root else Path(cfg.path).parent
+
+
+def open_llava_pretrain(cfg: CaptionFileConfig) -> LlavaPretrain:
+    (file,) = cfg.paths
+    rows, problems = [], []
+    for where, row in json_rows(file):
+        try:
+            rows.append(_llava_pair(row))
+        except ValueError as err:
+            problems.append(f"{where}: {err}")
+    if problems:
+        raise FormatError(file, problems[:20])
+    return LlavaPretrain(rows, _llava_root(cfg))
+
+
+# --- a local Hugging Face dataset ------------------------------------------------------------
+
+
+def _load_hf(cfg: CaptionFileConfig):
+    import datasets
+
+    paths = cfg.paths
+    if len(paths) == 1 and paths[0].is_dir():
+        return datasets.load_from_disk(str(paths[0]))
+    return datasets.Dataset.from_parquet([str(p) for p in paths])
+
+
+def _hf_image(value: object, root: Path) -> np.ndarray:
+    """An `Image` feature's value (a PIL image), its undecoded {'bytes', 'path'}, raw bytes,
+    or a path relative to the dataset."""
+    if isinstance(value, Image.Image):
+        return np.array(value.convert("RGB"))
+    if isinstance(value, dict):
+        value = value.get("bytes") or value.get("path")
+    if isinstance(value, bytes):
+        return _decode(value)
+    if isinstance(value, str):
+        return read_image(resolve_media(root, value))
+    raise ValueError(f"an image column value must be an image, bytes or a path, not {value!r:.60}")
+
+
+class HuggingFaceCaptions:
+    """A memory-mapped Arrow dataset's rows."""
+
+    def __init__(self, dataset, cfg: CaptionFileConfig):
+        self.dataset, self.cfg = dataset, cfg
+        self.root = cfg.paths[0] if cfg.paths[0].is_dir() else cfg.paths[0].parent
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def key(self, index: int) -> str:
+        return str(index)
+
+    def caption(self, index: int) -> str:
+        return str(self.dataset[index][self.cfg.text_column]).strip()
+
+    def image(self, index: int) -> np.ndarray:
+        return _hf_image(self.dataset[index][self.cfg.image_column], self.root)
+
+
+def open_hf(cfg: CaptionFileConfig) -> HuggingFaceCaptions:
+    return HuggingFaceCaptions(_load_hf(cfg), cfg)
+
+
+READERS: dict[str, Callable[[CaptionFileConfig], CaptionFile]] = {
+    "webdataset": open_webdataset,
+    "llava_pretrain": open_llava_pretrain,
+    "hf": open_hf,
+}
+
+
+def open_caption_file(cfg: CaptionFileConfig) -> CaptionFile:
+    return READERS[cfg.format](cfg)
+
+
+# --- checks before compute: a bounded sample of each source -----------------------------------
+
+
+def check_caption_file(cfg: CaptionFileConfig, rows: int = CHECKED_ROWS) -> list[str]:
+    """What is wrong with a source, each with its file and member, line or row; reads every
+    shard's first headers (each present and a readable tar) and the first `rows` samples,
+    not every sample."""
+    paths = cfg.paths
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        shown = ", ".join(str(p) for p in missing[:5]) + (" …" if len(missing) > 5 else "")
+        return [
+            f"{len(missing)} of {len(paths)} file(s) do not exist: {shown}; put them there or "
+            "change the path (datasets are never downloaded)"
+        ]
+    return CHECKS[cfg.format](cfg, rows)
+
+
+def _sample_problems(source: CaptionFile, rows: int, where: Callable[[int], str]) -> list[str]:
+    problems = []
+    for index in range(min(rows, len(source))):
+        try:
+            if not source.caption(index):
+                problems.append(f"{where(index)}: its caption is empty")
+            source.image(index)
+        except (OSError, ValueError, UnicodeDecodeError) as err:  # PIL: OSError / ValueError
+            problems.append(f"{where(index)}: {err}")
+    return problems
+
+
+def _check_webdataset(cfg: CaptionFileConfig, rows: int) -> list[str]:
+    problems, first = [], None
+    for path in cfg.paths:
+        try:
+            shard = index_shard(path, limit=2 * rows if first is None else 2)
+        except (tarfile.TarError, OSError) as err:
+            problems.append(f"{path}: not a readable tar shard ({err})")
+            continue
+        if not shard.keys:
+            problems.append(
+                f"{path}: no sample among its first members pairs an image "
+                f"({', '.join(IMAGE_EXTENSIONS)}) with a caption (.txt or .json) under one key"
+            )
+        elif first is None:
+            first = shard
+    if first is not None:
+        source = WebDatasetShards([first])
+        problems += _sample_problems(source, rows, lambda i: f"{first.path} member {source.key(i)}")
+    return problems
+
+
+def _check_llava(cfg: CaptionFileConfig, rows: int) -> list[str]:
+    (file,) = cfg.paths
+    if file.suffix not in (".json", ".jsonl"):
+        return [f"{file}: a LLaVA pretraining file is .json (or .jsonl)"]
+    try:
+        parsed = json_rows(file, limit=rows)[:rows]
+    except FormatError as err:
+        return err.problems
+    problems, pairs = [], []
+    for where, row in parsed:
+        try:
+            pairs.append((where, _llava_pair(row)))
+        except ValueError as err:
+            problems.append(f"{file} {where}: {err}")
+    root = _llava_root(cfg)
+    for where, (_, image, _) in pairs:
+        try:
+            resolve_media(root, image)
+        except (MissingMediaError, ValueError) as err:
+            problems.append(f"{file} {where}: {err}")
+    return problems
+
+
+def _check_hf(cfg: CaptionFileConfig, rows: int) -> list[str]:
+    try:
+        dataset = _load_hf(cfg)
+    except Exception as err:  # datasets raises many kinds for a folder that is not a dataset
+        return [f"{cfg.path}: not a Hugging Face dataset folder or parquet files ({err})"]
+    columns = dataset.column_names
+    absent = [c for c in (cfg.image_column, cfg.text_column) if c not in columns]
+    if absent:
+        return [
+            f"{cfg.path}: no column(s) {', '.join(absent)}; its columns are "
+            f"{', '.join(columns)} (set image_column / text_column)"
+        ]
+    source = HuggingFaceCaptions(dataset, cfg)
+    return _sample_problems(source, rows, lambda i: f"{cfg.path} row {i}")
+
+
+CHECKS: dict[str, Callable[[CaptionFileConfig, int], list[str]]] = {
+    "webdataset": _check_webdataset,
+    "llava_pretrain": _check_llava,
+    "hf": _check_hf,
+}

@@ -1,0 +1,186 @@
+"""Stage 1 on the user's image–caption files: webdataset tar shards, a LLaVA pretraining json
+and a saved Hugging Face dataset, read by random access. Each trains stage 1, alone or mixed
+with the generated captions; a resumed stage continues at exactly the next sample; two
+ranks split every global batch without overlap, each reading only its rows' images;
+DataLoader workers make the same batches; a missing or corrupt source is refused before
+compute (tests/faults/test_bad_sweeps.py holds the sweep-file cases)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lynx_core.config import CaptionFileConfig
+from lynx_core.data.batches import to_pixels
+from lynx_core.data.caption_files import check_caption_file, open_caption_file
+from lynx_core.pipeline import WEIGHTS, _stage1_batches, run_stage, stage_batches
+from lynx_core.stages import STAGES
+from lynx_core.train.bases import load_bases
+from lynx_core.train.distributed import Ranks
+from tests.caption_data import (
+    pairs,
+    write_hf_dataset,
+    write_llava_pretrain,
+    write_shards,
+)
+from tests.tiny import tiny_config
+
+SHARDS, PER_SHARD, ROWS = 3, 100, 40
+SIZES = {"webdataset": SHARDS * PER_SHARD, "llava_pretrain": ROWS, "hf": ROWS}
+BASES = {"train.bases.steps": 2, "train.instruct.steps": 0, "train.clip.steps": 2}
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> dict[str, dict]:
+    root = tmp_path_factory.mktemp("captions")
+    return {
+        "webdataset": {"format": "webdataset", "path": write_shards(root / "shards", 3, 100)},
+        "llava_pretrain": {
+            "format": "llava_pretrain",
+            "path": str(write_llava_pretrain(root / "llava", ROWS)),
+            "media_root": str(root / "llava" / "images"),
+        },
+        "hf": {"format": "hf", "path": str(write_hf_dataset(root / "hf", ROWS))},
+    }
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory):
+    """The tiny bases, trained once: the caption files are stage 1's, not theirs."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("bases")
+    folders = {stage: root / stage for stage in STAGES}
+    run_stage("bases", tiny_config(**BASES), folders, root / "cache")
+    return folders, root / "cache"
+
+
+def config(**changes):
+    return tiny_config(**BASES, **changes)
+
+
+def only(source: dict, **changes):
+    return config(**{"data.captions.files": [source], "data.captions.world_ratio": 0, **changes})
+
+
+@pytest.mark.parametrize("fmt", list(SIZES))
+def test_each_format_gives_its_pairs_by_random_access_and_passes_its_check(sources, fmt):
+    cfg = CaptionFileConfig(**sources[fmt])
+    source = open_caption_file(cfg)
+    expected = pairs(SIZES[fmt])
+    assert len(source) == SIZES[fmt]
+    for index in (SIZES[fmt] - 1, 0, 7):  # in any order
+        key, image, caption = expected[index]
+        assert source.caption(index) == caption
+        assert np.array_equal(source.image(index), np.asarray(image))
+        assert source.key(index) == (str(index) if fmt == "hf" else key)
+    assert check_caption_file(cfg) == []
+
+
+@pytest.mark.parametrize("fmt", list(SIZES))
+def test_each_format_trains_stage_1(sources, bases, tmp_path, fmt):
+    folders, cache = bases
+    cfg = only(
+        sources[fmt], **{"train.stage1.steps": 4, "train.log_every": 2, "train.checkpoint_every": 2}
+    )
+    batch = stage_batches("stage1", cfg, cache / "world", load_bases(cfg, folders["bases"])[0])(0)
+    size = cfg.model.vision.image_size
+    assert batch["pixels"].shape == (cfg.train.stage1.batch_size, 3, size, size)
+    output = run_stage("stage1", cfg, {**folders, "stage1": tmp_path / "stage1"}, cache)
+    assert [r["step"] for r in output.history] == [2, 4]
+    assert all(math.isfinite(r["loss"]) for r in output.history)
+    assert (tmp_path / "stage1" / WEIGHTS).exists()
+
+
+def test_files_mix_with_the_generated_captions_by_ratio(sources, bases):
+    _, cache = bases
+    files = [sources["webdataset"], {**sources["hf"], "ratio": 2.0}]
+    draws = _stage1_batches(config(**{"data.captions.files": files}), cache / "world", None)
+    names = [draws(n).examples[0].task for n in range(400)]
+    shares = {name: names.count(name) / len(names) for name in set(names)}
+    assert shares.keys() == {"caption", "pairs", "hf"}  # world captions are task 'caption'
+    assert shares["hf"] == pytest.approx(0.5, abs=0.08)
+    assert shares["pairs"] == pytest.approx(0.25, abs=0.07)
+    world_only = _stage1_batches(config(), cache / "world", None)
+    assert {world_only(n).examples[0].task for n in range(20)} == {"caption"}
+
+
+def keys_of(draws, numbers, source) -> list[list[str]]:
+    return [[source.key(e.media) for e in draws(n).examples] for n in numbers]
+
+
+def test_a_resumed_stage_continues_at_exactly_the_next_sample(sources, bases, tmp_path):
+    folders, cache = bases
+    cfg = only(sources["webdataset"], **{"train.stage1.steps": 10})
+    source = open_caption_file(cfg.data.captions.files[0])
+    unbroken = keys_of(_stage1_batches(cfg, cache / "world", None), range(60), source)
+    resumed = keys_of(_stage1_batches(cfg, cache / "world", None), range(37, 60), source)
+    assert resumed == unbroken[37:]  # a fresh reader asked from step 37 on: the same samples
+    assert len({k for batch in unbroken[:18] for k in batch}) == 18 * 16  # an epoch: no repeat
+
+    def crash_at_5(record: dict) -> None:
+        if record["step"] == 5:
+            raise RuntimeError("killed")
+
+    whole = {**folders, "stage1": tmp_path / "whole"}
+    cut = {**folders, "stage1": tmp_path / "cut"}
+    run_stage("stage1", cfg, whole, cache)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_stage("stage1", cfg, cut, cache, on_log=crash_at_5)
+    logged = []
+    run_stage("stage1", cfg, cut, cache, on_log=logged.append)
+    assert min(r["step"] for r in logged) > 5  # it resumed from the step-5 checkpoint
+    weights = [load_file(folder["stage1"] / WEIGHTS) for folder in (whole, cut)]
+    for name, weight in weights[0].items():  # the same samples in the same order
+        assert torch.equal(weights[1][name], weight), name
+
+
+def test_two_ranks_split_each_global_batch_and_read_only_their_rows(sources, bases):
+    folders, cache = bases
+    cfg = only(sources["webdataset"], **{"train.stage1.batch_size": 8})
+    source = open_caption_file(cfg.data.captions.files[0])
+    draws = _stage1_batches(cfg, cache / "world", None)
+    tokenizer = load_bases(cfg, folders["bases"])[0]
+    seen = []
+    for rank in (0, 1):
+        ranks = Ranks(rank, 2, torch.device("cpu"))
+        batches = stage_batches("stage1", cfg, cache / "world", tokenizer, ranks=ranks)
+        for number in range(SIZES["webdataset"] // 8):  # one epoch
+            mine = draws(number).examples[ranks.rows(8)]
+            seen += [source.key(e.media) for e in mine]
+            if number < 3:
+                pixels = batches(number)["pixels"]
+                size = cfg.model.vision.image_size
+                images = [to_pixels(source.image(e.media)[None], size)[0] for e in mine]
+                assert torch.equal(pixels, torch.stack(images))  # its rows' images only
+    assert len(seen) == len(set(seen)) == SIZES["webdataset"] // 8 * 8  # none seen twice
+
+
+def test_data_workers_make_the_batches_the_training_process_makes(sources, bases):
+    folders, cache = bases
+    files = {"data.captions.files": [sources["webdataset"], sources["llava_pretrain"]]}
+    tokenizer = load_bases(config(), folders["bases"])[0]
+    plain = stage_batches("stage1", config(**files), cache / "world", tokenizer)
+    ahead = stage_batches(
+        "stage1", config(**files, **{"train.data_workers": 2}), cache / "world", tokenizer
+    )
+    for number in [0, 1, 2, 3, 4, 5, 11, 12, 3]:  # in order, then jumps (a resumed stage)
+        mine, theirs = plain(number), ahead(number)
+        assert mine.keys() == theirs.keys()
+        for key, value in mine.items():
+            assert torch.equal(theirs[key], value), (number, key)
+
+
+def test_a_missing_or_corrupt_shard_is_named_before_compute(tmp_path):
+    pattern = write_shards(tmp_path / "shards", 3, 4)
+    (tmp_path / "shards" / "pairs-001.tar").write_bytes(b"not a tar file" * 100)
+    (tmp_path / "shards" / "pairs-002.tar").unlink()
+    cfg = CaptionFileConfig(format="webdataset", path=pattern)
+    (problem,) = check_caption_file(cfg)
+    assert "1 of 3 file(s) do not exist" in problem and "pairs-002.tar" in problem
+    (tmp_path / "shards" / "pairs-002.tar").write_bytes(b"")
+    problems = check_caption_file(cfg)
+    assert any("pairs-001.tar: not a readable tar shard" in p for p in problems), problems
