@@ -7,7 +7,6 @@ validates the sweep first and exits with status 2 on a bad file, before Ray or M
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
@@ -16,6 +15,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -25,7 +25,6 @@ from ablations.spec import SweepError, SweepSpec, load_sweep
 
 SWEEPS_DIR = Path("sweeps")
 EXIT_BAD_SPEC, EXIT_FAILED_VARIANTS = 2, 1
-UPLOAD_EXCLUDES = [".venv", ".git", "results"]  # never ship the venv or outputs to a cluster
 
 
 def resolve_sweep(name_or_path: str) -> Path:
@@ -364,26 +363,28 @@ def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
     return 0
 
 
-def submit_command(spec: SweepSpec, args) -> list[str]:
-    """`ray job submit` of this sweep: options before `--`, the entrypoint unquoted after it."""
-    env_vars = {"RAY_USAGE_STATS_ENABLED": "0"}
-    if os.environ.get("MLFLOW_TRACKING_URI"):  # all workers must log to the same server
-        env_vars["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]
-    ray = str(Path(sys.executable).with_name("ray"))
-    return [
-        ray, "job", "submit", "--address", args.address, "--working-dir", ".",
-        "--runtime-env-json", json.dumps({"env_vars": env_vars, "excludes": UPLOAD_EXCLUDES}),
-        "--", args.head_python, "-m", "ablations", "sweep", spec.source,
-        "--results", args.results, *(["--scale", args.scale] if args.scale else []),
-    ]  # fmt: skip
-
-
 def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
-    command = submit_command(spec, args)
-    console.print(
-        f"submitting {spec.experiment} to {args.address}: {' '.join(command)}", markup=False
-    )
-    return subprocess.call(command)
+    """Submit the sweep as a Ray job; its environment's values are never printed."""
+    from ablations.submit import private_file, runtime_env, submit_command
+
+    configs = [v.config for v in spec.expand()]
+    env = runtime_env(configs, Path.cwd(), Path(spec.source), os.environ)
+    command_of = partial(
+        submit_command, spec.source, address=args.address, results=args.results,
+        head_python=args.head_python, scale=args.scale,
+    )  # fmt: skip
+    with private_file(env) as env_file:
+        command = command_of(env_file)
+        console.print(
+            f"submitting {spec.experiment} to {args.address}: {' '.join(command)}", markup=False
+        )
+        console.print(
+            f"  job environment (values not shown): {', '.join(sorted(env['env_vars']))}\n"
+            f"  not uploaded: {', '.join(env['excludes'])}",
+            markup=False,
+            highlight=False,
+        )
+        return subprocess.call(command)
 
 
 def cmd_ui(args, console: Console) -> int:
