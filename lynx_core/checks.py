@@ -149,6 +149,19 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
     return found
 
 
+def training_files(cfg: VariantConfig) -> list[Finding]:
+    """Stage 2's files of your own: a bounded sample of each one's rows and images."""
+    from lynx_core.data import formats  # formats import the config
+
+    found = []
+    for number, file in enumerate(cfg.data.train_files):
+        try:
+            formats.check_training_file(file)
+        except formats.FormatError as err:
+            found.append(Finding(f"data.train_files.{number}", str(err)))
+    return found
+
+
 def caption_files(cfg: VariantConfig) -> list[Finding]:
     """Stage 1's files of your own: every file or shard present and readable, and a bounded
     sample of each source's pairs decodable, before any compute."""
@@ -182,6 +195,7 @@ CHECKS: dict[str, Check] = {
     "llm folder": llm_folder,
     "vision tower": vision_tower,
     "eval suite": eval_suite,
+    "training files": training_files,
     "caption files": caption_files,
     "attention kernel": attention_kernel,
 }
@@ -189,6 +203,7 @@ READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends 
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
     "vision tower": ("model.vision.open_clip_name", "model.vision.checkpoint"),
     "eval suite": ("eval.suite",),
+    "training files": ("data.train_files",),
     "caption files": ("data.captions.files",),
     "attention kernel": ("model.llm.attn_implementation",),
 }

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from lynx_core.config import VariantConfig
+from lynx_core.checks import training_files
+from lynx_core.config import TASK_NAMES, VariantConfig
 from lynx_core.data.formats import FormatError, load_owleval, load_training_file
 
 LLAVA = [
@@ -97,12 +98,14 @@ def test_a_sweep_naming_a_broken_training_file_is_refused_at_validation(tmp_path
         {"instruction": "c", "answer": "d"},
     ]
     file = write_jsonl(tmp_path / "mine.jsonl", rows)
-    with pytest.raises(ValidationError) as err:
-        VariantConfig.model_validate({"data": {"train_files": [{"path": str(file)}]}})
-    assert "mine.jsonl" in str(err.value) and "line 1" in str(err.value)
+    bad = VariantConfig.model_validate({"data": {"train_files": [{"path": str(file)}]}})
+    (finding,) = training_files(bad)  # read before compute, by the sweep's checks
+    assert finding.field == "data.train_files.0"
+    assert "mine.jsonl" in finding.message and "line 1" in finding.message
     ok = VariantConfig.model_validate(
         {"data": {"train_files": [{"path": str(file), "skip_missing_media": True}]}}
     )
+    assert training_files(ok) == []
     assert ok.data.mixture["mine"] == 1.0  # a file joins the default mixture by its stem
     with pytest.raises(ValidationError, match="clash"):
         VariantConfig.model_validate(
@@ -175,3 +178,9 @@ def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch
     assert formats.check_training_file(cfg.data.train_files[0]) == 20
     with pytest.raises(formats.FormatError, match="line 26"):
         load_training_file(file, tmp_path)
+
+
+def test_the_configuration_names_every_task_the_data_defines():
+    from lynx_core.data.tasks import TASKS
+
+    assert tuple(TASKS) == TASK_NAMES
