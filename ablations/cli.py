@@ -74,7 +74,6 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from ablations.plan import make_plan
     from ablations.store import Store
     from ablations.tables import settings as variant_settings
-    from lynx_core.config import flatten
     from lynx_core.stages import STAGES
 
     results = Path(args.results)
@@ -116,19 +115,30 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
         with console.status("estimating GPU-hours (each model built on the meta device)"):
             hours = _gpu_hours(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources)
         console.print(hours)
-    missing = sorted(
-        {
-            f"{field}={value}"
-            for variant in plan.variants
-            for field, value in flatten(variant.config.model_dump()).items()
-            if isinstance(value, Path) and not value.exists()
-        }
-    )
+    missing = sorted({m for variant in plan.variants for m in _missing_paths(variant.config)})
     if missing:
         console.print(
-            f"[yellow]before running[/yellow], provide local weights: {', '.join(missing)}"
+            "[yellow]before running[/yellow], provide local weights and data: " + ", ".join(missing)
         )
     return 0
+
+
+def _missing_paths(cfg) -> list[str]:
+    """'field=path' for each local file or folder a variant names that is not here: weights,
+    released benchmarks, training files, and caption files (a shard pattern counts its
+    missing shards)."""
+    from lynx_core.config import flatten
+
+    flat = flatten(cfg.model_dump()).items()
+    missing = [f"{f}={v}" for f, v in flat if isinstance(v, Path) and not v.exists()]
+    for number, file in enumerate(cfg.data.train_files):
+        missing += [f"data.train_files.{number}.path={file.path}"] if not file.path.exists() else []
+    for number, source in enumerate(cfg.data.captions.files):
+        absent = [p for p in source.paths if not p.exists()]
+        if absent:
+            of = f" ({len(absent)} of {len(source.paths)} files)" if len(source.paths) > 1 else ""
+            missing.append(f"data.captions.files.{number}.path={source.path}{of}")
+    return missing
 
 
 def _gpu_hours(plan, gpu: str, mfu: float, resources):

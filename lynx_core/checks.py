@@ -105,43 +105,54 @@ def open_clip_models() -> list[str]:
 
 
 def eval_suite(cfg: VariantConfig) -> list[Finding]:
-    """A user's evaluation folder must hold at least one benchmark, and each one it holds
-    must read cleanly (every row, every media path) now, not after all training."""
+    """A user's evaluation folder must hold at least one benchmark, and every benchmark a
+    sweep names (the folder's, and released files given as `eval.openvqa_image`, …) must
+    read cleanly (every row, every media path) now, not after all training."""
     from lynx_core.data import formats  # formats import the config
-    from lynx_core.data.worldset import MME_DIR, OPENVQA_IMAGE, OPENVQA_VIDEO, OWL_QUESTIONS
+    from lynx_core.data.benchmarks import Benchmark, Benchmarks, configured
+    from lynx_core.data.worldset import (
+        MME_DIR,
+        OPENVQA_IMAGE,
+        OPENVQA_VIDEO,
+        OWL_QUESTIONS,
+        suite_benchmarks,
+    )
 
-    suite = cfg.eval.suite
-    if suite is None:
-        return []
-    field = "eval.suite"
-    if not suite.is_dir():
-        return [Finding(field, f"{suite} is not a folder")]
-    parts = (OPENVQA_IMAGE, OPENVQA_VIDEO, MME_DIR, OWL_QUESTIONS)
-    present = [p for p in parts if (suite / p).exists()]
-    if not present:
-        return [
-            Finding(
-                field,
-                f"{suite} holds no benchmark: expected at least one of {', '.join(parts)} "
-                "(the generated suite's layout)",
-            )
-        ]
-    readers: dict[str, Callable[[Path], Any]] = {
-        OPENVQA_IMAGE: lambda f: formats.load_openvqa(f, suite / "openvqa"),
-        OPENVQA_VIDEO: lambda f: formats.load_openvqa(f, suite / "openvqa"),
-        MME_DIR: formats.load_mme,
-        OWL_QUESTIONS: lambda f: formats.load_owleval(f, f.parent),
+    suite, given = cfg.eval.suite, Benchmarks()
+    if suite is not None:
+        if not suite.is_dir():
+            return [Finding("eval.suite", f"{suite} is not a folder")]
+        given = suite_benchmarks(suite)
+        if not given.present():
+            parts = ", ".join((OPENVQA_IMAGE, OPENVQA_VIDEO, MME_DIR, OWL_QUESTIONS))
+            return [
+                Finding(
+                    "eval.suite",
+                    f"{suite} holds no benchmark: expected at least one of {parts} (the "
+                    "generated suite's layout), or name released files as eval.openvqa_image, "
+                    "eval.openvqa_video, eval.mme, eval.owleval",
+                )
+            ]
+    readers: dict[str, Callable[[Benchmark], Any]] = {
+        "openvqa_image": lambda b: formats.load_openvqa(b.path, b.media_root),
+        "openvqa_video": lambda b: formats.load_openvqa(b.path, b.media_root),
+        "mme": lambda b: formats.load_mme(b.path),
+        "owleval": lambda b: formats.load_owleval(b.path, b.media_root),
     }
     found = []
-    for part in present:
-        target = suite / part
-        if part != MME_DIR and not _sane_file(target):
+    for name, benchmark in configured(cfg.eval, given).present().items():
+        field = f"eval.{name}" if getattr(cfg.eval, name) is not None else "eval.suite"
+        target = benchmark.path
+        if name == "mme" and not target.is_dir():
+            found.append(Finding(field, f"{target} is not a folder (MME's release folder)"))
+            continue
+        if name != "mme" and not _sane_file(target):
             found.append(
                 Finding(field, f"{target} is not a regular file under {MAX_BENCHMARK_BYTES:,} B")
             )
             continue
         try:
-            readers[part](target)
+            readers[name](benchmark)
         except formats.FormatError as err:
             found.append(Finding(field, str(err)))
         except (OSError, UnicodeDecodeError) as err:
@@ -202,7 +213,13 @@ CHECKS: dict[str, Check] = {
 READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
     "vision tower": ("model.vision.open_clip_name", "model.vision.checkpoint"),
-    "eval suite": ("eval.suite",),
+    "eval suite": (
+        "eval.suite",
+        "eval.openvqa_image",
+        "eval.openvqa_video",
+        "eval.mme",
+        "eval.owleval",
+    ),
     "training files": ("data.train_files",),
     "caption files": ("data.captions.files",),
     "attention kernel": ("model.llm.attn_implementation",),

@@ -559,6 +559,15 @@ class GptJudgeConfig(StrictModel):
     )
 
 
+class BenchmarkConfig(StrictModel):
+    """A released benchmark where you keep it, as distributed: nothing renamed or moved."""
+
+    path: LocalPath = Field(description="its question file (Open-VQA, OwlEval) or folder (MME)")
+    media_root: LocalPath | None = Field(
+        None, description="what its media paths are relative to; None = the file's folder"
+    )
+
+
 class EvalConfig(StrictModel):
     max_new_tokens: int = Field(8, gt=0)
     num_beams: int = Field(1, gt=0, description="Lynx decodes with 5 beams")
@@ -573,6 +582,22 @@ class EvalConfig(StrictModel):
         "and openvqa/video.jsonl (Open-VQA format, media under openvqa/), mme/ (MME release "
         "layout), owleval/questions.jsonl (OwlEval format, images under owleval/); any part "
         "may be missing. None = the generated suite",
+    )
+    openvqa_image: BenchmarkConfig | None = Field(
+        None,
+        description="Open-VQA's released image file (Open_VQA_images.jsonl; 'image' paths such "
+        "as images/…); None = the suite's",
+    )
+    openvqa_video: BenchmarkConfig | None = Field(
+        None,
+        description="Open-VQA's released video file (Open_VQA_videos.jsonl; 'video' paths to "
+        "mp4 clips); None = the suite's",
+    )
+    mme: BenchmarkConfig | None = Field(
+        None, description="MME's release folder (one folder per subtask); None = the suite's"
+    )
+    owleval: BenchmarkConfig | None = Field(
+        None, description="OwlEval's questions.jsonl, images under its folder; None = the suite's"
     )
     detailed_min_words: int = Field(
         4, gt=0, description="an answer to 'explain in detail' complies from this many words"

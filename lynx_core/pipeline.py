@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 from lynx_core.atomic import write_with
 from lynx_core.config import DeepSpeedConfig, StageConfig, VariantConfig
 from lynx_core.data.batches import collate, read_pixels, to_pixels
+from lynx_core.data.benchmarks import configured
 from lynx_core.data.caption_files import CaptionFile, open_caption_file
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.formats import frame_picks
@@ -37,7 +38,7 @@ from lynx_core.data.stage_data import (
     stage2_pools,
 )
 from lynx_core.data.tasks import Example
-from lynx_core.data.worldset import image_set, video_set
+from lynx_core.data.worldset import eval_suite, image_set, suite_benchmarks, video_set
 from lynx_core.evaluate.suite import evaluate_suite
 from lynx_core.model.features import FeatureCache, cached_trunk
 from lynx_core.model.lynx import LynxModel, build_lynx
@@ -346,8 +347,10 @@ def _evaluate(
     model.load_trainable(folders["stage2"] / WEIGHTS)
     model.to(runtime.device)
     base_llm = partial(_base_llm, cfg, folders)
+    suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
+    benchmarks = configured(cfg.eval, suite_benchmarks(suite))
     metrics, judge = evaluate_suite(
-        model, tokenizer, cfg, cache, folders["eval"], runtime, base_llm, ranks
+        model, tokenizer, cfg, benchmarks, cache, folders["eval"], runtime, base_llm, ranks
     )
     workers = "" if ranks.world == 1 else f" x{ranks.world}"
     return StageOutput(

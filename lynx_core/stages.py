@@ -102,6 +102,10 @@ INTRODUCED_AT: dict[str, Any] = {
     "model.llm.prompt_template": "lynx",
     "data.captions.files": [],
     "data.captions.world_ratio": 1.0,
+    "eval.openvqa_image": None,
+    "eval.openvqa_video": None,
+    "eval.mme": None,
+    "eval.owleval": None,
 }
 
 
@@ -167,9 +171,10 @@ def data_versions(
     config: VariantConfig, stage: Stage, digest: Callable[[Path], str] = digest_files
 ) -> dict[str, str]:
     """Versions of the user's files a stage reads (stage 1: `data.captions.files`; stage 2:
-    `data.train_files`; eval: `eval.suite`), so editing them in place re-keys the stage
-    instead of reusing stale results. Files not on this machine (planning on a laptop) are
-    keyed by path alone. `digest` lets a caller planning many variants walk each path once."""
+    `data.train_files`; eval: `eval.suite` and the released benchmarks it names), so editing
+    them in place re-keys the stage instead of reusing stale results. Files not on this
+    machine (planning on a laptop) are keyed by path alone. `digest` lets a caller planning
+    many variants walk each path once."""
     paths: list[Path] = []
     if stage == "stage1":
         for source in config.data.captions.files:
@@ -178,6 +183,13 @@ def data_versions(
                 paths.append(Path(source.media_root).expanduser())
     elif stage == "stage2":
         paths = [f.path for f in config.data.train_files]
-    elif stage == "eval" and config.eval.suite is not None:
-        paths = [config.eval.suite]
+    elif stage == "eval":
+        given = [
+            getattr(config.eval, name)
+            for name in ("openvqa_image", "openvqa_video", "mme", "owleval")
+        ]
+        paths = [config.eval.suite] if config.eval.suite is not None else []
+        paths += [
+            p for b in given if b is not None for p in (b.path, b.media_root) if p is not None
+        ]
     return {str(p): digest(p) for p in paths if p.exists()}

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from lynx_core.atomic import write_dir
 from lynx_core.config import DataConfig
 from lynx_core.data import toyworld as tw
+from lynx_core.data.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.prompts import MME_SUFFIX, held_out_prompt
 from lynx_core.data.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
@@ -203,6 +204,27 @@ def _write_mme(out: Path, seed: int, per_subtask: int) -> None:
             answers.parent.mkdir(parents=True, exist_ok=True)
             answers.write_text(text)
             written += 1
+
+
+def suite_benchmarks(suite: Path) -> Benchmarks:
+    """The benchmarks of a folder in the generated suite's layout (any part may be missing):
+    openvqa/image.jsonl and video.jsonl with their media under openvqa/, mme/, and
+    owleval/questions.jsonl with its images beside it."""
+    openvqa = suite / "openvqa"
+
+    def part(relative: str, root: Path, folder: bool = False) -> Benchmark | None:
+        path = suite / relative
+        found = path.is_dir() and any(path.iterdir()) if folder else path.is_file()
+        return Benchmark(path, root) if found else None
+
+    descriptions = suite / DESCRIPTIONS
+    return Benchmarks(
+        openvqa_image=part(OPENVQA_IMAGE, openvqa),
+        openvqa_video=part(OPENVQA_VIDEO, openvqa),
+        mme=part(MME_DIR, suite / MME_DIR, folder=True),
+        owleval=part(OWL_QUESTIONS, (suite / OWL_QUESTIONS).parent),
+        descriptions=descriptions if descriptions.is_file() else None,
+    )
 
 
 def eval_suite(root: Path, cfg: DataConfig) -> Path:

@@ -73,15 +73,16 @@ def generate_answers(
     tokenizer: PreTrainedTokenizerBase,
     template: DialogueTemplate,
     examples: Sequence[Example],
-    media: torch.Tensor,
+    media: Callable[[list[int]], torch.Tensor],
     cfg: EvalConfig,
     max_new_tokens: int | None = None,
     runtime: Runtime = CPU,
     media_key: str = "pixels",
     ranks: Ranks = SINGLE,
 ) -> list[str]:
-    """The model's answers; `media[e.media]` is each example's image or video, as pixels or
-    (`media_key="patches"`) as the frozen trunk's tokens."""
+    """The model's answers; `media(rows)` reads the examples' images or videos (their
+    `e.media` rows) for a batch, as pixels or (`media_key="patches"`) the frozen trunk's
+    tokens."""
     model.eval()
 
     def generate(batch: dict[str, torch.Tensor], **settings) -> torch.Tensor:
@@ -90,7 +91,7 @@ def generate_answers(
         return model.generate(batch.get("pixels"), ids, mask, patches=patches, **settings)
 
     def inputs(chunk: Sequence[Example]) -> dict[str, torch.Tensor]:
-        return {media_key: media[[e.media for e in chunk]]}
+        return {media_key: media([e.media for e in chunk])}
 
     return decode_answers(
         examples, tokenizer, template, cfg, generate, runtime, inputs, max_new_tokens, ranks

@@ -1,7 +1,8 @@
-"""A variant's whole evaluation on a suite of benchmark files, read through the real formats.
+"""A variant's whole evaluation on benchmark files, read through the real formats.
 
-The suite is the generated world's held-out one, or the user's own folder (`eval.suite`) in
-the same layout, e.g. the real Open-VQA files and an MME release.
+Each benchmark is given by its path and media root (`lynx_core.data.benchmarks`): the
+released files a sweep names, else the generated world's held-out suite or the user's own
+folder in its layout. Media are read a batch at a time, never the whole benchmark at once.
 
 Open-VQA image and video files (judged by the rule judge or a GPT judge, scored per class as
 the paper counts), length-instruction compliance on held-out instructions (with the
@@ -18,6 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -26,6 +28,7 @@ from transformers import PreTrainedModel
 from lynx_core.atomic import write_text
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
+from lynx_core.data.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.formats import (
     OpenVQAItem,
@@ -34,13 +37,6 @@ from lynx_core.data.formats import (
     load_owleval,
 )
 from lynx_core.data.tasks import Example
-from lynx_core.data.worldset import (
-    DESCRIPTIONS,
-    OPENVQA_IMAGE,
-    OPENVQA_VIDEO,
-    OWL_QUESTIONS,
-    eval_suite,
-)
 from lynx_core.evaluate import mme, openvqa, rule_judge
 from lynx_core.evaluate.following import length_instructed, llm_answers, score_following
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, require_verdicts, verdict_counts
@@ -57,32 +53,28 @@ OWL_MAX_NEW_TOKENS = 16
 
 
 class MediaTable:
-    """Each distinct media file read and preprocessed once, images and videos apart; an
-    example's `media` is its row among its kind. With an `encode` (the frozen trunk, see
-    `lynx_core.model.features`) a row holds the trunk's tokens instead of pixels, so the
-    trunk runs once per file rather than once per question about it."""
+    """Each distinct media file of an evaluation, images and videos apart: an example's
+    `media` is its file's row among its kind. Files are read when a batch asks for them
+    (`read`), so memory is bounded by the batch, not the benchmark; with an `encode` (the
+    frozen trunk, see `lynx_core.model.features`) a batch gets the trunk's tokens."""
 
     def __init__(self, image_size: int, frames: int, encode: Encoder | None = None):
         self.image_size, self.frames, self.encode = image_size, frames, encode
         self.key = "pixels" if encode is None else "patches"  # how the model takes a row
         self.rows: dict[tuple[Path, str], int] = {}
-        self.items: dict[str, list[torch.Tensor]] = {"image": [], "video": []}
-        self._stacked: dict[str, torch.Tensor] = {}
+        self.paths: dict[str, list[Path]] = {"image": [], "video": []}
 
     def index(self, path: Path, kind: str) -> int:
         if (path, kind) not in self.rows:
-            item = read_pixels([path], kind, self.image_size, self.frames)
-            self.items[kind].append((item if self.encode is None else self.encode(item))[0])
-            self.rows[path, kind] = len(self.items[kind]) - 1
+            self.paths[kind].append(path)
+            self.rows[path, kind] = len(self.paths[kind]) - 1
         return self.rows[path, kind]
 
-    def tensor(self, kind: str) -> torch.Tensor:
-        """All rows of `kind` stacked; restacked only when rows were added since the last call
-        (at paper resolution a stack of a few hundred images is hundreds of MB)."""
-        stacked = self._stacked.get(kind)
-        if stacked is None or len(stacked) != len(self.items[kind]):
-            stacked = self._stacked[kind] = torch.stack(self.items[kind])
-        return stacked
+    def read(self, kind: str, rows: list[int]) -> torch.Tensor:
+        """The model's media input for `rows` of `kind`, each file read now."""
+        paths = [self.paths[kind][r] for r in rows]
+        pixels = read_pixels(paths, kind, self.image_size, self.frames)
+        return pixels if self.encode is None else self.encode(pixels)
 
 
 def _examples(items: Sequence[OpenVQAItem], table: MediaTable) -> list[Example]:
@@ -133,7 +125,7 @@ class Answerer:
             self.tokenizer,
             TEMPLATES[self.cfg.model.llm.prompt_template],
             examples,
-            self.table.tensor(examples[0].kind),
+            partial(self.table.read, examples[0].kind),
             self.cfg.eval,
             max_new_tokens,
             self.runtime,
@@ -146,19 +138,19 @@ def evaluate_suite(
     model: LynxModel,
     tokenizer,
     cfg: VariantConfig,
+    benchmarks: Benchmarks,
     cache: Path,
     out: Path,
     runtime: Runtime = CPU,
     base_llm: Callable[[], PreTrainedModel] | None = None,
     ranks: Ranks = SINGLE,
 ) -> tuple[dict[str, float], str]:
-    """All metrics of the suite and the name of the judge that scored Open-VQA. `base_llm`
-    loads the variant's frozen LLM alone, for the instruction-following comparison.
+    """All metrics of the `benchmarks` and the name of the judge that scored Open-VQA.
+    `base_llm` loads the variant's frozen LLM alone, for the instruction-following comparison.
 
     On several `ranks` every rank answers its share of each set of questions and gets all
     the answers; rank 0 alone asks the GPT judge and writes the predictions, and its
     metrics are the stage's (another rank's lack the GPT judge's verdicts)."""
-    suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
     encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
     table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames, encode)
     answer = Answerer(model, tokenizer, cfg, table, runtime, ranks)
@@ -168,10 +160,14 @@ def evaluate_suite(
     judge_name = rule_judge.JUDGE_NAME
     image_answers: list[str] = []
     image_examples: list[Example] = []
-    for split, file in (("openvqa", OPENVQA_IMAGE), ("openvqa_video", OPENVQA_VIDEO)):
-        if not (suite / file).exists():
+    openvqa_files = (
+        ("openvqa", benchmarks.openvqa_image),
+        ("openvqa_video", benchmarks.openvqa_video),
+    )
+    for split, benchmark in openvqa_files:
+        if benchmark is None:
             continue
-        examples = _examples(load_openvqa(suite / file, suite / "openvqa"), table)
+        examples = _examples(load_openvqa(benchmark.path, benchmark.media_root), table)
         if not examples:
             continue
         answers = answer(examples)
@@ -197,17 +193,17 @@ def evaluate_suite(
     )
     metrics.update(found)
     records += rows
-    described = _described(suite, table, asked)
+    described = _described(benchmarks, table, asked)
     if described and base_llm is not None:
         found, rows = _bare_llm_following(base_llm, tokenizer, described, kinds, cfg, answer)
         metrics.update(found)
         records += rows
-    metrics.update(_mme(answer, suite, records))
-    records += _owleval(answer, suite)
+    metrics.update(_mme(answer, benchmarks.mme, records))
+    records += _owleval(answer, benchmarks.owleval)
     if ranks.is_main:
         write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
     require_verdicts(verdicts, cfg.eval.gpt_judge)  # a judge that failed leaves us unfinished
-    log.info("evaluated %s (judge %s)", suite, judge_name)
+    log.info("evaluated %s (judge %s)", ", ".join(benchmarks.present()), judge_name)
     return metrics, judge_name
 
 
@@ -222,14 +218,16 @@ def _bare_llm_following(base_llm, tokenizer, described, kinds, cfg: VariantConfi
     return score_following("llm_compliance", described, kinds, answers, cfg.eval.detailed_min_words)
 
 
-def _described(suite: Path, table: MediaTable, asked: Sequence[Example]) -> list[Example]:
+def _described(
+    benchmarks: Benchmarks, table: MediaTable, asked: Sequence[Example]
+) -> list[Example]:
     """The length-instructed questions with each image's description as text context, for
     the bare LLM; empty unless the suite describes every one of those images."""
-    file = suite / DESCRIPTIONS
-    if not file.exists() or not asked:
+    file, images = benchmarks.descriptions, benchmarks.openvqa_image
+    if file is None or images is None or not asked:
         return []
     text = {
-        (suite / "openvqa" / row["image"]).resolve(): row["description"]
+        (images.media_root / row["image"]).resolve(): row["description"]
         for row in map(json.loads, file.read_text().splitlines())
     }
     path = {row: p.resolve() for (p, kind), row in table.rows.items() if kind == "image"}
@@ -238,11 +236,10 @@ def _described(suite: Path, table: MediaTable, asked: Sequence[Example]) -> list
     return [replace(e, context=f"{text[path[e.media]]} .") for e in asked]
 
 
-def _mme(answer: Answerer, suite: Path, records) -> dict[str, float]:
-    root = suite / "mme"
-    if not root.exists() or not any(root.iterdir()):
+def _mme(answer: Answerer, benchmark: Benchmark | None, records) -> dict[str, float]:
+    if benchmark is None:
         return {}
-    questions = load_mme(root)
+    questions = load_mme(benchmark.path)
     examples = [
         Example(
             answer.table.index(q.image, "image"), "image", q.question, q.answer.lower(), q.subtask
@@ -264,12 +261,11 @@ def _mme(answer: Answerer, suite: Path, records) -> dict[str, float]:
     return {f"mme/{k}": v for k, v in mme.score(graded).items()}
 
 
-def _owleval(answer: Answerer, suite: Path) -> list[dict]:
+def _owleval(answer: Answerer, benchmark: Benchmark | None) -> list[dict]:
     """Answers to the open prompts, for `lynx_core.evaluate.owleval.export_sheets`."""
-    file = suite / OWL_QUESTIONS
-    if not file.exists():
+    if benchmark is None:
         return []
-    questions = load_owleval(file, file.parent)
+    questions = load_owleval(benchmark.path, benchmark.media_root)
     examples = [
         Example(answer.table.index(q.image, "image"), "image", q.question, "", "OwlEval")
         for q in questions

@@ -1,0 +1,47 @@
+"""Where each benchmark's files are, as explicit paths: evaluation reads these and knows no
+folder layout. The released files a sweep names (`eval.openvqa_image`, …) replace the
+suite's (the generated one, or a user's folder laid out like it: `lynx_core.data.worldset`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lynx_core.config import BenchmarkConfig, EvalConfig
+
+NAMES = ("openvqa_image", "openvqa_video", "mme", "owleval")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A question file (Open-VQA, OwlEval) or folder (MME), and the root of its media paths."""
+
+    path: Path
+    media_root: Path
+
+
+@dataclass(frozen=True)
+class Benchmarks:
+    openvqa_image: Benchmark | None = None
+    openvqa_video: Benchmark | None = None
+    mme: Benchmark | None = None
+    owleval: Benchmark | None = None
+    descriptions: Path | None = None  # each Open-VQA image in words (the generated suite's)
+
+    def present(self) -> dict[str, Benchmark]:
+        return {n: b for n in NAMES if (b := getattr(self, n)) is not None}
+
+
+def _of(cfg: BenchmarkConfig) -> Benchmark:
+    root = cfg.media_root or (cfg.path if cfg.path.is_dir() else cfg.path.parent)
+    return Benchmark(cfg.path, root)
+
+
+def configured(cfg: EvalConfig, suite: Benchmarks) -> Benchmarks:
+    """The suite's benchmarks with each one the config names replaced by it (the generated
+    image descriptions only go with the generated Open-VQA image file)."""
+    named = {n: _of(c) for n in NAMES if (c := getattr(cfg, n)) is not None}
+    chosen = replace(suite, **named)
+    if "openvqa_image" in named:
+        chosen = replace(chosen, descriptions=None)
+    return chosen
