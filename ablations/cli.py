@@ -132,8 +132,13 @@ def _missing_paths(cfg) -> list[str]:
     flat = flatten(cfg.model_dump()).items()
     missing = [f"{f}={v}" for f, v in flat if isinstance(v, Path) and not v.exists()]
     for number, file in enumerate(cfg.data.train_files):
-        missing += [f"data.train_files.{number}.path={file.path}"] if not file.path.exists() else []
+        for name, path in (("path", file.path), ("media_root", file.media_root)):
+            if path is not None and not path.exists():
+                missing.append(f"data.train_files.{number}.{name}={path}")
     for number, source in enumerate(cfg.data.captions.files):
+        root = Path(source.media_root).expanduser() if source.media_root else None
+        if root is not None and not root.exists():
+            missing.append(f"data.captions.files.{number}.media_root={source.media_root}")
         absent = [p for p in source.paths if not p.exists()]
         if absent:
             of = f" ({len(absent)} of {len(source.paths)} files)" if len(source.paths) > 1 else ""
@@ -375,9 +380,17 @@ def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
 
 def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
     """Submit the sweep as a Ray job; its environment's values are never printed."""
-    from ablations.submit import private_file, runtime_env, submit_command
+    from ablations.submit import missing_keys, private_file, runtime_env, submit_command
 
     configs = [v.config for v in spec.expand()]
+    unset = missing_keys(configs, os.environ)
+    if unset:
+        console.print(
+            f"error: the sweep is judged by GPT but {', '.join(unset)} is not set here; export "
+            "it so the job can take it along (its value is passed by name, never printed)",
+            style="red",
+        )
+        return EXIT_BAD_SPEC
     env = runtime_env(configs, Path.cwd(), Path(spec.source), os.environ)
     command_of = partial(
         submit_command, spec.source, address=args.address, results=args.results,

@@ -3,8 +3,10 @@
 The job's runtime environment carries, by name, the environment variables its trials need
 from this shell: the MLflow server all workers log to, and the GPT judge's API key for
 variants judged by GPT. The values travel in a runtime-env file readable only by this user
-and removed after submission, never on the command line (which is printed and visible to
-other users in the process list), in a log or in MLflow.
+and removed after submission: never on the command line (which is printed and visible to
+other users in the process list), in our logs or in MLflow. Ray itself keeps a job's
+`env_vars` in its job record (the dashboard and `ray job list` show them to whoever can reach
+the cluster's dashboard).
 
 The working directory is uploaded without the venv, git, results, `weights/` and the data
 every variant reads from inside it (training files, caption shards, media roots, the
@@ -24,7 +26,9 @@ from pathlib import Path
 
 from lynx_core.config import VariantConfig
 
-UPLOAD_EXCLUDES = [".venv", ".git", "results", "weights"]  # never shipped to a cluster
+# never shipped to a cluster; patterns are gitignore's, so each is anchored at the working
+# directory with a leading '/' ('data' alone would also drop lynx_core/data)
+UPLOAD_EXCLUDES = ["/.venv", "/.git", "/results", "/weights"]
 FORWARDED = ("MLFLOW_TRACKING_URI",)  # all workers must log to the same server
 
 
@@ -35,13 +39,18 @@ def judge_keys(configs: Sequence[VariantConfig]) -> list[str]:
 
 def read_paths(cfg: VariantConfig) -> list[Path]:
     """Every local file or folder a variant reads: weights, training and caption files and
-    their media roots, the evaluation suite."""
+    their media roots, the evaluation suite and the released benchmarks with theirs."""
     paths = [cfg.model.llm.path, cfg.model.vision.checkpoint, cfg.eval.suite]
     for file in cfg.data.train_files:
         paths += [file.path, file.root]
     for source in cfg.data.captions.files:
         paths += [p.parent if "{" in source.path else p for p in source.paths]
-        paths.append(Path(source.media_root) if source.media_root else None)
+        if source.format == "llava_pretrain":  # its images: media_root, else the json's folder
+            paths.append(Path(source.media_root or Path(source.path).parent))
+    for name in ("openvqa_image", "openvqa_video", "mme", "owleval"):
+        benchmark = getattr(cfg.eval, name)
+        if benchmark is not None:
+            paths += [benchmark.path, benchmark.media_root or benchmark.path.parent]
     return [Path(p).expanduser() for p in paths if p is not None]
 
 
@@ -54,11 +63,16 @@ def data_excludes(configs: Sequence[VariantConfig], root: Path, keep: Path) -> l
         for path in read_paths(cfg):
             full = (root / path).resolve()
             if full != root and full.is_relative_to(root) and not keep.is_relative_to(full):
-                found.add(full.relative_to(root).as_posix())
+                found.add("/" + full.relative_to(root).as_posix())
     shipped = [
         p for p in found if not any(p == e or p.startswith(f"{e}/") for e in UPLOAD_EXCLUDES)
     ]
     return sorted(shipped)
+
+
+def missing_keys(configs: Sequence[VariantConfig], environ: Mapping[str, str]) -> list[str]:
+    """Judge key variables this shell does not set: the job would fail on the cluster."""
+    return [name for name in judge_keys(configs) if not environ.get(name)]
 
 
 def runtime_env(

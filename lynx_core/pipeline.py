@@ -232,7 +232,7 @@ def stage_batches(
     def batch(number: int) -> dict[str, torch.Tensor]:
         return inputs(draws(number))
 
-    if cfg.train.data_workers == 0:
+    if cfg.train.data_workers == 0 or not _reads_files(stage, cfg):
         return batch
 
     def from_files(number: int) -> dict[str, torch.Tensor] | None:
@@ -246,6 +246,13 @@ def stage_batches(
         return made if made is not None else batch(number)
 
     return prefetched
+
+
+def _reads_files(stage: Stage, cfg: VariantConfig) -> bool:
+    """Whether some of the stage's batches are decoded from the user's files."""
+    if stage == "stage1":
+        return bool(cfg.data.captions.files)
+    return any(cfg.data.mixture.get(f.task_name, 0) > 0 for f in cfg.data.train_files)
 
 
 def make_optimization(

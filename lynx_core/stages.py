@@ -177,10 +177,8 @@ def data_versions(
     many variants walk each path once."""
     paths: list[Path] = []
     if stage == "stage1":
-        for source in config.data.captions.files:
-            paths += source.paths
-            if source.media_root is not None:
-                paths.append(Path(source.media_root).expanduser())
+        for source in config.data.captions.files:  # the files that list the pairs: a folder
+            paths += source.paths  # of 558K images would be walked on every plan
     elif stage == "stage2":
         paths = [f.path for f in config.data.train_files]
     elif stage == "eval":

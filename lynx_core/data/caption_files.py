@@ -35,7 +35,6 @@ from PIL import Image
 from lynx_core.config import CaptionFileConfig
 from lynx_core.data.formats import (
     FormatError,
-    MissingMediaError,
     json_rows,
     read_image,
     resolve_media,
@@ -244,23 +243,26 @@ def _hf_image(value: object, root: Path) -> np.ndarray:
 
 
 class HuggingFaceCaptions:
-    """A memory-mapped Arrow dataset's rows."""
+    """A memory-mapped Arrow dataset's rows; its text and image columns are read apart, so a
+    caption never decodes its image."""
 
     def __init__(self, dataset, cfg: CaptionFileConfig):
-        self.dataset, self.cfg = dataset, cfg
+        self.texts = dataset.select_columns([cfg.text_column])
+        self.images = dataset.select_columns([cfg.image_column])
+        self.cfg = cfg
         self.root = cfg.paths[0] if cfg.paths[0].is_dir() else cfg.paths[0].parent
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.texts)
 
     def key(self, index: int) -> str:
         return str(index)
 
     def caption(self, index: int) -> str:
-        return str(self.dataset[index][self.cfg.text_column]).strip()
+        return str(self.texts[index][self.cfg.text_column]).strip()
 
     def image(self, index: int) -> np.ndarray:
-        return _hf_image(self.dataset[index][self.cfg.image_column], self.root)
+        return _hf_image(self.images[index][self.cfg.image_column], self.root)
 
 
 def open_hf(cfg: CaptionFileConfig) -> HuggingFaceCaptions:
@@ -312,7 +314,7 @@ def _check_webdataset(cfg: CaptionFileConfig, rows: int) -> list[str]:
     problems, first = [], None
     for path in cfg.paths:
         try:
-            shard = index_shard(path, limit=2 * rows if first is None else 2)
+            shard = index_shard(path, limit=2 * rows)  # headers only: cheap for every shard
         except (tarfile.TarError, OSError) as err:
             problems.append(f"{path}: not a readable tar shard ({err})")
             continue
@@ -337,25 +339,38 @@ def _check_llava(cfg: CaptionFileConfig, rows: int) -> list[str]:
         parsed = json_rows(file, limit=rows)[:rows]
     except FormatError as err:
         return err.problems
-    problems, pairs = [], []
+    problems, pairs, wheres = [], [], []
     for where, row in parsed:
         try:
-            pairs.append((where, _llava_pair(row)))
+            pairs.append(_llava_pair(row))
+            wheres.append(where)
         except ValueError as err:
             problems.append(f"{file} {where}: {err}")
-    root = _llava_root(cfg)
-    for where, (_, image, _) in pairs:
-        try:
-            resolve_media(root, image)
-        except (MissingMediaError, ValueError) as err:
-            problems.append(f"{file} {where}: {err}")
-    return problems
+    source = LlavaPretrain(pairs, _llava_root(cfg))  # each sampled image opened and decoded
+    return problems + _sample_problems(source, rows, lambda i: f"{file} {wheres[i]}")
+
+
+def _first_parquet_rows(cfg: CaptionFileConfig, rows: int):
+    """The first rows of parquet files, read with pyarrow (not converted into a dataset:
+    that would copy every file), after every file's schema; raises on a broken file."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    files = [pq.ParquetFile(path) for path in cfg.paths]  # each one's footer: readable
+    batch = next(files[0].iter_batches(batch_size=rows), None)
+    table = batch.to_pylist() if batch is not None else []
+    return (
+        datasets.Dataset.from_list(table)
+        if table
+        else datasets.Dataset.from_dict({name: [] for name in files[0].schema_arrow.names})
+    )
 
 
 def _check_hf(cfg: CaptionFileConfig, rows: int) -> list[str]:
+    folder = len(cfg.paths) == 1 and cfg.paths[0].is_dir()
     try:
-        dataset = _load_hf(cfg)
-    except Exception as err:  # datasets raises many kinds for a folder that is not a dataset
+        dataset = _load_hf(cfg) if folder else _first_parquet_rows(cfg, rows)
+    except Exception as err:  # datasets and pyarrow raise many kinds for what is not theirs
         return [f"{cfg.path}: not a Hugging Face dataset folder or parquet files ({err})"]
     columns = dataset.column_names
     absent = [c for c in (cfg.image_column, cfg.text_column) if c not in columns]

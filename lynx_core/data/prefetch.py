@@ -55,6 +55,9 @@ class Prefetched(Generic[T]):
                     multiprocessing_context="fork",
                     worker_init_fn=_one_thread,
                     collate_fn=_as_is,
+                    # its own seed source: the global RNG the training draws from stays as it
+                    # would be without workers (the batches themselves use no RNG)
+                    generator=torch.Generator(),
                 )
             )
         self._next = number + 1

@@ -154,52 +154,52 @@ def evaluate_suite(
     encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
     table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames, encode)
     answer = Answerer(model, tokenizer, cfg, table, runtime, ranks)
-    metrics: dict[str, float] = {}
-    records: list[dict] = []
-    verdicts: list[Verdict] = []
-    judge_name = rule_judge.JUDGE_NAME
-    image_answers: list[str] = []
-    image_examples: list[Example] = []
-    openvqa_files = (
-        ("openvqa", benchmarks.openvqa_image),
-        ("openvqa_video", benchmarks.openvqa_video),
-    )
-    for split, benchmark in openvqa_files:
+    # every answer first (collectives on several ranks), then the judge (rank 0 alone): the
+    # other ranks never wait inside a collective while a GPT judge takes its time
+    answered: dict[str, tuple[list[Example], list[str]]] = {}
+    openvqa_files = {"openvqa": benchmarks.openvqa_image, "openvqa_video": benchmarks.openvqa_video}
+    for split, benchmark in openvqa_files.items():
         if benchmark is None:
             continue
         examples = _examples(load_openvqa(benchmark.path, benchmark.media_root), table)
-        if not examples:
-            continue
-        answers = answer(examples)
-        fault_point(f"eval:{split}")  # the fault suite stops an evaluation here
-        found = _judge(cfg, cache, examples, answers) if ranks.is_main else None
-        if found is None:
-            scores, rows = openvqa.score(examples, answers)
-        else:
-            judge_name = "gpt:" + ",".join(sorted({v.judge_model for v in found}))
-            scores, rows = openvqa.score(examples, answers, [v.correct for v in found], judge_name)
-            for row, verdict in zip(rows, found, strict=True):
-                row["verdict"], row["judge_reply"] = verdict.label, verdict.reply
-            scores.update(verdict_counts(found))
-            verdicts += found
-        metrics.update({f"{split}/{k}": v for k, v in scores.items()})
-        records += [{"split": split, **r} for r in rows]
-        if split == "openvqa":
-            image_answers, image_examples = answers, examples
-    metrics.update(length_stats(image_answers))
+        if examples:
+            answered[split] = (examples, answer(examples))
+            fault_point(f"eval:{split}")  # the fault suite stops an evaluation here
+    image_examples, image_answers = answered.get("openvqa", ([], []))
+    metrics: dict[str, float] = dict(length_stats(image_answers))
+    later: list[dict] = []  # records after Open-VQA's, in the order they are written
     asked, kinds = length_instructed(image_examples, cfg.eval.compliance_questions)
     found, rows = score_following(
         "compliance", asked, kinds, answer(asked), cfg.eval.detailed_min_words
     )
     metrics.update(found)
-    records += rows
+    later += rows
     described = _described(benchmarks, table, asked)
     if described and base_llm is not None:
         found, rows = _bare_llm_following(base_llm, tokenizer, described, kinds, cfg, answer)
         metrics.update(found)
-        records += rows
-    metrics.update(_mme(answer, benchmarks.mme, records))
-    records += _owleval(answer, benchmarks.owleval)
+        later += rows
+    metrics.update(_mme(answer, benchmarks.mme, later))
+    later += _owleval(answer, benchmarks.owleval)
+
+    records: list[dict] = []
+    verdicts: list[Verdict] = []
+    judge_name = rule_judge.JUDGE_NAME
+    for split, (examples, answers) in answered.items():
+        judged = _judge(cfg, cache, examples, answers) if ranks.is_main else None
+        if judged is None:
+            scores, rows = openvqa.score(examples, answers)
+        else:
+            judge_name = "gpt:" + ",".join(sorted({v.judge_model for v in judged}))
+            correct = [v.correct for v in judged]
+            scores, rows = openvqa.score(examples, answers, correct, judge_name)
+            for row, verdict in zip(rows, judged, strict=True):
+                row["verdict"], row["judge_reply"] = verdict.label, verdict.reply
+            scores.update(verdict_counts(judged))
+            verdicts += judged
+        metrics.update({f"{split}/{k}": v for k, v in scores.items()})
+        records += [{"split": split, **r} for r in rows]
+    records += later
     if ranks.is_main:
         write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
     require_verdicts(verdicts, cfg.eval.gpt_judge)  # a judge that failed leaves us unfinished

@@ -220,6 +220,10 @@ def test_include_cycles_and_missing_includes_are_errors(tmp_path):
         load_sweep(write(tmp_path, "include: nope.yaml\nname: x\n"))
 
 
+def lines_of(path, problem) -> str:
+    return path.read_text().splitlines()[problem.line - 1]
+
+
 def test_paper_sweep_plans_without_weights_but_needs_them_to_run(tmp_path, monkeypatch):
     paper = REPO / "sweeps" / "paper.yaml"
     monkeypatch.chdir(tmp_path)  # relative weight paths resolve here, where there are none
@@ -233,7 +237,9 @@ def test_paper_sweep_plans_without_weights_but_needs_them_to_run(tmp_path, monke
         "base.model.llm.path",
         "base.model.vision.checkpoint",
         "variants.w-llama.model.llm.path",
+        *(f"base.eval.{b}.path" for b in ("openvqa_image", "openvqa_video", "mme", "owleval")),
     }  # each missing path once, at the line that sets it: in the paper scale's section
+    assert "MME_Benchmark_release_version" in lines_of(paper, problems["base.eval.mme.path"])
     lines = paper.read_text().splitlines()
     assert "weights/vicuna-7b" in lines[problems["base.model.llm.path"].line - 1]
     assert "weights/llama-7b" in lines[problems["variants.w-llama.model.llm.path"].line - 1]

@@ -55,6 +55,16 @@ def test_submit_passes_the_judge_key_by_name_and_uploads_no_data(tmp_path, monke
     assert SECRET not in out and SECRET not in " ".join(submitted["command"])
     assert "LYNX_TEST_JUDGE_KEY" in out  # named, so the user knows it travels
     assert submitted["mode"] == 0o600 and not submitted["file"].exists()  # removed after
-    assert {".venv", ".git", "results", "weights", "data", "shards"} <= set(env["excludes"])
-    assert not any(e.startswith("sweeps") for e in env["excludes"])  # the job needs its sweep
+    assert {"/.venv", "/.git", "/results", "/weights", "/data", "/shards"} <= set(env["excludes"])
+    assert not any(e.startswith("/sweeps") for e in env["excludes"])  # the job needs its sweep
+    # as Ray reads them (gitignore patterns): the data goes, the package's own data code stays
+    from ray._private.runtime_env.packaging import _get_excludes
+
+    excluded = _get_excludes(tmp_path, env["excludes"])
+    assert excluded(tmp_path / "data" / "train.jsonl") and excluded(tmp_path / "shards")
+    assert not excluded(tmp_path / "lynx_core" / "data" / "batches.py")
+
+    monkeypatch.delenv("LYNX_TEST_JUDGE_KEY")  # refused here, not after an upload
+    assert cli.main(["submit", "sweeps/submitted.yaml", "--address", "http://head:8265"]) != 0
+    assert "LYNX_TEST_JUDGE_KEY is not set" in " ".join(capsys.readouterr().out.split())
     assert submitted["command"][-4:-2] == ["sweep", "sweeps/submitted.yaml"]

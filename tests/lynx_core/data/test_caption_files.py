@@ -16,7 +16,12 @@ from safetensors.torch import load_file
 
 from lynx_core.config import CaptionFileConfig
 from lynx_core.data.batches import to_pixels
-from lynx_core.data.caption_files import check_caption_file, open_caption_file
+from lynx_core.data.caption_files import (
+    LlavaPretrain,
+    WebDatasetShards,
+    check_caption_file,
+    open_caption_file,
+)
 from lynx_core.pipeline import WEIGHTS, _stage1_batches, run_stage, stage_batches
 from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
@@ -138,8 +143,13 @@ def test_a_resumed_stage_continues_at_exactly_the_next_sample(sources, bases, tm
         assert torch.equal(weights[1][name], weight), name
 
 
-def test_two_ranks_split_each_global_batch_and_read_only_their_rows(sources, bases):
+def test_two_ranks_split_each_global_batch_and_read_only_their_rows(sources, bases, monkeypatch):
     folders, cache = bases
+    read: list[int] = []
+    decode = WebDatasetShards.image
+    monkeypatch.setattr(
+        WebDatasetShards, "image", lambda self, i: read.append(i) or decode(self, i)
+    )
     cfg = only(sources["webdataset"], **{"train.stage1.batch_size": 8})
     source = open_caption_file(cfg.data.captions.files[0])
     draws = _stage1_batches(cfg, cache / "world", None)
@@ -152,15 +162,25 @@ def test_two_ranks_split_each_global_batch_and_read_only_their_rows(sources, bas
             mine = draws(number).examples[ranks.rows(8)]
             seen += [source.key(e.media) for e in mine]
             if number < 3:
+                read.clear()
                 pixels = batches(number)["pixels"]
+                assert sorted(read) == sorted(e.media for e in mine)  # its rows' images only
                 size = cfg.model.vision.image_size
                 images = [to_pixels(source.image(e.media)[None], size)[0] for e in mine]
-                assert torch.equal(pixels, torch.stack(images))  # its rows' images only
+                assert torch.equal(pixels, torch.stack(images))
     assert len(seen) == len(set(seen)) == SIZES["webdataset"] // 8 * 8  # none seen twice
 
 
-def test_data_workers_make_the_batches_the_training_process_makes(sources, bases):
+def test_data_workers_make_the_batches_the_training_process_makes(sources, bases, monkeypatch):
+    """Images decoded in this process are counted: with workers, none are (forked workers
+    count in their own memory)."""
     folders, cache = bases
+    decoded = []
+    for reader in (WebDatasetShards, LlavaPretrain):
+        decode = reader.image
+        monkeypatch.setattr(
+            reader, "image", lambda self, i, decode=decode: decoded.append(i) or decode(self, i)
+        )
     files = {"data.captions.files": [sources["webdataset"], sources["llava_pretrain"]]}
     tokenizer = load_bases(config(), folders["bases"])[0]
     plain = stage_batches("stage1", config(**files), cache / "world", tokenizer)
@@ -168,7 +188,10 @@ def test_data_workers_make_the_batches_the_training_process_makes(sources, bases
         "stage1", config(**files, **{"train.data_workers": 2}), cache / "world", tokenizer
     )
     for number in [0, 1, 2, 3, 4, 5, 11, 12, 3]:  # in order, then jumps (a resumed stage)
-        mine, theirs = plain(number), ahead(number)
+        decoded.clear()
+        theirs = ahead(number)
+        assert decoded == []  # a file batch came from a worker; a world batch reads no file
+        mine = plain(number)
         assert mine.keys() == theirs.keys()
         for key, value in mine.items():
             assert torch.equal(theirs[key], value), (number, key)
@@ -184,3 +207,20 @@ def test_a_missing_or_corrupt_shard_is_named_before_compute(tmp_path):
     (tmp_path / "shards" / "pairs-002.tar").write_bytes(b"")
     problems = check_caption_file(cfg)
     assert any("pairs-001.tar: not a readable tar shard" in p for p in problems), problems
+
+
+def test_parquet_files_are_read_and_checked_without_converting_them_whole(sources, tmp_path):
+    import datasets
+
+    dataset = datasets.load_from_disk(sources["hf"]["path"])
+    for half, rows in enumerate((range(0, 20), range(20, ROWS))):
+        dataset.select(rows).to_parquet(str(tmp_path / f"part-{half}.parquet"))
+    cfg = CaptionFileConfig(format="hf", path=str(tmp_path / "part-{0..1}.parquet"))
+    assert check_caption_file(cfg) == []
+    source = open_caption_file(cfg)
+    expected = pairs(ROWS)
+    assert len(source) == ROWS and source.caption(25) == expected[25][2]
+    assert np.array_equal(source.image(25), np.asarray(expected[25][1]))
+    (tmp_path / "part-1.parquet").write_bytes(b"not parquet")
+    (problem,) = check_caption_file(cfg)
+    assert "not a Hugging Face dataset folder or parquet files" in problem

@@ -44,6 +44,9 @@ def train(stage1, out: Path, world: int, **changes) -> dict[str, torch.Tensor]:
 
 
 ZERO2 = {"train.deepspeed.zero_stage": 2, "train.stage2.batch_size": 8}
+# ZeRO-3 partitions the weights themselves across the ranks; images and text only (its
+# known drift on the video frame embedding is test_zero's xfail)
+ZERO3 = {**ZERO2, "train.deepspeed.zero_stage": 3, "data.mixture": {"text": 1.0, "color": 1.0}}
 
 
 @pytest.mark.parametrize(
@@ -52,8 +55,9 @@ ZERO2 = {"train.deepspeed.zero_stage": 2, "train.stage2.batch_size": 8}
         # 7 rows split 3 + 4: the ranks' losses are weighted by their shares of the tokens
         pytest.param({"train.stage2.batch_size": 7}, marks=pytest.mark.slow),
         pytest.param(ZERO2, marks=pytest.mark.slow),
+        pytest.param(ZERO3, marks=pytest.mark.slow),
     ],
-    ids=["ddp", "zero2"],
+    ids=["ddp", "zero2", "zero3"],
 )
 def test_two_ranks_train_the_weights_one_process_trains(stage1, tmp_path, changes):
     one = train(stage1, tmp_path / "one" / "stage2", 1, **changes)
