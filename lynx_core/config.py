@@ -264,6 +264,19 @@ TASK_NAMES = (
 )  # fmt: skip
 
 
+class TextFilterConfig(StrictModel):
+    """Web-caption heuristics (as C4's and LAION's cleaning use): enough words, no word
+    repeated over most of the caption, mostly letters. A pair failing any is dropped."""
+
+    min_words: int = Field(3, ge=1)
+    max_repeat_share: float = Field(
+        0.5, gt=0, le=1, description="the most frequent word's share of the words, at most"
+    )
+    min_alpha_share: float = Field(
+        0.6, ge=0, le=1, description="letters' share of the non-space characters, at least"
+    )
+
+
 class CaptionFileConfig(StrictModel):
     """Image–caption pairs of your own for stage 1, read from local disk by random access
     (never loaded whole; see `lynx_core.data.caption_files`):
@@ -284,6 +297,9 @@ class CaptionFileConfig(StrictModel):
     text_column: str = "text"
     ratio: float = Field(1.0, gt=0, description="its share of stage 1's batches")
     name: str | None = Field(None, description="its name in logs; None = the path's stem")
+    text_filter: TextFilterConfig | None = Field(
+        None, description="drop pairs whose caption fails web-caption heuristics; None: keep all"
+    )
 
     @property
     def paths(self) -> list[Path]:

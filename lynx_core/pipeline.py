@@ -26,6 +26,7 @@ from lynx_core.config import DeepSpeedConfig, StageConfig, VariantConfig
 from lynx_core.data.batches import collate, read_pixels, to_pixels
 from lynx_core.data.benchmarks import configured
 from lynx_core.data.caption_files import CaptionFile, open_caption_file
+from lynx_core.data.caption_filter import filtered
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.formats import frame_picks
 from lynx_core.data.mixture import Mixture, normalised
@@ -99,9 +100,12 @@ class Draw:
     from_files: bool = False
 
 
-def _stage1_batches(cfg: VariantConfig, world: Path, features: Features | None) -> Callable:
+def _stage1_batches(
+    cfg: VariantConfig, world: Path, features: Features | None, report: dict[str, float]
+) -> Callable:
     """Stage 1: image–caption pairs, the generated world's (clean or noisy) and the user's
-    files, mixed by ratio; each batch is one source's."""
+    files, mixed by ratio; each batch is one source's. `report` gets the share of each
+    file's pairs its text filter kept."""
     captions = cfg.data.captions
     pools: dict[str, Sequence[Example]] = {}
     media_of: dict[str, MediaFn] = {}
@@ -115,9 +119,14 @@ def _stage1_batches(cfg: VariantConfig, world: Path, features: Features | None) 
         ratios["world"] = captions.world_ratio
     size = cfg.model.vision.image_size
     for file in captions.files:
-        source, name = open_caption_file(file), file.source_name
-        if len(source) == 0:
-            raise ValueError(f"data.captions.files: {file.path} holds no image–caption pair")
+        name = file.source_name
+        every = open_caption_file(file)
+        source = filtered(every, file.text_filter, name)
+        if len(every) == 0 or len(source) == 0:
+            why = "holds no image–caption pair" if len(every) == 0 else "its text_filter kept none"
+            raise ValueError(f"data.captions.files: {file.path}: {why}")
+        if file.text_filter is not None:
+            report[f"stage1/kept/{name}"] = len(source) / len(every)
         pools[name] = CaptionFileExamples(source, name)
         media_of[name] = partial(_as, "pixels", partial(_caption_file_pixels, source, size))
         ratios[name] = file.ratio
@@ -131,7 +140,9 @@ def _stage1_batches(cfg: VariantConfig, world: Path, features: Features | None) 
     return batch
 
 
-def _stage2_batches(cfg: VariantConfig, world: Path, features: Features | None) -> Callable:
+def _stage2_batches(
+    cfg: VariantConfig, world: Path, features: Features | None, report: dict[str, float]
+) -> Callable:
     """Stage 2: the task mixture (world tasks and the user's training files); each batch is
     one pool's images, videos or text."""
     images = image_set(world, cfg.data.seed, cfg.data.train_images, "tasks")
@@ -211,6 +222,7 @@ def stage_batches(
     tokenizer,
     features: Features | None = None,
     ranks: Ranks = SINGLE,
+    report: dict[str, float] | None = None,
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
     path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
@@ -218,7 +230,7 @@ def stage_batches(
     With `train.data_workers`, batches of the user's files are made ahead in DataLoader
     worker processes (`lynx_core.data.prefetch`)."""
     build = _stage1_batches if stage == "stage1" else _stage2_batches
-    draws = build(cfg, world, features)
+    draws = build(cfg, world, features, {} if report is None else report)
     template = TEMPLATES[cfg.model.llm.prompt_template]
 
     def inputs(draw: Draw) -> dict[str, torch.Tensor]:
@@ -287,7 +299,8 @@ def _train(
         model.load_trainable(folders[parent] / WEIGHTS)
     model.to(runtime.device)
     features = feature_cache(model, cfg, runtime)
-    batches = stage_batches(stage, cfg, world, tokenizer, features, ranks)
+    data_report: dict[str, float] = {}  # e.g. the share of a caption file its filter kept
+    batches = stage_batches(stage, cfg, world, tokenizer, features, ranks, data_report)
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
     if cfg.train.gradient_checkpointing:
@@ -312,6 +325,7 @@ def _train(
         mean_over_ranks=partial(mean_over_ranks, ranks=ranks),
     )
     metrics = {f"{stage}/final_loss": float(history[-1]["loss"])} if history else {}
+    metrics.update(data_report)
     if stage == "stage1":
         metrics.update({f"params/{k}": v for k, v in model.parameter_counts().items()})
     tags = {f"lynx_{stage}_runtime": _describe(runtime, cfg.train.deepspeed, ranks)}

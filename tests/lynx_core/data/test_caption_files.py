@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lynx_core.config import CaptionFileConfig
+from lynx_core.config import CaptionFileConfig, TextFilterConfig
 from lynx_core.data.batches import to_pixels
 from lynx_core.data.caption_files import (
     LlavaPretrain,
@@ -22,12 +22,14 @@ from lynx_core.data.caption_files import (
     check_caption_file,
     open_caption_file,
 )
+from lynx_core.data.caption_filter import passes_text_filter
 from lynx_core.pipeline import WEIGHTS, _stage1_batches, run_stage, stage_batches
 from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
 from lynx_core.train.distributed import Ranks
 from tests.caption_data import (
     pairs,
+    shard_bytes,
     write_hf_dataset,
     write_llava_pretrain,
     write_shards,
@@ -103,13 +105,13 @@ def test_each_format_trains_stage_1(sources, bases, tmp_path, fmt):
 def test_files_mix_with_the_generated_captions_by_ratio(sources, bases):
     _, cache = bases
     files = [sources["webdataset"], {**sources["hf"], "ratio": 2.0}]
-    draws = _stage1_batches(config(**{"data.captions.files": files}), cache / "world", None)
+    draws = _stage1_batches(config(**{"data.captions.files": files}), cache / "world", None, {})
     names = [draws(n).examples[0].task for n in range(400)]
     shares = {name: names.count(name) / len(names) for name in set(names)}
     assert shares.keys() == {"caption", "pairs", "hf"}  # world captions are task 'caption'
     assert shares["hf"] == pytest.approx(0.5, abs=0.08)
     assert shares["pairs"] == pytest.approx(0.25, abs=0.07)
-    world_only = _stage1_batches(config(), cache / "world", None)
+    world_only = _stage1_batches(config(), cache / "world", None, {})
     assert {world_only(n).examples[0].task for n in range(20)} == {"caption"}
 
 
@@ -121,8 +123,8 @@ def test_a_resumed_stage_continues_at_exactly_the_next_sample(sources, bases, tm
     folders, cache = bases
     cfg = only(sources["webdataset"], **{"train.stage1.steps": 10})
     source = open_caption_file(cfg.data.captions.files[0])
-    unbroken = keys_of(_stage1_batches(cfg, cache / "world", None), range(60), source)
-    resumed = keys_of(_stage1_batches(cfg, cache / "world", None), range(37, 60), source)
+    unbroken = keys_of(_stage1_batches(cfg, cache / "world", None, {}), range(60), source)
+    resumed = keys_of(_stage1_batches(cfg, cache / "world", None, {}), range(37, 60), source)
     assert resumed == unbroken[37:]  # a fresh reader asked from step 37 on: the same samples
     assert len({k for batch in unbroken[:18] for k in batch}) == 18 * 16  # an epoch: no repeat
 
@@ -152,7 +154,7 @@ def test_two_ranks_split_each_global_batch_and_read_only_their_rows(sources, bas
     )
     cfg = only(sources["webdataset"], **{"train.stage1.batch_size": 8})
     source = open_caption_file(cfg.data.captions.files[0])
-    draws = _stage1_batches(cfg, cache / "world", None)
+    draws = _stage1_batches(cfg, cache / "world", None, {})
     tokenizer = load_bases(cfg, folders["bases"])[0]
     seen = []
     for rank in (0, 1):
@@ -224,3 +226,35 @@ def test_parquet_files_are_read_and_checked_without_converting_them_whole(source
     (tmp_path / "part-1.parquet").write_bytes(b"not parquet")
     (problem,) = check_caption_file(cfg)
     assert "not a Hugging Face dataset folder or parquet files" in problem
+
+
+@pytest.mark.parametrize(
+    "caption, kept",
+    [
+        ("a red square beside a blue circle", True),
+        ("sale sale sale sale cheap", False),  # one word over half the caption
+        ("IMG_2041.JPG 0034 7781", False),  # mostly digits and symbols
+        ("two words", False),
+    ],
+)
+def test_the_text_filter_drops_what_web_captions_get_wrong(caption, kept):
+    assert passes_text_filter(caption, TextFilterConfig()) == kept
+
+
+def test_a_filtered_file_trains_only_on_kept_pairs_and_reports_their_share(bases, tmp_path):
+    folders, cache = bases
+    samples = [
+        (key, image, "IMG_0001.JPG 4411" if i % 3 == 0 else caption)
+        for i, (key, image, caption) in enumerate(pairs(60))
+    ]
+    (tmp_path / "junk.tar").write_bytes(shard_bytes(samples))
+    source = {"format": "webdataset", "path": str(tmp_path / "junk.tar"), "text_filter": {}}
+    cfg = only(
+        source, **{"train.stage1.steps": 2, "train.log_every": 1, "train.checkpoint_every": 2}
+    )
+    draws = _stage1_batches(cfg, cache / "world", None, report := {})
+    assert report == {"stage1/kept/junk": pytest.approx(40 / 60)}
+    captions = {e.answer for n in range(10) for e in draws(n).examples}
+    assert "IMG_0001.JPG 4411" not in captions and len(captions) > 1
+    output = run_stage("stage1", cfg, {**folders, "stage1": tmp_path / "stage1"}, cache)
+    assert output.metrics["stage1/kept/junk"] == pytest.approx(40 / 60)  # to MLflow with it
