@@ -206,7 +206,7 @@ def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> tor
 
 
 def _caption_file_pixels(source: CaptionFile, size: int, rows: list[int]) -> torch.Tensor:
-    return torch.stack([to_pixels(source.image(r)[None], size)[0] for r in rows])
+    return torch.stack([to_pixels(source.image(r, at_least=size)[None], size)[0] for r in rows])
 
 
 def feature_cache(model: LynxModel, cfg: VariantConfig, runtime: Runtime) -> Features | None:

@@ -36,7 +36,6 @@ from lynx_core.config import CaptionFileConfig
 from lynx_core.data.formats import (
     FormatError,
     json_rows,
-    read_image,
     resolve_media,
 )
 
@@ -55,8 +54,10 @@ class CaptionFile(Protocol):
 
     def caption(self, index: int) -> str: ...
 
-    def image(self, index: int) -> np.ndarray:
-        """(H, W, 3) uint8 RGB, any size."""
+    def image(self, index: int, at_least: int | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB. With `at_least`, a JPEG may be decoded at a reduced scale
+        (1/2 … 1/8, its DCT's) whose sides stay at least that many pixels: the model resizes
+        to its resolution anyway, and decoding 8× fewer pixels is most of the data cost."""
 
 
 # --- webdataset tar shards -------------------------------------------------------------------
@@ -123,8 +124,10 @@ def _caption_text(raw: bytes, as_json: bool) -> str:
     return caption.strip()
 
 
-def _decode(raw: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(raw)) as image:
+def _decode(raw: bytes | Path, at_least: int | None = None) -> np.ndarray:
+    with Image.open(io.BytesIO(raw) if isinstance(raw, bytes) else raw) as image:
+        if at_least is not None:
+            image.draft("RGB", (at_least, at_least))  # JPEG only; others decode whole
         return np.array(image.convert("RGB"))
 
 
@@ -153,10 +156,10 @@ class WebDatasetShards:
         raw = _read(shard.path, int(offset), int(size))
         return _caption_text(raw, bool(shard.caption_json[row]))
 
-    def image(self, index: int) -> np.ndarray:
+    def image(self, index: int, at_least: int | None = None) -> np.ndarray:
         shard, row = self._locate(index)
         offset, size, _, _ = shard.spans[row]
-        return _decode(_read(shard.path, int(offset), int(size)))
+        return _decode(_read(shard.path, int(offset), int(size)), at_least)
 
 
 def open_webdataset(cfg: CaptionFileConfig) -> WebDatasetShards:
@@ -195,8 +198,8 @@ class LlavaPretrain:
     def caption(self, index: int) -> str:
         return self.rows[index][2]
 
-    def image(self, index: int) -> np.ndarray:
-        return read_image(resolve_media(self.root, self.rows[index][1]))
+    def image(self, index: int, at_least: int | None = None) -> np.ndarray:
+        return _decode(resolve_media(self.root, self.rows[index][1]), at_least)
 
 
 def _llava_root(cfg: CaptionFileConfig) -> Path:
@@ -228,7 +231,7 @@ def _load_hf(cfg: CaptionFileConfig):
     return datasets.Dataset.from_parquet([str(p) for p in paths])
 
 
-def _hf_image(value: object, root: Path) -> np.ndarray:
+def _hf_image(value: object, root: Path, at_least: int | None = None) -> np.ndarray:
     """An `Image` feature's value (a PIL image), its undecoded {'bytes', 'path'}, raw bytes,
     or a path relative to the dataset."""
     if isinstance(value, Image.Image):
@@ -236,9 +239,9 @@ def _hf_image(value: object, root: Path) -> np.ndarray:
     if isinstance(value, dict):
         value = value.get("bytes") or value.get("path")
     if isinstance(value, bytes):
-        return _decode(value)
+        return _decode(value, at_least)
     if isinstance(value, str):
-        return read_image(resolve_media(root, value))
+        return _decode(resolve_media(root, value), at_least)
     raise ValueError(f"an image column value must be an image, bytes or a path, not {value!r:.60}")
 
 
@@ -261,8 +264,8 @@ class HuggingFaceCaptions:
     def caption(self, index: int) -> str:
         return str(self.texts[index][self.cfg.text_column]).strip()
 
-    def image(self, index: int) -> np.ndarray:
-        return _hf_image(self.images[index][self.cfg.image_column], self.root)
+    def image(self, index: int, at_least: int | None = None) -> np.ndarray:
+        return _hf_image(self.images[index][self.cfg.image_column], self.root, at_least)
 
 
 def open_hf(cfg: CaptionFileConfig) -> HuggingFaceCaptions:

@@ -47,8 +47,8 @@ class Kept:
     def caption(self, index: int) -> str:
         return self.source.caption(int(self.rows[index]))
 
-    def image(self, index: int) -> np.ndarray:
-        return self.source.image(int(self.rows[index]))
+    def image(self, index: int, at_least: int | None = None) -> np.ndarray:
+        return self.source.image(int(self.rows[index]), at_least)
 
 
 def filtered(source: CaptionFile, cfg: TextFilterConfig | None, name: str) -> CaptionFile:

@@ -150,7 +150,7 @@ def test_two_ranks_split_each_global_batch_and_read_only_their_rows(sources, bas
     read: list[int] = []
     decode = WebDatasetShards.image
     monkeypatch.setattr(
-        WebDatasetShards, "image", lambda self, i: read.append(i) or decode(self, i)
+        WebDatasetShards, "image", lambda self, i, **size: read.append(i) or decode(self, i, **size)
     )
     cfg = only(sources["webdataset"], **{"train.stage1.batch_size": 8})
     source = open_caption_file(cfg.data.captions.files[0])
@@ -181,7 +181,9 @@ def test_data_workers_make_the_batches_the_training_process_makes(sources, bases
     for reader in (WebDatasetShards, LlavaPretrain):
         decode = reader.image
         monkeypatch.setattr(
-            reader, "image", lambda self, i, decode=decode: decoded.append(i) or decode(self, i)
+            reader,
+            "image",
+            lambda self, i, decode=decode, **size: decoded.append(i) or decode(self, i, **size),
         )
     files = {"data.captions.files": [sources["webdataset"], sources["llava_pretrain"]]}
     tokenizer = load_bases(config(), folders["bases"])[0]
