@@ -28,6 +28,7 @@ from lynx_core.data.benchmarks import configured
 from lynx_core.data.caption_files import CaptionFile, open_caption_file
 from lynx_core.data.caption_filter import filtered
 from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.examples import Example
 from lynx_core.data.formats import frame_picks
 from lynx_core.data.mixture import Mixture, normalised
 from lynx_core.data.prefetch import Prefetched
@@ -38,7 +39,6 @@ from lynx_core.data.stage_data import (
     file_pools,
     stage2_pools,
 )
-from lynx_core.data.tasks import Example
 from lynx_core.data.worldset import eval_suite, image_set, suite_benchmarks, video_set
 from lynx_core.evaluate.suite import evaluate_suite
 from lynx_core.model.features import FeatureCache, cached_trunk

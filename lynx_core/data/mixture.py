@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lynx_core.data.batches import batch_indices
-from lynx_core.data.tasks import Example
-from lynx_core.data.toyworld import FILLER
+from lynx_core.data.examples import Example
 
 
 def normalised(ratios: Mapping[str, float], available: Sequence[str]) -> dict[str, float]:
@@ -60,9 +59,3 @@ class Mixture:
         pool = self.pools[name]
         rows = batch_indices(len(pool), self.batch_size, k, self.seed)
         return name, [pool[i] for i in rows]
-
-
-def passes_quality_filter(caption: str) -> bool:
-    """A cheap web-caption filter: at least 3 words and no stock-photo filler words."""
-    words = caption.split()
-    return len(words) >= 3 and not set(words) & set(FILLER)

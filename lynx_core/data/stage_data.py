@@ -22,14 +22,20 @@ from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data import toyworld as tw
 from lynx_core.data.caption_files import CaptionFile
 from lynx_core.data.dialogue import TEMPLATES, DialogueTemplate
+from lynx_core.data.examples import Example
 from lynx_core.data.formats import load_training_file
-from lynx_core.data.mixture import passes_quality_filter
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
-from lynx_core.data.tasks import TASKS, Example
+from lynx_core.data.tasks import TASKS
 from lynx_core.data.worldset import OWL_PROMPTS, ImageSet, VideoSet
 
 CAPTION_PROMPT = TASKS["caption"].paraphrases[0]  # stage 1 asks for captions one way
 _SLOT = re.compile(r"\{\w+\}")
+
+
+def passes_quality_filter(caption: str) -> bool:
+    """A cheap web-caption filter: at least 3 words and no stock-photo filler words."""
+    words = caption.split()
+    return len(words) >= 3 and not set(words) & set(tw.FILLER)
 
 
 def vocabulary(template: DialogueTemplate = TEMPLATES["lynx"]) -> list[str]:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
-from lynx_core.data.dialogue import Turn
-from lynx_core.data.prompts import Length, Prompt
+from lynx_core.data.examples import Example, Media
+from lynx_core.data.prompts import Prompt
 from lynx_core.data.toyworld import COLORS, NUMBERS, SHAPES, WORDS, Clip, Scene
 
-Media = Literal["image", "video", "text"]
 NUMBER_ALIASES = {"one": "1", "two": "2", "three": "3"}
 
 
@@ -27,32 +25,6 @@ class Fact:
     short: str
     long: str
     slots: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Example:
-    """One training or evaluation item.
-
-    `media` indexes the split's images or videos (`kind`), -1 for text-only. `context` is text
-    placed before the user turn, where a Lynx prefix puts the visual tokens; `history` the
-    conversation's earlier turns, as (question, answer). `references` are
-    the accepted answers a judge compares against (the short answer and its aliases).
-    """
-
-    media: int
-    kind: Media
-    prompt: str
-    answer: str
-    category: str
-    task: str = ""
-    context: str = ""
-    history: tuple[Turn, ...] = ()
-    references: tuple[str, ...] = ()
-    instruction: Length | None = None
-
-    @property
-    def accepted(self) -> list[str]:
-        return list(self.references or (self.answer,))
 
 
 FactFn = Callable[[Scene | Clip | None, random.Random], Fact | None]

@@ -21,8 +21,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lynx_core.config import EvalConfig
 from lynx_core.data.dialogue import DialogueTemplate
+from lynx_core.data.examples import Example
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS
-from lynx_core.data.tasks import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.instructions import LengthInstruction, compliance, complies, words
 from lynx_core.evaluate.openvqa import decode_answers

@@ -19,7 +19,7 @@ from transformers import PreTrainedTokenizerBase
 from lynx_core.config import EvalConfig
 from lynx_core.data.batches import collate
 from lynx_core.data.dialogue import DialogueTemplate
-from lynx_core.data.tasks import Example
+from lynx_core.data.examples import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.metric_names import class_key
 from lynx_core.model.lynx import LynxModel

@@ -30,13 +30,13 @@ from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
 from lynx_core.data.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.examples import Example
 from lynx_core.data.formats import (
     OpenVQAItem,
     load_mme,
     load_openvqa,
     load_owleval,
 )
-from lynx_core.data.tasks import Example
 from lynx_core.evaluate import mme, openvqa, rule_judge
 from lynx_core.evaluate.following import length_instructed, llm_answers, score_following
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, require_verdicts, verdict_counts

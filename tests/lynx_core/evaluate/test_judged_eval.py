@@ -110,7 +110,7 @@ def test_an_eval_the_judge_failed_on_is_unfinished_and_its_rerun_asks_only_for_t
 def test_undecided_answers_are_never_scored(trained, tmp_path, monkeypatch):
     """An answer the judge could not grade (an unparseable reply) counts neither as right
     nor as wrong: Overall is over the decided answers."""
-    from lynx_core.data.tasks import Example
+    from lynx_core.data.examples import Example
     from lynx_core.evaluate.openvqa import score
 
     examples = [Example(i, "image", "q", "red", "Color") for i in range(4)]
