@@ -277,6 +277,18 @@ class TextFilterConfig(StrictModel):
     )
 
 
+class ClipFilterConfig(StrictModel):
+    """LAION's filter: keep a pair whose image and caption embeddings, by a CLIP model, have
+    at least `threshold` cosine similarity."""
+
+    model: str = Field(description="an open_clip model name, e.g. ViT-B-32")
+    checkpoint: LocalPath = Field(description="its weights file (weights are never downloaded)")
+    threshold: float = Field(
+        0.28, ge=-1, le=1, description="LAION-5B kept 0.28 with ViT-B/32 (LAION-400M: 0.3)"
+    )
+    batch_size: int = Field(64, gt=0)
+
+
 class CaptionFileConfig(StrictModel):
     """Image–caption pairs of your own for stage 1, read from local disk by random access
     (never loaded whole; see `lynx_core.data.caption_files`):
@@ -299,6 +311,9 @@ class CaptionFileConfig(StrictModel):
     name: str | None = Field(None, description="its name in logs; None = the path's stem")
     text_filter: TextFilterConfig | None = Field(
         None, description="drop pairs whose caption fails web-caption heuristics; None: keep all"
+    )
+    clip_filter: ClipFilterConfig | None = Field(
+        None, description="drop pairs whose image and caption a CLIP model finds unalike"
     )
 
     @property

@@ -121,11 +121,11 @@ def _stage1_batches(
     for file in captions.files:
         name = file.source_name
         every = open_caption_file(file)
-        source = filtered(every, file.text_filter, name)
+        source = filtered(every, file.text_filter, file.clip_filter, name)
         if len(every) == 0 or len(source) == 0:
-            why = "holds no image–caption pair" if len(every) == 0 else "its text_filter kept none"
+            why = "holds no image–caption pair" if len(every) == 0 else "its filters kept none"
             raise ValueError(f"data.captions.files: {file.path}: {why}")
-        if file.text_filter is not None:
+        if file.text_filter is not None or file.clip_filter is not None:
             report[f"stage1/kept/{name}"] = len(source) / len(every)
         pools[name] = CaptionFileExamples(source, name)
         media_of[name] = partial(_as, "pixels", partial(_caption_file_pixels, source, size))

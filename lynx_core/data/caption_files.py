@@ -298,7 +298,21 @@ def check_caption_file(cfg: CaptionFileConfig, rows: int = CHECKED_ROWS) -> list
             f"{len(missing)} of {len(paths)} file(s) do not exist: {shown}; put them there or "
             "change the path (datasets are never downloaded)"
         ]
-    return CHECKS[cfg.format](cfg, rows)
+    return CHECKS[cfg.format](cfg, rows) + _clip_filter_problems(cfg)
+
+
+def _clip_filter_problems(cfg: CaptionFileConfig) -> list[str]:
+    if cfg.clip_filter is None:
+        return []
+    import open_clip
+
+    known = open_clip.list_models()
+    if cfg.clip_filter.model in known:
+        return []
+    return [
+        f"clip_filter.model {cfg.clip_filter.model!r} is not an open_clip model; e.g. "
+        f"ViT-B-32 ({len(known)} known: open_clip.list_models())"
+    ]
 
 
 def _sample_problems(source: CaptionFile, rows: int, where: Callable[[int], str]) -> list[str]:

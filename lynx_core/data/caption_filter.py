@@ -1,11 +1,14 @@
 """Which of a caption file's pairs stage 1 keeps: text heuristics that work on real web
-captions (`data.captions.files[].text_filter`), unlike the toy world's filler-word list
-(`data.captions.quality_filter`, for the generated captions only).
+captions (`data.captions.files[].text_filter`) and LAION's CLIP image–caption similarity
+(`clip_filter`), unlike the toy world's filler-word list (`data.captions.quality_filter`,
+for the generated captions only).
 
 The heuristics are the usual first pass of web-text cleaning (C4, LAION): too few words, one
 word repeated over most of the caption ('sale sale sale sale'), or mostly digits and symbols
-(file names, SKUs). Every caption is read once when the stage starts (with progress); the
-kept pairs keep their order, so batches stay a pure function of (seed, step).
+(file names, SKUs). Every caption (and, with the CLIP filter, every image) is read once when
+the stage starts, with progress: at web scale the CLIP pass is the expensive one, and LAION
+ran it offline. The kept pairs keep their order, so batches stay a pure function of (seed,
+step).
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ import re
 from collections import Counter
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
 from tqdm.auto import tqdm
 
-from lynx_core.config import TextFilterConfig
+from lynx_core.config import ClipFilterConfig, TextFilterConfig
 from lynx_core.data.caption_files import CaptionFile
 
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -51,10 +57,45 @@ class Kept:
         return self.source.image(int(self.rows[index]), at_least)
 
 
-def filtered(source: CaptionFile, cfg: TextFilterConfig | None, name: str) -> CaptionFile:
-    """`source` without the pairs the filter drops (itself when there is no filter)."""
-    if cfg is None:
+@torch.no_grad()
+def clip_scores(source: CaptionFile, rows: np.ndarray, cfg: ClipFilterConfig) -> np.ndarray:
+    """Cosine similarity of each pair's image and caption embeddings by the configured
+    open_clip model (its own preprocessing and tokenizer), a batch at a time."""
+    import open_clip
+
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        cfg.model, pretrained=str(cfg.checkpoint)
+    )
+    tokenizer = open_clip.get_tokenizer(cfg.model)
+    model.eval()
+    scores = []
+    starts = range(0, len(rows), cfg.batch_size)
+    for start in tqdm(starts, desc="clip filter", leave=False, disable=None):
+        chunk = [int(r) for r in rows[start : start + cfg.batch_size]]
+        images = torch.stack([preprocess(Image.fromarray(source.image(r))) for r in chunk])
+        texts = tokenizer([source.caption(r) for r in chunk])
+        image = F.normalize(model.encode_image(images).float(), dim=-1)
+        text = F.normalize(model.encode_text(texts).float(), dim=-1)
+        scores.append((image * text).sum(-1).numpy())
+    return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def filtered(
+    source: CaptionFile,
+    text: TextFilterConfig | None,
+    clip: ClipFilterConfig | None,
+    name: str,
+) -> CaptionFile:
+    """`source` without the pairs its filters drop (itself when it has none): the text
+    heuristics first (cheap: captions only), then CLIP on what they kept."""
+    if text is None and clip is None:
         return source
-    captions = tqdm(range(len(source)), desc=f"filter {name}", leave=False, disable=None)
-    rows = np.fromiter((i for i in captions if passes_text_filter(source.caption(i), cfg)), int)
+    rows = np.arange(len(source))
+    if text is not None:
+        captions = tqdm(rows, desc=f"filter {name}", leave=False, disable=None)
+        rows = np.fromiter(
+            (i for i in captions if passes_text_filter(source.caption(i), text)), int
+        )
+    if clip is not None:
+        rows = rows[clip_scores(source, rows, clip) >= clip.threshold]
     return Kept(source, rows)

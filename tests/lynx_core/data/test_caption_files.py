@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from lynx_core.config import CaptionFileConfig, TextFilterConfig
+from lynx_core.config import CaptionFileConfig, ClipFilterConfig, TextFilterConfig
 from lynx_core.data.batches import to_pixels
 from lynx_core.data.caption_files import (
     LlavaPretrain,
@@ -22,7 +22,7 @@ from lynx_core.data.caption_files import (
     check_caption_file,
     open_caption_file,
 )
-from lynx_core.data.caption_filter import passes_text_filter
+from lynx_core.data.caption_filter import clip_scores, filtered, passes_text_filter
 from lynx_core.pipeline import WEIGHTS, _stage1_batches, run_stage, stage_batches
 from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
@@ -260,3 +260,53 @@ def test_a_filtered_file_trains_only_on_kept_pairs_and_reports_their_share(bases
     assert "IMG_0001.JPG 4411" not in captions and len(captions) > 1
     output = run_stage("stage1", cfg, {**folders, "stage1": tmp_path / "stage1"}, cache)
     assert output.metrics["stage1/kept/junk"] == pytest.approx(40 / 60)  # to MLflow with it
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory) -> dict:
+    """A tiny open_clip model registered under its own name, with saved random weights."""
+    import json
+
+    import open_clip
+
+    folder = tmp_path_factory.mktemp("clip")
+    config = {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
+        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
+                     "layers": 1},
+    }  # fmt: skip
+    (folder / "lynx-test-clip.json").write_text(json.dumps(config))
+    open_clip.add_model_config(folder / "lynx-test-clip.json")
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model("lynx-test-clip").state_dict(), folder / "clip.pt")
+    return {"model": "lynx-test-clip", "checkpoint": str(folder / "clip.pt")}
+
+
+def test_the_clip_filter_keeps_the_pairs_a_clip_model_finds_alike(sources, tiny_clip):
+    import open_clip
+    from PIL import Image
+
+    source = open_caption_file(CaptionFileConfig(**sources["webdataset"]))
+    clip = ClipFilterConfig(**tiny_clip, threshold=-1.0)
+    scores = clip_scores(source, np.arange(len(source)), clip)
+    # pair 7 by hand: the model's own preprocessing and tokenizer, unit embeddings' product
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        tiny_clip["model"], pretrained=tiny_clip["checkpoint"]
+    )
+    with torch.no_grad():
+        image = model.encode_image(preprocess(Image.fromarray(source.image(7)))[None])
+        text = model.encode_text(open_clip.get_tokenizer(tiny_clip["model"])([source.caption(7)]))
+    by_hand = torch.nn.functional.cosine_similarity(image, text).item()
+    assert scores[7] == pytest.approx(by_hand, abs=1e-5)
+
+    threshold = float(np.median(scores))
+    kept = filtered(source, None, clip.model_copy(update={"threshold": threshold}), "pairs")
+    alike = np.flatnonzero(scores >= threshold)
+    assert len(kept) == len(alike) and 0 < len(kept) < len(source)
+    assert [kept.key(i) for i in range(5)] == [source.key(int(r)) for r in alike[:5]]
+    assert len(filtered(source, None, clip, "pairs")) == len(source)  # threshold -1 keeps all
+
+    unknown = {**sources["webdataset"], "clip_filter": {**tiny_clip, "model": "no-such-clip"}}
+    problems = check_caption_file(CaptionFileConfig(**unknown))
+    assert any("'no-such-clip' is not an open_clip model" in p for p in problems), problems
