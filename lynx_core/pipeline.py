@@ -157,7 +157,7 @@ def _stage2_batches(
     size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
     files = file_pools(cfg.data)
     for name, (ratio, pool) in files.items():
-        pools[name], ratios[name] = pool.examples, ratio
+        pools[name], ratios[name] = pool, ratio
         media_of[name] = (
             _no_media
             if pool.kind == "text"
@@ -202,7 +202,7 @@ def _world_pixels(media: np.ndarray, size: int, frames: int, rows: list[int]) ->
 
 
 def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> torch.Tensor:
-    return read_pixels([pool.media[r] for r in rows], pool.kind, size, frames)
+    return read_pixels([pool.media_path(r) for r in rows], pool.kind, size, frames)
 
 
 def _caption_file_pixels(source: CaptionFile, size: int, rows: list[int]) -> torch.Tensor:

@@ -305,35 +305,114 @@ def load_training_file(
     items, problems, skipped = [], [], []
     for where, parsed in json_rows(file, limit):
         try:
-            row = _object(parsed)
-            style = fmt if fmt != "auto" else "llava" if "conversations" in row else "simple"
-            turns = (_llava_turns if style == "llava" else _simple_turns)(row)
-            kind: MediaKind = next((k for k in ("image", "video") if row.get(k)), "text")
-            media = None
-            if kind != "text":
-                media = resolve_media(root, str(row[kind]), frames_folder=kind == "video")
+            kind, media, turns = _training_row(parsed, fmt, root)
         except MissingMediaError as err:
             (skipped if skip_missing_media else problems).append(f"{where}: {err}")
             continue
         except ValueError as err:
             problems.append(f"{where}: {err}")
             continue
-        for history, question, answer in turns:
-            items.append(
-                TrainingItem(
-                    kind=kind,
-                    media=media,
-                    prompt=question,
-                    answer=answer,
-                    history=history,
-                    source=f"{file}:{where}",
-                )
-            )
+        items += _items(kind, media, turns, f"{file}:{where}")
+    _raise_problems(file, problems)
+    return items, [f"{file}: {why}" for why in skipped]
+
+
+Turns = list[tuple[tuple[Turn, ...], str, str]]
+
+
+def _training_row(
+    parsed: object, fmt: TrainingFormat, root: Path
+) -> tuple[MediaKind, Path | None, Turns]:
+    """(kind, media path, turns) of a parsed row; raises ValueError (MissingMediaError for
+    media that are not there) with what is wrong."""
+    row = _object(parsed)
+    style = fmt if fmt != "auto" else "llava" if "conversations" in row else "simple"
+    turns = (_llava_turns if style == "llava" else _simple_turns)(row)
+    kind: MediaKind = next((k for k in ("image", "video") if row.get(k)), "text")
+    media = None
+    if kind != "text":
+        media = resolve_media(root, str(row[kind]), frames_folder=kind == "video")
+    return kind, media, turns
+
+
+def _items(kind: MediaKind, media: Path | None, turns: Turns, source: str) -> list[TrainingItem]:
+    return [
+        TrainingItem(
+            kind=kind, media=media, prompt=question, answer=answer, history=history, source=source
+        )
+        for history, question, answer in turns
+    ]
+
+
+def _raise_problems(file: Path, problems: list[str]) -> None:
     if problems:
         if any("does not exist" in p for p in problems):
             problems.append("(or set skip_missing_media: true to train without those rows)")
         raise FormatError(file, problems)
-    return items, [f"{file}: {why}" for why in skipped]
+
+
+KINDS: tuple[MediaKind, ...] = ("image", "video", "text")
+
+
+class TrainingIndex:
+    """A training file's examples located, not loaded: for a .jsonl file, each example's
+    line offset, turn and kind (a few bytes per example; the line is read and parsed again
+    when a batch asks for the example), for a .json file (one JSON value) its items.
+    Indexing reads every row once, as validation of the whole file."""
+
+    def __init__(self, file: Path, root: Path, fmt: TrainingFormat, skip_missing_media: bool):
+        self.file, self.root, self.fmt = file, root, fmt
+        self.items: list[TrainingItem] | None = None
+        if file.suffix != ".jsonl":
+            self.items, _ = load_training_file(file, root, fmt, skip_missing_media)
+            self.kinds = np.array([KINDS.index(it.kind) for it in self.items], dtype=np.int8)
+            return
+        offsets, turns, kinds, problems = [], [], [], []
+        with file.open("rb") as lines:
+            offset, number = 0, 0
+            for raw in lines:
+                number += 1
+                where, start, offset = f"line {number}", offset, offset + len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    kind, _, row_turns = _training_row(_parsed(raw), fmt, root)
+                except MissingMediaError as err:
+                    if not skip_missing_media:
+                        problems.append(f"{where}: {err}")
+                    continue
+                except (ValueError, UnicodeDecodeError) as err:
+                    problems.append(f"{where}: {err}")
+                    continue
+                offsets += [start] * len(row_turns)
+                turns += range(len(row_turns))
+                kinds += [KINDS.index(kind)] * len(row_turns)
+        _raise_problems(file, problems)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.turns = np.asarray(turns, dtype=np.int32)
+        self.kinds = np.asarray(kinds, dtype=np.int8)
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def rows_of(self, kind: MediaKind) -> np.ndarray:
+        return np.flatnonzero(self.kinds == KINDS.index(kind))
+
+    def item(self, index: int) -> TrainingItem:
+        if self.items is not None:
+            return self.items[index]
+        with self.file.open("rb") as file:
+            file.seek(int(self.offsets[index]))
+            raw = file.readline()
+        kind, media, turns = _training_row(_parsed(raw), self.fmt, self.root)
+        return _items(kind, media, turns, f"{self.file}")[int(self.turns[index])]
+
+
+def _parsed(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        return err
 
 
 class OwlEvalQuestion(StrictModel):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from lynx_core.config import DataConfig, PromptConfig
@@ -23,7 +23,7 @@ from lynx_core.data import toyworld as tw
 from lynx_core.data.caption_files import CaptionFile
 from lynx_core.data.dialogue import TEMPLATES, DialogueTemplate
 from lynx_core.data.examples import Example
-from lynx_core.data.formats import load_training_file
+from lynx_core.data.formats import KINDS, MediaKind, TrainingIndex
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
 from lynx_core.data.tasks import TASKS
 from lynx_core.data.worldset import OWL_PROMPTS, ImageSet, VideoSet
@@ -118,38 +118,45 @@ def stage2_pools(images: ImageSet, videos: VideoSet, cfg: DataConfig) -> dict[st
     return pools
 
 
-@dataclass(frozen=True)
-class FilePool:
-    """Examples of one media kind from a user's training file; `example.media` indexes
-    `media` (paths, read when a batch needs them)."""
+class FilePool(Sequence[Example]):
+    """The examples of one media kind in a user's training file, made when a batch asks for
+    them (a file may hold millions); `example.media` is the example's row here, and
+    `media_path(row)` its image or video."""
 
-    examples: list[Example]
-    media: list[Path | None]
-    kind: str
+    def __init__(self, index: TrainingIndex, kind: MediaKind, task: str):
+        self.index, self.kind, self.task = index, kind, task
+        self.rows = index.rows_of(kind)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, row):  # a Sequence's: an int (a slice is not needed here)
+        if not isinstance(row, int) or not 0 <= row < len(self.rows):
+            raise IndexError(row)
+        item = self.index.item(int(self.rows[row]))
+        return Example(
+            row, self.kind, item.prompt, item.answer, "Others", self.task, history=item.history
+        )
+
+    def media_path(self, row: int) -> Path | None:
+        return self.index.item(int(self.rows[row])).media
 
 
 def file_pools(cfg: DataConfig) -> dict[str, tuple[float, FilePool]]:
     """(mixture ratio, pool) per kind of media in each configured training file, named
-    `<task>/<kind>`; a file's ratio is split over its kinds by their share of its rows, so a
-    batch holds one kind of media and the file is still sampled at its ratio."""
+    `<task>/<kind>`; a file's ratio is split over its kinds by their share of its examples,
+    so a batch holds one kind of media and the file is still sampled at its ratio."""
     pools: dict[str, tuple[float, FilePool]] = {}
     for file in cfg.train_files:
         ratio = cfg.mixture.get(file.task_name, 0.0)
         if ratio <= 0:
             continue
-        items, _ = load_training_file(  # skipped rows were reported at validation
-            file.path, file.root, file.format, file.skip_missing_media
-        )
-        for kind in ("image", "video", "text"):
-            mine = [item for item in items if item.kind == kind]
-            if not mine:
-                continue
-            examples = [
-                Example(i, kind, it.prompt, it.answer, "Others", file.task_name, history=it.history)
-                for i, it in enumerate(mine)
-            ]
-            pool = FilePool(examples, [it.media for it in mine], kind)
-            pools[f"{file.task_name}/{kind}"] = (ratio * len(mine) / len(items), pool)
+        # skipped rows were reported at validation
+        index = TrainingIndex(file.path, file.root, file.format, file.skip_missing_media)
+        for kind in KINDS:
+            pool = FilePool(index, kind, file.task_name)
+            if len(pool):
+                pools[f"{file.task_name}/{kind}"] = (ratio * len(pool) / len(index), pool)
     return pools
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from lynx_core.checks import training_files
 from lynx_core.config import TASK_NAMES, VariantConfig
-from lynx_core.data.formats import FormatError, load_owleval, load_training_file
+from lynx_core.data.formats import FormatError, TrainingIndex, load_owleval, load_training_file
 
 LLAVA = [
     {
@@ -184,3 +184,26 @@ def test_the_configuration_names_every_task_the_data_defines():
     from lynx_core.data.tasks import TASKS
 
     assert tuple(TASKS) == TASK_NAMES
+
+
+def test_a_jsonl_training_file_is_indexed_not_loaded_and_gives_the_same_examples(tmp_path):
+    image(tmp_path / "red.png")
+    talk = LLAVA[0]["conversations"]
+    rows = [
+        {"image": "red.png", "instruction": "what colour is it ?", "answer": "red"},
+        {"image": "red.png", "conversations": talk},  # two examples, the second with history
+        {"instruction": "say hi", "answer": "hi"},
+        {"image": "gone.png", "instruction": "?", "answer": "-"},  # skipped: its image is gone
+    ] * 50
+    file = write_jsonl(tmp_path / "big.jsonl", rows)
+    items, _ = load_training_file(file, tmp_path, skip_missing_media=True)
+    index = TrainingIndex(file, tmp_path, "auto", skip_missing_media=True)
+    assert index.items is None  # located: offsets, turns and kinds, 13 bytes an example
+    assert len(index) == len(items) == 200
+    assert index.offsets.nbytes + index.turns.nbytes + index.kinds.nbytes == 13 * len(index)
+
+    def fields(item):
+        return item.kind, item.media, item.prompt, item.answer, item.history
+
+    assert [fields(index.item(i)) for i in range(len(index))] == [fields(it) for it in items]
+    assert list(index.rows_of("text")) == [i for i, it in enumerate(items) if it.kind == "text"]
