@@ -263,11 +263,13 @@ def test_a_filtered_file_trains_only_on_kept_pairs_and_reports_their_share(bases
 
 
 @pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory) -> dict:
-    """A tiny open_clip model registered under its own name, with saved random weights."""
+def tiny_clip(tmp_path_factory):
+    """A tiny open_clip model registered under its own name, with saved random weights;
+    unregistered afterwards (open_clip's registry is global: other tests list its models)."""
     import json
 
     import open_clip
+    import open_clip.factory as registry
 
     folder = tmp_path_factory.mktemp("clip")
     config = {
@@ -276,11 +278,14 @@ def tiny_clip(tmp_path_factory) -> dict:
         "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
                      "layers": 1},
     }  # fmt: skip
-    (folder / "lynx-test-clip.json").write_text(json.dumps(config))
-    open_clip.add_model_config(folder / "lynx-test-clip.json")
+    config_file = folder / "lynx-test-clip.json"
+    config_file.write_text(json.dumps(config))
+    open_clip.add_model_config(config_file)
     torch.manual_seed(0)
     torch.save(open_clip.create_model("lynx-test-clip").state_dict(), folder / "clip.pt")
-    return {"model": "lynx-test-clip", "checkpoint": str(folder / "clip.pt")}
+    yield {"model": "lynx-test-clip", "checkpoint": str(folder / "clip.pt")}
+    registry._MODEL_CONFIG_PATHS.remove(config_file)  # its registry is module globals
+    registry._MODEL_CONFIGS.pop("lynx-test-clip")
 
 
 def test_the_clip_filter_keeps_the_pairs_a_clip_model_finds_alike(sources, tiny_clip):
