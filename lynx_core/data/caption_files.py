@@ -4,8 +4,8 @@ pretraining json with its image folder, or a local Hugging Face dataset.
 Every source is read by random access, its images when a batch needs them: a tar shard
 through an index of its members' offsets (tar headers only, read when the stage starts), a
 Hugging Face dataset through Arrow's memory map, and the LLaVA json (one JSON value, so it is
-parsed whole once) as compact (image path, caption) pairs. Random access is what makes the rest exact: a batch is a pure
-function of (seed, step), as for the generated captions, so
+parsed whole once) as compact (image path, caption) pairs. Random access is what makes the
+rest exact: a batch is a pure function of (seed, step), as for the generated captions, so
 
 - a resumed stage continues at exactly the next sample (the step is in its checkpoint);
 - each data-parallel rank reads and decodes only its own rows' images, and no sample is
