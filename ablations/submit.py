@@ -47,10 +47,8 @@ def read_paths(cfg: VariantConfig) -> list[Path]:
         paths += [p.parent if "{" in source.path else p for p in source.paths]
         if source.format == "llava_pretrain":  # its images: media_root, else the json's folder
             paths.append(Path(source.media_root or Path(source.path).parent))
-    for name in ("openvqa_image", "openvqa_video", "mme", "owleval"):
-        benchmark = getattr(cfg.eval, name)
-        if benchmark is not None:
-            paths += [benchmark.path, benchmark.media_root or benchmark.path.parent]
+    for benchmark in cfg.eval.released.values():
+        paths += [benchmark.path, benchmark.root]
     return [Path(p).expanduser() for p in paths if p is not None]
 
 

@@ -141,7 +141,7 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
     }
     found = []
     for name, benchmark in configured(cfg.eval, given).present().items():
-        field = f"eval.{name}" if getattr(cfg.eval, name) is not None else "eval.suite"
+        field = f"eval.{name}" if name in cfg.eval.released else "eval.suite"
         target = benchmark.path
         if name == "mme" and not target.is_dir():
             found.append(Finding(field, f"{target} is not a folder (MME's release folder)"))

@@ -598,6 +598,14 @@ class BenchmarkConfig(StrictModel):
         None, description="what its media paths are relative to; None = the file's folder"
     )
 
+    @property
+    def root(self) -> Path:
+        """What its media paths are relative to (a folder benchmark's own folder)."""
+        return self.media_root or (self.path if self.path.is_dir() else self.path.parent)
+
+
+RELEASED = ("openvqa_image", "openvqa_video", "mme", "owleval")  # EvalConfig's benchmark fields
+
 
 class EvalConfig(StrictModel):
     max_new_tokens: int = Field(8, gt=0)
@@ -633,6 +641,12 @@ class EvalConfig(StrictModel):
     detailed_min_words: int = Field(
         4, gt=0, description="an answer to 'explain in detail' complies from this many words"
     )
+
+    @property
+    def released(self) -> dict[str, BenchmarkConfig]:
+        """The released benchmarks this config names, by field."""
+        return {name: b for name in RELEASED if (b := getattr(self, name)) is not None}
+
     compliance_questions: int = Field(
         200,
         gt=0,

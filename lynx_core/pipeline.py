@@ -105,7 +105,7 @@ def _stage1_batches(
 ) -> Callable:
     """Stage 1: image–caption pairs, the generated world's (clean or noisy) and the user's
     files, mixed by ratio; each batch is one source's. `report` gets the share of each
-    file's pairs its text filter kept."""
+    file's pairs its filters kept."""
     captions = cfg.data.captions
     pools: dict[str, Sequence[Example]] = {}
     media_of: dict[str, MediaFn] = {}

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from lynx_core.config import TrainConfig, VariantConfig, flatten
+from lynx_core.config import RELEASED, TrainConfig, VariantConfig, flatten
 
 Stage = Literal["bases", "stage1", "stage2", "eval"]
 STAGES: tuple[Stage, ...] = ("bases", "stage1", "stage2", "eval")
@@ -102,10 +102,7 @@ INTRODUCED_AT: dict[str, Any] = {
     "model.llm.prompt_template": "lynx",
     "data.captions.files": [],
     "data.captions.world_ratio": 1.0,
-    "eval.openvqa_image": None,
-    "eval.openvqa_video": None,
-    "eval.mme": None,
-    "eval.owleval": None,
+    **{f"eval.{name}": None for name in RELEASED},
 }
 
 
@@ -182,12 +179,7 @@ def data_versions(
     elif stage == "stage2":
         paths = [f.path for f in config.data.train_files]
     elif stage == "eval":
-        given = [
-            getattr(config.eval, name)
-            for name in ("openvqa_image", "openvqa_video", "mme", "owleval")
-        ]
         paths = [config.eval.suite] if config.eval.suite is not None else []
-        paths += [
-            p for b in given if b is not None for p in (b.path, b.media_root) if p is not None
-        ]
+        for benchmark in config.eval.released.values():
+            paths += [p for p in (benchmark.path, benchmark.media_root) if p is not None]
     return {str(p): digest(p) for p in paths if p.exists()}

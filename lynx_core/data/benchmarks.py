@@ -7,9 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lynx_core.config import BenchmarkConfig, EvalConfig
-
-NAMES = ("openvqa_image", "openvqa_video", "mme", "owleval")
+from lynx_core.config import RELEASED, EvalConfig
 
 
 @dataclass(frozen=True)
@@ -29,18 +27,13 @@ class Benchmarks:
     descriptions: Path | None = None  # each Open-VQA image in words (the generated suite's)
 
     def present(self) -> dict[str, Benchmark]:
-        return {n: b for n in NAMES if (b := getattr(self, n)) is not None}
-
-
-def _of(cfg: BenchmarkConfig) -> Benchmark:
-    root = cfg.media_root or (cfg.path if cfg.path.is_dir() else cfg.path.parent)
-    return Benchmark(cfg.path, root)
+        return {n: b for n in RELEASED if (b := getattr(self, n)) is not None}
 
 
 def configured(cfg: EvalConfig, suite: Benchmarks) -> Benchmarks:
     """The suite's benchmarks with each one the config names replaced by it (the generated
     image descriptions only go with the generated Open-VQA image file)."""
-    named = {n: _of(c) for n in NAMES if (c := getattr(cfg, n)) is not None}
+    named = {name: Benchmark(b.path, b.root) for name, b in cfg.released.items()}
     chosen = replace(suite, **named)
     if "openvqa_image" in named:
         chosen = replace(chosen, descriptions=None)
