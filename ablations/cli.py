@@ -127,14 +127,11 @@ def _missing_paths(cfg) -> list[str]:
     """'field=path' for each local file or folder a variant names that is not here: weights,
     released benchmarks, training files, and caption files (a shard pattern counts its
     missing shards)."""
-    from lynx_core.config import flatten
+    from lynx_core.checks import local_paths
+    from lynx_core.config import VariantConfig
 
-    flat = flatten(cfg.model_dump()).items()
-    missing = [f"{f}={v}" for f, v in flat if isinstance(v, Path) and not v.exists()]
-    for number, file in enumerate(cfg.data.train_files):
-        for name, path in (("path", file.path), ("media_root", file.media_root)):
-            if path is not None and not path.exists():
-                missing.append(f"data.train_files.{number}.{name}={path}")
+    written = cfg.model_dump()
+    missing = [f"{f}={p}" for f, p in local_paths(VariantConfig, written) if not p.exists()]
     for number, source in enumerate(cfg.data.captions.files):
         root = Path(source.media_root).expanduser() if source.media_root else None
         if root is not None and not root.exists():

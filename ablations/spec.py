@@ -40,7 +40,7 @@ from ablations.sweep_checks import (
 )
 from ablations.sweep_files import at_scale, read_sweep, scale_chain
 from ablations.yaml_lines import dotted, line_of
-from lynx_core.checks import preflight
+from lynx_core.checks import missing_paths, preflight
 from lynx_core.config import StrictModel, VariantConfig, config_hash, flatten, nest
 from lynx_core.presets import PRESETS
 from lynx_core.stages import STAGES, Stage, stage_of
@@ -304,7 +304,7 @@ def _load(
 def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]:
     lines = {**lines, **_label_lines(spec, lines)}
     problems: list[Problem] = []
-    context = {"check_paths": spec._check_paths}
+    check_paths = spec._check_paths  # whether the local paths the variants name are looked for
     if spec.scale not in PRESETS:
         allowed = ", ".join(sorted(PRESETS))
         msg = f"unknown scale preset {spec.scale!r}; allowed: {allowed}"
@@ -312,7 +312,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         return [], problems
     preset = PRESETS[spec.scale]
     base = {**preset.overrides, **leaves(spec.base)}
-    base_errors = _errors(nest(base), context)  # once: told here, and set apart in variants
+    base_errors = _errors(nest(base), check_paths)  # once: told here, and set apart in variants
     problems += _attributed(base_errors, base, ("base",), lines, set())
     known = {_signature(e) for e in base_errors}
 
@@ -321,7 +321,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
     problems += found
     for dimension in dimensions:
         for _, overrides, where in dimension:
-            problems += _check(base, overrides, where, lines, context, known)
+            problems += _check(base, overrides, where, lines, check_paths, known)
     if dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
@@ -335,7 +335,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         problems += [bad_name] if bad_name else []
         overrides = leaves(written or {})
         meta[name] = {k: overrides.pop(k) for k in META if k in overrides}
-        problems += _check(base, overrides, where, lines, context, known)
+        problems += _check(base, overrides, where, lines, check_paths, known)
         named.append((name, overrides, where))
     if not named:
         named.append(("base", {}, ("base",)))
@@ -377,7 +377,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         for seed in spec.seeds:
             full = {**base, **overrides, "train.seed": seed}
             try:
-                config = VariantConfig.model_validate(nest(full), context=context)
+                config = VariantConfig.model_validate(nest(full))
             except ValidationError as err:
                 problems += [
                     Problem(
@@ -668,13 +668,13 @@ def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, 
 
 
 def _check(
-    base: dict, overrides: dict, where: tuple, lines: dict, context: dict, known: set
+    base: dict, overrides: dict, where: tuple, lines: dict, check_paths: bool, known: set
 ) -> list[Problem]:
     """Validate a variant (base+overrides); report only the errors its overrides cause: an
     error the base alone has too (`known`: their signatures) is told once, under `base`."""
     if not overrides:
         return []  # the variant is the base: its problems are reported once, under base
-    errors = _errors(nest({**base, **overrides}), context)
+    errors = _errors(nest({**base, **overrides}), check_paths)
     return _attributed(errors, overrides, where, lines, known)
 
 
@@ -696,12 +696,21 @@ def _attributed(
     return found
 
 
-def _errors(nested: dict, context: dict) -> list[dict]:
+def _errors(nested: dict, check_paths: bool) -> list[dict]:
+    """The schema's errors of a config as written, in pydantic's form, and, with
+    `check_paths`, a missing local path as one more (`lynx_core.checks.missing_paths`)."""
     try:
-        VariantConfig.model_validate(nested, context=context)
+        VariantConfig.model_validate(nested)
+        errors = []
     except ValidationError as err:
-        return err.errors()
-    return []
+        errors = err.errors()
+    for finding in missing_paths(nested) if check_paths else []:
+        loc = tuple(int(p) if p.isdigit() else p for p in finding.field.split("."))
+        value = nested
+        for part in loc:
+            value = value[part]
+        errors.append({"loc": loc, "msg": finding.message, "type": "path_missing", "input": value})
+    return errors
 
 
 def _signature(error: dict) -> tuple:

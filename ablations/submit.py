@@ -24,7 +24,9 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from lynx_core.checks import local_paths
 from lynx_core.config import VariantConfig
+from lynx_core.data.benchmarks import Benchmarks, configured
 
 # never shipped to a cluster; patterns are gitignore's, so each is anchored at the working
 # directory with a leading '/' ('data' alone would also drop lynx_core/data)
@@ -40,16 +42,14 @@ def judge_keys(configs: Sequence[VariantConfig]) -> list[str]:
 def read_paths(cfg: VariantConfig) -> list[Path]:
     """Every local file or folder a variant reads: weights, training and caption files and
     their media roots, the evaluation suite and the released benchmarks with theirs."""
-    paths = [cfg.model.llm.path, cfg.model.vision.checkpoint, cfg.eval.suite]
-    for file in cfg.data.train_files:
-        paths += [file.path, file.root]
+    paths = [path for _, path in local_paths(VariantConfig, cfg.model_dump())]
+    paths += [file.root for file in cfg.data.train_files]
+    paths += [b.media_root for b in configured(cfg.eval, Benchmarks()).present().values()]
     for source in cfg.data.captions.files:
         paths += [p.parent if "{" in source.path else p for p in source.paths]
         if source.format == "llava_pretrain":  # its images: media_root, else the json's folder
             paths.append(Path(source.media_root or Path(source.path).parent))
-    for benchmark in cfg.eval.released.values():
-        paths += [benchmark.path, benchmark.root]
-    return [Path(p).expanduser() for p in paths if p is not None]
+    return [Path(p).expanduser() for p in paths]
 
 
 def data_excludes(configs: Sequence[VariantConfig], root: Path, keep: Path) -> list[str]:

@@ -35,7 +35,7 @@ def paper_model_config(on_gpu: bool) -> VariantConfig:
     overrides = {**PRESETS[scale].overrides, "model.llm.vocab_size": 32000}
     if on_gpu:
         overrides |= {"model.llm.path": None, "model.vision.checkpoint": None}
-    return VariantConfig.model_validate(nest(overrides), context={"check_paths": False})
+    return VariantConfig.model_validate(nest(overrides))
 
 
 def peak_flops(device: torch.device) -> tuple[float | None, str]:

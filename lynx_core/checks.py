@@ -1,22 +1,26 @@
-"""Checks, before any compute, of what a variant's stages will read from this machine: the
-LLM folder and its sizes, the vision tower's open_clip name and checkpoint, the evaluation
-suite. Each would otherwise fail inside a trial, after training (a bad row of the eval
-suite) or with an error far from its cause (adapter layer 12 of a 4-layer model). Each is
-bounded in time and memory: a config file is read up to a cap, a benchmark file only if it
-is a regular file of sane size. A registry of checks, each a pure function of the config
-and the files it names; `ablations.spec` runs them once per distinct value they read.
+"""Checks, before any compute, of what a variant's stages will read from this machine: that
+every local path it names is here, the LLM folder and its sizes, the vision tower's open_clip
+name and checkpoint, the evaluation suite. Each would otherwise fail inside a trial, after
+training (a bad row of the eval suite) or with an error far from its cause (adapter layer 12
+of a 4-layer model). Each is bounded in time and memory: a config file is read up to a cap,
+a benchmark file only if it is a regular file of sane size. A registry of checks, each a
+pure function of the config and the files it names; `ablations.spec` runs them once per
+distinct value they read, and `missing_paths` on every config as written.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lynx_core.config import VariantConfig, flatten
+from pydantic import BaseModel
+
+from lynx_core.config import MustExist, VariantConfig, flatten
 
 MAX_CONFIG_BYTES = 1_000_000  # a model's config.json is a few kB
 MAX_BENCHMARK_BYTES = 500_000_000  # Open-VQA and OwlEval files are under 1 MB
@@ -33,6 +37,64 @@ class Finding:
 
 
 Check = Callable[[VariantConfig], list[Finding]]
+
+
+def missing_paths(written: dict[str, Any]) -> list[Finding]:
+    """Every `LocalPath` a config names (nested, as written or dumped) that is not on this
+    machine. It reads the values before the rest of the config validates, so a missing
+    folder is told together with every other problem of a sweep file."""
+    return [
+        Finding(
+            field,
+            f"path '{path}' does not exist (relative paths start at {Path.cwd()}); put what "
+            "it names there or change the path (weights and datasets are never downloaded)",
+        )
+        for field, path in local_paths(VariantConfig, written)
+        if not path.expanduser().exists()
+    ]
+
+
+def local_paths(
+    model: type[BaseModel], written: Any, prefix: str = ""
+) -> Iterator[tuple[str, Path]]:
+    """(dotted field, path) for each value of `written` in a field the config marks
+    `MustExist`, walking sections, lists of sections and optional sections; values of the
+    wrong kind are the schema's to refuse, and are skipped."""
+    if not isinstance(written, dict):
+        return
+    for name, value in written.items():
+        field = model.model_fields.get(name)
+        if field is None or value is None:
+            continue
+        dotted = f"{prefix}{name}"
+        if any(isinstance(m, MustExist) for m in field.metadata) or _marked(field.annotation):
+            if isinstance(value, str | Path):
+                yield dotted, Path(value)
+            continue
+        section = _section(field.annotation)
+        if section is None:
+            continue
+        if isinstance(value, list) and typing.get_origin(field.annotation) is list:
+            for number, item in enumerate(value):
+                yield from local_paths(section, item, f"{dotted}.{number}.")
+        else:
+            yield from local_paths(section, value, f"{dotted}.")
+
+
+def _marked(annotation: Any) -> bool:
+    """Whether `MustExist` marks the annotation or a member of it (`LocalPath | None`)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return any(isinstance(m, MustExist) for m in annotation.__metadata__)
+    return any(_marked(arg) for arg in typing.get_args(annotation))
+
+
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The config section an annotation holds: itself, its list's items, or the section of
+    an optional one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    found = [s for arg in typing.get_args(annotation) if (s := _section(arg)) is not None]
+    return found[0] if found else None
 
 
 def llm_folder(cfg: VariantConfig) -> list[Finding]:

@@ -25,23 +25,16 @@ from pydantic import (
 )
 
 
-def _must_exist(path: Path, info: ValidationInfo) -> Path:
-    if (info.context or {}).get("check_paths") is False:  # e.g. planning on a laptop
-        return path.expanduser()
-    if not path.expanduser().exists():
-        raise ValueError(
-            f"path '{path}' does not exist (relative paths start at {Path.cwd()}); put what "
-            "it names there or change the path (weights and datasets are never downloaded)"
-        )
-    return path.expanduser()
+class MustExist:
+    """Marks a path the validating machine must have (weights, data): `LocalPath`.
+
+    The config only marks it; `lynx_core.checks.missing_paths` looks on disk, in the sweep's
+    validation step, so that a config can be built and planned anywhere.
+    """
 
 
-LocalPath = Annotated[Path, AfterValidator(_must_exist)]
-"""A path that must exist on the machine that validates the sweep (checked before compute).
-
-Validating with `context={"check_paths": False}` skips the check, so a sweep can be planned
-where its weights are not.
-"""
+LocalPath = Annotated[Path, AfterValidator(Path.expanduser), MustExist()]
+"""A local file or folder the stages will read: checked to exist before compute."""
 
 
 class StrictModel(BaseModel):
@@ -595,13 +588,10 @@ class BenchmarkConfig(StrictModel):
 
     path: LocalPath = Field(description="its question file (Open-VQA, OwlEval) or folder (MME)")
     media_root: LocalPath | None = Field(
-        None, description="what its media paths are relative to; None = the file's folder"
+        None,
+        description="what its media paths are relative to; None = the file's folder (MME: the "
+        "folder itself)",
     )
-
-    @property
-    def root(self) -> Path:
-        """What its media paths are relative to (a folder benchmark's own folder)."""
-        return self.media_root or (self.path if self.path.is_dir() else self.path.parent)
 
 
 RELEASED = ("openvqa_image", "openvqa_video", "mme", "owleval")  # EvalConfig's benchmark fields

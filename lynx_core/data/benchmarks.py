@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lynx_core.config import RELEASED, EvalConfig
+from lynx_core.config import RELEASED, BenchmarkConfig, EvalConfig
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,16 @@ class Benchmarks:
         return {n: b for n in RELEASED if (b := getattr(self, n)) is not None}
 
 
+def released(name: str, cfg: BenchmarkConfig) -> Benchmark:
+    """A released benchmark as named: its media under `media_root`, else beside its file
+    (MME's release folder holds its own images)."""
+    return Benchmark(cfg.path, cfg.media_root or (cfg.path if name == "mme" else cfg.path.parent))
+
+
 def configured(cfg: EvalConfig, suite: Benchmarks) -> Benchmarks:
     """The suite's benchmarks with each one the config names replaced by it (the generated
     image descriptions only go with the generated Open-VQA image file)."""
-    named = {name: Benchmark(b.path, b.root) for name, b in cfg.released.items()}
+    named = {name: released(name, b) for name, b in cfg.released.items()}
     chosen = replace(suite, **named)
     if "openvqa_image" in named:
         chosen = replace(chosen, descriptions=None)

@@ -31,3 +31,42 @@ def test_a_local_llm_is_fitted_with_its_own_sizes(tmp_path):
     assert found["model.cross_attention.heads"] == (
         "cross_attention heads (3) must divide llm7's hidden_size (4096)"
     )
+
+
+def test_every_marked_path_is_looked_for_and_nothing_else(tmp_path):
+    """Top-level, optional, listed and nested-in-a-list paths are all found, as written
+    (before the rest validates) or as dumped; a cache folder (a plain Path) is not one."""
+    from lynx_core.checks import missing_paths
+    from lynx_core.config import VariantConfig
+
+    here = tmp_path / "here"
+    here.mkdir()
+    gone = str(tmp_path / "gone")
+    written = {
+        "model": {"llm": {"path": gone}, "vision": {"checkpoint": str(here)}},
+        "data": {
+            "train_files": [{"path": str(here)}, {"path": gone, "media_root": gone}],
+            "captions": {
+                "files": [
+                    {
+                        "format": "webdataset",
+                        "path": "shards-{0..3}.tar",  # a pattern: caption_files looks at it
+                        "clip_filter": {"model": "ViT-B-32", "checkpoint": gone},
+                    }
+                ]
+            },
+        },
+        "eval": {"mme": {"path": gone}, "gpt_judge": {"cache_dir": gone}},
+    }
+    expected = [
+        "model.llm.path",
+        "data.train_files.1.path",
+        "data.train_files.1.media_root",
+        "data.captions.files.0.clip_filter.checkpoint",
+        "eval.mme.path",
+    ]
+    assert [f.field for f in missing_paths(written)] == expected
+    assert all(f"path '{gone}' does not exist" in f.message for f in missing_paths(written))
+    dumped = VariantConfig.model_validate(written).model_dump()  # the config only describes
+    assert sorted(f.field for f in missing_paths(dumped)) == sorted(expected)
+    assert missing_paths({"model": {"llm": {"path": 7}}, "eval": "not a section"}) == []

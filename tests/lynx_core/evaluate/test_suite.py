@@ -81,7 +81,18 @@ def test_a_users_suite_folder_is_evaluated_instead_and_may_lack_parts(trained, t
 
 
 def test_a_missing_suite_folder_is_refused_before_compute(tmp_path):
-    from pydantic import ValidationError
+    """The config only describes the folder; the sweep's validation looks for it, and
+    names the line that set it."""
+    from ablations.errors import SweepError
+    from ablations.spec import load_sweep
 
-    with pytest.raises(ValidationError, match="does not exist"):
-        VariantConfig.model_validate({"eval": {"suite": str(tmp_path / "nowhere")}})
+    nowhere = tmp_path / "nowhere"
+    assert VariantConfig.model_validate({"eval": {"suite": str(nowhere)}}).eval.suite == nowhere
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(f"name: s\nbase:\n  eval.suite: {nowhere}\n")
+    with pytest.raises(SweepError) as caught:
+        load_sweep(sweep)
+    (problem,) = caught.value.problems
+    assert problem.field == "base.eval.suite" and problem.line == 3
+    assert f"path '{nowhere}' does not exist" in problem.message
+    assert load_sweep(sweep, check_paths=False).expand()  # planning looks for nothing

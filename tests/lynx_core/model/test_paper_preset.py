@@ -46,7 +46,6 @@ def test_the_eva_tower_reads_the_configured_resolution(size):
     must reach it (a 30x30 grid of 14-px patches), or the first image fails at its size."""
     cfg = VariantConfig.model_validate(
         nest({**PRESETS["paper"].overrides, "model.vision.image_size": size}),
-        context={"check_paths": False},
     ).model.vision.model_copy(update={"checkpoint": None})
     from lynx_core.model.vision import build_vision_tower
 
