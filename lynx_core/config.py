@@ -556,6 +556,12 @@ class TrainConfig(StrictModel):
         description="DataLoader worker processes decoding the images of your caption files "
         "ahead of the training step (stages 1–2); 0: in the training process",
     )
+    sample_log: bool = Field(
+        False,
+        description="write the key of every sample each rank trains on, batch by batch, to "
+        "samples.rank<k>.jsonl in the stage's folder (stages 1–2; a data audit: which rows "
+        "a model saw, in which order; a stage already recorded is reused without one)",
+    )
 
     @model_validator(mode="after")
     def _checkpoints_on_log_steps(self) -> TrainConfig:

@@ -58,6 +58,7 @@ from lynx_core.train.distributed import (
 from lynx_core.train.loop import LogFn, Record, best_path, train_stage
 from lynx_core.train.optimization import Optimization, TorchOptimization
 from lynx_core.train.runtime import Runtime, resolve_runtime
+from lynx_core.train.sample_log import SampleLog, log_path
 
 log = logging.getLogger(__name__)
 WEIGHTS = "trainable.safetensors"
@@ -98,6 +99,7 @@ class Draw:
     examples: Sequence[Example]
     media: MediaFn
     from_files: bool = False
+    keys: Sequence[str] = ()  # each example's `<pool>:<sample>` (`lynx_core.train.sample_log`)
 
 
 def _stage1_batches(
@@ -109,6 +111,7 @@ def _stage1_batches(
     captions = cfg.data.captions
     pools: dict[str, Sequence[Example]] = {}
     media_of: dict[str, MediaFn] = {}
+    key_of: dict[str, Callable[[int], str]] = {}  # a sample's own key (else its row)
     ratios: dict[str, float] = {}
     if captions.world_ratio > 0:
         images = image_set(world, cfg.data.seed, captions.images, "captions")
@@ -129,13 +132,16 @@ def _stage1_batches(
             report[f"stage1/kept/{name}"] = len(source) / len(every)
         pools[name] = CaptionFileExamples(source, name)
         media_of[name] = partial(_as, "pixels", partial(_caption_file_pixels, source, size))
+        key_of[name] = source.key
         ratios[name] = file.ratio
     weights = normalised(ratios, list(pools))
     mixture = Mixture(pools, weights, cfg.train.stage1.batch_size, cfg.train.seed)
 
     def batch(number: int) -> Draw:
-        name, examples = mixture.batch(number)
-        return Draw(examples, media_of[name], from_files=name != "world")
+        name, rows = mixture.rows(number)
+        examples = [pools[name][i] for i in rows]
+        keys = [f"{name}:{key_of.get(name, str)(i)}" for i in rows]
+        return Draw(examples, media_of[name], name != "world", keys)
 
     return batch
 
@@ -168,8 +174,9 @@ def _stage2_batches(
     )
 
     def batch(number: int) -> Draw:
-        name, examples = mixture.batch(number)
-        return Draw(examples, media_of[name], from_files=name in files)
+        name, rows = mixture.rows(number)
+        examples = [pools[name][i] for i in rows]
+        return Draw(examples, media_of[name], name in files, [f"{name}:{i}" for i in rows])
 
     return batch
 
@@ -223,26 +230,34 @@ def stage_batches(
     features: Features | None = None,
     ranks: Ranks = SINGLE,
     report: dict[str, float] | None = None,
+    samples: SampleLog | None = None,
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
     path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
     padding); with several ranks, this rank's rows of it, and only their media are read.
     With `train.data_workers`, batches of the user's files are made ahead in DataLoader
-    worker processes (`lynx_core.data.prefetch`)."""
+    worker processes (`lynx_core.data.prefetch`). `samples` logs the keys of this rank's rows
+    of every batch asked for."""
     build = _stage1_batches if stage == "stage1" else _stage2_batches
     draws = build(cfg, world, features, {} if report is None else report)
     template = TEMPLATES[cfg.model.llm.prompt_template]
 
+    def mine(rows: Sequence) -> Sequence:
+        return rows if ranks.world == 1 else rows[ranks.rows(len(rows))]
+
     def inputs(draw: Draw) -> dict[str, torch.Tensor]:
         examples = draw.examples
         text = collate(examples, tokenizer, template)  # padded as the whole batch, on every rank
-        if ranks.world == 1:
-            return {**text, **draw.media([e.media for e in examples])}
-        mine = examples[ranks.rows(len(examples))]
-        return {**take_rows(text, ranks), **draw.media([e.media for e in mine])}
+        own = text if ranks.world == 1 else take_rows(text, ranks)
+        return {**own, **draw.media([e.media for e in mine(examples)])}
+
+    def logged(number: int, draw: Draw) -> Draw:
+        if samples is not None:
+            samples.record(number, mine(draw.keys))
+        return draw
 
     def batch(number: int) -> dict[str, torch.Tensor]:
-        return inputs(draws(number))
+        return inputs(logged(number, draws(number)))
 
     if cfg.train.data_workers == 0 or not _reads_files(stage, cfg):
         return batch
@@ -255,7 +270,10 @@ def stage_batches(
 
     def prefetched(number: int) -> dict[str, torch.Tensor]:
         made = ahead(number)
-        return made if made is not None else batch(number)
+        if made is None:
+            return batch(number)
+        logged(number, draws(number))  # the draw again, for its keys (no media read)
+        return made
 
     return prefetched
 
@@ -300,7 +318,8 @@ def _train(
     model.to(runtime.device)
     features = feature_cache(model, cfg, runtime)
     data_report: dict[str, float] = {}  # e.g. the share of a caption file its filter kept
-    batches = stage_batches(stage, cfg, world, tokenizer, features, ranks, data_report)
+    logged = SampleLog(log_path(folders[stage], ranks.rank)) if cfg.train.sample_log else None
+    batches = stage_batches(stage, cfg, world, tokenizer, features, ranks, data_report, logged)
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
     if cfg.train.gradient_checkpointing:

@@ -51,11 +51,15 @@ class Mixture:
             self._plan.append((name, self._drawn.get(name, 0)))
             self._drawn[name] = self._drawn.get(name, 0) + 1
 
-    def batch(self, step: int) -> tuple[str, list[Example]]:
-        """The source and examples of training step `step`."""
+    def rows(self, step: int) -> tuple[str, list[int]]:
+        """The source of training step `step` and the indices of its examples in the pool
+        (a sample's identity: what a sample log records)."""
         if step >= len(self._plan):
             self._extend(step + 1)
         name, k = self._plan[step]
-        pool = self.pools[name]
-        rows = batch_indices(len(pool), self.batch_size, k, self.seed)
-        return name, [pool[i] for i in rows]
+        return name, batch_indices(len(self.pools[name]), self.batch_size, k, self.seed)
+
+    def batch(self, step: int) -> tuple[str, list[Example]]:
+        """The source and examples of training step `step`."""
+        name, rows = self.rows(step)
+        return name, [self.pools[name][i] for i in rows]

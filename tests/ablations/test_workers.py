@@ -1,8 +1,10 @@
-"""Per-stage resources and a stage on 2 Ray Train workers, end to end on a Ray cluster that
+"""Per-stage resources and stages on 2 Ray Train workers, end to end on a Ray cluster that
 offers a fake accelerator (the custom resource `accel`): the bases and eval ask for none,
-stage 1 for one, stage 2 for half of one per worker; eval shares its questions among 2
-workers. One of stage 2's workers is SIGKILLed mid-stage; Tune's retry resumes the stage
-from its checkpoint, and MLflow holds one curve. (That 2 ranks train the weights 1 process
+stages 1 and 2 for half of one per worker; eval shares its questions among 2 workers.
+Stage 1 reads webdataset shards for one epoch: the two workers' sample logs hold every
+sample once. One of stage 2's workers is SIGKILLed mid-stage; Tune's retry resumes the stage
+from its checkpoint, MLflow holds one curve, and each rank's sample log holds every batch
+once. (That 2 ranks train the weights 1 process
 trains, and evaluate as it does: tests/lynx_core/train/test_data_parallel.py,
 tests/lynx_core/evaluate/test_sharded_eval.py.)
 """
@@ -21,24 +23,34 @@ from pathlib import Path
 
 import pytest
 
+from lynx_core.config import CaptionFileConfig
+from lynx_core.data.caption_files import open_caption_file
+from lynx_core.train.sample_log import log_path, read_log
 from tests.ablations.test_cluster import BIN, ENV, free_port, pids_naming
+from tests.caption_data import write_shards
 from tests.processes import kill_until_gone
 from tests.sweeps import REPO, local_env, variant_runs
 
+SHARDS, PER_SHARD = 3, 32  # stage 1: 12 batches of 8, one epoch
 SWEEP = """\
 name: workers
 scale: tiny
 base:
   model.arch: prefix
+  data.captions.files: [{{format: webdataset, path: '{shards}'}}]
+  data.captions.world_ratio: 0
+  train.stage1.steps: 12
+  train.stage1.batch_size: 8
   train.stage2.steps: 12
   train.stage2.batch_size: 8
   train.checkpoint_every: 2
   train.log_every: 2
+  train.sample_log: true
 resources:
   cpus: 1
-  stage1: {custom: {accel: 1}}
-  stage2: {workers: 2, cpus: 0.5, custom: {accel: 0.5}}
-  eval: {workers: 2, cpus: 0.5}
+  stage1: {{workers: 2, cpus: 0.5, custom: {{accel: 0.5}}}}
+  stage2: {{workers: 2, cpus: 0.5, custom: {{accel: 0.5}}}}
+  eval: {{workers: 2, cpus: 0.5}}
 """
 
 
@@ -70,7 +82,8 @@ def test_stage_on_two_workers_survives_a_killed_worker_and_is_recorded_once(
 ):
     address, markers = accel_cluster
     sweep, results = tmp_path / "workers.yaml", tmp_path / "results"
-    sweep.write_text(SWEEP)
+    shards = write_shards(tmp_path / "shards", SHARDS, PER_SHARD)
+    sweep.write_text(SWEEP.format(shards=shards))
     env = {**local_env(), **{k: v for k, v in ENV.items() if k.startswith("RAY")}}
     command = [sys.executable, "-m", "ablations", "sweep", str(sweep), "--results", str(results),
                "--address", address]  # fmt: skip
@@ -106,10 +119,25 @@ def test_stage_on_two_workers_survives_a_killed_worker_and_is_recorded_once(
     }
     assert resources == {
         "bases": "CPU 1",
-        "stage1": "CPU 1, accel 1",
+        "stage1": "2 workers x CPU 0.5, accel 0.5",
         "stage2": "2 workers x CPU 0.5, accel 0.5",
         "eval": "2 workers x CPU 0.5",
     }
+
+    # recorded inside the Ray Train workers: stage 1's epoch gives every sample once, half
+    # of each batch to each rank; stage 2's ranks logged every batch once, in order, though
+    # the killed attempt had logged batches its checkpoint did not hold
+    (stage1,) = (store / "stage1").iterdir()
+    logs = [read_log(log_path(stage1, rank)) for rank in (0, 1)]
+    assert all([n for n, _ in log] == list(range(12)) for log in logs)
+    assert all(len(keys) == 4 for log in logs for _, keys in log)
+    seen = [key for log in logs for _, keys in log for key in keys]
+    file = CaptionFileConfig(format="webdataset", path=shards)
+    source = open_caption_file(file)
+    every = [f"{file.source_name}:{source.key(i)}" for i in range(SHARDS * PER_SHARD)]
+    assert sorted(seen) == sorted(every)  # none twice, none left out
+    for rank in (0, 1):
+        assert [n for n, _ in read_log(log_path(stage2, rank))] == list(range(12))
 
     # one variant run, one stage-2 curve: every step once, as one process logs it
     client, (variant,) = variant_runs(results, "workers")

@@ -27,6 +27,7 @@ from lynx_core.pipeline import WEIGHTS, _stage1_batches, run_stage, stage_batche
 from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
 from lynx_core.train.distributed import Ranks
+from lynx_core.train.sample_log import log_path, read_log
 from tests.caption_data import (
     pairs,
     shard_bytes,
@@ -143,6 +144,35 @@ def test_a_resumed_stage_continues_at_exactly_the_next_sample(sources, bases, tm
     weights = [load_file(folder["stage1"] / WEIGHTS) for folder in (whole, cut)]
     for name, weight in weights[0].items():  # the same samples in the same order
         assert torch.equal(weights[1][name], weight), name
+
+
+def test_a_resumed_stage_logs_the_samples_an_unbroken_one_logs(sources, bases, tmp_path):
+    """`train.sample_log`: each batch's sample keys, in order; a stage killed two steps after
+    its checkpoint and resumed (its batches made by a DataLoader worker this time) drops
+    the batches it redoes, so its log is the unbroken stage's, line for line."""
+    folders, cache = bases
+    changes = {"train.stage1.steps": 10, "train.log_every": 1, "train.checkpoint_every": 5}
+    cfg = only(sources["webdataset"], **changes, **{"train.sample_log": True})
+    file = cfg.data.captions.files[0]
+    source, name = open_caption_file(file), file.source_name
+    expected = [(n, [f"{name}:{k}" for k in keys]) for n, keys in enumerate(
+        keys_of(_stage1_batches(cfg, cache / "world", None, {}), range(10), source)
+    )]  # fmt: skip
+
+    def crash_at_7(record: dict) -> None:
+        if record["step"] == 7:
+            raise RuntimeError("killed")
+
+    whole = {**folders, "stage1": tmp_path / "whole"}
+    cut = {**folders, "stage1": tmp_path / "cut"}
+    run_stage("stage1", cfg, whole, cache)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_stage("stage1", cfg, cut, cache, on_log=crash_at_7)
+    assert [n for n, _ in read_log(log_path(cut["stage1"], 0))] == list(range(7))
+    workers = cfg.model_copy(update={"train": cfg.train.model_copy(update={"data_workers": 1})})
+    run_stage("stage1", workers, cut, cache)
+    assert read_log(log_path(whole["stage1"], 0)) == expected
+    assert read_log(log_path(cut["stage1"], 0)) == expected
 
 
 def test_two_ranks_split_each_global_batch_and_read_only_their_rows(sources, bases, monkeypatch):

@@ -1,0 +1,58 @@
+"""Which samples a rank trained on, batch by batch: `samples.rank<k>.jsonl` in the stage's
+folder (`train.sample_log`), one line `{"batch": n, "keys": [...]}` per batch this rank
+consumed, its keys `<pool>:<sample>` (a caption file's own sample key, else the row in its
+pool).
+
+A data audit a research user can rely on: which rows a model saw and in which order, on
+which rank. A stage resumed from its checkpoint redoes the batches after it, so the log
+drops what it holds from the first batch asked again onwards: a resumed stage's log equals
+an uninterrupted one's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def log_path(folder: Path, rank: int) -> Path:
+    return folder / f"samples.rank{rank}.jsonl"
+
+
+class SampleLog:
+    """Appends each batch's keys; a batch other than the one expected next (the first this
+    process writes, after a resume) first truncates the log to the batches before it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._next: int | None = None  # the batch expected next, once writing has started
+
+    def record(self, batch: int, keys: Sequence[str]) -> None:
+        if batch != self._next:  # the stage's first batch here, or one asked again
+            self._keep_before(batch)
+        with self.path.open("a") as out:
+            out.write(json.dumps({"batch": batch, "keys": list(keys)}) + "\n")
+        self._next = batch + 1
+
+    def _keep_before(self, batch: int) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open() as lines:  # a line cut short by a kill is dropped with the rest
+            kept = [line for line in lines if _batch_of(line) < batch]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(kept))
+        tmp.replace(self.path)
+
+
+def read_log(path: Path) -> list[tuple[int, list[str]]]:
+    """(batch, keys) of each line."""
+    with path.open() as lines:
+        return [(row["batch"], row["keys"]) for row in map(json.loads, lines)]
+
+
+def _batch_of(line: str) -> float:
+    try:
+        return json.loads(line)["batch"] if line.endswith("\n") else float("inf")
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
