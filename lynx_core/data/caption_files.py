@@ -3,8 +3,8 @@ pretraining json with its image folder, or a local Hugging Face dataset.
 
 Every source is read by random access, its images when a batch needs them: a tar shard
 through an index of its members' offsets (tar headers only, read when the stage starts), a
-Hugging Face dataset through Arrow's memory map, and the LLaVA json (one JSON value, so it is
-parsed whole once) as compact (image path, caption) pairs. Random access is what makes the
+Hugging Face dataset through Arrow's memory map, and the LLaVA json (one JSON list, read an
+item at a time) as compact (image path, caption) pairs. Random access is what makes the
 rest exact: a batch is a pure function of (seed, step), as for the generated captions, so
 
 - a resumed stage continues at exactly the next sample (the step is in its checkpoint);
@@ -353,7 +353,7 @@ def _check_llava(cfg: CaptionFileConfig, rows: int) -> list[str]:
     if file.suffix not in (".json", ".jsonl"):
         return [f"{file}: a LLaVA pretraining file is .json (or .jsonl)"]
     try:
-        parsed = json_rows(file, limit=rows)[:rows]
+        parsed = list(json_rows(file, limit=rows))
     except FormatError as err:
         return err.problems
     problems, pairs, wheres = [], [], []

@@ -24,8 +24,10 @@ once (`FormatError`), before any model is built.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +37,7 @@ from pydantic import Field, ValidationError
 
 from lynx_core.config import StrictModel, TrainFileConfig
 from lynx_core.data.dialogue import Turn
+from lynx_core.data.json_array import JsonArrayError, array_items
 
 log = logging.getLogger(__name__)
 
@@ -113,42 +116,49 @@ def frame_picks(available: int, frames: int) -> list[int]:
     return np.linspace(0, available - 1, num=frames).round().astype(int).tolist()
 
 
-def json_rows(file: Path, limit: int | None = None) -> list[tuple[str, object]]:
+def json_rows(file: Path, limit: int | None = None) -> Iterator[tuple[str, object]]:
     """(where, parsed row or its JSON error) for a .jsonl file's lines or a .json file's
-    list items; blank lines skipped. With `limit`, only the first `limit` rows of a .jsonl
-    file are read (a bounded sample: validation of a file of millions of rows); a .json
-    file is one value and is read whole."""
+    list items, read one at a time; blank lines skipped. With `limit`, only the first
+    `limit` rows are read (a bounded sample: validation of a file of millions of rows)."""
+    for where, _, _, parsed in raw_rows(file, limit):
+        yield where, parsed
+
+
+def raw_rows(file: Path, limit: int | None = None) -> Iterator[tuple[str, int, int, object]]:
+    """(where, byte offset, byte length, parsed row or its JSON error) of each row: a
+    .jsonl file's non-blank lines, a .json file's list items (`lynx_core.data.json_array`:
+    never the whole list in memory). A row is read again by its span (`read_row`)."""
     try:
         if file.suffix == ".json":
-            return _json_items(file)
-        rows = []
-        with file.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if limit is not None and len(rows) >= limit:
-                    break
-                if line.strip():
-                    try:
-                        rows.append((f"line {number}", json.loads(line)))
-                    except json.JSONDecodeError as err:
-                        rows.append((f"line {number}", err))
-        return rows
+            for item in itertools.islice(array_items(file), limit):
+                yield f"item {item.number} (line {item.line})", item.offset, item.length, item.value
+            return
+        with file.open("rb") as lines:
+            offset, number = 0, 0
+            for raw in lines:
+                number, start, offset = number + 1, offset, offset + len(raw)
+                if not raw.strip():
+                    continue
+                if limit is not None and limit <= 0:
+                    return
+                limit = None if limit is None else limit - 1
+                yield f"line {number}", start, len(raw), _parsed(raw)
+    except JsonArrayError as err:
+        raise FormatError(file, [str(err)]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise FormatError(file, [f"cannot be read: {err}"]) from None
 
 
-def _json_items(file: Path) -> list[tuple[str, object]]:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise FormatError(file, [f"not valid JSON: {err}"]) from err
-    if not isinstance(data, list):
-        raise FormatError(file, ["a .json training file holds a list of examples"])
-    return [(f"item {i}", row) for i, row in enumerate(data, start=1)]
+def read_row(file: Path, offset: int, length: int) -> object:
+    """The row at a span `raw_rows` gave, parsed again."""
+    with file.open("rb") as stream:
+        stream.seek(offset)
+        return _parsed(stream.read(length))
 
 
 def _object(row: object) -> dict:
     """A parsed row as a JSON object, or the reason it is not one."""
-    if isinstance(row, json.JSONDecodeError):
+    if isinstance(row, json.JSONDecodeError | UnicodeDecodeError):
         raise ValueError(f"not valid JSON: {row}")
     if not isinstance(row, dict):
         raise ValueError(f"not a JSON object ({row!r})")
@@ -299,7 +309,7 @@ def load_training_file(
     limit: int | None = None,
 ) -> tuple[list[TrainingItem], list[str]]:
     """(examples, skipped rows with why). Every problem of the file is reported at once;
-    `limit` reads only the first rows of a .jsonl file (see `json_rows`).
+    `limit` reads only the first rows of the file (see `raw_rows`).
 
     Paths that leave `root` are always errors (a configuration mistake, not missing data)."""
     items, problems, skipped = [], [], []
@@ -355,40 +365,31 @@ KINDS: tuple[MediaKind, ...] = ("image", "video", "text")
 
 
 class TrainingIndex:
-    """A training file's examples located, not loaded: for a .jsonl file, each example's
-    line offset, turn and kind (a few bytes per example; the line is read and parsed again
-    when a batch asks for the example), for a .json file (one JSON value) its items.
-    Indexing reads every row once, as validation of the whole file."""
+    """A training file's examples located, not loaded: each example's row span, turn and
+    kind (17 bytes an example; the row is read and parsed again when a batch asks for the
+    example), for a .jsonl file's lines and a .json file's list items alike. Indexing reads
+    every row once, as validation of the whole file."""
 
     def __init__(self, file: Path, root: Path, fmt: TrainingFormat, skip_missing_media: bool):
         self.file, self.root, self.fmt = file, root, fmt
-        self.items: list[TrainingItem] | None = None
-        if file.suffix != ".jsonl":
-            self.items, _ = load_training_file(file, root, fmt, skip_missing_media)
-            self.kinds = np.array([KINDS.index(it.kind) for it in self.items], dtype=np.int8)
-            return
-        offsets, turns, kinds, problems = [], [], [], []
-        with file.open("rb") as lines:
-            offset, number = 0, 0
-            for raw in lines:
-                number += 1
-                where, start, offset = f"line {number}", offset, offset + len(raw)
-                if not raw.strip():
-                    continue
-                try:
-                    kind, _, row_turns = _training_row(_parsed(raw), fmt, root)
-                except MissingMediaError as err:
-                    if not skip_missing_media:
-                        problems.append(f"{where}: {err}")
-                    continue
-                except (ValueError, UnicodeDecodeError) as err:
+        offsets, lengths, turns, kinds, problems = [], [], [], [], []
+        for where, offset, length, parsed in raw_rows(file):
+            try:
+                kind, _, row_turns = _training_row(parsed, fmt, root)
+            except MissingMediaError as err:
+                if not skip_missing_media:
                     problems.append(f"{where}: {err}")
-                    continue
-                offsets += [start] * len(row_turns)
-                turns += range(len(row_turns))
-                kinds += [KINDS.index(kind)] * len(row_turns)
+                continue
+            except ValueError as err:
+                problems.append(f"{where}: {err}")
+                continue
+            offsets += [offset] * len(row_turns)
+            lengths += [length] * len(row_turns)
+            turns += range(len(row_turns))
+            kinds += [KINDS.index(kind)] * len(row_turns)
         _raise_problems(file, problems)
         self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.lengths = np.asarray(lengths, dtype=np.int32)
         self.turns = np.asarray(turns, dtype=np.int32)
         self.kinds = np.asarray(kinds, dtype=np.int8)
 
@@ -399,19 +400,17 @@ class TrainingIndex:
         return np.flatnonzero(self.kinds == KINDS.index(kind))
 
     def item(self, index: int) -> TrainingItem:
-        if self.items is not None:
-            return self.items[index]
-        with self.file.open("rb") as file:
-            file.seek(int(self.offsets[index]))
-            raw = file.readline()
-        kind, media, turns = _training_row(_parsed(raw), self.fmt, self.root)
+        parsed = read_row(self.file, int(self.offsets[index]), int(self.lengths[index]))
+        kind, media, turns = _training_row(parsed, self.fmt, self.root)
         return _items(kind, media, turns, f"{self.file}")[int(self.turns[index])]
 
 
 def _parsed(raw: bytes) -> object:
+    """A row's JSON value, or the error that stops it being one (a row's problem, told
+    with its line, not the file's)."""
     try:
         return json.loads(raw)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         return err
 
 
@@ -441,9 +440,9 @@ def load_owleval(file: Path, root: Path) -> list[OwlEvalQuestion]:
 
 def check_training_file(cfg: TrainFileConfig) -> int:
     """Validate a configured training file (raises `FormatError`): its first `CHECKED_ROWS`
-    rows of a .jsonl file (all of a .json one), each row's fields and media path, and the
-    first `MEDIA_SAMPLE` images opened; the number of examples checked. Rows past the
-    sample are checked when the stage loads the file.
+    rows (lines of a .jsonl file, items of a .json list), each row's fields and media path,
+    and the first `MEDIA_SAMPLE` images opened; the number of examples checked. Rows past
+    the sample are checked when the stage loads the file.
 
     Checked once per file version: a sweep validates the same file for every variant."""
     if not cfg.path.is_file():  # a folder, a device such as /dev/zero

@@ -167,17 +167,24 @@ def test_stage2_trains_on_a_users_file(tmp_path):
     assert output.history[-1]["step"] == 10
 
 
-def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("suffix", "where"), [(".jsonl", "line 26"), (".json", "item 26")])
+def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch, suffix, where):
     from lynx_core.data import formats
 
     rows = [{"instruction": f"q{i}", "answer": "a"} for i in range(30)]
     rows[25] = {"instruction": "no answer"}  # past the sample: found when the stage loads
-    file = write_jsonl(tmp_path / "big.jsonl", rows)
+    file = tmp_path / f"big{suffix}"
+    if suffix == ".json":
+        file.write_text(json.dumps(rows, indent=1))
+    else:
+        write_jsonl(file, rows)
     monkeypatch.setattr(formats, "CHECKED_ROWS", 20)
     cfg = VariantConfig.model_validate({"data": {"train_files": [{"path": str(file)}]}})
     assert formats.check_training_file(cfg.data.train_files[0]) == 20
-    with pytest.raises(formats.FormatError, match="line 26"):
+    with pytest.raises(formats.FormatError, match=where):
         load_training_file(file, tmp_path)
+    with pytest.raises(formats.FormatError, match=where):
+        TrainingIndex(file, tmp_path, "auto", skip_missing_media=False)
 
 
 def test_the_configuration_names_every_task_the_data_defines():
@@ -186,21 +193,28 @@ def test_the_configuration_names_every_task_the_data_defines():
     assert tuple(TASKS) == TASK_NAMES
 
 
-def test_a_jsonl_training_file_is_indexed_not_loaded_and_gives_the_same_examples(tmp_path):
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_training_file_is_indexed_not_loaded_and_gives_the_same_examples(tmp_path, suffix):
+    """A .jsonl file's lines and a .json file's list items alike (LLaVA's instruction files
+    are one list): located by byte span, read again when asked for."""
     image(tmp_path / "red.png")
     talk = LLAVA[0]["conversations"]
     rows = [
         {"image": "red.png", "instruction": "what colour is it ?", "answer": "red"},
         {"image": "red.png", "conversations": talk},  # two examples, the second with history
-        {"instruction": "say hi", "answer": "hi"},
+        {"instruction": "say hi, \u00e9t\u00e9 ]", "answer": "hi"},  # multi-byte, a bracket
         {"image": "gone.png", "instruction": "?", "answer": "-"},  # skipped: its image is gone
     ] * 50
-    file = write_jsonl(tmp_path / "big.jsonl", rows)
+    file = tmp_path / f"big{suffix}"
+    if suffix == ".json":
+        file.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        write_jsonl(file, rows)
     items, _ = load_training_file(file, tmp_path, skip_missing_media=True)
     index = TrainingIndex(file, tmp_path, "auto", skip_missing_media=True)
-    assert index.items is None  # located: offsets, turns and kinds, 13 bytes an example
     assert len(index) == len(items) == 200
-    assert index.offsets.nbytes + index.turns.nbytes + index.kinds.nbytes == 13 * len(index)
+    arrays = (index.offsets, index.lengths, index.turns, index.kinds)
+    assert sum(a.nbytes for a in arrays) == 17 * len(index)  # located: 17 bytes an example
 
     def fields(item):
         return item.kind, item.media, item.prompt, item.answer, item.history
