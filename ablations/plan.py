@@ -21,6 +21,7 @@ from typing import Any
 
 from ablations.spec import Variant
 from lynx_core.config import VariantConfig
+from lynx_core.digests import digest_files
 from lynx_core.stages import (
     ON_DEVICE,
     PARENT,
@@ -28,7 +29,6 @@ from lynx_core.stages import (
     STAGES,
     Stage,
     data_versions,
-    digest_files,
     planned_runtime,
     stage_inputs,
 )

@@ -25,7 +25,7 @@ from lynx_core.atomic import write_with
 from lynx_core.config import DeepSpeedConfig, StageConfig, VariantConfig
 from lynx_core.data.batches import collate, read_pixels, to_pixels
 from lynx_core.data.benchmarks import configured
-from lynx_core.data.caption_files import CaptionFile, open_caption_file
+from lynx_core.data.caption_files import CaptionFile, open_caption_file, source_version
 from lynx_core.data.caption_filter import filtered
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import Example
@@ -103,11 +103,16 @@ class Draw:
 
 
 def _stage1_batches(
-    cfg: VariantConfig, world: Path, features: Features | None, report: dict[str, float]
+    cfg: VariantConfig,
+    world: Path,
+    features: Features | None,
+    report: dict[str, float],
+    cache: Path | None = None,
 ) -> Callable:
     """Stage 1: image–caption pairs, the generated world's (clean or noisy) and the user's
     files, mixed by ratio; each batch is one source's. `report` gets the share of each
-    file's pairs its filters kept."""
+    file's pairs its filters kept; `cache` keeps what is computed from a file once (its
+    shard indexes, what its filters keep)."""
     captions = cfg.data.captions
     pools: dict[str, Sequence[Example]] = {}
     media_of: dict[str, MediaFn] = {}
@@ -123,8 +128,9 @@ def _stage1_batches(
     size = cfg.model.vision.image_size
     for file in captions.files:
         name = file.source_name
-        every = open_caption_file(file)
-        source = filtered(every, file.text_filter, file.clip_filter, name)
+        every = open_caption_file(file, cache)
+        version = source_version(file) if cache is not None else ""
+        source = filtered(every, file.text_filter, file.clip_filter, name, cache, version)
         if len(every) == 0 or len(source) == 0:
             why = "holds no image–caption pair" if len(every) == 0 else "its filters kept none"
             raise ValueError(f"data.captions.files: {file.path}: {why}")
@@ -231,15 +237,20 @@ def stage_batches(
     ranks: Ranks = SINGLE,
     report: dict[str, float] | None = None,
     samples: SampleLog | None = None,
+    cache: Path | None = None,
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
     path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
     padding); with several ranks, this rank's rows of it, and only their media are read.
     With `train.data_workers`, batches of the user's files are made ahead in DataLoader
     worker processes (`lynx_core.data.prefetch`). `samples` logs the keys of this rank's rows
-    of every batch asked for."""
-    build = _stage1_batches if stage == "stage1" else _stage2_batches
-    draws = build(cfg, world, features, {} if report is None else report)
+    of every batch asked for; `cache` (the store's) keeps what stage 1 computes from a
+    caption file once."""
+    report = {} if report is None else report
+    if stage == "stage1":
+        draws = _stage1_batches(cfg, world, features, report, cache)
+    else:
+        draws = _stage2_batches(cfg, world, features, report)
     template = TEMPLATES[cfg.model.llm.prompt_template]
 
     def mine(rows: Sequence) -> Sequence:
@@ -306,7 +317,7 @@ def _train(
     stage: Stage,
     cfg: VariantConfig,
     folders: dict[Stage, Path],
-    world: Path,
+    cache: Path,
     on_log: LogFn | None,
     ranks: Ranks = SINGLE,
 ) -> StageOutput:
@@ -319,7 +330,9 @@ def _train(
     features = feature_cache(model, cfg, runtime)
     data_report: dict[str, float] = {}  # e.g. the share of a caption file its filter kept
     logged = SampleLog(log_path(folders[stage], ranks.rank)) if cfg.train.sample_log else None
-    batches = stage_batches(stage, cfg, world, tokenizer, features, ranks, data_report, logged)
+    batches = stage_batches(
+        stage, cfg, cache / "world", tokenizer, features, ranks, data_report, logged, cache
+    )
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
     if cfg.train.gradient_checkpointing:
@@ -428,7 +441,7 @@ def run_stage(
     elif stage == "eval":
         output = _evaluate(cfg, folders, cache, ranks)
     else:
-        output = _train(stage, cfg, folders, cache / "world", on_log, ranks)
+        output = _train(stage, cfg, folders, cache, on_log, ranks)
     output.metrics[f"{stage}/wall_time_s"] = time.perf_counter() - started
     return output
 

@@ -13,13 +13,12 @@ error, so a new config field cannot silently escape the keys.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from lynx_core.config import RELEASED, TrainConfig, VariantConfig, flatten
+from lynx_core.digests import digest_files
 
 Stage = Literal["bases", "stage1", "stage2", "eval"]
 STAGES: tuple[Stage, ...] = ("bases", "stage1", "stage2", "eval")
@@ -154,15 +153,6 @@ def bases_phases(cfg: VariantConfig) -> list[str]:
     if cfg.model.vision.open_clip_name is None and cfg.model.vision.checkpoint is None:
         phases.append("clip")
     return [p for p in phases if getattr(cfg.train, p).steps > 0]
-
-
-def digest_files(root: Path) -> str:
-    """Names, sizes and modification times of every file under `root` (or of `root` itself):
-    cheap, and changes whenever a file is edited, added, removed or replaced."""
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    stats = [(p, p.stat()) for p in files]
-    listing = [(str(p.relative_to(root)), st.st_size, st.st_mtime_ns) for p, st in stats]
-    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
 
 
 def data_versions(

@@ -26,6 +26,7 @@ import json
 import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -33,11 +34,13 @@ import numpy as np
 from PIL import Image
 
 from lynx_core.config import CaptionFileConfig
+from lynx_core.data.computed import cache_file, computed_once
 from lynx_core.data.formats import (
     FormatError,
     json_rows,
     resolve_media,
 )
+from lynx_core.digests import digest_files, digest_of
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
 TEXT_EXTENSIONS = ("txt", "json")
@@ -65,13 +68,17 @@ class CaptionFile(Protocol):
 
 @dataclass(frozen=True)
 class ShardIndex:
-    """One tar shard's complete samples: keys and the (offset, size) of each one's image and
-    caption member; `caption_json` marks captions stored as .json."""
+    """One tar shard's complete samples: keys (UTF-8 bytes) and the (offset, size) of each
+    one's image and caption member; `caption_json` marks captions stored as .json. Arrays,
+    not Python objects: 120M samples would otherwise take tens of GB per process."""
 
     path: Path
-    keys: list[str]
+    keys: np.ndarray  # (n,) bytes
     spans: np.ndarray  # (n, 4) int64: image offset, image size, caption offset, caption size
     caption_json: np.ndarray  # (n,) bool
+
+
+INDEX_VERSION = 1  # bumped when `index_shard` changes what it finds
 
 
 def index_shard(path: Path, limit: int | None = None) -> ShardIndex:
@@ -96,15 +103,42 @@ def index_shard(path: Path, limit: int | None = None) -> ShardIndex:
         text_ext = next((e for e in TEXT_EXTENSIONS if e in parts), None)
         if image is None or text_ext is None:
             continue
-        keys.append(key)
+        keys.append(key.encode("utf-8"))
         spans.append((*image, *parts[text_ext]))
         as_json.append(text_ext == "json")
     return ShardIndex(
         path,
-        keys,
+        np.asarray(keys, dtype=f"S{max(map(len, keys), default=1)}"),
         np.asarray(spans, dtype=np.int64).reshape(-1, 4),
         np.asarray(as_json, dtype=bool),
     )
+
+
+def cached_shard_index(path: Path, cache: Path | None) -> ShardIndex:
+    """The shard's index, built once per version of the shard (its path, size and
+    modification time) and kept under `cache` (None: not kept) as one .npy of records; it
+    is memory-mapped,
+    so every stage start after the first reads no tar header, and the ranks and DataLoader
+    workers of a node share one copy in the page cache."""
+    stat = path.stat()
+    version = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, INDEX_VERSION)
+    records = computed_once(
+        cache_file(cache, "shard_index", *version), partial(_records, path), mmap=True
+    )
+    return ShardIndex(path, records["key"], records["spans"], records["caption_json"])
+
+
+def _records(path: Path) -> np.ndarray:
+    """The shard's index as one array of records (how it is kept)."""
+    index = index_shard(path)
+    records = np.empty(len(index.keys), _record(index.keys.dtype.itemsize))
+    records["key"], records["spans"] = index.keys, index.spans
+    records["caption_json"] = index.caption_json
+    return records
+
+
+def _record(key_bytes: int) -> np.dtype:
+    return np.dtype([("key", f"S{key_bytes}"), ("spans", "<i8", (4,)), ("caption_json", "?")])
 
 
 def _read(path: Path, offset: int, size: int) -> bytes:
@@ -135,7 +169,7 @@ class WebDatasetShards:
     """Samples of several tar shards, in shard order then member order."""
 
     def __init__(self, shards: Sequence[ShardIndex]):
-        self.shards = [s for s in shards if s.keys]
+        self.shards = [s for s in shards if len(s.keys)]
         sizes = [len(s.keys) for s in self.shards]
         self.starts = np.cumsum([0, *sizes])
 
@@ -148,7 +182,7 @@ class WebDatasetShards:
 
     def key(self, index: int) -> str:
         shard, row = self._locate(index)
-        return shard.keys[row]
+        return shard.keys[row].decode("utf-8")
 
     def caption(self, index: int) -> str:
         shard, row = self._locate(index)
@@ -162,8 +196,9 @@ class WebDatasetShards:
         return _decode(_read(shard.path, int(offset), int(size)), at_least)
 
 
-def open_webdataset(cfg: CaptionFileConfig) -> WebDatasetShards:
-    return WebDatasetShards([index_shard(path) for path in cfg.paths])
+def open_webdataset(cfg: CaptionFileConfig, cache: Path | None = None) -> WebDatasetShards:
+    """The shards' samples; with `cache` (the store's), each shard's index is built once."""
+    return WebDatasetShards([cached_shard_index(path, cache) for path in cfg.paths])
 
 
 # --- LLaVA's pretraining json ----------------------------------------------------------------
@@ -206,7 +241,7 @@ def _llava_root(cfg: CaptionFileConfig) -> Path:
     return Path(cfg.media_root).expanduser() if cfg.media_root else Path(cfg.path).parent
 
 
-def open_llava_pretrain(cfg: CaptionFileConfig) -> LlavaPretrain:
+def open_llava_pretrain(cfg: CaptionFileConfig, cache: Path | None = None) -> LlavaPretrain:
     (file,) = cfg.paths
     rows, problems = [], []
     for where, row in json_rows(file):
@@ -222,13 +257,16 @@ def open_llava_pretrain(cfg: CaptionFileConfig) -> LlavaPretrain:
 # --- a local Hugging Face dataset ------------------------------------------------------------
 
 
-def _load_hf(cfg: CaptionFileConfig):
+def _load_hf(cfg: CaptionFileConfig, cache: Path | None = None):
+    """A `save_to_disk` folder, memory-mapped; parquet files are converted to Arrow once per
+    version, in the store's cache (`cache/hf`, else Hugging Face's own)."""
     import datasets
 
     paths = cfg.paths
     if len(paths) == 1 and paths[0].is_dir():
         return datasets.load_from_disk(str(paths[0]))
-    return datasets.Dataset.from_parquet([str(p) for p in paths])
+    folder = None if cache is None else str(cache / "hf")
+    return datasets.Dataset.from_parquet([str(p) for p in paths], cache_dir=folder)
 
 
 def _hf_image(value: object, root: Path, at_least: int | None = None) -> np.ndarray:
@@ -268,19 +306,28 @@ class HuggingFaceCaptions:
         return _hf_image(self.images[index][self.cfg.image_column], self.root, at_least)
 
 
-def open_hf(cfg: CaptionFileConfig) -> HuggingFaceCaptions:
-    return HuggingFaceCaptions(_load_hf(cfg), cfg)
+def open_hf(cfg: CaptionFileConfig, cache: Path | None = None) -> HuggingFaceCaptions:
+    return HuggingFaceCaptions(_load_hf(cfg, cache), cfg)
 
 
-READERS: dict[str, Callable[[CaptionFileConfig], CaptionFile]] = {
+READERS: dict[str, Callable[[CaptionFileConfig, Path | None], CaptionFile]] = {
     "webdataset": open_webdataset,
     "llava_pretrain": open_llava_pretrain,
     "hf": open_hf,
 }
 
 
-def open_caption_file(cfg: CaptionFileConfig) -> CaptionFile:
-    return READERS[cfg.format](cfg)
+def source_version(cfg: CaptionFileConfig) -> str:
+    """What a source's pairs are a function of: how it is read, and its files' versions
+    (names, sizes, modification times): the key of what is computed from it once."""
+    read = cfg.model_dump(include={"format", "path", "media_root", "image_column", "text_column"})
+    return digest_of(read, {str(p.resolve()): digest_files(p) for p in cfg.paths})
+
+
+def open_caption_file(cfg: CaptionFileConfig, cache: Path | None = None) -> CaptionFile:
+    """The source's pairs; `cache` (the store's cache folder) keeps what is computed from a
+    source once per version of it: shard indexes, parquet converted to Arrow."""
+    return READERS[cfg.format](cfg, cache)
 
 
 # --- checks before compute: a bounded sample of each source -----------------------------------
@@ -335,7 +382,7 @@ def _check_webdataset(cfg: CaptionFileConfig, rows: int) -> list[str]:
         except (tarfile.TarError, OSError) as err:
             problems.append(f"{path}: not a readable tar shard ({err})")
             continue
-        if not shard.keys:
+        if not len(shard.keys):
             problems.append(
                 f"{path}: no sample among its first members pairs an image "
                 f"({', '.join(IMAGE_EXTENSIONS)}) with a caption (.txt or .json) under one key"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,6 +26,8 @@ from tqdm.auto import tqdm
 
 from lynx_core.config import ClipFilterConfig, TextFilterConfig
 from lynx_core.data.caption_files import CaptionFile
+from lynx_core.data.computed import cache_file, computed_once
+from lynx_core.digests import digest_files
 
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -85,17 +89,27 @@ def filtered(
     text: TextFilterConfig | None,
     clip: ClipFilterConfig | None,
     name: str,
+    cache: Path | None = None,
+    version: str = "",
 ) -> CaptionFile:
     """`source` without the pairs its filters drop (itself when it has none): the text
-    heuristics first (cheap: captions only), then CLIP on what they kept."""
+    heuristics first (cheap: captions only), then CLIP on what they kept. With `cache` (the
+    store's) and the source's `version`, the rows a text filter keeps and a CLIP model's
+    scores are computed once: a new threshold is applied to the kept scores."""
     if text is None and clip is None:
         return source
     rows = np.arange(len(source))
     if text is not None:
-        captions = tqdm(rows, desc=f"filter {name}", leave=False, disable=None)
-        rows = np.fromiter(
-            (i for i in captions if passes_text_filter(source.caption(i), text)), int
-        )
+        kept = cache_file(cache, "text_filter", version, text.model_dump())
+        rows = computed_once(kept, partial(_text_kept, source, text, name))
     if clip is not None:
-        rows = rows[clip_scores(source, rows, clip) >= clip.threshold]
+        model = (clip.model, str(clip.checkpoint.resolve()), digest_files(clip.checkpoint))
+        scored = cache_file(cache, "clip_scores", version, text and text.model_dump(), model)
+        scores = computed_once(scored, partial(clip_scores, source, rows, clip))
+        rows = rows[scores >= clip.threshold]
     return Kept(source, rows)
+
+
+def _text_kept(source: CaptionFile, cfg: TextFilterConfig, name: str) -> np.ndarray:
+    captions = tqdm(range(len(source)), desc=f"filter {name}", leave=False, disable=None)
+    return np.fromiter((i for i in captions if passes_text_filter(source.caption(i), cfg)), int)

@@ -41,6 +41,7 @@ def test_stage_inputs_partition_the_config():
         "train.deepspeed",
         "train.feature_cache",
         "train.data_workers",
+        "train.sample_log",
         "train.gradient_checkpointing",
         "model.llm.attn_implementation",
     }

@@ -345,3 +345,74 @@ def test_the_clip_filter_keeps_the_pairs_a_clip_model_finds_alike(sources, tiny_
     unknown = {**sources["webdataset"], "clip_filter": {**tiny_clip, "model": "no-such-clip"}}
     problems = check_caption_file(CaptionFileConfig(**unknown))
     assert any("'no-such-clip' is not an open_clip model" in p for p in problems), problems
+
+
+def test_a_shard_is_indexed_once_per_version_and_the_index_is_memory_mapped(
+    sources, tmp_path, monkeypatch
+):
+    """A stage start after the first reads no tar header: the index comes from the store's
+    cache, memory-mapped (shared by a node's ranks and workers); a shard rewritten in place
+    is a new version, indexed again."""
+    from lynx_core.data import caption_files
+
+    cfg = CaptionFileConfig(**sources["webdataset"])
+    plain = open_caption_file(cfg)
+    first = open_caption_file(cfg, tmp_path / "cache")
+    indexed = []
+    index_shard = caption_files.index_shard
+    monkeypatch.setattr(
+        caption_files, "index_shard", lambda path, **kw: indexed.append(path) or index_shard(path)
+    )
+    again = open_caption_file(cfg, tmp_path / "cache")
+    assert indexed == []  # every shard's index read from the cache
+    assert all(isinstance(shard.spans, np.memmap) for shard in again.shards)
+    for source in (first, again):
+        assert len(source) == len(plain) == SIZES["webdataset"]
+        for i in (0, 150, 299):
+            assert source.key(i) == plain.key(i) and source.caption(i) == plain.caption(i)
+            assert np.array_equal(source.image(i), plain.image(i))
+
+    shard = cfg.paths[1]
+    copy = tmp_path / "copy.tar"
+    copy.write_bytes(shard.read_bytes())
+    copy.replace(shard)  # the same bytes, a new file: a new version
+    open_caption_file(cfg, tmp_path / "cache")
+    assert indexed == [shard]
+
+
+def test_what_the_filters_keep_is_computed_once_and_a_new_threshold_reuses_the_scores(
+    sources, tiny_clip, tmp_path, monkeypatch
+):
+    from lynx_core.data import caption_filter
+    from lynx_core.data.caption_files import source_version
+
+    cfg = CaptionFileConfig(**sources["webdataset"])
+    source, version, cache = open_caption_file(cfg), source_version(cfg), tmp_path / "cache"
+    text, clip = TextFilterConfig(min_words=3), ClipFilterConfig(**tiny_clip, threshold=-1.0)
+    unkept = filtered(source, text, clip, "pairs")  # no cache: computed in place
+    calls = {"captions": 0, "scores": 0}
+    passes, scores = caption_filter.passes_text_filter, caption_filter.clip_scores
+
+    def counted_passes(caption, cfg):
+        calls["captions"] += 1
+        return passes(caption, cfg)
+
+    def counted_scores(*args):
+        calls["scores"] += 1
+        return scores(*args)
+
+    monkeypatch.setattr(caption_filter, "passes_text_filter", counted_passes)
+    monkeypatch.setattr(caption_filter, "clip_scores", counted_scores)
+    kept = [filtered(source, text, clip, "pairs", cache, version) for _ in range(2)]
+    assert calls == {"captions": len(source), "scores": 1}  # the second read the cache
+    assert all(list(k.rows) == list(unkept.rows) for k in kept)
+
+    all_scores = scores(source, kept[0].rows, clip)
+    threshold = float(np.median(all_scores))
+    stricter = clip.model_copy(update={"threshold": threshold})
+    fewer = filtered(source, text, stricter, "pairs", cache, version)
+    assert calls == {"captions": len(source), "scores": 1}  # the kept scores, a new cut
+    assert list(fewer.rows) == list(kept[0].rows[all_scores >= threshold])
+    assert 0 < len(fewer) < len(kept[0])
+    other = filtered(source, TextFilterConfig(min_words=4), clip, "pairs", cache, version)
+    assert calls["scores"] == 2 and len(other) < len(kept[0])  # other rows: scored anew
