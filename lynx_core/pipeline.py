@@ -153,10 +153,14 @@ def _stage1_batches(
 
 
 def _stage2_batches(
-    cfg: VariantConfig, world: Path, features: Features | None, report: dict[str, float]
+    cfg: VariantConfig,
+    world: Path,
+    features: Features | None,
+    report: dict[str, float],
+    cache: Path | None = None,
 ) -> Callable:
     """Stage 2: the task mixture (world tasks and the user's training files); each batch is
-    one pool's images, videos or text."""
+    one pool's images, videos or text. `cache` keeps each training file's index once."""
     images = image_set(world, cfg.data.seed, cfg.data.train_images, "tasks")
     videos = video_set(world, cfg.data.seed, cfg.data.train_videos, "tasks")
     pools = stage2_pools(images, videos, cfg.data)
@@ -167,7 +171,7 @@ def _stage2_batches(
     media_of = {name: world_media[examples[0].kind] for name, examples in pools.items()}
     ratios = dict(cfg.data.mixture)
     size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
-    files = file_pools(cfg.data)
+    files = file_pools(cfg.data, cache)
     for name, (ratio, pool) in files.items():
         pools[name], ratios[name] = pool, ratio
         media_of[name] = (
@@ -244,13 +248,10 @@ def stage_batches(
     padding); with several ranks, this rank's rows of it, and only their media are read.
     With `train.data_workers`, batches of the user's files are made ahead in DataLoader
     worker processes (`lynx_core.data.prefetch`). `samples` logs the keys of this rank's rows
-    of every batch asked for; `cache` (the store's) keeps what stage 1 computes from a
-    caption file once."""
-    report = {} if report is None else report
-    if stage == "stage1":
-        draws = _stage1_batches(cfg, world, features, report, cache)
-    else:
-        draws = _stage2_batches(cfg, world, features, report)
+    of every batch asked for; `cache` (the store's) keeps what is computed from a data file
+    once (`lynx_core.data.computed`)."""
+    build = _stage1_batches if stage == "stage1" else _stage2_batches
+    draws = build(cfg, world, features, {} if report is None else report, cache)
     template = TEMPLATES[cfg.model.llm.prompt_template]
 
     def mine(rows: Sequence) -> Sequence:

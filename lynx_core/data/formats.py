@@ -36,8 +36,10 @@ from PIL import Image
 from pydantic import Field, ValidationError
 
 from lynx_core.config import StrictModel, TrainFileConfig
+from lynx_core.data.computed import cache_file, computed_once
 from lynx_core.data.dialogue import Turn
 from lynx_core.data.json_array import JsonArrayError, array_items
+from lynx_core.digests import digest_files
 
 log = logging.getLogger(__name__)
 
@@ -368,30 +370,27 @@ class TrainingIndex:
     """A training file's examples located, not loaded: each example's row span, turn and
     kind (17 bytes an example; the row is read and parsed again when a batch asks for the
     example), for a .jsonl file's lines and a .json file's list items alike. Indexing reads
-    every row once, as validation of the whole file."""
+    every row once, as validation of the whole file; with `cache` (the store's) it happens
+    once per version of the file, and the index is memory-mapped (a node's ranks share it).
+    Media are checked when indexed: one removed later is named when a batch reads it."""
 
-    def __init__(self, file: Path, root: Path, fmt: TrainingFormat, skip_missing_media: bool):
+    def __init__(
+        self,
+        file: Path,
+        root: Path,
+        fmt: TrainingFormat,
+        skip_missing_media: bool,
+        cache: Path | None = None,
+    ):
         self.file, self.root, self.fmt = file, root, fmt
-        offsets, lengths, turns, kinds, problems = [], [], [], [], []
-        for where, offset, length, parsed in raw_rows(file):
-            try:
-                kind, _, row_turns = _training_row(parsed, fmt, root)
-            except MissingMediaError as err:
-                if not skip_missing_media:
-                    problems.append(f"{where}: {err}")
-                continue
-            except ValueError as err:
-                problems.append(f"{where}: {err}")
-                continue
-            offsets += [offset] * len(row_turns)
-            lengths += [length] * len(row_turns)
-            turns += range(len(row_turns))
-            kinds += [KINDS.index(kind)] * len(row_turns)
-        _raise_problems(file, problems)
-        self.offsets = np.asarray(offsets, dtype=np.int64)
-        self.lengths = np.asarray(lengths, dtype=np.int32)
-        self.turns = np.asarray(turns, dtype=np.int32)
-        self.kinds = np.asarray(kinds, dtype=np.int8)
+        depends_on = (str(file.resolve()), digest_files(file), str(root.resolve()), fmt)
+        records = computed_once(
+            cache_file(cache, "training_index", *depends_on, skip_missing_media, INDEX_VERSION),
+            functools.partial(_index_records, file, root, fmt, skip_missing_media),
+            mmap=True,
+        )
+        self.offsets, self.lengths = records["offset"], records["length"]
+        self.turns, self.kinds = records["turn"], records["kind"]
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -403,6 +402,30 @@ class TrainingIndex:
         parsed = read_row(self.file, int(self.offsets[index]), int(self.lengths[index]))
         kind, media, turns = _training_row(parsed, self.fmt, self.root)
         return _items(kind, media, turns, f"{self.file}")[int(self.turns[index])]
+
+
+INDEX_VERSION = 1  # bumped when indexing changes what it finds
+INDEX_RECORD = np.dtype([("offset", "<i8"), ("length", "<i4"), ("turn", "<i4"), ("kind", "i1")])
+
+
+def _index_records(
+    file: Path, root: Path, fmt: TrainingFormat, skip_missing_media: bool
+) -> np.ndarray:
+    """One record per example of the file (`INDEX_RECORD`); every problem raised at once."""
+    records, problems = [], []
+    for where, offset, length, parsed in raw_rows(file):
+        try:
+            kind, _, row_turns = _training_row(parsed, fmt, root)
+        except MissingMediaError as err:
+            if not skip_missing_media:
+                problems.append(f"{where}: {err}")
+            continue
+        except ValueError as err:
+            problems.append(f"{where}: {err}")
+            continue
+        records += [(offset, length, turn, KINDS.index(kind)) for turn in range(len(row_turns))]
+    _raise_problems(file, problems)
+    return np.array(records, dtype=INDEX_RECORD)
 
 
 def _parsed(raw: bytes) -> object:

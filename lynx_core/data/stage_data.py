@@ -142,17 +142,18 @@ class FilePool(Sequence[Example]):
         return self.index.item(int(self.rows[row])).media
 
 
-def file_pools(cfg: DataConfig) -> dict[str, tuple[float, FilePool]]:
+def file_pools(cfg: DataConfig, cache: Path | None = None) -> dict[str, tuple[float, FilePool]]:
     """(mixture ratio, pool) per kind of media in each configured training file, named
     `<task>/<kind>`; a file's ratio is split over its kinds by their share of its examples,
-    so a batch holds one kind of media and the file is still sampled at its ratio."""
+    so a batch holds one kind of media and the file is still sampled at its ratio. `cache`
+    (the store's) keeps each file's index once per version of it."""
     pools: dict[str, tuple[float, FilePool]] = {}
     for file in cfg.train_files:
         ratio = cfg.mixture.get(file.task_name, 0.0)
         if ratio <= 0:
             continue
         # skipped rows were reported at validation
-        index = TrainingIndex(file.path, file.root, file.format, file.skip_missing_media)
+        index = TrainingIndex(file.path, file.root, file.format, file.skip_missing_media, cache)
         for kind in KINDS:
             pool = FilePool(index, kind, file.task_name)
             if len(pool):

@@ -221,3 +221,22 @@ def test_a_training_file_is_indexed_not_loaded_and_gives_the_same_examples(tmp_p
 
     assert [fields(index.item(i)) for i in range(len(index))] == [fields(it) for it in items]
     assert list(index.rows_of("text")) == [i for i, it in enumerate(items) if it.kind == "text"]
+
+
+def test_a_training_file_is_indexed_once_per_version_in_the_cache(tmp_path, monkeypatch):
+    from lynx_core.data import formats
+
+    image(tmp_path / "red.png")
+    rows = [{"image": "red.png", "instruction": f"q{i}", "answer": "a"} for i in range(30)]
+    file = tmp_path / "rows.json"
+    file.write_text(json.dumps(rows))
+    cache = tmp_path / "cache"
+    built = []
+    records = formats._index_records
+    monkeypatch.setattr(formats, "_index_records", lambda *a: built.append(a) or records(*a))
+    first, again = (TrainingIndex(file, tmp_path, "auto", False, cache) for _ in range(2))
+    assert len(built) == 1 and isinstance(again.offsets, np.memmap)
+    assert [again.item(i).prompt for i in range(30)] == [first.item(i).prompt for i in range(30)]
+    assert [again.item(i).prompt for i in range(3)] == ["q0", "q1", "q2"]
+    file.write_text(json.dumps(rows[:10]))  # edited in place: a new version
+    assert len(TrainingIndex(file, tmp_path, "auto", False, cache)) == 10 and len(built) == 2
