@@ -3,7 +3,7 @@ compute with exit status 2, naming the file, the line and the field, creating no
 results folder, no MLflow store, no Ray).
 
 Each case is a sweep written the way a careless (or hostile) user would, against the README
-and `lynx_core/config.py`; `hypothesis` adds random mutations of the shipped sweeps. A case
+and `lynx_core/config/`; `hypothesis` adds random mutations of the shipped sweeps. A case
 that were accepted would reach Ray, which the fixture replaces by a failure.
 """
 

@@ -1,0 +1,174 @@
+"""The model a variant builds: vision tower, resampler, LLM (with LoRA), cross-attention,
+adapters, and how they are wired (`model.arch`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from lynx_core.config.base import LocalPath, StrictModel, _divides
+
+
+class VisionConfig(StrictModel):
+    """Vision tower from open_clip: a named model config, or a tiny custom ViT for toy scale."""
+
+    open_clip_name: str | None = Field(
+        None, description="open_clip model config name, e.g. 'EVA01-g-14'; None = custom ViT below"
+    )
+    checkpoint: LocalPath | None = Field(None, description="open_clip checkpoint file")
+    image_size: int = Field(32, gt=0, description="input resolution in pixels")
+    patch_size: int = Field(8, gt=0)
+    width: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    head_width: int = Field(32, gt=0)
+    max_frames: int = Field(
+        4,
+        gt=0,
+        description="frames per video, sampled evenly over the clip (a shorter clip repeats "
+        "frames); one learned embedding each. Toy clips have 4; Lynx uses 5",
+    )
+    frozen: bool = True
+
+    @model_validator(mode="after")
+    def _patches_tile_image(self) -> VisionConfig:
+        if self.open_clip_name is None and self.image_size % self.patch_size:
+            raise ValueError(
+                f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
+            )
+        if self.open_clip_name is None and self.width % self.head_width:
+            raise ValueError(
+                f"width {self.width} is not a multiple of head_width {self.head_width} "
+                "(the toy tower's heads split its width)"
+            )
+        return self
+
+
+class ResamplerConfig(StrictModel):
+    """Perceiver resampler: `num_queries` learned latents cross-attend to the patch tokens."""
+
+    num_queries: int = Field(8, gt=0, description="visual tokens handed to the LLM")
+    depth: int = Field(1, gt=0)
+    heads: int = Field(4, gt=0)
+    dim: int = Field(64, gt=0)
+
+    @model_validator(mode="after")
+    def _heads_split_dim(self) -> ResamplerConfig:
+        _divides(self.heads, self.dim, "resampler heads", "its dim")
+        return self
+
+
+class LoraConfig(StrictModel):
+    """LoRA on the LLM's projections (via peft): a cheap 'trainable LLM'."""
+
+    rank: int = Field(8, gt=0)
+    alpha: int = Field(16, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "v_proj"]
+
+
+class LLMConfig(StrictModel):
+    """The causal LM: a local HF checkpoint, or a randomly initialised LLaMA of the given size."""
+
+    path: LocalPath | None = Field(None, description="folder for from_pretrained; None = random")
+    hidden_size: int = Field(128, gt=0)
+    layers: int = Field(4, gt=0)
+    heads: int = Field(4, gt=0)
+    intermediate_size: int = Field(256, gt=0)
+    vocab_size: int | None = Field(None, gt=0, description="None: the tokenizer's size")
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    trainable: bool = Field(False, description="unfreeze all of the LLM (paper: 'trainable LLM')")
+    lora: LoraConfig | None = Field(None, description="train LoRA weights instead of the LLM")
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
+        "sdpa",
+        description="the LLM's attention kernel (transformers' `attn_implementation`): the "
+        "same result up to float rounding; flash_attention_2 needs the flash-attn package "
+        "and a CUDA GPU",
+    )
+    prompt_template: Literal["lynx", "vicuna_v1.1"] = Field(
+        "lynx",
+        description="how conversations are written for this LLM (lynx_core.data.dialogue): "
+        "'lynx' is the released Lynx prompt 'User: {q}\\nBot: {a}'; 'vicuna_v1.1' is the "
+        "format Vicuna v1.1+ was fine-tuned on (system message, 'USER: {q} ASSISTANT: {a}</s>')",
+    )
+    toy_base: Literal["llama", "vicuna"] = Field(
+        "vicuna",
+        description="toy bases only (ignored with `path`): 'llama' is pretrained on plain world "
+        "text; 'vicuna' is that model instruction-tuned on dialogue-format text",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_train(self) -> LLMConfig:
+        if self.trainable and self.lora is not None:
+            raise ValueError("set either trainable: true (full fine-tuning) or lora, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _heads_split_width(self) -> LLMConfig:
+        if self.path is None:  # a local model's sizes are its own (lynx_core.checks reads them)
+            _divides(self.heads, self.hidden_size, "llm heads", "its hidden_size")
+        return self
+
+
+class CrossAttentionConfig(StrictModel):
+    """Flamingo-style gated cross-attention before every `every`-th LLM layer."""
+
+    every: int = Field(1, gt=0)
+    heads: int = Field(4, gt=0)
+
+
+class AdapterConfig(StrictModel):
+    """Bottleneck adapters after frozen LLM layers (zero-initialised, so they start as identity).
+
+    Placed after `layers` when given, else after layers 0, every, 2·every, … (Lynx: every 2nd).
+    """
+
+    enabled: bool = False
+    every: int = Field(2, gt=0)
+    layers: list[int] | None = Field(None, description="explicit layer indices; overrides every")
+    bottleneck: int = Field(32, gt=0)
+
+
+class ModelConfig(StrictModel):
+    arch: Literal["prefix", "cross_attention"] = "prefix"
+    image_token: str = Field(
+        "<image>", description="prompt placeholder marking where the media go, if present"
+    )
+    vision: VisionConfig = VisionConfig()
+    resampler: ResamplerConfig = ResamplerConfig()
+    llm: LLMConfig = LLMConfig()
+    cross_attention: CrossAttentionConfig = CrossAttentionConfig()
+    adapters: AdapterConfig = AdapterConfig()
+
+    @model_validator(mode="after")
+    def _fits_the_toy_llm(self) -> ModelConfig:
+        """Layer indices and head counts against the toy LLM (a local model's own sizes are
+        checked where its config is read, `lynx_core.checks`)."""
+        if self.llm.path is None:
+            misfits = self.misfits(self.llm.layers, self.llm.hidden_size, "the LLM")
+            if misfits:
+                raise ValueError("; ".join(why for _, why in misfits))
+        return self
+
+    def misfits(self, layers: int, width: int, llm: str) -> list[tuple[str, str]]:
+        """(field, why) where the adapters or the cross-attention do not fit an LLM of
+        `layers` layers and hidden size `width` (`llm` names it in the message)."""
+        found = []
+        outside = sorted(i for i in self.adapters.layers or [] if not 0 <= i < layers)
+        if self.adapters.enabled and outside:
+            found.append(
+                (
+                    "model.adapters.layers",
+                    f"adapters.layers {outside} are not layers of {llm} (it has {layers}: "
+                    f"0 to {layers - 1})",
+                )
+            )
+        heads = self.cross_attention.heads
+        if self.arch == "cross_attention" and width % heads:
+            found.append(
+                (
+                    "model.cross_attention.heads",
+                    f"cross_attention heads ({heads}) must divide {llm}'s hidden_size ({width})",
+                )
+            )
+        return found
