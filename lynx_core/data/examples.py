@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lynx_core.data.dialogue import Turn
-from lynx_core.data.prompts import Length
 
 Media = Literal["image", "video", "text"]
+Length = Literal["short", "long"]  # the answer an instruction asks for (Lynx's diverse prompts)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from lynx_core.data.examples import Length
 
 if TYPE_CHECKING:  # config validates task names against lynx_core.data.tasks, which uses this
     from lynx_core.config import PromptConfig
 
-Length = Literal["short", "long"]
 HELD_OUT = 2  # last paraphrases of every task, never trained on
 
 LENGTH_INSTRUCTIONS: dict[Length, tuple[str, ...]] = {
