@@ -102,13 +102,25 @@ class Draw:
     keys: Sequence[str] = ()  # each example's `<pool>:<sample>` (`lynx_core.train.sample_log`)
 
 
+@dataclass(frozen=True)
+class Draws:
+    """A training stage's batches, `draws(number)`, and whether any is decoded from the
+    user's files (sampled pools of them: what decides if DataLoader workers start)."""
+
+    draw: Callable[[int], Draw]
+    reads_files: bool
+
+    def __call__(self, number: int) -> Draw:
+        return self.draw(number)
+
+
 def _stage1_batches(
     cfg: VariantConfig,
     world: Path,
     features: Features | None,
     report: dict[str, float],
     cache: Path | None = None,
-) -> Callable:
+) -> Draws:
     """Stage 1: image–caption pairs, the generated world's (clean or noisy) and the user's
     files, mixed by ratio; each batch is one source's. `report` gets the share of each
     file's pairs its filters kept; `cache` keeps what is computed from a file once (its
@@ -149,7 +161,7 @@ def _stage1_batches(
         keys = [f"{name}:{key_of.get(name, str)(i)}" for i in rows]
         return Draw(examples, media_of[name], name != "world", keys)
 
-    return batch
+    return Draws(batch, reads_files=bool(set(weights) - {"world"}))
 
 
 def _stage2_batches(
@@ -158,7 +170,7 @@ def _stage2_batches(
     features: Features | None,
     report: dict[str, float],
     cache: Path | None = None,
-) -> Callable:
+) -> Draws:
     """Stage 2: the task mixture (world tasks and the user's training files); each batch is
     one pool's images, videos or text. `cache` keeps each training file's index once."""
     images = image_set(world, cfg.data.seed, cfg.data.train_images, "tasks")
@@ -188,7 +200,7 @@ def _stage2_batches(
         examples = [pools[name][i] for i in rows]
         return Draw(examples, media_of[name], name in files, [f"{name}:{i}" for i in rows])
 
-    return batch
+    return Draws(batch, reads_files=bool(set(mixture.weights) & set(files)))
 
 
 def _world_media(media: np.ndarray, cfg: VariantConfig, features: Features | None) -> MediaFn:
@@ -271,7 +283,7 @@ def stage_batches(
     def batch(number: int) -> dict[str, torch.Tensor]:
         return inputs(logged(number, draws(number)))
 
-    if cfg.train.data_workers == 0 or not _reads_files(stage, cfg):
+    if cfg.train.data_workers == 0 or not draws.reads_files:
         return batch
 
     def from_files(number: int) -> dict[str, torch.Tensor] | None:
@@ -288,13 +300,6 @@ def stage_batches(
         return made
 
     return prefetched
-
-
-def _reads_files(stage: Stage, cfg: VariantConfig) -> bool:
-    """Whether some of the stage's batches are decoded from the user's files."""
-    if stage == "stage1":
-        return bool(cfg.data.captions.files)
-    return any(cfg.data.mixture.get(f.task_name, 0) > 0 for f in cfg.data.train_files)
 
 
 def make_optimization(
