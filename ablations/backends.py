@@ -57,11 +57,20 @@ def route_ray_logs(log_file: Path) -> None:
     ray_logger.propagate = False
 
 
+# Ray 2.60 no longer hides a node's GPUs from a task or actor given none (it leaves
+# CUDA_VISIBLE_DEVICES as the node has it): a stage planned on the CPU would see the node's
+# GPUs, compute on one nobody gave it, and resolve `train.device: auto` to another runtime
+# than its key says. Ray's own switch restores the hiding for every worker of the sweep.
+HIDE_UNGIVEN_GPUS = "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"
+
+
 def start_ray(address: str | None) -> bool:
     """Connect to `address` / `RAY_ADDRESS`, else start a local Ray; True when local."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault(HIDE_UNGIVEN_GPUS, "1")  # a local Ray's workers inherit it
     address = ray_address(address)
     local = address is None
+    hide = {"env_vars": {HIDE_UNGIVEN_GPUS: os.environ[HIDE_UNGIVEN_GPUS]}}
     ray.init(
         address=address,
         num_cpus=os.cpu_count() if local else None,
@@ -69,5 +78,6 @@ def start_ray(address: str | None) -> bool:
         log_to_driver=False,
         logging_level=logging.WARNING,
         ignore_reinit_error=True,
+        runtime_env=None if local else hide,  # a cluster's take theirs from the node
     )
     return local

@@ -160,7 +160,8 @@ def _text(want: dict[str, float]) -> str:
 
 
 def device_problems(spec: SweepSpec, variants: list[Variant]) -> list[Problem]:
-    """`train.device: cuda` in a stage given no GPU sees none (Ray hides them)."""
+    """`train.device: cuda` in a stage given no GPU sees none (the sweep's Ray hides the
+    node's GPUs from it: `ablations.backends.HIDE_UNGIVEN_GPUS`)."""
     problems = []
     names = [v.name for v in variants if v.config.train.device == "cuda"]
     for stage in ON_DEVICE:
