@@ -41,8 +41,12 @@ def array_items(file: Path, chunk: int = CHUNK) -> Iterator[Item]:
     `chunk` bytes at a time."""
     with file.open("rb") as stream:
         reader = _Reader(stream, chunk)
-        if reader.peek() != "[":
-            raise JsonArrayError(f"line {reader.line}: not a JSON list (it must start with '[')")
+        if reader.peek() == "\ufeff":  # a byte-order mark some editors write
+            reader.consume(1)
+        first = reader.peek()
+        if first != "[":
+            what = "is empty" if not first else "is not a JSON list (it must start with '[')"
+            raise JsonArrayError(f"line {reader.line}: the file {what}")
         reader.consume(1)
         number, after = 0, reader.peek()
         while after != "]":
@@ -65,6 +69,11 @@ def array_items(file: Path, chunk: int = CHUNK) -> Iterator[Item]:
 
 
 _SPACE = re.compile(r"[ \t\r\n]*")
+_NUMBER_TAIL = re.compile(r"[0-9.eE+\-]*\Z")  # what may still belong to a number, to the end
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class _Reader:
@@ -112,9 +121,10 @@ class _Reader:
                 if len(self.text) - self.pos < MAX_ITEM and self.fill():
                     continue  # the item may go on in the next chunk
                 line = self.line + self.text.count("\n", self.pos, err.pos)
-                raise JsonArrayError(
-                    f"line {line}: item {number} is not valid JSON: {err.msg}"
-                ) from None
-            if end == len(self.text) and self.fill():
-                continue  # a number may go on in the next chunk (1 of 12)
+                why = f"is not valid JSON: {err.msg}"
+                if len(self.text) - self.pos >= MAX_ITEM:
+                    why = f"is not valid JSON within its first {MAX_ITEM >> 20} MB: {err.msg}"
+                raise JsonArrayError(f"line {line}: item {number} {why}") from None
+            if _number(value) and _NUMBER_TAIL.match(self.text, end) and self.fill():
+                continue  # a number the chunk cut may go on (1 of 12, 1. of 1.5)
             return value, self.consume(end - self.pos)

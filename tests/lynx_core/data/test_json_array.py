@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from lynx_core.data import json_array
 from lynx_core.data.json_array import JsonArrayError, array_items
 
-scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
@@ -26,12 +32,16 @@ values = st.recursive(
     indent=st.sampled_from([None, 1, 4]),
     chunk=st.integers(1, 64),
     ascii_only=st.booleans(),
+    bom=st.booleans(),
 )
 def test_items_are_what_json_loads_gives_at_their_byte_spans(
-    tmp_path_factory, rows, indent, chunk, ascii_only
+    tmp_path_factory, rows, indent, chunk, ascii_only, bom
 ):
+    """Any chunk size: a chunk may cut a number (1.|5), a multi-byte character or a
+    byte-order mark."""
     file = tmp_path_factory.mktemp("json") / "rows.json"
-    file.write_text(json.dumps(rows, indent=indent, ensure_ascii=ascii_only), encoding="utf-8")
+    text = json.dumps(rows, indent=indent, ensure_ascii=ascii_only)
+    file.write_text("\ufeff" * bom + text, encoding="utf-8")
     raw = file.read_bytes()
     items = list(array_items(file, chunk))
     assert [item.value for item in items] == rows
@@ -44,7 +54,8 @@ def test_items_are_what_json_loads_gives_at_their_byte_spans(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"a": 1}', "line 1: not a JSON list"),
+        ('{"a": 1}', "line 1: the file is not a JSON list"),
+        ("", "line 1: the file is empty"),
         ("[1,\n2,\n{oops}]", "line 3: item 3 is not valid JSON"),
         ("[1,\n2,]", "line 2: item 3 is not valid JSON"),
         ("[1\n2]", "line 2: expected ',' or ']' after item 1"),
