@@ -74,7 +74,7 @@ def local_paths(
         section = _section(field.annotation)
         if section is None:
             continue
-        if isinstance(value, list) and typing.get_origin(field.annotation) is list:
+        if isinstance(value, list):  # a list of sections (`list[X]`, `list[X] | None`)
             for number, item in enumerate(value):
                 yield from local_paths(section, item, f"{dotted}.{number}.")
         else:
@@ -224,13 +224,14 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
 
 def training_files(cfg: VariantConfig) -> list[Finding]:
     """Stage 2's files of your own: a bounded sample of each one's rows and images."""
-    from lynx_core.data import formats  # formats import the config
+    from lynx_core.data.formats import FormatError  # data modules import the config
+    from lynx_core.data.training_files import check_training_file
 
     found = []
     for number, file in enumerate(cfg.data.train_files):
         try:
-            formats.check_training_file(file)
-        except formats.FormatError as err:
+            check_training_file(file)
+        except FormatError as err:
             found.append(Finding(f"data.train_files.{number}", str(err)))
     return found
 

@@ -68,7 +68,7 @@ _UNIONS = (typing.Union, types.UnionType)
 SEED_LIMIT = 2**32  # numpy's generators take seeds below this
 
 
-def _divides(heads: int, width: int, what: str, of: str) -> None:
+def must_divide(heads: int, width: int, what: str, of: str) -> None:
     if width % heads:
         raise ValueError(f"{what} ({heads}) must divide {of} ({width})")
 

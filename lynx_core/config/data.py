@@ -147,8 +147,8 @@ class PromptConfig(StrictModel):
 
 class TrainFileConfig(StrictModel):
     """A training file of your own for stage 2 (LLaVA conversations or the simple
-    `{image|video, instruction, answer}` format; see `lynx_core.data.formats`). It is a task
-    of the mixture under `task`; its media paths are relative to `media_root`."""
+    `{image|video, instruction, answer}` format; see `lynx_core.data.training_files`). It is
+    a task of the mixture under `task`; its media paths are relative to `media_root`."""
 
     path: LocalPath
     media_root: LocalPath | None = Field(None, description="None: the file's folder")

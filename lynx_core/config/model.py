@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from lynx_core.config.base import LocalPath, StrictModel, _divides
+from lynx_core.config.base import LocalPath, StrictModel, must_divide
 
 
 class VisionConfig(StrictModel):
@@ -54,7 +54,7 @@ class ResamplerConfig(StrictModel):
 
     @model_validator(mode="after")
     def _heads_split_dim(self) -> ResamplerConfig:
-        _divides(self.heads, self.dim, "resampler heads", "its dim")
+        must_divide(self.heads, self.dim, "resampler heads", "its dim")
         return self
 
 
@@ -106,7 +106,7 @@ class LLMConfig(StrictModel):
     @model_validator(mode="after")
     def _heads_split_width(self) -> LLMConfig:
         if self.path is None:  # a local model's sizes are its own (lynx_core.checks reads them)
-            _divides(self.heads, self.hidden_size, "llm heads", "its hidden_size")
+            must_divide(self.heads, self.hidden_size, "llm heads", "its hidden_size")
         return self
 
 

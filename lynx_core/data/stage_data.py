@@ -23,9 +23,9 @@ from lynx_core.data import toyworld as tw
 from lynx_core.data.caption_files import CaptionFile
 from lynx_core.data.dialogue import TEMPLATES, DialogueTemplate
 from lynx_core.data.examples import Example
-from lynx_core.data.formats import KINDS, MediaKind, TrainingIndex
 from lynx_core.data.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
 from lynx_core.data.tasks import TASKS
+from lynx_core.data.training_files import KINDS, MediaKind, TrainingIndex
 from lynx_core.data.worldset import OWL_PROMPTS, ImageSet, VideoSet
 
 CAPTION_PROMPT = TASKS["caption"].paraphrases[0]  # stage 1 asks for captions one way
@@ -140,6 +140,11 @@ class FilePool(Sequence[Example]):
 
     def media_path(self, row: int) -> Path | None:
         return self.index.item(int(self.rows[row])).media
+
+    def key(self, row: int) -> str:
+        """Where the example is in its file: `@<byte offset of its row>#<turn>`."""
+        example = int(self.rows[row])
+        return f"@{self.index.offsets[example]}#{self.index.turns[example]}"
 
 
 def file_pools(cfg: DataConfig, cache: Path | None = None) -> dict[str, tuple[float, FilePool]]:

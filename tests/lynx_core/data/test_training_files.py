@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from lynx_core.checks import training_files
 from lynx_core.config import TASK_NAMES, VariantConfig
-from lynx_core.data.formats import FormatError, TrainingIndex, load_owleval, load_training_file
+from lynx_core.data.formats import FormatError, load_owleval
+from lynx_core.data.training_files import TrainingIndex, load_training_file
 
 LLAVA = [
     {
@@ -169,7 +170,7 @@ def test_stage2_trains_on_a_users_file(tmp_path):
 
 @pytest.mark.parametrize(("suffix", "where"), [(".jsonl", "line 26"), (".json", "item 26")])
 def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch, suffix, where):
-    from lynx_core.data import formats
+    from lynx_core.data import training_files
 
     rows = [{"instruction": f"q{i}", "answer": "a"} for i in range(30)]
     rows[25] = {"instruction": "no answer"}  # past the sample: found when the stage loads
@@ -178,12 +179,12 @@ def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch
         file.write_text(json.dumps(rows, indent=1))
     else:
         write_jsonl(file, rows)
-    monkeypatch.setattr(formats, "CHECKED_ROWS", 20)
+    monkeypatch.setattr(training_files, "CHECKED_ROWS", 20)
     cfg = VariantConfig.model_validate({"data": {"train_files": [{"path": str(file)}]}})
-    assert formats.check_training_file(cfg.data.train_files[0]) == 20
-    with pytest.raises(formats.FormatError, match=where):
+    assert training_files.check_training_file(cfg.data.train_files[0]) == 20
+    with pytest.raises(FormatError, match=where):
         load_training_file(file, tmp_path)
-    with pytest.raises(formats.FormatError, match=where):
+    with pytest.raises(FormatError, match=where):
         TrainingIndex(file, tmp_path, "auto", skip_missing_media=False)
 
 
@@ -224,7 +225,7 @@ def test_a_training_file_is_indexed_not_loaded_and_gives_the_same_examples(tmp_p
 
 
 def test_a_training_file_is_indexed_once_per_version_in_the_cache(tmp_path, monkeypatch):
-    from lynx_core.data import formats
+    from lynx_core.data import training_files
 
     image(tmp_path / "red.png")
     rows = [{"image": "red.png", "instruction": f"q{i}", "answer": "a"} for i in range(30)]
@@ -232,8 +233,8 @@ def test_a_training_file_is_indexed_once_per_version_in_the_cache(tmp_path, monk
     file.write_text(json.dumps(rows))
     cache = tmp_path / "cache"
     built = []
-    records = formats._index_records
-    monkeypatch.setattr(formats, "_index_records", lambda *a: built.append(a) or records(*a))
+    records = training_files._index_records
+    monkeypatch.setattr(training_files, "_index_records", lambda *a: built.append(a) or records(*a))
     first, again = (TrainingIndex(file, tmp_path, "auto", False, cache) for _ in range(2))
     assert len(built) == 1 and isinstance(again.offsets, np.memmap)
     assert [again.item(i).prompt for i in range(30)] == [first.item(i).prompt for i in range(30)]
