@@ -198,7 +198,8 @@ def _stage2_batches(
     def batch(number: int) -> Draw:
         name, rows = mixture.rows(number)
         examples = [pools[name][i] for i in rows]
-        return Draw(examples, media_of[name], name in files, [f"{name}:{i}" for i in rows])
+        key = files[name][1].key if name in files else str  # a file's row: where it is
+        return Draw(examples, media_of[name], name in files, [f"{name}:{key(i)}" for i in rows])
 
     return Draws(batch, reads_files=bool(set(mixture.weights) & set(files)))
 
@@ -296,7 +297,8 @@ def stage_batches(
         made = ahead(number)
         if made is None:
             return batch(number)
-        logged(number, draws(number))  # the draw again, for its keys (no media read)
+        if samples is not None:  # the draw again, for its keys (no media read)
+            logged(number, draws(number))
         return made
 
     return prefetched

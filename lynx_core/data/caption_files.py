@@ -78,7 +78,7 @@ class ShardIndex:
     caption_json: np.ndarray  # (n,) bool
 
 
-INDEX_VERSION = 1  # bumped when `index_shard` changes what it finds
+SHARD_INDEX_VERSION = 1  # bumped when `index_shard` changes what it finds
 
 
 def index_shard(path: Path, limit: int | None = None) -> ShardIndex:
@@ -103,7 +103,7 @@ def index_shard(path: Path, limit: int | None = None) -> ShardIndex:
         text_ext = next((e for e in TEXT_EXTENSIONS if e in parts), None)
         if image is None or text_ext is None:
             continue
-        keys.append(key.encode("utf-8"))
+        keys.append(key.encode("utf-8", "surrogateescape"))  # tarfile's for names not UTF-8
         spans.append((*image, *parts[text_ext]))
         as_json.append(text_ext == "json")
     return ShardIndex(
@@ -117,11 +117,10 @@ def index_shard(path: Path, limit: int | None = None) -> ShardIndex:
 def cached_shard_index(path: Path, cache: Path | None) -> ShardIndex:
     """The shard's index, built once per version of the shard (its path, size and
     modification time) and kept under `cache` (None: not kept) as one .npy of records; it
-    is memory-mapped,
-    so every stage start after the first reads no tar header, and the ranks and DataLoader
-    workers of a node share one copy in the page cache."""
+    is memory-mapped, so every stage start after the first reads no tar header, and the
+    ranks and DataLoader workers of a node share one copy in the page cache."""
     stat = path.stat()
-    version = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, INDEX_VERSION)
+    version = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, SHARD_INDEX_VERSION)
     records = computed_once(
         cache_file(cache, "shard_index", *version), partial(_records, path), mmap=True
     )
@@ -165,6 +164,11 @@ def _decode(raw: bytes | Path, at_least: int | None = None) -> np.ndarray:
         return np.array(image.convert("RGB"))
 
 
+def member_key(shard: ShardIndex, row: int) -> str:
+    """The sample's key as its tar members are named."""
+    return shard.keys[row].decode("utf-8", "surrogateescape")
+
+
 class WebDatasetShards:
     """Samples of several tar shards, in shard order then member order."""
 
@@ -181,8 +185,10 @@ class WebDatasetShards:
         return self.shards[shard], index - int(self.starts[shard])
 
     def key(self, index: int) -> str:
+        """`<shard>/<key>` (webdataset's `__url__` and `__key__`: keys are often unique
+        only within their shard)."""
         shard, row = self._locate(index)
-        return shard.keys[row].decode("utf-8")
+        return f"{shard.path.stem}/{member_key(shard, row)}"
 
     def caption(self, index: int) -> str:
         shard, row = self._locate(index)
@@ -391,7 +397,9 @@ def _check_webdataset(cfg: CaptionFileConfig, rows: int) -> list[str]:
             first = shard
     if first is not None:
         source = WebDatasetShards([first])
-        problems += _sample_problems(source, rows, lambda i: f"{first.path} member {source.key(i)}")
+        problems += _sample_problems(
+            source, rows, lambda i: f"{first.path} member {member_key(first, i)}"
+        )
     return problems
 
 

@@ -30,6 +30,7 @@ from lynx_core.data.computed import cache_file, computed_once
 from lynx_core.digests import digest_files
 
 WORD = re.compile(r"\w+", re.UNICODE)
+FILTER_VERSION = 1  # bumped when a filter's code changes what it keeps or scores
 
 
 def passes_text_filter(caption: str, cfg: TextFilterConfig) -> bool:
@@ -100,11 +101,12 @@ def filtered(
         return source
     rows = np.arange(len(source))
     if text is not None:
-        kept = cache_file(cache, "text_filter", version, text.model_dump())
-        rows = computed_once(kept, partial(_text_kept, source, text, name))
+        kept = cache_file(cache, "text_filter", version, text.model_dump(), FILTER_VERSION)
+        rows = computed_once(kept, partial(_text_kept, source, text, name), mmap=True)
     if clip is not None:
         model = (clip.model, str(clip.checkpoint.resolve()), digest_files(clip.checkpoint))
-        scored = cache_file(cache, "clip_scores", version, text and text.model_dump(), model)
+        texts = text and text.model_dump()
+        scored = cache_file(cache, "clip_scores", version, texts, model, FILTER_VERSION)
         scores = computed_once(scored, partial(clip_scores, source, rows, clip))
         rows = rows[scores >= clip.threshold]
     return Kept(source, rows)

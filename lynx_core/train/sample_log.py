@@ -1,7 +1,8 @@
 """Which samples a rank trained on, batch by batch: `samples.rank<k>.jsonl` in the stage's
 folder (`train.sample_log`), one line `{"batch": n, "keys": [...]}` per batch this rank
-consumed, its keys `<pool>:<sample>` (a caption file's own sample key, else the row in its
-pool).
+consumed, its keys `<pool>:<sample>`: a webdataset sample's `<shard>/<key>`, a training
+file's `@<byte offset of its row>#<turn>`, another source's row (the generated world's are
+a function of `data.seed`).
 
 A data audit a research user can rely on: which rows a model saw and in which order, on
 which rank. A stage resumed from its checkpoint redoes the batches after it, so the log
@@ -13,7 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
+
+from lynx_core.atomic import write_with
 
 
 def log_path(folder: Path, rank: int) -> Path:
@@ -36,13 +40,14 @@ class SampleLog:
         self._next = batch + 1
 
     def _keep_before(self, batch: int) -> None:
-        if not self.path.exists():
-            return
-        with self.path.open() as lines:  # a line cut short by a kill is dropped with the rest
-            kept = [line for line in lines if _batch_of(line) < batch]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(kept))
-        tmp.replace(self.path)
+        if self.path.exists():  # streamed: a stage-1 log at 120M samples is gigabytes
+            write_with(self.path, partial(_copy_before, self.path, batch))
+
+
+def _copy_before(log: Path, batch: int, copy: Path) -> None:
+    """The lines of batches before `batch`; a line cut short by a kill is dropped."""
+    with log.open() as lines, copy.open("w") as out:
+        out.writelines(line for line in lines if _batch_of(line) < batch)
 
 
 def read_log(path: Path) -> list[tuple[int, list[str]]]:

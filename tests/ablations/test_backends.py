@@ -15,7 +15,9 @@ def test_a_task_given_no_gpu_sees_none_on_a_gpu_machine(monkeypatch):
     hides them (a CPU stage would otherwise resolve `train.device: auto` to CUDA). The GPU is
     Ray's fake one, the visible device the variable a GPU node's processes have."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    monkeypatch.delenv("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", raising=False)
+    for name in ("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "RAY_USAGE_STATS_ENABLED"):
+        monkeypatch.setenv(name, "")  # restored (unset) after the test, as start_ray sets it
+        monkeypatch.delenv(name)
     monkeypatch.setattr(ray, "init", functools.partial(ray.init, num_gpus=1))
 
     @ray.remote

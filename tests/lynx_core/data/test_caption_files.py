@@ -84,7 +84,8 @@ def test_each_format_gives_its_pairs_by_random_access_and_passes_its_check(sourc
         key, image, caption = expected[index]
         assert source.caption(index) == caption
         assert np.array_equal(source.image(index), np.asarray(image))
-        assert source.key(index) == (str(index) if fmt == "hf" else key)
+        shard = f"pairs-{index // PER_SHARD:03d}/" if fmt == "webdataset" else ""
+        assert source.key(index) == (str(index) if fmt == "hf" else shard + key)
     assert check_caption_file(cfg) == []
 
 
@@ -241,6 +242,18 @@ def test_a_missing_or_corrupt_shard_is_named_before_compute(tmp_path):
     (tmp_path / "shards" / "pairs-002.tar").write_bytes(b"")
     problems = check_caption_file(cfg)
     assert any("pairs-001.tar: not a readable tar shard" in p for p in problems), problems
+
+
+def test_a_member_name_that_is_not_utf8_is_a_key_like_any_other(tmp_path):
+    """tarfile reads such names with surrogate escapes: they index, cache and log as keys."""
+    key = b"caf\xe9-001".decode("utf-8", "surrogateescape")  # Latin-1, as old tools wrote
+    samples = [(key, pairs(1)[0][1], "a red square"), *pairs(3, start=1)]
+    (tmp_path / "latin.tar").write_bytes(shard_bytes(samples))
+    cfg = CaptionFileConfig(format="webdataset", path=str(tmp_path / "latin.tar"))
+    assert check_caption_file(cfg) == []
+    for cache in (None, tmp_path / "cache", tmp_path / "cache"):  # built, kept, read back
+        source = open_caption_file(cfg, cache)
+        assert source.key(0) == f"latin/{key}" and source.caption(0) == "a red square"
 
 
 def test_parquet_files_are_read_and_checked_without_converting_them_whole(sources, tmp_path):
