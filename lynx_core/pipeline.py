@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -104,14 +104,25 @@ class Draw:
 
 @dataclass(frozen=True)
 class Draws:
-    """A training stage's batches, `draws(number)`, and whether any is decoded from the
-    user's files (sampled pools of them: what decides if DataLoader workers start)."""
+    """A training stage's batches, `draws(number)`: its mixture of pools, how each pool's
+    media become model inputs, and which pools are the user's files, with each sample's
+    own key there (`file_keys`; another pool's sample is keyed by its row)."""
 
-    draw: Callable[[int], Draw]
-    reads_files: bool
+    mixture: Mixture
+    media_of: Mapping[str, MediaFn]
+    file_keys: Mapping[str, Callable[[int], str]]
+
+    @property
+    def reads_files(self) -> bool:
+        """Whether some batches are decoded from files: the work of DataLoader workers."""
+        return bool(set(self.mixture.weights) & set(self.file_keys))
 
     def __call__(self, number: int) -> Draw:
-        return self.draw(number)
+        name, rows = self.mixture.rows(number)
+        key = self.file_keys.get(name, str)
+        examples = [self.mixture.pools[name][i] for i in rows]
+        keys = [f"{name}:{key(i)}" for i in rows]
+        return Draw(examples, self.media_of[name], name in self.file_keys, keys)
 
 
 def _stage1_batches(
@@ -128,7 +139,7 @@ def _stage1_batches(
     captions = cfg.data.captions
     pools: dict[str, Sequence[Example]] = {}
     media_of: dict[str, MediaFn] = {}
-    key_of: dict[str, Callable[[int], str]] = {}  # a sample's own key (else its row)
+    key_of: dict[str, Callable[[int], str]] = {}  # each file's own sample keys
     ratios: dict[str, float] = {}
     if captions.world_ratio > 0:
         images = image_set(world, cfg.data.seed, captions.images, "captions")
@@ -154,14 +165,7 @@ def _stage1_batches(
         ratios[name] = file.ratio
     weights = normalised(ratios, list(pools))
     mixture = Mixture(pools, weights, cfg.train.stage1.batch_size, cfg.train.seed)
-
-    def batch(number: int) -> Draw:
-        name, rows = mixture.rows(number)
-        examples = [pools[name][i] for i in rows]
-        keys = [f"{name}:{key_of.get(name, str)(i)}" for i in rows]
-        return Draw(examples, media_of[name], name != "world", keys)
-
-    return Draws(batch, reads_files=bool(set(weights) - {"world"}))
+    return Draws(mixture, media_of, key_of)
 
 
 def _stage2_batches(
@@ -194,14 +198,7 @@ def _stage2_batches(
     mixture = Mixture(
         pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, cfg.train.seed
     )
-
-    def batch(number: int) -> Draw:
-        name, rows = mixture.rows(number)
-        examples = [pools[name][i] for i in rows]
-        key = files[name][1].key if name in files else str  # a file's row: where it is
-        return Draw(examples, media_of[name], name in files, [f"{name}:{key(i)}" for i in rows])
-
-    return Draws(batch, reads_files=bool(set(mixture.weights) & set(files)))
+    return Draws(mixture, media_of, {name: pool.key for name, (_, pool) in files.items()})
 
 
 def _world_media(media: np.ndarray, cfg: VariantConfig, features: Features | None) -> MediaFn:
