@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +28,6 @@ from lynx_core.data.formats import (
     FormatError,
     MissingMediaError,
     json_object,
-    json_rows,
     raw_rows,
     read_row,
     resolve_media,
@@ -98,22 +98,46 @@ def load_training_file(
     `limit` reads only the first rows of the file (see `raw_rows`).
 
     Paths that leave `root` are always errors (a configuration mistake, not missing data)."""
-    items, problems, skipped = [], [], []
-    for where, parsed in json_rows(file, limit):
+    skipped: list[str] = []
+    rows = _training_rows(file, root, fmt, skip_missing_media, limit, skipped)
+    items = [
+        item
+        for where, _, _, kind, media, turns in rows
+        for item in _items(kind, media, turns, f"{file}:{where}")
+    ]
+    return items, skipped
+
+
+Turns = list[tuple[tuple[Turn, ...], str, str]]
+
+
+def _training_rows(
+    file: Path,
+    root: Path,
+    fmt: TrainingFormat,
+    skip_missing_media: bool,
+    limit: int | None = None,
+    skipped: list[str] | None = None,
+) -> Iterator[tuple[str, int, int, MediaKind, Path | None, Turns]]:
+    """(where, byte offset, byte length, kind, media, turns) of each sound row (`limit`: of
+    the first rows only); a row whose media are missing is left out under
+    `skip_missing_media` (told in `skipped`), and every other problem of the rows read is
+    raised at once after the last (`FormatError`)."""
+    problems = []
+    for where, offset, length, parsed in raw_rows(file, limit):
         try:
             kind, media, turns = _training_row(parsed, fmt, root)
         except MissingMediaError as err:
-            (skipped if skip_missing_media else problems).append(f"{where}: {err}")
+            if not skip_missing_media:
+                problems.append(f"{where}: {err}")
+            elif skipped is not None:
+                skipped.append(f"{file}: {where}: {err}")
             continue
         except ValueError as err:
             problems.append(f"{where}: {err}")
             continue
-        items += _items(kind, media, turns, f"{file}:{where}")
+        yield where, offset, length, kind, media, turns
     _raise_problems(file, problems)
-    return items, [f"{file}: {why}" for why in skipped]
-
-
-Turns = list[tuple[tuple[Turn, ...], str, str]]
 
 
 def _training_row(
@@ -196,19 +220,11 @@ def _index_records(
     file: Path, root: Path, fmt: TrainingFormat, skip_missing_media: bool
 ) -> np.ndarray:
     """One record per example of the file (`INDEX_RECORD`); every problem raised at once."""
-    records, problems = [], []
-    for where, offset, length, parsed in raw_rows(file):
-        try:
-            kind, _, row_turns = _training_row(parsed, fmt, root)
-        except MissingMediaError as err:
-            if not skip_missing_media:
-                problems.append(f"{where}: {err}")
-            continue
-        except ValueError as err:
-            problems.append(f"{where}: {err}")
-            continue
-        records += [(offset, length, turn, KINDS.index(kind)) for turn in range(len(row_turns))]
-    _raise_problems(file, problems)
+    records = [
+        (offset, length, turn, KINDS.index(kind))
+        for _, offset, length, kind, _, turns in _training_rows(file, root, fmt, skip_missing_media)
+        for turn in range(len(turns))
+    ]
     return np.array(records, dtype=INDEX_RECORD)
 
 
