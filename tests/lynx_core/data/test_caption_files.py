@@ -121,8 +121,24 @@ def keys_of(draws, numbers, source) -> list[list[str]]:
     return [[source.key(e.media) for e in draws(n).examples] for n in numbers]
 
 
-def test_a_resumed_stage_continues_at_exactly_the_next_sample(sources, bases, tmp_path):
+def unbroken_and_killed(cfg, bases, tmp_path, step: int) -> tuple[dict, dict]:
+    """Stage 1 run through into `whole`, and into `cut` killed when it logs `step`."""
     folders, cache = bases
+
+    def kill(record: dict) -> None:
+        if record["step"] == step:
+            raise RuntimeError("killed")
+
+    whole = {**folders, "stage1": tmp_path / "whole"}
+    cut = {**folders, "stage1": tmp_path / "cut"}
+    run_stage("stage1", cfg, whole, cache)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_stage("stage1", cfg, cut, cache, on_log=kill)
+    return whole, cut
+
+
+def test_a_resumed_stage_continues_at_exactly_the_next_sample(sources, bases, tmp_path):
+    _, cache = bases
     cfg = only(sources["webdataset"], **{"train.stage1.steps": 10})
     source = open_caption_file(cfg.data.captions.files[0])
     unbroken = keys_of(_stage1_batches(cfg, cache / "world", None, {}), range(60), source)
@@ -130,15 +146,7 @@ def test_a_resumed_stage_continues_at_exactly_the_next_sample(sources, bases, tm
     assert resumed == unbroken[37:]  # a fresh reader asked from step 37 on: the same samples
     assert len({k for batch in unbroken[:18] for k in batch}) == 18 * 16  # an epoch: no repeat
 
-    def crash_at_5(record: dict) -> None:
-        if record["step"] == 5:
-            raise RuntimeError("killed")
-
-    whole = {**folders, "stage1": tmp_path / "whole"}
-    cut = {**folders, "stage1": tmp_path / "cut"}
-    run_stage("stage1", cfg, whole, cache)
-    with pytest.raises(RuntimeError, match="killed"):
-        run_stage("stage1", cfg, cut, cache, on_log=crash_at_5)
+    whole, cut = unbroken_and_killed(cfg, bases, tmp_path, step=5)
     logged = []
     run_stage("stage1", cfg, cut, cache, on_log=logged.append)
     assert min(r["step"] for r in logged) > 5  # it resumed from the step-5 checkpoint
@@ -151,7 +159,7 @@ def test_a_resumed_stage_logs_the_samples_an_unbroken_one_logs(sources, bases, t
     """`train.sample_log`: each batch's sample keys, in order; a stage killed two steps after
     its checkpoint and resumed (its batches made by a DataLoader worker this time) drops
     the batches it redoes, so its log is the unbroken stage's, line for line."""
-    folders, cache = bases
+    _, cache = bases
     changes = {"train.stage1.steps": 10, "train.log_every": 1, "train.checkpoint_every": 5}
     cfg = only(sources["webdataset"], **changes, **{"train.sample_log": True})
     file = cfg.data.captions.files[0]
@@ -160,15 +168,7 @@ def test_a_resumed_stage_logs_the_samples_an_unbroken_one_logs(sources, bases, t
         keys_of(_stage1_batches(cfg, cache / "world", None, {}), range(10), source)
     )]  # fmt: skip
 
-    def crash_at_7(record: dict) -> None:
-        if record["step"] == 7:
-            raise RuntimeError("killed")
-
-    whole = {**folders, "stage1": tmp_path / "whole"}
-    cut = {**folders, "stage1": tmp_path / "cut"}
-    run_stage("stage1", cfg, whole, cache)
-    with pytest.raises(RuntimeError, match="killed"):
-        run_stage("stage1", cfg, cut, cache, on_log=crash_at_7)
+    whole, cut = unbroken_and_killed(cfg, bases, tmp_path, step=7)
     assert [n for n, _ in read_log(log_path(cut["stage1"], 0))] == list(range(7))
     workers = cfg.model_copy(update={"train": cfg.train.model_copy(update={"data_workers": 1})})
     run_stage("stage1", workers, cut, cache)
