@@ -10,7 +10,14 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class MustExist:
@@ -32,6 +39,25 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sections_keep_their_defaults(cls, data: Any) -> Any:
+        """A section given in part keeps the rest of its field's default, not its class's:
+        `train.stage1: {lr: 0.01}` is stage 1's 300 steps at that rate (pydantic alone builds
+        StageConfig(lr=0.01), of the class's 40 steps: a sweep setting one field would run
+        another experiment than it says)."""
+        if not isinstance(data, dict):
+            return data
+        merged = data
+        for name, field in cls.model_fields.items():
+            given = data.get(name)
+            if isinstance(field.default, BaseModel) and isinstance(given, dict):
+                kept = field.default.model_dump(exclude_defaults=True)
+                if kept:
+                    merged = merged if merged is not data else dict(data)
+                    merged[name] = _merged(kept, given)
+        return merged
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_lax_scalars(cls, value: Any, info: ValidationInfo) -> Any:
@@ -41,6 +67,17 @@ class StrictModel(BaseModel):
                 _strict_scalar(item, _scalar_kinds(typing.get_args(annotation)[1]))
             return value
         return _strict_scalar(value, _scalar_kinds(annotation))
+
+
+def _merged(default: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """`given` over `default`, section by section."""
+    out = dict(default)
+    for key, value in given.items():
+        inner = out.get(key)
+        out[key] = (
+            _merged(inner, value) if isinstance(inner, dict) and isinstance(value, dict) else value
+        )
+    return out
 
 
 def _strict_scalar(value: Any, kinds: set[type]) -> Any:
