@@ -34,7 +34,7 @@ def main() -> None:
     tokenizer = build_word_tokenizer(vocabulary())
     model = build_lynx(ModelConfig(arch="prefix"), tokenizer)
     model.train()
-    scenes = tw.sample_scenes(0, BATCH, "bench")
+    scenes = tw.sample_scenes(0, BATCH, "tasks")
     examples = task_examples("color", scenes, PromptConfig(mode="single"), 0)
     pixels = to_pixels(np.stack([tw.render(s) for s in scenes]), 32)
     batch = collate(examples, tokenizer, TEMPLATES["lynx"], pixels)

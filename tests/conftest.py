@@ -55,7 +55,7 @@ class ToySample:
 
 @pytest.fixture(scope="session")
 def world() -> ToySample:
-    scenes = tw.sample_scenes(0, 16, "test")
+    scenes = tw.sample_scenes(0, 16, "tasks")
     return ToySample(np.stack([tw.render(s) for s in scenes]), scenes)
 
 

@@ -25,6 +25,7 @@ from lynx_core.config.data import (
     ClipFilterConfig,
     DataConfig,
     PromptConfig,
+    TaskRole,
     TextFilterConfig,
     TrainFileConfig,
 )
@@ -76,6 +77,7 @@ __all__ = [  # the configuration's one import path: `from lynx_core.config impor
     "StageConfig",
     "StrictModel",
     "TASK_NAMES",
+    "TaskRole",
     "TextFilterConfig",
     "TrainConfig",
     "TrainFileConfig",

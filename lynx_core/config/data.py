@@ -17,6 +17,12 @@ TASK_NAMES = (
     "direction", "order", "text",
 )  # fmt: skip
 
+# what kind of training data a stage-2 task is: the generated world's tasks declare theirs
+# (`lynx_core.data.tasks`), a training file its `role:`. 'vqa' is downstream question
+# answering with short answers (image or video; OCR and reasoning questions too): the data
+# whose share the paper's fourth conclusion is about
+TaskRole = Literal["captioning", "vqa", "conversation", "text_instruction"]
+
 
 class TextFilterConfig(StrictModel):
     """Web-caption heuristics (as C4's and LAION's cleaning use): enough words, no word
@@ -68,6 +74,12 @@ class CaptionFileConfig(StrictModel):
     )
     clip_filter: ClipFilterConfig | None = Field(
         None, description="drop pairs whose image and caption a CLIP model finds unalike"
+    )
+    quality: Literal["clean", "noisy"] | None = Field(
+        None,
+        description="what the source is, as you know it: curated, aligned captions (clean) or "
+        "raw web alt-text (noisy); the study's data-quality comparison reads it (None: not "
+        "declared, and such a variant is not chosen for it)",
     )
 
     @property
@@ -126,10 +138,12 @@ class PromptConfig(StrictModel):
     """How stage-2 questions are phrased (paper: 'w/o diverse prompts')."""
 
     mode: Literal["single", "diverse"] = Field(
-        "diverse", description="one template per task, or ≥ 10 paraphrases + length hints"
+        "diverse",
+        description="one template per task and one wording per length instruction, or ≥ 10 "
+        "paraphrases and several wordings (the same length instructions at the same rate)",
     )
     length_instruction_rate: float = Field(
-        0.3, ge=0, le=1, description="diverse mode: share of prompts carrying a length instruction"
+        0.3, ge=0, le=1, description="share of prompts carrying a length instruction"
     )
     held_out_task: str | None = Field(
         "place", description="a task never trained on, evaluated zero-shot; None = train all"
@@ -156,6 +170,12 @@ class TrainFileConfig(StrictModel):
     task: str | None = Field(None, description="its name in data.mixture; None = file stem")
     skip_missing_media: bool = Field(
         False, description="train without rows whose media are missing (each is reported)"
+    )
+    role: TaskRole | None = Field(
+        None,
+        description="what kind of data it is: vqa (short-answer questions), captioning, "
+        "conversation or text_instruction; the study's balance of downstream (VQA) training "
+        "reads it (None: not declared, counted as no role and said so)",
     )
 
     @property
@@ -194,9 +214,21 @@ class DataConfig(StrictModel):
     # sized so that a difference between two variants on one seed is known to ±3 points on
     # images and ±5 on videos (95%, even at 50% accuracy with independent errors): ≥ 2135 and
     # ≥ 769 questions; 384 images ask 2224, 528 clips 785
+    validation_examples: int = Field(
+        96,
+        gt=0,
+        description="held-out examples a stage's validation loss is measured on (of the "
+        "validation split, apart from training and test; `train.<stage>.validate_every`)",
+    )
+    validation_images: int = Field(
+        96, gt=0, description="validation-split images asked Open-VQA questions (tuning)"
+    )
     eval_images: int = Field(384, gt=0, description="held-out images (~5.8 questions each)")
     eval_videos: int = Field(528, ge=0, description="held-out clips (~1.5 questions each)")
     eval_mme_images: int = Field(40, ge=0, description="MME-form images per subtask")
+    eval_pope_images: int = Field(
+        96, ge=0, description="held-out images asked POPE-form probes (present and absent objects)"
+    )
 
     @model_validator(mode="before")
     @classmethod

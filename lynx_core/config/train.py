@@ -20,6 +20,12 @@ class StageConfig(StrictModel):
     grad_accumulation: int = Field(
         1, gt=0, description="micro-batches per optimizer step (batch_size is per micro-batch)"
     )
+    validate_every: int = Field(
+        0,
+        ge=0,
+        description="steps between losses on held-out validation examples (the generated "
+        "world's validation split), a curve whose area says how fast the stage learns; 0: none",
+    )
 
 
 class DeepSpeedConfig(StrictModel):
@@ -57,7 +63,7 @@ class TrainConfig(StrictModel):
         "starting point, as Vicuna and EVA are the paper's, whatever the variant's seed",
     )
     bases: StageConfig = StageConfig(steps=500, batch_size=32, lr=3e-3, warmup_steps=20)
-    instruct: StageConfig = StageConfig(steps=400, batch_size=32, lr=1e-3, warmup_steps=20)
+    instruct: StageConfig = StageConfig(steps=1500, batch_size=32, lr=1e-3, warmup_steps=20)
     clip: StageConfig = StageConfig(steps=300, batch_size=64, lr=1e-3, warmup_steps=20)
     stage1: StageConfig = StageConfig(steps=300)
     stage2: StageConfig = StageConfig(steps=800)
@@ -103,4 +109,11 @@ class TrainConfig(StrictModel):
                 f"checkpoint_every {self.checkpoint_every} must be a multiple of log_every "
                 f"{self.log_every}, so a resumed run logs the same windows"
             )
+        for name in ("stage1", "stage2"):
+            every = getattr(self, name).validate_every
+            if every % self.log_every:
+                raise ValueError(
+                    f"{name}.validate_every {every} must be a multiple of log_every "
+                    f"{self.log_every}: a validation loss goes with a logged step"
+                )
         return self

@@ -45,11 +45,11 @@ def vocabulary(template: DialogueTemplate = TEMPLATES["lynx"]) -> list[str]:
     texts += tw.FILLER
     texts += [p for t in TASKS.values() for p in t.paraphrases]
     texts += [i for kind in LENGTH_INSTRUCTIONS.values() for i in kind]
-    texts += [*tw.COLORS, *tw.SHAPES, *(f"{s}s" for s in tw.SHAPES), *tw.NUMBERS, *tw.COLUMNS]
+    texts += [*tw.COLORS, *tw.SHAPES, *map(tw.plural, tw.SHAPES), *tw.NUMBERS, *tw.COLUMNS]
     texts += [*tw.PLACES, *tw.WORDS, *tw.DIRECTIONS]
     rng = random.Random(0)  # answers and captions: sample enough facts to see every form
     for _ in range(400):
-        scene, clip = tw.sample_scene(rng), tw.sample_clip(rng)
+        scene, clip = tw.sample_scene(rng, tw.FOUNDATION), tw.sample_clip(rng)
         texts += [scene.caption(), clip.caption(), *tw.world_text(rng.randrange(9), 1)]
         for task in TASKS.values():
             item = clip if task.media == "video" else scene
@@ -60,7 +60,7 @@ def vocabulary(template: DialogueTemplate = TEMPLATES["lynx"]) -> list[str]:
 
 
 def task_examples(
-    task: str, items: list, cfg: PromptConfig, seed: int, context: bool = False
+    task: str, items: list, cfg: PromptConfig, seed: int | str, context: bool = False
 ) -> list[Example]:
     """One example per item the task applies to; `context` puts the item's caption before
     the user turn (bases instruction tuning: the words stand where visual tokens will)."""
@@ -77,10 +77,13 @@ def task_examples(
     return examples
 
 
-def caption_examples(images: ImageSet, cfg: DataConfig) -> list[Example]:
-    """Stage 1: one caption per image, clean or noisy as configured."""
+def caption_examples(
+    images: ImageSet, cfg: DataConfig, seed: int | str | None = None
+) -> list[Example]:
+    """Stage 1: one caption per image, clean or noisy as configured (`seed` draws the
+    noise; default: the world's)."""
     quality = cfg.captions
-    texts = tw.captions(images.scenes, quality.quality, cfg.seed)
+    texts = tw.captions(images.scenes, quality.quality, cfg.seed if seed is None else seed)
     return [
         Example(i, "image", CAPTION_PROMPT, text, "Caption", "caption")
         for i, text in enumerate(texts)
@@ -105,14 +108,18 @@ class CaptionFileExamples(Sequence[Example]):
         return Example(index, "image", CAPTION_PROMPT, caption, "Caption", self.name)
 
 
-def stage2_pools(images: ImageSet, videos: VideoSet, cfg: DataConfig) -> dict[str, list[Example]]:
-    """Examples per trained task (the held-out task and ratio-0 tasks left out)."""
+def stage2_pools(
+    images: ImageSet, videos: VideoSet, cfg: DataConfig, seed: int | str | None = None
+) -> dict[str, list[Example]]:
+    """Examples per trained task (the held-out task and ratio-0 tasks left out); `seed`
+    draws their prompts (default: the world's)."""
     pools = {}
     items = {"image": images.scenes, "video": videos.clips, "text": [None] * cfg.text_examples}
     for name, task in TASKS.items():
         if name == cfg.prompts.held_out_task or cfg.mixture.get(name, 0) <= 0:
             continue
-        examples = task_examples(name, items[task.media], cfg.prompts, cfg.seed)
+        drawn = cfg.seed if seed is None else seed
+        examples = task_examples(name, items[task.media], cfg.prompts, drawn)
         if examples:
             pools[name] = examples
     return pools
@@ -166,15 +173,49 @@ def file_pools(cfg: DataConfig, cache: Path | None = None) -> dict[str, tuple[fl
     return pools
 
 
-def instruct_corpus(seed: int, n: int) -> list[Example]:
+def instruct_corpus(seed: int, n: int, held_out_task: str | None = None) -> list[Example]:
     """The toy Vicuna's instruction data: dialogues about described scenes and clips (every
-    task, diverse prompts) and text-only instructions; no pixels."""
+    task but the one evaluation holds out, diverse prompts) and text-only instructions; no
+    pixels, and only scenes and clips of the training split."""
     rng = random.Random(f"instruct-{seed}")
-    scenes = [tw.sample_scene(rng) for _ in range(n)]
-    clips = [tw.sample_clip(rng) for _ in range(n // 4)]
-    prompts = PromptConfig(held_out_task=None)
+    scenes = [tw.sample_scene(rng, tw.STREAMS["instruct"]) for _ in range(n)]
+    clips = [tw.sample_clip(rng, tw.STREAMS["instruct"]) for _ in range(n // 4)]
+    prompts = PromptConfig(held_out_task=held_out_task)
     corpus: list[Example] = []
     items = {"image": scenes, "video": clips, "text": [None] * (n // 4)}
     for name, task in TASKS.items():
-        corpus += task_examples(name, items[task.media], prompts, seed, context=True)
+        if name != held_out_task:
+            corpus += task_examples(name, items[task.media], prompts, seed, context=True)
     return corpus
+
+
+def validation_examples(
+    stage: str, images: ImageSet, videos: VideoSet, cfg: DataConfig
+) -> list[Example]:
+    """`cfg.validation_examples` held-out examples of the validation split, the same for
+    every variant of a world whatever it trains on: stage 1's clean captions of validation
+    images; stage 2's questions of every world task but the held-out one, in turn, phrased as
+    training phrases them (diverse prompts), so its loss measures what training learned."""
+    n = cfg.validation_examples
+    if stage == "stage1":
+        return [
+            Example(i, "image", CAPTION_PROMPT, scene.caption(), "Caption", "caption")
+            for i, scene in enumerate(images.scenes[:n])
+        ]
+    prompts = PromptConfig(held_out_task=cfg.prompts.held_out_task)
+    items = {"image": images.scenes, "video": videos.clips, "text": [None] * n}
+    pools = [
+        task_examples(name, items[task.media], prompts, f"validation-{cfg.seed}")
+        for name, task in TASKS.items()
+        if name != cfg.prompts.held_out_task
+    ]
+    rounds = max(map(len, pools), default=0)
+    turns = [pool[r] for r in range(rounds) for pool in pools if r < len(pool)]
+    return turns[:n]
+
+
+def sample_seed(cfg: DataConfig, seed: int) -> str:
+    """What a training run's examples are drawn with: the world's seed and the run's own, so
+    each seed of a variant trains on its own sample of the world (paired seeds of two
+    variants on the same one)."""
+    return f"{cfg.seed}.{seed}"

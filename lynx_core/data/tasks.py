@@ -13,9 +13,19 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from lynx_core.config import TaskRole
 from lynx_core.data.examples import Example, Media
 from lynx_core.data.prompts import Prompt
-from lynx_core.data.toyworld import COLORS, NUMBERS, SHAPES, WORDS, Clip, Scene
+from lynx_core.data.toyworld import (
+    COLORS,
+    HEAD_SHAPES,
+    NUMBERS,
+    SHAPES,
+    WORDS,
+    Clip,
+    Scene,
+    plural,
+)
 
 NUMBER_ALIASES = {"one": "1", "two": "2", "three": "3"}
 
@@ -37,6 +47,7 @@ class Task:
     category: str  # Open-VQA class
     paraphrases: tuple[str, ...]  # first = the single template; last two held out
     fact: FactFn
+    role: TaskRole = "vqa"  # what kind of training data it is (the findings' task roles)
 
     def example(self, media: int, item, prompt: Prompt, rng: random.Random) -> Example | None:
         fact = self.fact(item, rng)
@@ -71,7 +82,7 @@ def _count(scene: Scene, rng) -> Fact:
 
 
 def _shape(scene: Scene, rng) -> Fact:
-    return Fact(scene.shape, f"the shapes are {scene.shape}s")
+    return Fact(scene.shape, f"the shapes are {plural(scene.shape)}")
 
 
 def _ocr(scene: Scene, rng) -> Fact | None:
@@ -132,8 +143,12 @@ _TEXT_FAMILIES = (  # text-only instructions: (phrasings of the request, answer,
     ),
     (
         ("what is the plural of {x} ?", "give the plural of {x} ."),
-        lambda i: (SHAPES[i], f"{SHAPES[i]}s", f"the plural of {SHAPES[i]} is {SHAPES[i]}s"),
-        3,
+        lambda i: (
+            HEAD_SHAPES[i],
+            plural(HEAD_SHAPES[i]),
+            f"the plural of {HEAD_SHAPES[i]} is {plural(HEAD_SHAPES[i])}",
+        ),
+        len(HEAD_SHAPES),
     ),
     (
         ("repeat the word {x} .", "spell {x} .", "write the word {x} ."),
@@ -176,6 +191,7 @@ TASKS: dict[str, Task] = {
                 "say what the picture contains .",
             ),
             _caption,
+            "captioning",
         ),
         Task(
             "color",
@@ -396,6 +412,7 @@ TASKS: dict[str, Task] = {
                 "question : {q}",
             ),
             _text,
+            "text_instruction",
         ),
     )
 }

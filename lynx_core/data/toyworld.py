@@ -4,12 +4,20 @@
   names a place, and on half of them a sign with a short word in a small font. The words come
   in look-alike pairs (stop/shop, cake/cafe, …), so at low input resolution they blur together:
   resolution can matter for OCR.
+- A long tail: besides the common colours, shapes and words, rare ones (purple, diamond,
+  fish, …). Training data draws them at their natural rate (each about one scene in 500: a
+  few of 512 clean captions, ten times more of 5,120 noisy ones); the open world that the
+  frozen bases were pretrained on and that evaluation asks about holds them often. So a
+  larger caption set *can* teach what a small one never shows: data quantity can matter.
 - Videos (`Clip`): T frames of a shape moving one way, standing still, or two shapes appearing
   one after the other. A clip and its time-reversal show the same frames with opposite answers,
   so direction and order questions cannot be answered from any single frame.
 - Captions of two qualities: clean (fluent, everything in the image, nothing else) and noisy
   (web-like: another image's caption, truncated, or keyword soup with filler words).
 - Plain world text (for the toy "LLaMA") and text-only instructions (for the toy "Vicuna").
+- Splits by value: every scene and clip belongs to one of train, validation or test by a hash
+  of what it shows (`split_of`), and each stream draws from one split (`STREAMS`), so no
+  evaluation image or clip is ever shown, or described, to any training stage.
 
 Same seed and stream name, same world. Nothing here knows about prompts or tasks
 (`lynx_core.data.tasks`) or files (`lynx_core.data.worldset`).
@@ -17,6 +25,7 @@ Same seed and stream name, same world. Nothing here knows about prompts or tasks
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Iterable
@@ -28,19 +37,100 @@ from PIL import Image, ImageDraw, ImageFont
 
 RENDER_SIZE = 64
 FRAMES = 4
-COLORS = {
+HEAD_COLORS = {
     "red": (220, 40, 40),
     "green": (30, 150, 50),
     "blue": (40, 80, 220),
     "yellow": (225, 190, 20),
 }
-SHAPES = ("circle", "square", "triangle")
+TAIL_COLORS = {
+    "purple": (140, 60, 190),
+    "orange": (245, 140, 20),
+    "pink": (240, 120, 190),
+    "brown": (125, 80, 40),
+    "cyan": (20, 190, 210),
+}
+COLORS = {**HEAD_COLORS, **TAIL_COLORS}
+HEAD_SHAPES = ("circle", "square", "triangle")
+TAIL_SHAPES = ("diamond", "cross", "ring")
+SHAPES = (*HEAD_SHAPES, *TAIL_SHAPES)
 NUMBERS = ("one", "two", "three")
 COLUMNS = ("left", "middle", "right")
 PLACES = ("beach", "forest", "street", "snow")
-WORDS = ("stop", "shop", "cake", "cafe", "bank", "band", "milk", "mild")
+HEAD_WORDS = ("stop", "shop", "cake", "cafe", "bank", "band", "milk", "mild")
+TAIL_WORDS = ("fish", "dish", "rain", "ruin", "park", "pork", "lamp", "lamb")
+WORDS = (*HEAD_WORDS, *TAIL_WORDS)  # look-alike pairs side by side: word i and i ^ 1
 DIRECTIONS = ("left", "right", "up", "down")
 FILLER = ("photo", "image", "stock", "free", "download", "best", "hd", "picture", "new")
+
+
+@dataclass(frozen=True)
+class Tail:
+    """How often a scene's colour, shape and sign word come from the rare values (uniformly
+    among them) instead of the common ones."""
+
+    color: float
+    shape: float
+    word: float
+
+
+NATURAL = Tail(
+    color=0.01, shape=0.006, word=0.016
+)  # each rare value ~0.2% of scenes (words of signs)
+OPEN = Tail(color=0.25, shape=0.25, word=0.25)  # the open world: rare values are everywhere
+
+Split = Literal["train", "validation", "test"]
+SPLIT_SHARES: tuple[tuple[Split, float], ...] = (("test", 0.2), ("validation", 0.1), ("train", 0.7))
+
+
+@dataclass(frozen=True)
+class Population:
+    """What a stream draws: scenes and clips of one split, with its long tail's rates."""
+
+    split: Split
+    tail: Tail
+
+
+TRAINING = Population("train", NATURAL)  # what Lynx trains on: stage-1 captions, stage-2 tasks
+FOUNDATION = Population("train", OPEN)  # what the frozen bases were pretrained on
+VALIDATION = Population("validation", OPEN)  # held out from training, apart from the test
+EVALUATION = Population("test", OPEN)  # the held-out benchmarks
+
+# every named stream of the world and its population: a stream outside this list is an error
+STREAMS: dict[str, Population] = {
+    "captions": TRAINING,
+    "tasks": TRAINING,
+    "clip": FOUNDATION,
+    "text": FOUNDATION,
+    "instruct": FOUNDATION,
+    "validation": VALIDATION,
+    "eval": EVALUATION,
+    "mme": EVALUATION,
+}
+
+
+def split_of(content: tuple) -> Split:
+    """The split a scene or clip belongs to, by a hash of what it shows: fixed for all seeds,
+    so the same picture is never in two splits."""
+    digest = hashlib.sha256(repr(content).encode()).digest()
+    share = int.from_bytes(digest[:8], "big") / 2**64
+    for split, upper in _split_bounds():
+        if share < upper:
+            return split
+    return "train"
+
+
+def _split_bounds() -> list[tuple[Split, float]]:
+    bounds, total = [], 0.0
+    for split, share in SPLIT_SHARES:
+        total += share
+        bounds.append((split, total))
+    return bounds
+
+
+def plural(noun: str) -> str:
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
 
 _SLOT_X, _SLOT_Y, _RADIUS = (11, 32, 53), (11, 30), 7  # 2 rows × 3 columns above the sign strip
 _SIGN_Y = 42
@@ -66,8 +156,22 @@ class Scene:
         """Where a single shape stands (left/middle/right); meaningful when count == 1."""
         return COLUMNS[self.slots[0] % 3]
 
+    @property
+    def content(self) -> tuple:
+        """What the image shows, as its caption names it: how many shapes of which colour
+        and kind, where (the sign's word, the shapes' slots and the sign's jitter aside):
+        its identity across splits, so no test image shares even the objects its
+        description names with a training one."""
+        return ("scene", self.color, self.shape, self.count, self.place)
+
     def noun(self) -> str:
-        return self.shape + ("s" if self.count > 1 else "")
+        return plural(self.shape) if self.count > 1 else self.shape
+
+    def mentions(self) -> tuple[str, ...]:
+        """The words that name what the image shows (CHAIR's objects and attributes): its
+        count, colour, shape, place and, on a sign, the word."""
+        shown = (NUMBERS[self.count - 1], self.color, self.shape, plural(self.shape), self.place)
+        return (*shown, "sign", self.word) if self.word else shown
 
     def caption(self) -> str:
         """Clean caption: fluent and complete, nothing that is not in the image."""
@@ -84,6 +188,11 @@ class Clip:
     colors: tuple[str, ...]  # one colour, or (first, second) for `order`
     direction: str | None = None  # move only
     start: tuple[int, int] = (32, 32)  # centre of the (first) shape
+
+    @property
+    def content(self) -> tuple:
+        """What the clip shows as its caption says it (where it starts aside)."""
+        return ("clip", self.kind, self.shape, self.colors, self.direction)
 
     def caption(self) -> str:
         if self.kind == "order":
@@ -103,16 +212,29 @@ class Clip:
         return self
 
 
-def sample_scene(rng: random.Random) -> Scene:
-    word = rng.choice(WORDS) if rng.random() < 0.5 else None
+def _draw_scene(rng: random.Random, tail: Tail) -> Scene:
+    signed = rng.random() < 0.5
+    word = _pick(rng, HEAD_WORDS, TAIL_WORDS, tail.word) if signed else None
     return Scene(
-        color=rng.choice(list(COLORS)),
-        shape=rng.choice(SHAPES),
+        color=_pick(rng, tuple(HEAD_COLORS), tuple(TAIL_COLORS), tail.color),
+        shape=_pick(rng, HEAD_SHAPES, TAIL_SHAPES, tail.shape),
         slots=tuple(sorted(rng.sample(range(6), rng.randint(1, 3)))),
         place=rng.choice(PLACES),
         word=word,
         sign_x=rng.randint(4, 30) if word else 0,
     )
+
+
+def _pick(rng: random.Random, head: tuple[str, ...], tail: tuple[str, ...], rate: float) -> str:
+    return rng.choice(tail if rng.random() < rate else head)
+
+
+def sample_scene(rng: random.Random, population: Population = TRAINING) -> Scene:
+    """A scene of `population`: its long tail's rates, and only pictures of its split."""
+    while True:
+        scene = _draw_scene(rng, population.tail)
+        if split_of(scene.content) == population.split:
+            return scene
 
 
 _STEP = 12  # pixels a moving shape travels per frame
@@ -125,12 +247,20 @@ def _moved(start: tuple[int, int], direction: str | None, frames: int) -> tuple[
     return start[0] + dx * _STEP * frames, start[1] + dy * _STEP * frames
 
 
-def sample_clip(rng: random.Random) -> Clip:
+def sample_clip(rng: random.Random, population: Population = TRAINING) -> Clip:
+    """A clip of `population`'s split (clips show common shapes and colours only)."""
+    while True:
+        clip = _draw_clip(rng)
+        if split_of(clip.content) == population.split:
+            return clip
+
+
+def _draw_clip(rng: random.Random) -> Clip:
     kind = rng.choice(("move", "move", "still", "order"))
-    shape = rng.choice(SHAPES)
+    shape = rng.choice(HEAD_SHAPES)
     if kind == "order":
-        return Clip("order", shape, tuple(rng.sample(list(COLORS), 2)), None, (32, 32))
-    color = (rng.choice(list(COLORS)),)
+        return Clip("order", shape, tuple(rng.sample(list(HEAD_COLORS), 2)), None, (32, 32))
+    color = (rng.choice(list(HEAD_COLORS)),)
     if kind == "still":
         return Clip("still", shape, color, None, (rng.randint(14, 50), rng.randint(14, 50)))
     direction = rng.choice(DIRECTIONS)
@@ -153,13 +283,32 @@ def _font() -> ImageFont.ImageFont:
     return ImageFont.load_default(size=9)  # Pillow's bundled font: same pixels everywhere
 
 
+def _box(x: int, y: int, r: int) -> tuple[int, int, int, int]:
+    return x - r, y - r, x + r, y + r
+
+
+def _draw_cross(draw: ImageDraw.ImageDraw, x: int, y: int, r: int, fill) -> None:
+    arm = max(r // 3, 1)
+    draw.rectangle((x - r, y - arm, x + r, y + arm), fill=fill)
+    draw.rectangle((x - arm, y - r, x + arm, y + r), fill=fill)
+
+
+SHAPE_DRAWERS = {  # shape → how it is drawn at centre (x, y) with radius r
+    "circle": lambda d, x, y, r, fill: d.ellipse(_box(x, y, r), fill=fill),
+    "square": lambda d, x, y, r, fill: d.rectangle(_box(x, y, r), fill=fill),
+    "triangle": lambda d, x, y, r, fill: d.polygon(
+        [(x, y - r), (x - r, y + r), (x + r, y + r)], fill=fill
+    ),
+    "diamond": lambda d, x, y, r, fill: d.polygon(
+        [(x, y - r), (x + r, y), (x, y + r), (x - r, y)], fill=fill
+    ),
+    "cross": _draw_cross,
+    "ring": lambda d, x, y, r, fill: d.ellipse(_box(x, y, r), outline=fill, width=3),
+}
+
+
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, x: int, y: int, r: int, fill) -> None:
-    if shape == "circle":
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
-    elif shape == "square":
-        draw.rectangle((x - r, y - r, x + r, y + r), fill=fill)
-    else:
-        draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=fill)
+    SHAPE_DRAWERS[shape](draw, x, y, r, fill)
 
 
 def _background(place: str | None) -> Image.Image:
@@ -227,28 +376,38 @@ def noisy_caption(scene: Scene, rng: random.Random) -> str:
     return " ".join(soup)
 
 
-def sample_scenes(seed: int, n: int, stream: str) -> list[Scene]:
-    """`stream` names an independent sequence, so e.g. eval images never repeat train ones."""
+def sample_scenes(seed: int | str, n: int, stream: str) -> list[Scene]:
+    """`n` scenes of a named stream (`STREAMS`: e.g. 'captions', 'eval'): its own sequence,
+    of its population's split, so e.g. eval images never repeat training ones."""
     rng = random.Random(f"scenes-{stream}-{seed}")
-    return [sample_scene(rng) for _ in range(n)]
+    return [sample_scene(rng, population(stream)) for _ in range(n)]
 
 
-def sample_clips(seed: int, n: int, stream: str) -> list[Clip]:
+def sample_clips(seed: int | str, n: int, stream: str) -> list[Clip]:
     rng = random.Random(f"clips-{stream}-{seed}")
-    return [sample_clip(rng) for _ in range(n)]
+    return [sample_clip(rng, population(stream)) for _ in range(n)]
 
 
-def captions(scenes: Iterable[Scene], quality: Literal["clean", "noisy"], seed: int) -> list[str]:
+def population(stream: str) -> Population:
+    if stream not in STREAMS:
+        raise ValueError(f"unknown world stream {stream!r}; streams: {', '.join(STREAMS)}")
+    return STREAMS[stream]
+
+
+def captions(
+    scenes: Iterable[Scene], quality: Literal["clean", "noisy"], seed: int | str
+) -> list[str]:
     rng = random.Random(f"noise-{seed}")
     return [s.caption() if quality == "clean" else noisy_caption(s, rng) for s in scenes]
 
 
 def world_text(seed: int, n: int) -> list[str]:
-    """Plain sentences about the world, no dialogue: what the toy 'LLaMA' is pretrained on."""
+    """Plain sentences about the world, no dialogue: what the toy 'LLaMA' is pretrained on
+    (the open world's training split: every rare word, never a test picture's caption)."""
     rng = random.Random(f"text-{seed}")
     lines = []
     for _ in range(n):
-        scene = sample_scene(rng)
+        scene = sample_scene(rng, STREAMS["text"])
         extra = rng.choice(
             (
                 f"the {scene.noun()} are {scene.color}" if scene.count > 1 else "",

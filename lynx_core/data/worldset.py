@@ -8,8 +8,10 @@ concurrent trials never write half a part (`write_dir` renames a finished folder
 - the evaluation suite is written in the formats real benchmarks ship in, and read back
   through `lynx_core.data.formats`, so the toy world exercises the real readers: Open-VQA
   image/video jsonl files (videos as folders of frames), an MME release folder (two yes/no
-  questions per image), and an OwlEval-style questions file; beside them each evaluation
-  image's clean caption, so the bare LLM can be asked the same questions in words.
+  questions per image), an OwlEval-style questions file and POPE-form probes about present
+  and absent objects; beside them each evaluation image's clean caption and the words that
+  name what it shows, so the bare LLM can be asked the same questions in words and answers
+  can be checked for things the image does not show.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import json
 import random
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +38,12 @@ from lynx_core.data.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.prompts import MME_SUFFIX, held_out_prompt
 from lynx_core.data.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
-WORLD_VERSION = 5  # bump whenever rendering or tasks change, so no stale cache is reused
+WORLD_VERSION = 6  # bump whenever rendering or tasks change, so no stale cache is reused
 OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"
 DESCRIPTIONS = "openvqa/image_descriptions.jsonl"  # each image in words, for the bare LLM
 MME_DIR, OWL_QUESTIONS, OWL_IMAGES = "mme", "owleval/questions.jsonl", "owleval/images"
+POPE_DIR = "pope"  # POPE-form probes, one file per way of drawing absent objects
+POPE_OBJECTS = (*tw.SHAPES, "sign")  # what a probe asks about
 OWL_PROMPTS = (
     "describe the image in detail .",
     "write a story about the image .",
@@ -84,7 +89,7 @@ def _render_all(items, render, what: str) -> np.ndarray:
     return np.stack([render(i) for i in tqdm(items, desc=f"render {what}", leave=False)])
 
 
-def image_set(root: Path, seed: int, n: int, stream: str) -> ImageSet:
+def image_set(root: Path, seed: int | str, n: int, stream: str) -> ImageSet:
     """`n` rendered scenes of stream `stream` (e.g. 'captions', 'tasks')."""
     size = tw.RENDER_SIZE
 
@@ -101,7 +106,7 @@ def image_set(root: Path, seed: int, n: int, stream: str) -> ImageSet:
     )
 
 
-def video_set(root: Path, seed: int, n: int, stream: str) -> VideoSet:
+def video_set(root: Path, seed: int | str, n: int, stream: str) -> VideoSet:
     shape = (tw.FRAMES, tw.RENDER_SIZE, tw.RENDER_SIZE, 3)
     if n == 0:
         return VideoSet(np.zeros((0, *shape), np.uint8), [])
@@ -189,10 +194,11 @@ def _mme_pairs(scene: tw.Scene, subtask: str, rng: random.Random) -> list[tuple[
 def _write_mme(out: Path, seed: int, per_subtask: int) -> None:
     rng = random.Random(f"mme-{seed}")
     scene_rng = random.Random(f"scenes-mme-{seed}")
+    population = tw.STREAMS["mme"]
     for subtask in MME_SUBTASKS:
         written = 0
         while written < per_subtask:
-            scene = tw.sample_scene(scene_rng)
+            scene = tw.sample_scene(scene_rng, population)
             pairs = _mme_pairs(scene, subtask, rng)
             if pairs is None:
                 continue
@@ -208,8 +214,9 @@ def _write_mme(out: Path, seed: int, per_subtask: int) -> None:
 
 def suite_benchmarks(suite: Path) -> Benchmarks:
     """The benchmarks of a folder in the generated suite's layout (any part may be missing):
-    openvqa/image.jsonl and video.jsonl with their media under openvqa/, mme/, and
-    owleval/questions.jsonl with its images beside it."""
+    openvqa/image.jsonl and video.jsonl with their media under openvqa/, mme/,
+    owleval/questions.jsonl with its images beside it, and pope/ (POPE files asking about
+    openvqa/'s images)."""
     openvqa = suite / "openvqa"
 
     def part(relative: str, root: Path, folder: bool = False) -> Benchmark | None:
@@ -223,41 +230,68 @@ def suite_benchmarks(suite: Path) -> Benchmarks:
         openvqa_video=part(OPENVQA_VIDEO, openvqa),
         mme=part(MME_DIR, suite / MME_DIR, folder=True),
         owleval=part(OWL_QUESTIONS, (suite / OWL_QUESTIONS).parent),
+        pope=part(POPE_DIR, openvqa, folder=True),
         descriptions=descriptions if descriptions.is_file() else None,
     )
 
 
-def eval_suite(root: Path, cfg: DataConfig) -> Path:
-    """The held-out evaluation files (Open-VQA, MME, OwlEval forms); returns their folder.
+def validation_suite(root: Path, cfg: DataConfig) -> Path:
+    """Open-VQA image questions about `cfg.validation_images` images of the validation split
+    (apart from training and from the test): what a sweep's tuning chooses by, before any
+    test question is read; returns their folder."""
 
-    Questions use only held-out paraphrases, and images and videos come from their own
-    streams, so no evaluation item was ever trained on.
+    def build(out: Path) -> None:
+        rng = random.Random(f"validation-{cfg.seed}")
+        scenes = tw.sample_scenes(f"questions-{cfg.seed}", cfg.validation_images, "validation")
+        for i, scene in enumerate(scenes):
+            _save_png(tw.render(scene), out / "openvqa" / _media_path("image", i))
+        tasks = [t for t in IMAGE_TASKS if t != "caption"]
+        _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
+
+    return _cached(root, "validation", {"seed": cfg.seed, "images": cfg.validation_images}, build)
+
+
+def eval_suite(root: Path, cfg: DataConfig) -> Path:
+    """The held-out evaluation files (Open-VQA, MME, OwlEval and POPE forms); returns their
+    folder.
+
+    Questions use only held-out paraphrases, and every image and clip is of the test split's
+    own pictures (`toyworld.split_of`), so no evaluation item was ever trained on.
     """
+    stream = "eval"
     params = {
         "seed": cfg.seed,
         "images": cfg.eval_images,
         "videos": cfg.eval_videos,
         "mme": cfg.eval_mme_images,
+        "pope": cfg.eval_pope_images,
     }
 
     def build(out: Path) -> None:
-        rng = random.Random(f"eval-{cfg.seed}")
-        scenes = tw.sample_scenes(cfg.seed, cfg.eval_images, "eval")
+        rng = random.Random(f"{stream}-{cfg.seed}")
+        scenes = tw.sample_scenes(cfg.seed, cfg.eval_images, stream)
         for i, scene in enumerate(tqdm(scenes, desc="eval images", leave=False)):
             _save_png(tw.render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
         _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
         described = [
-            {"image": _media_path("image", i), "description": s.caption()}
+            {
+                "image": _media_path("image", i),
+                "description": s.caption(),
+                "mentions": list(s.mentions()),
+            }
             for i, s in enumerate(scenes)
         ]
         _write_jsonl(out / DESCRIPTIONS, described)
-        clips = tw.sample_clips(cfg.seed, cfg.eval_videos, "eval")
+        clips = tw.sample_clips(cfg.seed, cfg.eval_videos, stream)
         for i, clip in enumerate(clips):
             for t, frame in enumerate(tw.render_clip(clip)):
                 _save_png(frame, out / "openvqa" / _media_path("video", i) / f"{t}.png")
         _write_jsonl(out / OPENVQA_VIDEO, _openvqa_rows(clips, VIDEO_TASKS, "video", rng))
         _write_mme(out / MME_DIR, cfg.seed, cfg.eval_mme_images)
+        _write_pope(
+            out / POPE_DIR, scenes[: cfg.eval_pope_images], random.Random(f"pope-{cfg.seed}")
+        )
         owl_images = range(min(10, len(scenes)))
         (out / OWL_IMAGES).mkdir(parents=True, exist_ok=True)
         for i in owl_images:  # OwlEval ships its images beside its question file
@@ -276,6 +310,37 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         _write_jsonl(out / OWL_QUESTIONS, owl)
 
     return _cached(root, "eval", params, build)
+
+
+def _present_objects(scene: tw.Scene) -> list[str]:
+    return [scene.shape, *(["sign"] if scene.word else [])]
+
+
+def _write_pope(out: Path, scenes: list[tw.Scene], rng: random.Random) -> None:
+    """POPE's two ways of drawing absent objects: at random, and the most frequent objects
+    of the set ('popular', the harder); per image, as many absent as present probes."""
+    frequency = Counter(o for scene in scenes for o in _present_objects(scene))
+    popular = sorted(POPE_OBJECTS, key=lambda o: (-frequency[o], POPE_OBJECTS.index(o)))
+    settings = {
+        "random": lambda absent, k: rng.sample(absent, k),
+        "popular": lambda absent, k: [o for o in popular if o in absent][:k],
+    }
+    for setting, draw in settings.items():
+        rows = []
+        for i, scene in enumerate(scenes):
+            present = _present_objects(scene)
+            absent = [o for o in POPE_OBJECTS if o not in present]
+            probes = [(o, "yes") for o in present] + [(o, "no") for o in draw(absent, len(present))]
+            for thing, label in probes:
+                rows.append(
+                    {
+                        "question_id": len(rows),
+                        "image": _media_path("image", i),
+                        "text": f"is there a {thing} in the image ?",
+                        "label": label,
+                    }
+                )
+        _write_jsonl(out / f"{setting}.jsonl", rows)
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -15,11 +15,16 @@ IGNORE_INDEX = -100
 
 
 class PrefixProjector(nn.Module):
-    """(B, N, media_dim) visual tokens → (B, N, llm_dim) prefix embeddings.
+    """(B, N, media_dim) visual tokens → (B, N, llm_dim) prefix embeddings, each with the
+    root-mean-square of the LLM's word embeddings.
 
-    Initialised so that its outputs have the scale of the LLM's word embeddings: a prefix many
-    times larger dominates the residual stream at its positions, so the frozen layers cannot
-    turn it into the features that later tokens read, and prefix-tuning stalls.
+    A prefix many times larger than a word dominates the residual stream at its positions, so
+    the frozen layers cannot turn it into the features that later tokens read, and
+    prefix-tuning stalls. Initialising the projection small is not enough: AdamW moves every
+    weight by about the learning rate each step whatever its scale, and at toy scale the
+    prefix grew to 34 times a word's norm within 300 steps, its colour and shape unread by
+    the LLM though linearly decodable from the visual tokens. So the scale is held, and the
+    projection learns directions only.
     """
 
     def __init__(self, media_dim: int, llm_dim: int, embedding_std: float = 0.02):
@@ -27,9 +32,12 @@ class PrefixProjector(nn.Module):
         self.proj = nn.Linear(media_dim, llm_dim)
         nn.init.normal_(self.proj.weight, std=embedding_std / media_dim**0.5)
         nn.init.zeros_(self.proj.bias)
+        self.scale = embedding_std  # a word embedding's RMS per dimension
 
     def forward(self, media: torch.Tensor) -> torch.Tensor:
-        return self.proj(media)
+        projected = self.proj(media)  # (B, N, llm_dim)
+        rms = projected.pow(2).mean(dim=-1, keepdim=True).add(1e-12).sqrt()
+        return projected * (self.scale / rms)
 
 
 def insert_prefix(

@@ -83,7 +83,7 @@ def train_toy_llm(
 
         history += _phase("bases", cfg, text_loss, list(llm.parameters()), out, on_log)
     if "instruct" in phases:
-        corpus = instruct_corpus(cfg.data.seed, INSTRUCT_SCENES)
+        corpus = instruct_corpus(cfg.data.seed, INSTRUCT_SCENES, cfg.data.prompts.held_out_task)
         batch_size = cfg.train.instruct.batch_size
 
         def dialogue_loss(step: int) -> torch.Tensor:

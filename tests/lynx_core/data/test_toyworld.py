@@ -11,7 +11,7 @@ import pytest
 from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data import toyworld as tw
 from lynx_core.data.batches import to_pixels
-from lynx_core.data.prompts import HELD_OUT, LENGTH_INSTRUCTIONS
+from lynx_core.data.prompts import HELD_OUT, LENGTH_INSTRUCTIONS, held_out_instructions
 from lynx_core.data.stage_data import instruct_corpus, stage2_pools, task_examples, vocabulary
 from lynx_core.data.tasks import TASKS
 from lynx_core.data.worldset import image_set, video_set
@@ -49,7 +49,7 @@ def test_direction_and_order_cannot_be_read_from_any_single_frame():
 
 
 def test_noisy_captions_often_miss_what_the_image_shows():
-    scenes = tw.sample_scenes(0, 300, "test")
+    scenes = tw.sample_scenes(0, 300, "captions")
     clean = tw.captions(scenes, "clean", 0)
     noisy = tw.captions(scenes, "noisy", 0)
     aligned = [s.color in c.split() and s.shape in c for s, c in zip(scenes, noisy, strict=True)]
@@ -59,7 +59,7 @@ def test_noisy_captions_often_miss_what_the_image_shows():
 
 
 def test_single_prompts_use_one_template_and_diverse_ones_many_but_never_held_out_ones():
-    scenes = tw.sample_scenes(0, 400, "test")
+    scenes = tw.sample_scenes(0, 400, "captions")
     for mode, expected in (("single", 1), ("diverse", 10)):
         examples = task_examples("count", scenes, PromptConfig(mode=mode), 0)
         hints = [f" {i}" for kind in LENGTH_INSTRUCTIONS.values() for i in kind]
@@ -70,7 +70,7 @@ def test_single_prompts_use_one_template_and_diverse_ones_many_but_never_held_ou
         assert len(questions) == expected, (mode, questions)
     diverse = task_examples("count", scenes, PromptConfig(), 0)
     held = TASKS["count"].paraphrases[-HELD_OUT:]
-    held_hints = [kind[-1] for kind in LENGTH_INSTRUCTIONS.values()]
+    held_hints = [h for length in ("short", "long") for h in held_out_instructions(length)]
     assert not any(e.prompt.startswith(h) for e in diverse for h in held)
     assert not any(h in e.prompt for e in diverse for h in held_hints)
     long = [e for e in diverse if e.instruction == "long"]
@@ -112,7 +112,7 @@ def test_vocabulary_covers_every_prompt_answer_and_caption():
     words = set(vocabulary())
     rng = random.Random(5)
     texts = []
-    for scene in tw.sample_scenes(1, 50, "test"):
+    for scene in tw.sample_scenes(1, 50, "captions"):
         texts += [scene.caption(), *tw.captions([scene], "noisy", 1)]
         texts += [
             e.prompt + " " + e.answer for e in task_examples("exist", [scene], PromptConfig(), 1)

@@ -62,3 +62,16 @@ def test_media_slot_matches_beams_and_cached_decoding():
     assert visible.shape == (6, 5) and visible[3].tolist() == [False, False, True, True, True]
     _, step = slot.for_hidden(torch.zeros(6, 1, 16))  # one cached decoding step
     assert step.all()
+
+
+def test_the_prefix_keeps_a_words_scale_however_large_its_projection_grows():
+    """AdamW grows a small projection's weights by about its learning rate a step: the prefix
+    must stay at the scale of the LLM's word embeddings, or the frozen LLM cannot read it."""
+    from lynx_core.model.prefix import PrefixProjector
+
+    projector = PrefixProjector(media_dim=16, llm_dim=32, embedding_std=0.03)
+    media = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        projector.proj.weight.mul_(100.0)
+    rms = projector(media).pow(2).mean(dim=-1).sqrt()
+    torch.testing.assert_close(rms, torch.full_like(rms, 0.03))

@@ -1,0 +1,156 @@
+"""Each variant changes only what its claim is about, and the world can answer either way:
+the confounds issue 27 found, each shown gone."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lynx_core.config import DataConfig, PromptConfig
+from lynx_core.data import toyworld as tw
+from lynx_core.data.prompts import held_out_instructions
+from lynx_core.data.stage_data import instruct_corpus, stage2_pools
+from lynx_core.data.tasks import TASKS
+from lynx_core.data.worldset import DESCRIPTIONS, image_set, video_set
+from lynx_core.evaluate.following import length_instructed
+from lynx_core.evaluate.rule_judge import RuleJudge, normalise
+
+SMALL = DataConfig(
+    train_images=256, train_videos=96, text_examples=128, eval_images=96, eval_videos=64,
+    eval_mme_images=8, eval_pope_images=16,
+)  # fmt: skip
+
+
+def _pools(tmp_path: Path, mode: str):
+    data = SMALL.model_copy(update={"prompts": PromptConfig(mode=mode)})
+    images = image_set(tmp_path, "0.0", data.train_images, "tasks")
+    videos = video_set(tmp_path, "0.0", data.train_videos, "tasks")
+    return [e for pool in stage2_pools(images, videos, data, "0.0").values() for e in pool]
+
+
+def test_single_prompts_change_only_the_wording(tmp_path):
+    """One template per task and one wording per length, with the same length instructions
+    at the same rate on the same examples, and so the same answers."""
+    single, diverse = _pools(tmp_path, "single"), _pools(tmp_path, "diverse")
+    assert len(single) == len(diverse)
+    assert [e.instruction for e in single] == [e.instruction for e in diverse]
+    assert [e.answer for e in single] == [e.answer for e in diverse]
+    long = [e for e in single if e.instruction == "long"]
+    assert len(long) > 0.1 * len(single)  # length instructions are trained in single mode too
+    lengths = Counter(len(e.answer.split()) for e in single)
+    assert lengths == Counter(len(e.answer.split()) for e in diverse)
+    wordings = {e.prompt.split(" ? ")[-1] for e in single if e.instruction and " ? " in e.prompt}
+    assert len(wordings) == 2  # one per length
+    assert len({e.prompt for e in diverse}) > 2 * len({e.prompt for e in single})
+
+
+def _scene_contents(scenes) -> set:
+    return {s.content for s in scenes}
+
+
+def test_no_evaluation_picture_is_trained_on_by_value(tmp_path):
+    """No stage (the toy LLaMA's text, the toy Vicuna's dialogues, the tower's CLIP images,
+    stage-1 captions at either size, stage-2 tasks, the validation split) sees a test
+    scene or clip, by what it shows: not even its description is a training caption."""
+    from lynx_core.data.worldset import eval_suite
+
+    suite = eval_suite(tmp_path / "world", SMALL)
+    described = [json.loads(line) for line in (suite / DESCRIPTIONS).read_text().splitlines()]
+    test = _scene_contents(tw.sample_scenes(SMALL.seed, SMALL.eval_images, "eval"))
+    test |= _scene_contents(tw.sample_scenes(f"mme-{SMALL.seed}", 64, "mme"))
+    clips = {c.content for c in tw.sample_clips(SMALL.seed, SMALL.eval_videos, "eval")}
+    assert {tw.split_of(content) for content in test} == {"test"}
+    trained = set()
+    for seed in range(4):  # every seed's own sample of the world
+        for stream, n in (("captions", 5120), ("tasks", 512)):
+            trained |= _scene_contents(tw.sample_scenes(f"{SMALL.seed}.{seed}", n, stream))
+    trained |= _scene_contents(tw.sample_scenes(SMALL.seed, 1024, "clip"))
+    trained |= _scene_contents(tw.sample_scenes(SMALL.seed, 200, "validation"))
+    assert not test & trained
+    trained_clips = {c.content for c in tw.sample_clips(f"{SMALL.seed}.0", 512, "tasks")}
+    assert not clips & trained_clips
+    corpus = instruct_corpus(SMALL.seed, 1024, "place")
+    said = {e.context.removesuffix(" .") for e in corpus}  # what the toy Vicuna read
+    said |= {line.split(" . the sign")[0].split(" . ")[0] for line in tw.world_text(0, 4096)}
+    eval_captions = {row["description"].split(" . ")[0] for row in described}
+    assert not {c.split(" . ")[0] for c in said} & eval_captions
+    assert "place" not in {e.task for e in corpus}  # nor the held-out task, by the toy Vicuna
+
+
+def test_the_evaluation_pixels_are_not_among_the_training_pixels(tmp_path):
+    train = image_set(tmp_path, "0.0", 5120, "captions").images.reshape(5120, -1)
+    evaluated = image_set(tmp_path, 0, 384, "eval").images.reshape(384, -1)
+    seen = {row.tobytes() for row in train}
+    assert not any(row.tobytes() in seen for row in evaluated)
+
+
+def test_the_long_tail_is_what_only_the_larger_caption_set_covers():
+    """Rare colours, shapes and words: a few in 512 clean captions, ten times as many in
+    5,120 noisy ones (with their noise); evaluation asks about them often."""
+    small = tw.sample_scenes("0.0", 512, "captions")
+    large = tw.sample_scenes("0.0", 5120, "captions")
+    noisy = tw.captions(large, "noisy", "0.0")
+    rare = set(tw.TAIL_COLORS) | set(tw.TAIL_SHAPES) | set(tw.TAIL_WORDS)
+
+    def named(scenes, texts):  # rare values a caption names correctly
+        return sum(
+            len(rare & set(text.split()) & {s.color, s.shape, s.word})
+            for s, text in zip(scenes, texts, strict=True)
+        )
+
+    clean_small = named(small, [s.caption() for s in small])
+    noisy_large = named(large, noisy)
+    assert clean_small <= 40 and noisy_large >= 4 * clean_small
+    evaluated = tw.sample_scenes(0, 384, "eval")
+    assert sum(s.color in tw.TAIL_COLORS for s in evaluated) > 0.15 * len(evaluated)
+
+
+def test_hedged_answers_are_wrong_and_answers_are_normalised_as_vqa_does():
+    questions = [("Color", [c]) for c in tw.COLORS] + [
+        ("Reasoning", ["yes"]),
+        ("Reasoning", ["no"]),
+    ]
+    questions += [("Counting", ["two", "2"]), ("Counting", ["one", "1"])]
+    judge = RuleJudge.of(questions)
+    assert judge("red", ["red"], "Color") and judge("the circles are red .", ["red"], "Color")
+    assert not judge("red blue", ["red"], "Color")  # two candidates of the kind: a hedge
+    assert not judge("yes no", ["yes"], "Reasoning")
+    assert judge("2", ["two"], "Counting") and judge("Two.", ["two"], "Counting")
+    assert normalise("The Two circles!") == "2 circles"
+    assert not judge("two or one", ["two"], "Counting")
+
+
+def test_compliance_questions_spread_over_images_and_kinds():
+    scenes = tw.sample_scenes(0, 60, "eval")
+    rng = random.Random(0)
+    examples = [
+        e
+        for i, scene in enumerate(scenes)
+        for task in ("color", "count", "shape", "exist")
+        for e in [TASKS[task].example(i, scene, _prompt(task, rng), rng)]
+        if e is not None
+    ]
+    asked, kinds = length_instructed(examples, 50)
+    first = asked[: len(asked) // 2]
+    assert len({e.media for e in first}) == 50  # one question per image
+    assert len({e.task for e in first}) == 4  # of every kind, not each image's first
+    held = {*held_out_instructions("short"), *held_out_instructions("long")}
+    assert {w for w in held if any(e.prompt.endswith(w) for e in asked)} == held
+
+
+def _prompt(task, rng):
+    from lynx_core.data.prompts import held_out_prompt
+
+    return held_out_prompt(TASKS[task].paraphrases, rng)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_each_seed_trains_on_its_own_sample_of_the_world(tmp_path, seed):
+    mine = image_set(tmp_path, f"0.{seed}", 64, "tasks").images
+    other = image_set(tmp_path, f"0.{seed + 1}", 64, "tasks").images
+    assert not np.array_equal(mine, other)
