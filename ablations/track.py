@@ -39,7 +39,7 @@ ROLE, SWEEP, VARIANT, KEY = "lynx_role", "lynx_sweep", "lynx_variant", "lynx_con
 GROUP, SEED = "lynx_group", "lynx_seed"  # the variant without its seed, and the seed
 PARENT = "mlflow.parentRunId"
 MAX_PARAM_CHARS = 6000
-CURVE = ("loss", "lr", "samples_per_s")  # per-step metrics, named <stage>/<field>
+CURVE = ("loss", "lr", "samples_per_s", "val_loss")  # per-step metrics, <stage>/<field>
 
 
 def stage_tags(chain: dict[Stage, str]) -> dict[str, str]:
@@ -103,11 +103,14 @@ class SweepTracker:
         self.client.log_text(run.info.run_id, self.spec.model_dump_json(indent=2), "sweep.json")
         return run.info.run_id
 
-    def variant_run(self, variant: Variant, chain: dict[Stage, str]) -> tuple[str, bool]:
-        """(run id, already finished) for a variant; creates the run with its params and its
-        stage keys (`chain`, from the sweep's plan) if new."""
+    def variant_run(
+        self, variant: Variant, chain: dict[Stage, str], role: str = "variant"
+    ) -> tuple[str, bool]:
+        """(run id, already finished) for a variant (or, `role` 'tuning', a tuning
+        candidate); creates the run with its params and its stage keys (`chain`, from the
+        sweep's plan) if new."""
         found = self._find(
-            f"tags.{ROLE} = 'variant' and tags.{VARIANT} = '{variant.name}' "
+            f"tags.{ROLE} = '{role}' and tags.{VARIANT} = '{variant.name}' "
             f"and tags.{KEY} = '{variant.key}' and tags.`{PARENT}` = '{self.parent_id}' "
             f"and tags.lynx_key_eval = '{chain['eval']}'"
         )
@@ -115,7 +118,7 @@ class SweepTracker:
             self.run_ids[variant.name] = found.info.run_id
             return found.info.run_id, found.info.status == "FINISHED"
         tags = {
-            ROLE: "variant",
+            ROLE: role,
             SWEEP: self.spec.experiment,
             VARIANT: variant.name,
             GROUP: variant.group,
@@ -174,6 +177,7 @@ class SweepTracker:
                 Metric(f"{stage}/{field}", float(r[field]), now, int(r["step"]))
                 for r in fresh[start : start + per_batch]
                 for field in CURVE
+                if field in r  # the held-out loss is measured at some logged steps only
             ]
             self.client.log_batch(self.run_ids[name], metrics=metrics)
             logged.update(int(r["step"]) for r in fresh[start : start + per_batch])
@@ -208,6 +212,15 @@ class SweepTracker:
         run_id = self.run_ids[name]
         self.client.log_batch(run_id, tags=[RunTag("lynx_error", error[-5000:])])
         self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+    def log_choices(self, tag: str, text: str, scores: dict[str, float]) -> None:
+        """The tuned variants' choices (a tag of the sweep's parent run) and each
+        candidate's validation score (its metrics)."""
+        self.client.set_tag(self.parent_id, tag, text)
+        now = get_current_time_millis()
+        metrics = [Metric(k, float(v), now, 0) for k, v in scores.items() if not math.isnan(v)]
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(self.parent_id, metrics=metrics[start : start + 1000])
 
     def close(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.parent_id, status)

@@ -177,6 +177,7 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
         OPENVQA_IMAGE,
         OPENVQA_VIDEO,
         OWL_QUESTIONS,
+        POPE_DIR,
         suite_benchmarks,
     )
 
@@ -186,13 +187,13 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
             return [Finding("eval.suite", f"{suite} is not a folder")]
         given = suite_benchmarks(suite)
         if not given.present():
-            parts = ", ".join((OPENVQA_IMAGE, OPENVQA_VIDEO, MME_DIR, OWL_QUESTIONS))
+            parts = ", ".join((OPENVQA_IMAGE, OPENVQA_VIDEO, MME_DIR, OWL_QUESTIONS, POPE_DIR))
             return [
                 Finding(
                     "eval.suite",
                     f"{suite} holds no benchmark: expected at least one of {parts} (the "
                     "generated suite's layout), or name released files as eval.openvqa_image, "
-                    "eval.openvqa_video, eval.mme, eval.owleval",
+                    "eval.openvqa_video, eval.mme, eval.owleval, eval.pope",
                 )
             ]
     readers: dict[str, Callable[[Benchmark], Any]] = {
@@ -200,6 +201,7 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
         "openvqa_video": lambda b: formats.load_openvqa(b.path, b.media_root),
         "mme": lambda b: formats.load_mme(b.path),
         "owleval": lambda b: formats.load_owleval(b.path, b.media_root),
+        "pope": lambda b: formats.load_pope(b.path, b.media_root),
     }
     found = []
     for name, benchmark in configured(cfg.eval, given).present().items():
@@ -208,7 +210,8 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
         if name == "mme" and not target.is_dir():
             found.append(Finding(field, f"{target} is not a folder (MME's release folder)"))
             continue
-        if name != "mme" and not _sane_file(target):
+        folder_allowed = name == "pope" and target.is_dir()  # POPE's files, or their folder
+        if name != "mme" and not folder_allowed and not _sane_file(target):
             found.append(
                 Finding(field, f"{target} is not a regular file under {MAX_BENCHMARK_BYTES:,} B")
             )

@@ -37,9 +37,17 @@ from lynx_core.data.stage_data import (
     FilePool,
     caption_examples,
     file_pools,
+    sample_seed,
     stage2_pools,
+    validation_examples,
 )
-from lynx_core.data.worldset import eval_suite, image_set, suite_benchmarks, video_set
+from lynx_core.data.worldset import (
+    eval_suite,
+    image_set,
+    suite_benchmarks,
+    validation_suite,
+    video_set,
+)
 from lynx_core.evaluate.suite import evaluate_suite
 from lynx_core.model.features import FeatureCache, cached_trunk
 from lynx_core.model.lynx import LynxModel, build_lynx
@@ -133,8 +141,9 @@ def _stage1_batches(
     cache: Path | None = None,
 ) -> Draws:
     """Stage 1: image–caption pairs, the generated world's (clean or noisy) and the user's
-    files, mixed by ratio; each batch is one source's. `report` gets the share of each
-    file's pairs its filters kept; `cache` keeps what is computed from a file once (its
+    files, mixed by ratio; each batch is one source's. `report` gets the pairs sampled from
+    (`stage1/pairs`, after the filters) and the share of each file's pairs its filters
+    kept; `cache` keeps what is computed from a file once (its
     shard indexes, what its filters keep)."""
     captions = cfg.data.captions
     pools: dict[str, Sequence[Example]] = {}
@@ -142,8 +151,9 @@ def _stage1_batches(
     key_of: dict[str, Callable[[int], str]] = {}  # each file's own sample keys
     ratios: dict[str, float] = {}
     if captions.world_ratio > 0:
-        images = image_set(world, cfg.data.seed, captions.images, "captions")
-        pools["world"] = caption_examples(images, cfg.data)
+        drawn = sample_seed(cfg.data, cfg.train.seed)
+        images = image_set(world, drawn, captions.images, "captions")
+        pools["world"] = caption_examples(images, cfg.data, drawn)
         if not pools["world"]:
             raise ValueError("data.captions: the quality filter dropped every caption")
         media_of["world"] = _world_media(images.images, cfg, features)
@@ -164,6 +174,7 @@ def _stage1_batches(
         key_of[name] = source.key
         ratios[name] = file.ratio
     weights = normalised(ratios, list(pools))
+    report["stage1/pairs"] = float(sum(len(pools[name]) for name in weights))
     mixture = Mixture(pools, weights, cfg.train.stage1.batch_size, cfg.train.seed)
     return Draws(mixture, media_of, key_of)
 
@@ -177,9 +188,10 @@ def _stage2_batches(
 ) -> Draws:
     """Stage 2: the task mixture (world tasks and the user's training files); each batch is
     one pool's images, videos or text. `cache` keeps each training file's index once."""
-    images = image_set(world, cfg.data.seed, cfg.data.train_images, "tasks")
-    videos = video_set(world, cfg.data.seed, cfg.data.train_videos, "tasks")
-    pools = stage2_pools(images, videos, cfg.data)
+    drawn = sample_seed(cfg.data, cfg.train.seed)  # each seed trains on its own sample
+    images = image_set(world, drawn, cfg.data.train_images, "tasks")
+    videos = video_set(world, drawn, cfg.data.train_videos, "tasks")
+    pools = stage2_pools(images, videos, cfg.data, drawn)
     kinds = {examples[0].kind for examples in pools.values()}
     arrays = {"image": images.images, "video": videos.videos}
     world_media: dict[str, MediaFn] = {"text": _no_media}  # one cache per kind, for all pools
@@ -234,6 +246,28 @@ def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> tor
 
 def _caption_file_pixels(source: CaptionFile, size: int, rows: list[int]) -> torch.Tensor:
     return torch.stack([to_pixels(source.image(r, at_least=size)[None], size)[0] for r in rows])
+
+
+def validation_batches(
+    stage: Stage, cfg: VariantConfig, world: Path, tokenizer, features: Features | None = None
+) -> list[dict[str, torch.Tensor]]:
+    """The model inputs of a stage's held-out validation examples (`stage_data`), batched by
+    kind of media at the stage's batch size, every rank all of them."""
+    data, batch_size = cfg.data, getattr(cfg.train, stage).batch_size
+    images = image_set(world, data.seed, data.validation_examples, "validation")
+    videos = video_set(world, data.seed, data.validation_examples // 4, "validation")
+    examples = validation_examples(stage, images, videos, data)
+    arrays = {"image": images.images, "video": videos.videos}
+    media = {k: _world_media(arrays[k], cfg, features) for k in arrays}
+    template = TEMPLATES[cfg.model.llm.prompt_template]
+    batches = []
+    for kind in ("image", "video", "text"):
+        mine = [e for e in examples if e.kind == kind]
+        for start in range(0, len(mine), batch_size):
+            chunk = mine[start : start + batch_size]
+            inputs = media[kind]([e.media for e in chunk]) if kind in media else {}
+            batches.append({**collate(chunk, tokenizer, template), **inputs})
+    return batches
 
 
 def feature_cache(model: LynxModel, cfg: VariantConfig, runtime: Runtime) -> Features | None:
@@ -350,6 +384,18 @@ def _train(
         with runtime.autocast():
             return scaled(optimization.forward(**runtime.to_device(batch)).loss, weight)
 
+    validate = None
+    if stage_cfg.validate_every:
+        held_out = validation_batches(stage, cfg, cache / "world", tokenizer, features)
+
+        @torch.no_grad()
+        def validate() -> float:
+            model.eval()
+            with runtime.autocast():
+                losses = [optimization.forward(**runtime.to_device(b)).loss for b in held_out]
+            model.train()
+            return float(torch.stack(losses).mean())
+
     history = train_stage(
         step_loss,
         optimization,
@@ -360,8 +406,10 @@ def _train(
         checkpoint=folders[stage] / CHECKPOINT,
         checkpoint_every=cfg.train.checkpoint_every,
         mean_over_ranks=partial(mean_over_ranks, ranks=ranks),
+        validate=validate,
     )
     metrics = {f"{stage}/final_loss": float(history[-1]["loss"])} if history else {}
+    metrics.update(learning_speed(stage, history))
     metrics.update(data_report)
     if stage == "stage1":
         metrics.update({f"params/{k}": v for k, v in model.parameter_counts().items()})
@@ -371,6 +419,19 @@ def _train(
     model.cpu().save_trainable(folders[stage] / WEIGHTS)
     metrics.update(_keep_best(model, folders[stage], stage))
     return StageOutput(metrics, history, tags)
+
+
+def learning_speed(stage: Stage, history: Sequence[Record]) -> dict[str, float]:
+    """How fast a stage learned, from its held-out loss curve: `<stage>/val_loss_area`, the
+    area under the curve per step from its first measurement to its last (trapezoids; the
+    mean validation loss over the run: lower learned faster) and `<stage>/final_val_loss`."""
+    points = [(int(r["step"]), float(r["val_loss"])) for r in history if "val_loss" in r]
+    if not points:
+        return {}
+    steps, losses = zip(*points, strict=True)
+    span = steps[-1] - steps[0]
+    area = float(np.trapezoid(losses, steps)) / span if span else losses[-1]
+    return {f"{stage}/val_loss_area": area, f"{stage}/final_val_loss": losses[-1]}
 
 
 def _keep_best(model: LynxModel, folder: Path, stage: Stage) -> dict[str, float]:
@@ -405,8 +466,7 @@ def _evaluate(
     model.load_trainable(folders["stage2"] / WEIGHTS)
     model.to(runtime.device)
     base_llm = partial(_base_llm, cfg, folders)
-    suite = cfg.eval.suite or eval_suite(cache / "world", cfg.data)
-    benchmarks = configured(cfg.eval, suite_benchmarks(suite))
+    benchmarks = evaluation_benchmarks(cfg, cache / "world")
     metrics, judge = evaluate_suite(
         model, tokenizer, cfg, benchmarks, cache, folders["eval"], runtime, base_llm, ranks
     )
@@ -414,6 +474,14 @@ def _evaluate(
     return StageOutput(
         metrics, tags={"lynx_judge": judge, "lynx_eval_runtime": runtime.name + workers}
     )
+
+
+def evaluation_benchmarks(cfg: VariantConfig, world: Path):
+    """What the eval stage reads: the test benchmarks (the suite, or the generated one, with
+    the released files a sweep names laid over it), or the validation split's suite."""
+    if cfg.eval.split == "validation":
+        return suite_benchmarks(cfg.eval.validation_suite or validation_suite(world, cfg.data))
+    return configured(cfg.eval, suite_benchmarks(cfg.eval.suite or eval_suite(world, cfg.data)))
 
 
 def _base_llm(cfg: VariantConfig, folders: dict[Stage, Path]):

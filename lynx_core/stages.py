@@ -43,7 +43,9 @@ ON_DEVICE: tuple[Stage, ...] = ("stage1", "stage2", "eval")
 
 # bumped when a stage's code changes what it computes or writes, so that a store's earlier
 # outputs of that stage (and of everything after it) are not reused as if still current
-STAGE_VERSION: dict[Stage, int] = {"bases": 1, "stage1": 1, "stage2": 1, "eval": 1}
+# 2: the world's splits by value and long tail, single prompts with length instructions, each
+# seed's own sample of the world, the rule judge's hedges, POPE and CHAIR
+STAGE_VERSION: dict[Stage, int] = {"bases": 2, "stage1": 2, "stage2": 2, "eval": 2}
 
 FIELD_STAGE: dict[str, Stage | None] = {
     # bases: the frozen LLM (trained on world text at toy scale, else the user's weights) and
@@ -51,6 +53,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.llm": "bases",
     "model.vision": "bases",
     "data.seed": "bases",
+    "data.prompts.held_out_task": "bases",  # the toy Vicuna is never tuned on it either
     "train.bases_seed": "bases",
     "train.bases": "bases",
     "train.instruct": "bases",
@@ -62,6 +65,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.vision.frozen": "stage1",
     "model.vision.max_frames": "stage1",
     "data.captions": "stage1",
+    "data.validation_examples": "stage1",  # the held-out loss curves of stages 1 and 2
     "train.stage1": "stage1",
     "train.seed": "stage1",  # a seed varies what the variant trains, never its frozen bases
     # stage 2: instruction tuning on the task mixture
@@ -77,6 +81,8 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "data.eval_images": "eval",
     "data.eval_videos": "eval",
     "data.eval_mme_images": "eval",
+    "data.eval_pope_images": "eval",
+    "data.validation_images": "eval",
     # how often state is saved or a loss logged, how optimizer state is sharded and whether
     # frozen features are cached change no result (ZeRO's and the cache's equivalence with
     # the plain loop are tested); where a stage runs and in which precision is keyed as the
@@ -170,7 +176,8 @@ def data_versions(
     elif stage == "stage2":
         paths = [f.path for f in config.data.train_files]
     elif stage == "eval":
-        paths = [config.eval.suite] if config.eval.suite is not None else []
+        suites = (config.eval.suite, config.eval.validation_suite)
+        paths = [suite for suite in suites if suite is not None]
         for benchmark in config.eval.released.values():
             paths += [p for p in (benchmark.path, benchmark.media_root) if p is not None]
     return {str(p): digest(p) for p in paths if p.exists()}

@@ -37,7 +37,7 @@ class BenchmarkConfig(StrictModel):
     )
 
 
-RELEASED = ("openvqa_image", "openvqa_video", "mme", "owleval")  # EvalConfig's benchmark fields
+RELEASED = ("openvqa_image", "openvqa_video", "mme", "owleval", "pope")  # EvalConfig's benchmarks
 
 
 class EvalConfig(StrictModel):
@@ -71,8 +71,24 @@ class EvalConfig(StrictModel):
     owleval: BenchmarkConfig | None = Field(
         None, description="OwlEval's questions.jsonl, images under its folder; None = the suite's"
     )
+    pope: BenchmarkConfig | None = Field(
+        None,
+        description="POPE's question files (coco_pope_random.json, …: one, or their folder), "
+        "media_root its images (COCO val2014); None = the suite's",
+    )
     detailed_min_words: int = Field(
         4, gt=0, description="an answer to 'explain in detail' complies from this many words"
+    )
+    split: Literal["test", "validation"] = Field(
+        "test",
+        description="which questions: the test benchmarks, or the validation split kept apart "
+        "from them (and from training) for choices a sweep makes before the test is read "
+        "(`tune:`)",
+    )
+    validation_suite: LocalPath | None = Field(
+        None,
+        description="split validation: your folder of validation benchmarks, laid out as "
+        "`suite`; None = the generated world's validation split",
     )
 
     @property

@@ -12,7 +12,8 @@ from lynx_core.config import RELEASED, BenchmarkConfig, EvalConfig
 
 @dataclass(frozen=True)
 class Benchmark:
-    """A question file (Open-VQA, OwlEval) or folder (MME), and the root of its media paths."""
+    """A question file (Open-VQA, OwlEval, POPE) or folder (MME, POPE's files), and the root
+    of its media paths."""
 
     path: Path
     media_root: Path
@@ -24,6 +25,7 @@ class Benchmarks:
     openvqa_video: Benchmark | None = None
     mme: Benchmark | None = None
     owleval: Benchmark | None = None
+    pope: Benchmark | None = None
     descriptions: Path | None = None  # each Open-VQA image in words (the generated suite's)
 
     def present(self) -> dict[str, Benchmark]:

@@ -11,6 +11,8 @@ once (`FormatError`), before any model is built.
   plus `dataset` / `origin_dataset`. A video is a clip file (decoded with PyAV) or a folder
   of frame images.
 - OwlEval (`load_owleval`): one `{"question_id" (or "id"), "image", "question"}` per line.
+- POPE (`load_pope`): one `{"question_id", "image", "text", "label": "yes"|"no"}` per line
+  (its release names the files `coco_pope_<setting>.json`); a file, or a folder of them.
 - MME release: `<root>/<subtask>/` holding either `images/` + `questions_answers_YN/` or
   images and `.txt` files side by side; each `.txt` has one `question<TAB>Yes|No` per line
   (two per image).
@@ -271,4 +273,49 @@ def load_owleval(file: Path, root: Path) -> list[OwlEvalQuestion]:
             problems.append(f"{where}: {err}")
     if problems:
         raise FormatError(file, problems)
+    return questions
+
+
+class PopeQuestion(StrictModel):
+    id: str
+    image: Path
+    question: str
+    label: Literal["yes", "no"]  # whether the object asked about is in the image
+    setting: str  # how absent objects were drawn: the file's name (random, popular, …)
+
+
+def pope_files(path: Path) -> list[Path]:
+    """A POPE question file, or every `.json`/`.jsonl` file of a folder of them."""
+    if not path.is_dir():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl") and p.is_file())
+
+
+def load_pope(path: Path, root: Path) -> list[PopeQuestion]:
+    """POPE's yes/no probes about objects (half of them absent); images under `root`."""
+    files = pope_files(path)
+    if not files:
+        raise FormatError(path, ["no .json or .jsonl question file in the POPE folder"])
+    questions = []
+    for file in files:
+        problems = []
+        for where, parsed in json_rows(file):
+            try:
+                row = json_object(parsed)
+                label = str(row.get("label", "")).strip().lower()
+                if label not in ("yes", "no") or not isinstance(row.get("text"), str):
+                    raise ValueError("needs 'image', 'text' and 'label' (yes or no)")
+                questions.append(
+                    PopeQuestion(
+                        id=str(row.get("question_id", where)),
+                        image=resolve_media(root, str(row["image"])),
+                        question=row["text"],
+                        label=label,
+                        setting=file.stem.removeprefix("coco_pope_"),
+                    )
+                )
+            except (ValueError, KeyError) as err:
+                problems.append(f"{where}: {err}")
+        if problems:
+            raise FormatError(file, problems)
     return questions

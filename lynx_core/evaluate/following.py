@@ -22,7 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from lynx_core.config import EvalConfig
 from lynx_core.data.dialogue import DialogueTemplate
 from lynx_core.data.examples import Example
-from lynx_core.data.prompts import LENGTH_INSTRUCTIONS
+from lynx_core.data.prompts import held_out_instructions
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.instructions import LengthInstruction, compliance, complies, words
 from lynx_core.evaluate.openvqa import decode_answers
@@ -32,16 +32,38 @@ from lynx_core.train.runtime import CPU, Runtime
 KINDS: tuple[tuple[str, LengthInstruction], ...] = (("short", "one_word"), ("long", "detailed"))
 
 
+def spread(examples: Sequence[Example], count: int) -> list[Example]:
+    """`count` examples, one question of every image before a second of any, so they are
+    about as many different images as they can be (questions about one image are not
+    independent evidence); image j starts at its question j (mod its number), so the kinds
+    of question rotate instead of every image giving its first."""
+    by_media: dict[int, list[Example]] = {}
+    for example in examples:
+        by_media.setdefault(example.media, []).append(example)
+    rounds = max((len(found) for found in by_media.values()), default=0)
+    ordered = [
+        found[(j + r) % len(found)]
+        for r in range(rounds)
+        for j, found in enumerate(by_media.values())
+        if r < len(found)
+    ]
+    return ordered[:count]
+
+
 def length_instructed(
     examples: Sequence[Example], count: int
 ) -> tuple[list[Example], list[LengthInstruction]]:
-    """The first `count` examples asked again with each held-out length instruction."""
-    base = list(examples[:count])
+    """`count` examples, spread over the images, asked again with each kind of held-out length
+    instruction, its held-out wordings in turn."""
+    base = spread(examples, count)
     asked: list[Example] = []
     kinds: list[LengthInstruction] = []
     for length, kind in KINDS:
-        instruction = LENGTH_INSTRUCTIONS[length][-1]  # the held-out one
-        asked += [replace(e, prompt=f"{e.prompt} {instruction}") for e in base]
+        wordings = held_out_instructions(length)
+        asked += [
+            replace(e, prompt=f"{e.prompt} {wordings[i % len(wordings)]}")
+            for i, e in enumerate(base)
+        ]
         kinds += [kind] * len(base)
     return asked, kinds
 
@@ -52,9 +74,12 @@ def score_following(
     kinds: Sequence[LengthInstruction],
     answers: Sequence[str],
     detailed_min_words: int,
+    judge: rule_judge.RuleJudge | None = None,
 ) -> tuple[dict[str, float], list[dict]]:
     """`<split>/one_word|detailed|overall` compliance (%), `<kind>_correct` (%), `_n`, and
-    `detailed_words` (mean words of answers asked for detail), with one record per answer."""
+    `detailed_words` (mean words of answers asked for detail), with one record per answer;
+    `judge` (the benchmark's rule judge, hedges included) decides correctness."""
+    judge = judge or rule_judge.RuleJudge()
     found = compliance(answers, kinds, detailed_min_words)
     metrics = {k.replace("compliance/", f"{split}/", 1): v for k, v in found.items()}
     records = [
@@ -67,7 +92,7 @@ def score_following(
             "prediction": a,
             "words": words(a),
             "complies": complies(a, kind, detailed_min_words),
-            "correct": rule_judge.judge(a, e.accepted),
+            "correct": judge(a, e.accepted, e.category),
         }
         for e, a, kind in zip(asked, answers, kinds, strict=True)
     ]

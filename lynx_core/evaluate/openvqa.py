@@ -98,6 +98,11 @@ def generate_answers(
     )
 
 
+def rule_judge_of(examples: Sequence[Example]) -> rule_judge.RuleJudge:
+    """The rule judge of a benchmark's questions (their classes' closed answer sets)."""
+    return rule_judge.RuleJudge.of((ex.category, ex.accepted) for ex in examples)
+
+
 def _percent(part: float, whole: float) -> float:
     return 100.0 * part / whole if whole else math.nan
 
@@ -111,12 +116,14 @@ def score(
     """Per-class and overall accuracy (%) and counts, plus one record per question.
 
     `verdicts` come from a judge (None: undecided, i.e. invalid or failed); without them the
-    rule judge decides. Undecided questions are never scored, neither right nor wrong: they
-    count in `total` and `undecided`, not in an accuracy (NaN when nothing was decided).
+    rule judge decides, knowing each kind's rival answers from these questions. Undecided
+    questions are never scored, neither right nor wrong: they count in `total` and
+    `undecided`, not in an accuracy (NaN when nothing was decided).
     """
     if verdicts is None:
+        judge = rule_judge_of(examples)
         verdicts = [
-            rule_judge.judge(a, ex.accepted) for ex, a in zip(examples, answers, strict=True)
+            judge(a, ex.accepted, ex.category) for ex, a in zip(examples, answers, strict=True)
         ]
     correct: Counter[str] = Counter()
     total: Counter[str] = Counter()

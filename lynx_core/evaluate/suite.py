@@ -9,8 +9,10 @@ the paper counts), length-instruction compliance on held-out instructions (with 
 correctness of those answers beside it: the paper's trade-off), by the variant and, where the
 suite describes its images in words, by its bare frozen LLM reading the descriptions
 (`lynx_core.evaluate.following`), MME-form yes/no questions
-(official acc / acc+), and answers to OwlEval-form open prompts for people to rate. Every
-answer goes to `predictions.jsonl` with its split; the metrics come back as one flat dict.
+(official acc / acc+), hallucination (`lynx_core.evaluate.hallucination`: absent things named
+in the answers asked for detail, where the suite annotates what its images show, and POPE's
+probes), and answers to OwlEval-form open prompts for people to rate. Every answer goes to
+`predictions.jsonl` with its split; the metrics come back as one flat dict.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from lynx_core.data.formats import (
     load_mme,
     load_openvqa,
     load_owleval,
+    load_pope,
 )
-from lynx_core.evaluate import mme, openvqa, rule_judge
+from lynx_core.evaluate import hallucination, mme, openvqa, rule_judge
 from lynx_core.evaluate.following import length_instructed, llm_answers, score_following
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, require_verdicts, verdict_counts
 from lynx_core.evaluate.instructions import length_stats
@@ -168,18 +171,24 @@ def evaluate_suite(
     image_examples, image_answers = answered.get("openvqa", ([], []))
     metrics: dict[str, float] = dict(length_stats(image_answers))
     later: list[dict] = []  # records after Open-VQA's, in the order they are written
+    if cfg.eval.split == "validation":  # a tuning pass: its Open-VQA score is what it is for
+        image_examples = []
     asked, kinds = length_instructed(image_examples, cfg.eval.compliance_questions)
+    judge = openvqa.rule_judge_of(image_examples)
     found, rows = score_following(
-        "compliance", asked, kinds, answer(asked), cfg.eval.detailed_min_words
+        "compliance", asked, kinds, answer(asked), cfg.eval.detailed_min_words, judge
     )
     metrics.update(found)
     later += rows
-    described = _described(benchmarks, table, asked)
+    annotated = _annotations(benchmarks, table)
+    metrics.update(_chair(rows, annotated))
+    described = _described(annotated, asked)
     if described and base_llm is not None:
         found, rows = _bare_llm_following(base_llm, tokenizer, described, kinds, cfg, answer)
         metrics.update(found)
         later += rows
     metrics.update(_mme(answer, benchmarks.mme, later))
+    metrics.update(_pope(answer, benchmarks.pope, later))
     later += _owleval(answer, benchmarks.owleval)
 
     records: list[dict] = []
@@ -218,22 +227,63 @@ def _bare_llm_following(base_llm, tokenizer, described, kinds, cfg: VariantConfi
     return score_following("llm_compliance", described, kinds, answers, cfg.eval.detailed_min_words)
 
 
-def _described(
-    benchmarks: Benchmarks, table: MediaTable, asked: Sequence[Example]
-) -> list[Example]:
-    """The length-instructed questions with each image's description as text context, for
-    the bare LLM; empty unless the suite describes every one of those images."""
+@dataclass(frozen=True)
+class Annotation:
+    """An Open-VQA image in words (for the bare LLM) and the words naming what it shows."""
+
+    description: str
+    mentions: frozenset[str]
+
+
+def _annotations(benchmarks: Benchmarks, table: MediaTable) -> dict[int, Annotation]:
+    """The suite's annotation of each Open-VQA image, by its row in `table` (empty when the
+    suite has none)."""
     file, images = benchmarks.descriptions, benchmarks.openvqa_image
-    if file is None or images is None or not asked:
-        return []
-    text = {
-        (images.media_root / row["image"]).resolve(): row["description"]
+    if file is None or images is None:
+        return {}
+    by_path = {
+        (images.media_root / row["image"]).resolve(): Annotation(
+            row["description"], frozenset(row.get("mentions", ()))
+        )
         for row in map(json.loads, file.read_text().splitlines())
     }
-    path = {row: p.resolve() for (p, kind), row in table.rows.items() if kind == "image"}
-    if any(path[e.media] not in text for e in asked):
+    rows = {row: p.resolve() for (p, kind), row in table.rows.items() if kind == "image"}
+    return {row: by_path[path] for row, path in rows.items() if path in by_path}
+
+
+def _chair(records: list[dict], annotated: dict[int, Annotation]) -> dict[str, float]:
+    """CHAIR on the answers asked for detail, where every one's image is annotated; each
+    record gets the absent things its answer names."""
+    detailed = [r for r in records if r["instruction"] == "detailed"]
+    if not detailed or any(r["media"] not in annotated for r in detailed):
+        return {}
+    vocabulary = frozenset().union(*(a.mentions for a in annotated.values()))
+    shown = [annotated[r["media"]].mentions for r in detailed]
+    for record, seen in zip(detailed, shown, strict=True):
+        record["absent"] = hallucination.absent_mentions(record["prediction"], seen, vocabulary)
+    found = hallucination.chair([r["prediction"] for r in detailed], shown, vocabulary)
+    return {f"hallucination/{k}": v for k, v in found.items()}
+
+
+def _described(annotated: dict[int, Annotation], asked: Sequence[Example]) -> list[Example]:
+    """The length-instructed questions with each image's description as text context, for
+    the bare LLM; empty unless the suite describes every one of those images."""
+    if not asked or any(e.media not in annotated for e in asked):
         return []
-    return [replace(e, context=f"{text[path[e.media]]} .") for e in asked]
+    return [replace(e, context=f"{annotated[e.media].description} .") for e in asked]
+
+
+def _pope(answer: Answerer, benchmark: Benchmark | None, records) -> dict[str, float]:
+    if benchmark is None:
+        return {}
+    questions = load_pope(benchmark.path, benchmark.media_root)
+    examples = [
+        Example(answer.table.index(q.image, "image"), "image", q.question, q.label, "POPE")
+        for q in questions
+    ]
+    found, rows = hallucination.score_pope(questions, answer(examples))
+    records += [{"split": "pope", **r} for r in rows]
+    return {f"pope/{k}": v for k, v in found.items()}
 
 
 def _mme(answer: Answerer, benchmark: Benchmark | None, records) -> dict[str, float]:

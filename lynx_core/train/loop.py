@@ -45,13 +45,16 @@ def train_stage(
     checkpoint: Path | None = None,
     checkpoint_every: int = 50,
     mean_over_ranks: Callable[[float], float] | None = None,
+    validate: Callable[[], float] | None = None,
 ) -> list[Record]:
     """Run the stage's remaining steps; returns every logged record, first step to last.
 
     A record is {stage, step, total_steps, loss (mean over the logging window), lr,
-    samples_per_s}; `on_log` sees each as it is made. Under data parallelism every rank runs
-    this loop; `mean_over_ranks` turns a rank's loss into the global batch's (a collective:
-    every rank logs at the same steps, so the records and the best checkpoint agree).
+    samples_per_s}, and `val_loss` (`validate()`: the loss on held-out examples) every
+    `cfg.validate_every` steps and at the last; `on_log` sees each as it is made. Under data
+    parallelism every rank runs this loop; `mean_over_ranks` turns a rank's loss into the
+    global batch's (a collective: every rank logs at the same steps, so the records and the
+    best checkpoint agree).
     """
     if cfg.steps == 0:
         return []
@@ -91,6 +94,12 @@ def train_stage(
             "lr": optimization.lr(),
             "samples_per_s": (done - first) * cfg.batch_size * micro / elapsed,
         }
+        if (
+            validate is not None
+            and cfg.validate_every
+            and (done % cfg.validate_every == 0 or done == cfg.steps)
+        ):
+            record["val_loss"] = validate()
         if checkpoint is not None and (done % checkpoint_every == 0 or done == cfg.steps):
             # saved before the log call, so a crash while reporting loses no work
             if last_loss < best:

@@ -298,7 +298,7 @@ def test_a_filtered_file_trains_only_on_kept_pairs_and_reports_their_share(bases
         source, **{"train.stage1.steps": 2, "train.log_every": 1, "train.checkpoint_every": 2}
     )
     draws = _stage1_batches(cfg, cache / "world", None, report := {})
-    assert report == {"stage1/kept/junk": pytest.approx(40 / 60)}
+    assert report == {"stage1/kept/junk": pytest.approx(40 / 60), "stage1/pairs": 40}
     captions = {e.answer for n in range(10) for e in draws(n).examples}
     assert "IMG_0001.JPG 4411" not in captions and len(captions) > 1
     output = run_stage("stage1", cfg, {**folders, "stage1": tmp_path / "stage1"}, cache)

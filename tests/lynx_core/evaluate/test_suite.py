@@ -35,7 +35,9 @@ def test_generated_suite_scores_every_benchmark_form(trained):
     cfg, folders, cache, _ = trained
     metrics = run_stage("eval", cfg, folders, cache).metrics
     splits = {r["split"] for r in predictions(folders["eval"])}
-    assert splits == {"openvqa", "openvqa_video", "compliance", "llm_compliance", "mme", "owleval"}
+    assert splits == {
+        "openvqa", "openvqa_video", "compliance", "llm_compliance", "mme", "pope", "owleval"
+    }  # fmt: skip
     image_total = sum(
         v for k, v in metrics.items() if k.startswith("openvqa/") and k.endswith("/total")
     )
@@ -52,6 +54,16 @@ def test_generated_suite_scores_every_benchmark_form(trained):
         assert 0 <= metrics[f"{split}/overall"] <= 100
         assert metrics[f"{split}/detailed_words"] >= 0
     assert 0 <= metrics["mme/perception"] <= 200 * 5
+    # hallucination: POPE's probes (half about absent objects), and the absent things the
+    # answers asked for detail name, each record saying which
+    pope = [r for r in rows if r["split"] == "pope"]
+    assert {r["setting"] for r in pope} == {"random", "popular"}
+    absent = [r for r in pope if r["label"] == "no"]
+    said_yes = 100 * sum(r["said"] == "yes" for r in absent) / len(absent)
+    assert metrics["pope/false_yes"] == pytest.approx(said_yes)
+    detailed = [r for r in rows if r["split"] == "compliance" and r["instruction"] == "detailed"]
+    named = 100 * sum(bool(r["absent"]) for r in detailed) / len(detailed)
+    assert metrics["hallucination/chair_s"] == pytest.approx(named)
 
 
 @pytest.mark.parametrize("stage", ["stage2", "eval"])
