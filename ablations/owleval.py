@@ -19,8 +19,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.time import get_current_time_millis
 
 from ablations.backends import tracking_uri
+from ablations.recorded import read_predictions, variant_frame
 from ablations.spec import SweepSpec
-from ablations.study import read_predictions, variant_frame
 from ablations.track import VARIANT
 from lynx_core.atomic import write_text
 from lynx_core.evaluate.owleval import GRADES, OwlQuestion, export_sheets, import_ratings

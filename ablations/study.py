@@ -3,16 +3,16 @@
 `variant_frame` is the latest finished-or-not run of every variant × seed the sweep defines
 now, with its current config (a run recorded under an older config of the same name is
 another experiment, and is left out). `Study` turns the finished ones into numbers with
-intervals: a variant's mean over seeds (Student t), its difference from another variant
-paired by seed and, with a single seed, paired bootstrap intervals over the questions both
-runs answered, read from the runs' `predictions.jsonl` artifacts. Never the stage store, never
-retraining: a store copied from a cluster (`mlflow.db` with its artifacts) is enough.
+intervals (`ablations.stats`): a variant's mean over seeds and its difference from another
+variant paired by seed, each with an interval that holds both the seeds' and the evaluation
+items' variance, read from the runs' `predictions.jsonl` artifacts (metrics without
+per-question records, such as losses, over seeds alone); with a single seed, paired bootstrap
+intervals over the questions both runs answered. Never the stage store, never retraining: a
+store copied from a cluster (`mlflow.db` with its artifacts) is enough.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,77 +21,30 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ablations.backends import tracking_uri
+from ablations.recorded import chosen_spec, read_predictions, variant_frame
 from ablations.spec import SweepSpec, Variant
 from ablations.stats import (
     CONFIDENCE,
     NOTHING,
     Estimate,
+    Table,
     bootstrap_delta,
     mean_interval,
     paired_delta,
+    paired_effect,
 )
-from ablations.track import KEY, ROLE, SWEEP, VARIANT
+from ablations.track import VARIANT
 from lynx_core.config import VariantConfig, flatten
 from lynx_core.evaluate.metric_names import class_key
 from lynx_core.evaluate.mme import PERCEPTION, MMEAnswer, image_marks
+from lynx_core.stages import stage_of
 
 PREDICTIONS = "predictions.jsonl"
-JUDGE = "lynx_judge"  # the tag naming who judged a run's answers (rule-v1, gpt:<model>)
-
-
-def variant_frame(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.DataFrame:
-    """Latest run per variant × seed of `spec` recorded with its current config, one row
-    each: run_id, status, and `params.*`, `metrics.*`, `tags.*` columns as MLflow names them."""
-    client = MlflowClient(uri or tracking_uri(results))
-    experiment = client.get_experiment_by_name(spec.experiment)
-    if experiment is None:
-        return pd.DataFrame()
-    rows, token = [], None
-    while True:
-        page = client.search_runs(
-            [experiment.experiment_id],
-            filter_string=f"tags.{ROLE} = 'variant' and tags.{SWEEP} = '{spec.experiment}'",
-            order_by=["attributes.start_time DESC"],
-            page_token=token,
-        )
-        rows += [_row(run) for run in page]
-        token = page.token
-        if not token:
-            break
-    if not rows:
-        return pd.DataFrame()
-    runs = pd.DataFrame(rows)
-    keys = {v.name: v.key for v in spec.expand()}
-    current = runs[f"tags.{KEY}"] == runs[f"tags.{VARIANT}"].map(keys)
-    runs = runs[current].drop_duplicates(f"tags.{VARIANT}")
-    order = {name: i for i, name in enumerate(keys)}
-    return runs.sort_values(f"tags.{VARIANT}", key=lambda s: s.map(order)).reset_index(drop=True)
-
-
-def _row(run: Run) -> dict:
-    return {
-        "run_id": run.info.run_id,
-        "status": run.info.status,
-        **{f"params.{k}": v for k, v in run.data.params.items()},
-        **{f"metrics.{k}": v for k, v in run.data.metrics.items()},
-        **{f"tags.{k}": v for k, v in run.data.tags.items()},
-    }
-
-
-def read_predictions(client: MlflowClient, run_id: str) -> list[dict]:
-    """A run's `predictions.jsonl` artifact, one record per answer (empty if it has none)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(run_id, PREDICTIONS, tmp)
-        except (MlflowException, OSError):  # no such artifact, or a store copied without it
-            return []
-        lines = Path(path).read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+SEEDS = ("train.seed", "train.bases_seed")  # set per seed by the sweep: not a variant's change
+JUDGE = "lynx_judge"  # the tag naming who judged a run's answers (rule-v2, gpt:<model>)
 
 
 # ---- per-question units, for intervals over questions when there is one seed -------------
@@ -116,7 +69,7 @@ def _answers(split: str, value: Callable[[dict], float], keep=lambda r: True) ->
         seen: Counter = Counter()
         keys = []
         for r in mine:  # a question asked twice about one image is two units, in file order
-            key = (r.get("instruction"), r.get("media"), r["question"])
+            key = (r.get("instruction"), r.get("setting"), r.get("media"), r["question"])
             keys.append((*key, seen[key]))
             seen[key] += 1
         clusters = {k: r.get("media", i) for i, (k, r) in enumerate(zip(keys, mine, strict=True))}
@@ -172,6 +125,16 @@ def units_of(metric: str) -> tuple[UnitFn, Callable[[np.ndarray], float]] | None
             return _answers(split, lambda r: float(r["words"]), detailed), np.mean
     if metric == "mme/perception":
         return _mme_perception, np.sum
+    if metric == "hallucination/chair_s":  # answers asked for detail naming something absent
+        named = lambda r: 100.0 * bool(r.get("absent"))  # noqa: E731
+        detailed = lambda r: r["instruction"] == "detailed" and "absent" in r  # noqa: E731
+        return _answers("compliance", named, detailed), np.mean
+    if split == "pope" and rest in ("false_yes", "accuracy"):
+        if rest == "false_yes":  # absent objects said to be there
+            said_yes = lambda r: 100.0 * (r["said"] == "yes")  # noqa: E731
+            return _answers("pope", said_yes, lambda r: r["label"] == "no"), np.mean
+        right = lambda r: 100.0 * (r["said"] == r["label"])  # noqa: E731
+        return _answers("pope", right), np.mean
     return None
 
 
@@ -206,6 +169,7 @@ class Study:
     @classmethod
     def load(cls, spec: SweepSpec, results: Path, uri: str | None = None) -> Study:
         uri = uri or tracking_uri(results)
+        spec = chosen_spec(spec, results, uri)  # tuned variants with the values they chose
         variants = spec.expand()
         frame = variant_frame(spec, results, uri)
         finished = frame[frame["status"] == "FINISHED"] if not frame.empty else frame
@@ -244,7 +208,11 @@ class Study:
         return sorted(set(self.runs["seed"])) if not self.runs.empty else []
 
     def variant(self, group: str) -> Variant:
-        return next(v for v in self.variants if v.group == group)
+        if "variants" not in self._memo:  # group → its first variant, looked up often
+            self._memo["variants"] = {}
+            for v in self.variants:
+                self._memo["variants"].setdefault(v.group, v)
+        return self._memo["variants"][group]
 
     def has(self, metric: str) -> bool:
         column = f"metrics.{metric}"
@@ -264,6 +232,9 @@ class Study:
 
     def _estimate(self, group: str, metric: str) -> Estimate:
         values = self.values(group, metric)
+        if len(values) >= 2:
+            table = self._table(group, metric, sorted(values))
+            return mean_interval(list(values.values())) if table is None else paired_effect(table)
         if len(values) != 1:
             return mean_interval(list(values.values()))
         (seed,) = values
@@ -284,7 +255,8 @@ class Study:
         confidence: float = CONFIDENCE,
     ) -> Estimate:
         """`group`'s metric minus `against`'s (default: the baseline's, same metric), paired
-        by seed; with one common seed, a paired bootstrap over the questions both answered."""
+        by seed, with an interval holding the seeds' and the evaluation items' variance;
+        with one common seed, a paired bootstrap over the questions both answered."""
         against = against or self.baseline
         if against is None:
             return NOTHING
@@ -296,10 +268,53 @@ class Study:
     ) -> Estimate:
         mine, theirs = self.values(group, metric), self.values(against, against_metric)
         common = sorted(set(mine) & set(theirs))
+        if len(common) >= 2:
+            table = self._table(group, metric, common, against, against_metric)
+            if table is None:  # no per-question records: over seeds alone
+                return paired_delta(mine, theirs, confidence)
+            return paired_effect(table, confidence)
         if len(common) != 1:
             return paired_delta(mine, theirs, confidence)
         found = self.seed_delta(group, common[0], metric, against, against_metric, confidence)
         return paired_delta(mine, theirs, confidence) if found is None else found
+
+    def _table(
+        self,
+        group: str,
+        metric: str,
+        seeds: list[int],
+        against: str | None = None,
+        against_metric: str | None = None,
+    ) -> Table | None:
+        """The seeds × clusters table of `group`'s per-question values (minus `against`'s,
+        question by question) over the questions every one of those runs answered; None
+        without per-question records for all of them."""
+        per_seed = []
+        for seed in seeds:
+            mine = self._units(group, seed, metric)
+            theirs = None if against is None else self._units(against, seed, against_metric)
+            if mine is None or (against is not None and theirs is None):
+                return None
+            per_seed.append((mine, theirs))
+        (first, statistic), _ = per_seed[0]
+        keys = set(first.values)
+        for (units, _), other in per_seed:
+            keys &= set(units.values) & (set(other[0].values) if other else keys)
+        keys = sorted(keys, key=str)
+        if not keys:
+            return None
+        strata, clusters = _layout(first, keys)
+        clusters = np.arange(len(keys)) if clusters is None else clusters
+        names, cluster = np.unique(clusters, return_inverse=True)
+        rows = []
+        for (units, _), other in per_seed:
+            diff = np.array([units.values[k] - (other[0].values[k] if other else 0) for k in keys])
+            rows.append(np.bincount(cluster, weights=diff, minlength=len(names)))
+        sizes = np.bincount(cluster, minlength=len(names)).astype(float)
+        first_of = np.unique(cluster, return_index=True)[1]
+        mean = statistic is np.mean
+        contributions = np.array(rows) / (len(keys) if mean else 1)
+        return Table(contributions, sizes, strata[first_of], mean)
 
     def seed_delta(
         self,
@@ -368,9 +383,11 @@ class Study:
     def config(self, group: str) -> VariantConfig:
         return self.variant(group).config
 
-    def differences(self, group: str) -> dict[str, tuple[Any, Any]]:
+    def differences(self, group: str, results_only: bool = False) -> dict[str, tuple[Any, Any]]:
         """Field → (baseline's value, this variant's value) where their configs differ (the
-        seed aside): what the variant changes, whichever way the sweep wrote it."""
+        seeds aside): what the variant changes, whichever way the sweep wrote it;
+        `results_only`: only fields that change a result (`lynx_core.stages`: not where or
+        how fast it runs, how often it logs or checkpoints)."""
         if self.baseline is None:
             return {}
         mine = flatten(self.config(group).model_dump(mode="json"))
@@ -379,5 +396,7 @@ class Study:
         return {
             k: (theirs.get(k), mine.get(k))
             for k in fields
-            if k != "train.seed" and theirs.get(k) != mine.get(k)
+            if k not in SEEDS
+            and theirs.get(k) != mine.get(k)
+            and not (results_only and stage_of(k) is None)
         }

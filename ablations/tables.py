@@ -1,12 +1,17 @@
 """The study's tables, from a `Study` (MLflow alone): pandas frames of display cells, written
 as Markdown, LaTeX (booktabs) and CSV under `results/<sweep>/`.
 
-- `ablation_table`: per variant, the headline metrics as mean ± 95% interval over seeds, the
-  difference from the baseline paired by seed with its interval and a † where the interval
-  contains 0, the settings the variant overrides, and the paper's row where it names one;
+- `ablation_table`: per variant, the headline metrics as mean ± 95% interval (seeds and
+  evaluation items), the difference from the baseline paired by seed with its interval and a
+  † where it is not significant once the whole table's comparisons are controlled together
+  (Benjamini–Hochberg), the settings the variant overrides, and the paper's row where it
+  names one;
 - `openvqa_table`: the paper's Tables 1 and 2 (correct/total per class and Overall), ours per
   variant with the paper's published row beside each, then the paper's other models;
-- `mme_table`: MME score per subtask with perception and cognition totals;
+- `mme_table`: MME score per subtask with perception and cognition totals, the paper's beside
+  ours on the subtasks both have;
+- `evidence_table`: per comparison, what decides it: paired seeds, the method, the seeds' and
+  the items' share of its uncertainty, the minimum detectable effect and the seeds it needs;
 - `run_table`: every run × seed with its raw metrics (`summary.*`).
 Not here: reading MLflow (`ablations.study`), plots, findings.
 """
@@ -22,7 +27,7 @@ import pandas as pd
 
 from ablations.reference import BASELINE_ROW, PaperRow, paper_figures
 from ablations.spec import SweepSpec, Variant
-from ablations.stats import Estimate
+from ablations.stats import POWER, Estimate, benjamini_hochberg
 from ablations.study import Study
 from lynx_core.atomic import write_text
 from lynx_core.evaluate.metric_names import class_key
@@ -46,7 +51,10 @@ HEADLINES = (
     Headline("mme/perception", "MME perception", "mme_perception"),
     Headline("compliance/overall", "length-instruction compliance %"),
     Headline("compliance/detailed_words", "words when asked for detail"),
+    Headline("hallucination/chair_s", "answers naming absent things %"),
+    Headline("stage2/val_loss_area", "stage-2 held-out loss area"),
 )
+FDR = 0.05  # the ablation table's marks: Benjamini–Hochberg over all its comparisons
 
 
 def digits(metric: str) -> int:
@@ -63,14 +71,16 @@ def fmt(estimate: Estimate, digits: int = 1) -> str:
     return f"{estimate.value:.{digits}f} ± {estimate.half_width:.{digits}f}"
 
 
-def fmt_delta(estimate: Estimate, digits: int = 1) -> str:
-    """'+1.2 ± 0.8', with † where the interval contains 0 (or there is none)."""
+def fmt_delta(estimate: Estimate, digits: int = 1, noise: bool | None = None) -> str:
+    """'+1.2 ± 0.8', with † where it is within noise: `noise` as a table's correction decided
+    it, else where the interval contains 0 (or there is none)."""
     if math.isnan(estimate.value):
         return "–"
     text = f"{estimate.value:+.{digits}f}"
     if estimate.known:
         text += f" ± {estimate.half_width:.{digits}f}"
-    return f"{text} {NOISE_MARK}" if estimate.within_noise else text
+    marked = estimate.within_noise if noise is None else noise
+    return f"{text} {NOISE_MARK}" if marked else text
 
 
 def settings(variant: Variant) -> str:
@@ -99,12 +109,15 @@ def _intervals(study: Study) -> str:
     seeds = len(study.seeds)
     if seeds >= 2:
         return (
-            f"mean ± 95% interval over {seeds} seeds (Student t); Δ: difference from "
-            f"{study.baseline} paired by seed, with its 95% t interval"
+            f"mean ± 95% interval over {seeds} seeds and the evaluation items (Student t, "
+            "variance of seeds and of images by a two-way random-effects model, Satterthwaite "
+            "degrees of freedom; training losses over the seeds alone); Δ: difference from "
+            f"{study.baseline} paired by seed and question, with its 95% interval"
         )
     return (
         "one seed: every interval is a paired bootstrap over the questions both runs answered "
-        "(2000 resamples), so it shows the evaluation set's noise, not seed-to-seed variation"
+        "(2,000 resamples or more), so it shows the evaluation set's noise, not seed-to-seed "
+        "variation, and no verdict is drawn from it"
     )
 
 
@@ -112,19 +125,21 @@ def ablation_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(display cells, numbers) per variant: headline means, deltas, paper row, settings."""
     figures = paper_figures()
     paper_base = figures.row(BASELINE_ROW)
+    metrics = [h for h in HEADLINES if study.has(h.metric)]
+    noise = table_noise(study, [h.metric for h in metrics])
     cells, numbers = [], []
     for group in study.groups:
         variant = study.variant(group)
         row = {"variant": group, "seeds": len(study.values(group, HEADLINES[0].metric))}
         number: dict[str, Any] = {"variant": group, "seeds": row["seeds"]}
-        for h in HEADLINES:
-            if not study.has(h.metric):
-                continue
+        for h in metrics:
             value, delta = study.estimate(group, h.metric), study.delta(group, h.metric)
-            row[h.label] = fmt(value)
+            marked, q = noise.get((group, h.metric), (None, math.nan))
+            row[h.label] = fmt(value, digits(h.metric))
             if study.baseline is not None:
-                row[f"Δ {h.label}"] = "" if group == study.baseline else fmt_delta(delta)
-            number |= _numbers(h.metric, value, delta)
+                shown = fmt_delta(delta, digits(h.metric), marked)
+                row[f"Δ {h.label}"] = "" if group == study.baseline else shown
+            number |= _numbers(h.metric, value, delta, q)
         if any(v.compare_to for v in study.variants):  # a second reference, where named
             for h in HEADLINES[:2]:
                 other = variant.compare_to
@@ -143,7 +158,21 @@ def ablation_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(cells), pd.DataFrame(numbers)
 
 
-def _numbers(metric: str, value: Estimate, delta: Estimate) -> dict[str, Any]:
+def table_noise(study: Study, metrics: list[str]) -> dict[tuple[str, str], tuple[bool, float]]:
+    """(variant, metric) → (within noise, Benjamini–Hochberg q) for every difference from
+    the baseline the table shows, controlled together: with 22 variants × 7 metrics, some
+    unadjusted 95% intervals exclude 0 by chance alone."""
+    if study.baseline is None:
+        return {}
+    cases = [(g, m) for g in study.groups if g != study.baseline for m in metrics]
+    deltas = [study.delta(g, m) for g, m in cases]
+    usable = [i for i, d in enumerate(deltas) if d.known and not math.isnan(d.value)]
+    adjusted = benjamini_hochberg([deltas[i].p_value for i in usable])
+    q = dict(zip(usable, adjusted, strict=True))
+    return {case: (q.get(i, 1.0) >= FDR, q.get(i, math.nan)) for i, case in enumerate(cases)}
+
+
+def _numbers(metric: str, value: Estimate, delta: Estimate, q: float) -> dict[str, Any]:
     return {
         f"{metric}/mean": value.value,
         f"{metric}/low": value.low,
@@ -152,6 +181,8 @@ def _numbers(metric: str, value: Estimate, delta: Estimate) -> dict[str, Any]:
         f"{metric}/delta": delta.value,
         f"{metric}/delta_low": delta.low,
         f"{metric}/delta_high": delta.high,
+        f"{metric}/delta_p": delta.p_value if not math.isnan(delta.value) else None,
+        f"{metric}/delta_q": q,
         f"{metric}/within_noise": delta.within_noise if not math.isnan(delta.value) else None,
     }
 
@@ -219,7 +250,9 @@ def _paper_numbers(paper: PaperRow, kind: str) -> dict[str, Any]:
 
 
 def mme_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """MME score (acc + acc+, at most 200) per subtask, perception and cognition totals."""
+    """MME score (acc + acc+, at most 200) per subtask, perception and cognition totals; the
+    paper's Lynx beside ours on the subtasks both have, its totals over those alone (the toy
+    suite asks 5 of MME's 10 perception subtasks: a total of 10 is not comparable)."""
     subtasks = [t for t in (*PERCEPTION, *COGNITION) if study.has(f"mme/{t}/score")]
     if not subtasks:
         return pd.DataFrame(), pd.DataFrame()
@@ -235,44 +268,125 @@ def mme_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
         cells.append(row)
         numbers.append(number)
     lynx = paper_figures().row(BASELINE_ROW)
-    if lynx is not None and lynx.mme:
-        row = {"model": f"paper: {BASELINE_ROW}"}
-        row |= {t: f"{lynx.mme[t]:.1f}" if t in lynx.mme else "–" for t in subtasks}
-        totals = {"perception": lynx.mme_perception, "cognition": lynx.mme_cognition}
-        cells.append(row | {k: f"{v:.2f}" for k, v in totals.items()})
-        numbers.append({"model": BASELINE_ROW, "source": "paper", **lynx.mme, **totals})
+    matched = [t for t in subtasks if lynx is not None and lynx.mme and t in lynx.mme]
+    if matched:
+        row = {"model": f"paper: {BASELINE_ROW} (the subtasks ours has)"}
+        row |= {t: f"{lynx.mme[t]:.1f}" if t in matched else "–" for t in subtasks}
+        totals = {
+            total: sum(lynx.mme[t] for t in matched if t in names) or None
+            for total, names in (("perception", PERCEPTION), ("cognition", COGNITION))
+        }
+        cells.append(row | {k: "–" if v is None else f"{v:.2f}" for k, v in totals.items()})
+        paper = {t: lynx.mme[t] for t in matched}
+        numbers.append({"model": BASELINE_ROW, "source": "paper", **paper, **totals})
     return pd.DataFrame(cells), pd.DataFrame(numbers)
 
 
-EVIDENCE = (("openvqa/overall", "image", 3.0), ("openvqa_video/overall", "video", 5.0))
+EVIDENCE = (("openvqa/overall", "image", 4.0), ("openvqa_video/overall", "video", 8.0))
 
 
 def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """How precisely the evaluation set knows one seed's difference from the baseline: the
-    paired bootstrap 95% half-width over the questions, per variant its widest over seeds."""
+    """Per comparison the tables and findings make (each variant against the baseline, and
+    against its `compare_to`), on image and video Overall: how many paired seeds, by which
+    method, the seed-to-seed SD of one seed's difference, the evaluation items' standard
+    error, the minimum detectable effect (80% power at 95%) against its target, and how many
+    seeds would make the observed difference significant."""
     if study.baseline is None:
         return pd.DataFrame(), pd.DataFrame()
+    pairs = [(g, study.baseline) for g in study.groups if g != study.baseline]
+    pairs += [
+        (g, v.compare_to)
+        for g in study.groups
+        if (v := study.variant(g)).compare_to in study.groups
+    ]
     cells, numbers = [], []
-    for group in study.groups:
-        if group == study.baseline:
-            continue
-        row, number = {"variant": group}, {"variant": group}
+    for group, against in pairs:
+        row, number = {"comparison": f"{group} − {against}"}, {"variant": group, "against": against}
         for metric, kind, target in EVIDENCE:
-            found = [
-                study.seed_delta(group, seed, metric, study.baseline)
-                for seed in sorted(set(study.values(group, metric)))
-                if seed in study.values(study.baseline, metric)
-            ]
-            found = [e for e in found if e is not None and e.known]
-            if not found:
+            delta = study.delta(group, metric, against)
+            if math.isnan(delta.value):
                 continue
-            widest = max(e.half_width for e in found)
-            row[f"{kind}: ± (target ±{target:g})"] = f"{widest:.2f}"
-            row[f"{kind} questions"] = str(found[0].n)
-            number |= {f"{metric}/half_width": widest, f"{metric}/questions": found[0].n}
+            mde = delta.detectable()
+            seeds = delta.seeds_to_decide()
+            parts = delta.parts
+            row[f"{kind} Δ"] = fmt_delta(delta)
+            row[f"{kind} seeds"] = str(parts.seeds or min(delta.n, 1))
+            row[f"{kind} method"] = delta.method
+            row[f"{kind} seed SD"] = _num(parts.seed_sd)
+            row[f"{kind} item SE"] = _num(parts.item_se)
+            row[f"{kind} MDE (≤ {target:g})"] = _num(mde)
+            row[f"{kind} seeds to decide"] = _seeds_needed(delta, seeds)
+            number |= {
+                f"{metric}/delta": delta.value,
+                f"{metric}/seeds": parts.seeds or min(delta.n, 1),
+                f"{metric}/method": delta.method,
+                f"{metric}/seed_sd": parts.seed_sd,
+                f"{metric}/item_se": parts.item_se,
+                f"{metric}/se": delta.se,
+                f"{metric}/df": delta.df,
+                f"{metric}/mde": mde,
+                f"{metric}/mde_target": target,
+                f"{metric}/seeds_to_decide": seeds,
+            }
         cells.append(row)
         numbers.append(number)
     return pd.DataFrame(cells), pd.DataFrame(numbers)
+
+
+def _num(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.2f}"
+
+
+def _seeds_needed(delta: Estimate, seeds: int | None) -> str:
+    if delta.parts.seeds < 2:
+        return "–"
+    if seeds is not None:
+        return "decided" if seeds <= delta.parts.seeds and not delta.within_noise else str(seeds)
+    return "more questions" if abs(delta.value) > 0 else "no effect seen"
+
+
+def evidence_summary(numbers: pd.DataFrame) -> str:
+    """One line per metric: how many comparisons meet the target MDE, and the largest."""
+    lines = []
+    for metric, kind, target in EVIDENCE:
+        column = f"{metric}/mde"
+        if column not in numbers:
+            continue
+        mdes = numbers[column].dropna()
+        if mdes.empty:
+            lines.append(f"{kind} Overall: no comparison has an MDE (fewer than 2 seeds)")
+            continue
+        met = int((mdes <= target).sum())
+        lines.append(
+            f"{kind} Overall: {met} of {len(mdes)} comparisons detect {target:g} points "
+            f"(MDE at {POWER:.0%} power, 95%; the largest {mdes.max():.2f}, median "
+            f"{mdes.median():.2f})"
+        )
+    return "; ".join(lines)
+
+
+def tuning_table(study: Study) -> pd.DataFrame:
+    """The tuning candidates' validation scores and which each variant chose."""
+    from ablations.recorded import tuning_scores
+
+    scores = tuning_scores(study.spec, Path("."), study.client.tracking_uri)
+    if scores.empty:
+        return scores
+    chosen = study.spec.choices
+    fields = list(study.spec.tuned_fields)
+    scores["chosen"] = [
+        chosen.get(row["variant"]) == {f: row[f] for f in fields} for _, row in scores.iterrows()
+    ]
+    return scores
+
+
+def _tuning_cells(numbers: pd.DataFrame) -> pd.DataFrame:
+    if numbers.empty:
+        return numbers
+    cells = numbers.drop(columns=["complete"]).copy()
+    cells["score"] = [f"{v:.2f}" if not math.isnan(v) else "–" for v in cells["score"]]
+    cells["chosen"] = ["✓" if c else "" for c in cells["chosen"]]
+    return cells
 
 
 RUN_COLUMNS = {
@@ -307,7 +421,7 @@ def run_table(study: Study) -> pd.DataFrame:
             table[label] = runs[f"metrics.{metric}"].to_numpy()
     if "trainable params" in table:
         table["trainable params"] = table["trainable params"].astype("Int64")
-    if "tags.lynx_judge" in runs:  # which judge scored each run (rule-v1, gpt:<model>)
+    if "tags.lynx_judge" in runs:  # which judge scored each run (rule-v2, gpt:<model>)
         table["judge"] = runs["tags.lynx_judge"].to_numpy()
     return table
 
@@ -340,6 +454,7 @@ _TEX = {
     "†": r"\dag{}",
     "Δ": r"$\Delta$",
     "↳": r"$\hookrightarrow$",
+    "✓": r"$\checkmark$",
     "–": "--",
     "−": "-",
 }
@@ -354,7 +469,11 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
     note = interval_note(study)
     written = []
     cells, numbers = ablation_table(study)
-    legend = f"{note}; {NOISE_MARK}: the interval contains 0 (within noise)."
+    legend = (
+        f"{note}; {NOISE_MARK}: within noise, the difference not significant once all the "
+        f"table's differences from {study.baseline} are controlled together "
+        f"(Benjamini–Hochberg, false discovery rate {FDR:.0%})."
+    )
     if study.baseline is None:
         legend = f"{note}. No baseline (set `baseline:` in the sweep) and so no Δ."
     paper = f"paper: {paper_figures().source}"
@@ -376,12 +495,28 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
     cells, numbers = evidence_table(study)
     if not cells.empty:
         text = (
-            "per variant, the widest over its seeds of the 95% half-width of its difference from "
-            f"{study.baseline} on one seed, from a paired bootstrap over the questions both "
-            "answered (2000 resamples): the evaluation set's own noise, before seeds'."
+            "per comparison, what decides it: paired seeds and the interval's method "
+            "(seeds+items: both sources of variance; t: seeds alone; bootstrap: one seed's "
+            "questions, no verdict), the SD of one seed's difference over the seeds, the "
+            "evaluation items' standard error, the minimum detectable effect (MDE: the "
+            f"difference found {POWER:.0%} of the time at 95%) against its target, and the "
+            "paired seeds that would make the observed difference significant ('more "
+            "questions': no number of seeds can, the items' own noise is too large). "
+            f"{evidence_summary(numbers)}."
         )
-        title = f"{spec.experiment}: how precisely one seed's difference is known"
+        title = f"{spec.experiment}: the evidence behind each comparison"
         written += write_table(out, "evidence", cells, numbers, title, text)
+    if spec.tune is not None:
+        numbers = tuning_table(study)
+        text = (
+            f"each tuned variant's candidates ({', '.join(spec.tuned_fields)}), scored by "
+            f"{spec.tune.metric} on the validation split (kept apart from training and from "
+            f"the test questions), mean over the tuning seeds; ✓: the value it chose "
+            f"({'highest' if spec.tune.goal == 'max' else 'lowest'} score), with which every "
+            "table's numbers of it were run."
+        )
+        title = f"{spec.experiment}: fair tuning on the validation split"
+        written += write_table(out, "tuning", _tuning_cells(numbers), numbers, title, text)
     runs = run_table(study)
     md, csv = out / "summary.md", out / "summary.csv"
     title = f"# {spec.experiment}: every run\n\n{spec.description}\n\n"

@@ -1,4 +1,5 @@
-"""Intervals: Student t over seeds, differences paired by seed, paired bootstraps."""
+"""Intervals: Student t over seeds, differences paired by seed, seeds and items together,
+paired bootstraps, and the corrections for many comparisons."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from ablations.stats import bootstrap_delta, mean_interval, paired_delta
+from ablations.stats import (
+    Table,
+    benjamini_hochberg,
+    bootstrap_delta,
+    holm,
+    mean_interval,
+    paired_delta,
+    paired_effect,
+    resamples_for,
+)
 
 scores = st.floats(min_value=0, max_value=100, allow_nan=False)
 
@@ -19,10 +29,11 @@ scores = st.floats(min_value=0, max_value=100, allow_nan=False)
 def test_the_mean_interval_is_students_t(values):
     found = mean_interval(values)
     mean = float(np.mean(values))
-    assert found.value == pytest.approx(mean) and found.n == len(values) and found.method == "t"
-    if np.std(values) == 0:
-        assert found.low == pytest.approx(mean) and found.high == pytest.approx(mean)
+    assert found.value == pytest.approx(mean) and found.n == len(values)
+    if np.std(values) == 0:  # no variance seen is not no variance: no interval, no verdict
+        assert not found.known and found.within_noise and found.p_value == 1
         return
+    assert found.method == "t"
     low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
     assert found.low == pytest.approx(low) and found.high == pytest.approx(high)
 
@@ -83,3 +94,81 @@ def test_questions_about_one_image_are_resampled_together():
     together = bootstrap_delta(variant, baseline, clusters=images)
     assert together.value == alone.value
     assert together.half_width == pytest.approx(2 * alone.half_width, rel=0.25)
+
+
+def _crossed(
+    rng, seeds=4, images=60, per_image=4, effect=0.0, seed_sd=2.0, image_sd=6.0, noise_sd=20.0
+):
+    """A paired difference measured on `seeds` runs × the same images' questions: a seed
+    effect, an image effect shared by every seed (the evaluation set's draw), and noise per
+    question and run; returns (per-seed values, its Table)."""
+    a = rng.normal(0, seed_sd, seeds)
+    b = rng.normal(0, image_sd, images)
+    e = rng.normal(0, noise_sd, (seeds, images, per_image))
+    questions = effect + a[:, None, None] + b[None, :, None] + e  # (S, K, n)
+    total = images * per_image
+    table = Table(questions.sum(axis=2) / total, np.full(images, per_image), np.zeros(images))
+    return questions.reshape(seeds, -1).mean(axis=1), table  # fmt: skip
+
+
+def test_with_no_item_variance_the_seeds_and_items_interval_is_the_t_over_seeds():
+    per_seed = np.array([1.0, 3.0, 2.5, 4.0])
+    flat = np.repeat(per_seed[:, None] / 10, 10, axis=1)  # every image the same share
+    found = paired_effect(Table(flat, np.ones(10), np.zeros(10)))
+    expected = mean_interval(per_seed.tolist())
+    assert found.method == "seeds+items" and found.df == pytest.approx(3)
+    assert (found.low, found.high) == pytest.approx((expected.low, expected.high))
+
+
+def test_with_no_seed_variance_the_interval_is_the_clustered_bootstraps():
+    rng = np.random.default_rng(3)
+    per_image = rng.integers(0, 2, size=(2, 80)).astype(float) * 100
+    diff = np.repeat(per_image[0] - per_image[1], 3)  # 3 questions an image, answered alike
+    clusters = np.repeat(np.arange(80), 3)
+    boot = bootstrap_delta(np.repeat(per_image[0], 3), np.repeat(per_image[1], 3),
+                           clusters=clusters, resamples=20_000)  # fmt: skip
+    table = Table(np.tile(np.bincount(clusters, weights=diff) / len(diff), (3, 1)),
+                  np.full(80, 3.0), np.zeros(80))  # fmt: skip
+    found = paired_effect(table)
+    assert found.value == pytest.approx(boot.value)
+    assert found.half_width == pytest.approx(boot.half_width, rel=0.1)
+
+
+def test_the_seeds_and_items_interval_covers_the_truth_and_the_seeds_alone_do_not():
+    """Simulated from the crossed model: the combined interval covers the true difference
+    about 95% of the time; the t over seeds, blind to which images the benchmark holds,
+    covers it far less when images vary."""
+    rng = np.random.default_rng(0)
+    covered = {"combined": 0, "seeds": 0}
+    runs = 400
+    for _ in range(runs):
+        per_seed, table = _crossed(rng, effect=3.0, seed_sd=1.0, image_sd=10.0, noise_sd=10.0)
+        covered["combined"] += paired_effect(table).low <= 3.0 <= paired_effect(table).high
+        seeds_only = mean_interval(per_seed.tolist())
+        covered["seeds"] += seeds_only.low <= 3.0 <= seeds_only.high
+    assert 0.92 <= covered["combined"] / runs <= 0.99, covered
+    assert covered["seeds"] / runs < 0.85, covered
+
+
+def test_the_minimum_detectable_effect_and_the_seeds_that_would_decide():
+    rng = np.random.default_rng(1)
+    _, table = _crossed(rng, seeds=4, effect=1.0)
+    found = paired_effect(table)
+    factor = stats.t.ppf(0.975, found.df) + stats.t.ppf(0.8, found.df)
+    assert found.detectable() == pytest.approx(factor * found.se)
+    needed = found.seeds_to_decide()
+    if needed is not None:  # more seeds shrink the seeds' share only
+        assert needed >= 2
+    assert paired_effect(Table(table.contributions[:1], table.sizes, table.strata)).n == 1
+
+
+def test_holm_and_benjamini_hochberg_adjust_as_their_definitions():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert benjamini_hochberg([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.04, 0.04])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_bootstrap_resamples_grow_with_the_level():
+    """A percentile interval reads its ends from the draws in each tail: at 99.5% (a
+    Bonferroni level), 2,000 resamples leave five draws a tail; 20,000 leave fifty."""
+    assert resamples_for(0.95) == 2000 and resamples_for(0.995) == 20_000
