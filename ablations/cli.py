@@ -56,7 +56,7 @@ def nothing_recorded(spec: SweepSpec, results: Path, console: Console) -> bool:
 
 def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
     """Variants whose run in MLflow finished with their current config; never creates a store."""
-    from ablations.study import variant_frame
+    from ablations.recorded import variant_frame
     from ablations.track import VARIANT
 
     if not has_store(results):
@@ -77,7 +77,12 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from lynx_core.stages import STAGES
 
     results = Path(args.results)
-    plan = make_plan(spec.expand(), spec.resources.gpus_by_stage())
+    if spec.tune is not None and has_store(results):  # choices an earlier run made
+        from ablations.recorded import chosen_spec
+
+        spec = chosen_spec(spec, results)
+    candidates = spec.tuning().expand() if spec.tune else []  # run first, on validation
+    plan = make_plan(candidates + spec.expand(), spec.resources.gpus_by_stage())
     problems = device_problems(spec, plan.variants)
     if problems:
         return refuse(SweepError(spec.source, problems), console)
@@ -210,12 +215,22 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
     from ablations.locks import exclusive
     from ablations.plan import make_plan
 
+    results = Path(args.results)
+    if spec.tune is not None and has_store(results):  # choices an earlier run made
+        from ablations.recorded import chosen_spec
+
+        spec = chosen_spec(spec, results)
     variants = spec.expand()
     plan = make_plan(variants, spec.resources.gpus_by_stage())  # once: data files are walked once
-    results = Path(args.results)
+    tuning = (
+        make_plan(spec.tuning().expand(), spec.resources.gpus_by_stage()) if spec.tune else None
+    )
     remote = ray_address(args.address)
-    problems = device_problems(spec, variants)
-    if not remote and needs_compute(plan, results):  # a local cluster's size is known now
+    problems = device_problems(spec, variants + (tuning.variants if tuning else []))
+    compute = needs_compute(plan, results) or (
+        tuning is not None and needs_compute(tuning, results)
+    )
+    if not remote and compute:  # a local cluster's size is known now
         node = local_node(count_gpus=spec.resources.any_gpus)
         problems += fit_problems(spec, [node], "this machine (local Ray)")
     if problems:
@@ -232,7 +247,7 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
 
     try:
         with exclusive(results / ".locks" / f"sweep-{spec.experiment}.lock", waiting):
-            return run_locked(spec, plan, results, args, console)
+            return run_locked(spec, plan, tuning, results, args, console)
     except (OSError, MlflowException) as err:  # a full disk, a refused permission, ...
         where = getattr(err, "filename", None) or tracking_uri(results)
         reason = getattr(err, "strerror", None) or str(err)
@@ -245,13 +260,15 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
         return EXIT_FAILED_VARIANTS
 
 
-def run_locked(spec: SweepSpec, plan, results: Path, args, console: Console) -> int:
-    """The sweep, once no other process runs it on this results folder."""
+def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Console) -> int:
+    """The sweep, once no other process runs it on this results folder: its tuning
+    candidates first, if it tunes (`tuning`: their plan), then its variants."""
     from ablations.backends import ray_address, ray_session, tracking_uri
     from ablations.capacity import cluster_nodes, wait_for_fit
 
     remote = ray_address(args.address)
     compute = needs_compute(plan, results)  # again: a sweep we waited for may have done it
+    compute = compute or (tuning is not None and needs_compute(tuning, results))
     ray_log = results / "ray" / "driver.log"
     console.print(
         f"[bold]{spec.experiment}[/bold]: {len(plan.variants)} variants on "
@@ -274,18 +291,32 @@ def run_locked(spec: SweepSpec, plan, results: Path, args, console: Console) -> 
         from ablations.progress import SweepProgress
         from ablations.run import run_sweep
 
-        with SweepProgress(plan.variants, console) as progress:
-            outcome = run_sweep(
-                spec,
-                plan,
-                results,
-                tracker,
-                progress,
-                address=args.address,
-                max_failures=args.max_failures,
-                failure=args.fail_once_at,
-                max_concurrent=args.max_concurrent,
+        run = partial(
+            run_sweep,
+            results=results,
+            tracker=tracker,
+            address=args.address,
+            max_failures=args.max_failures,
+            failure=args.fail_once_at,
+            max_concurrent=args.max_concurrent,
+        )
+        if tuning is not None:
+            console.print(
+                f"tuning {', '.join(spec.tune.variants)}: {len(spec.tune.candidates)} "
+                f"candidates of {', '.join(spec.tuned_fields)} each, by {spec.tune.metric} on "
+                "the validation split"
             )
+            with SweepProgress(tuning.variants, console) as progress:
+                tuned = run(spec.tuning(), tuning, progress=progress, role="tuning")
+            spec, plan = _choose(spec, results, tracker, console)
+            if tuned.failed:
+                for name, where in tuned.failed.items():
+                    console.print(f"[red]failed[/red] {name}: {where}")
+                tracker.close("FAILED")
+                console.print("[red]tuning failed[/red]: the variants cannot choose; rerun")
+                return EXIT_FAILED_VARIANTS
+        with SweepProgress(plan.variants, console) as progress:
+            outcome = run(spec, plan, progress=progress)
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     if outcome.skipped:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
@@ -308,6 +339,26 @@ def run_locked(spec: SweepSpec, plan, results: Path, args, console: Console) -> 
     browse = "make ui" if uri.startswith("sqlite:") else uri  # a server has its own UI
     console.print(f"MLflow: {uri}\nbrowse: {browse}")
     return EXIT_FAILED_VARIANTS if outcome.failed else 0
+
+
+def _choose(spec: SweepSpec, results: Path, tracker, console: Console):
+    """The tuned variants' choices from their candidates' validation scores: recorded in
+    MLflow (the sweep run's tag and metrics), said, and the plan of the sweep with them."""
+    from ablations.plan import make_plan
+    from ablations.recorded import tuning_scores
+    from ablations.tuning import CHOICES, choices, describe
+
+    scores = tuning_scores(spec, results)
+    chosen = choices(scores, spec)
+    metric = spec.tune.metric
+    logged = {f"tuning/{r.variant}/{r.candidate}/{metric}": r.score for r in scores.itertuples()}
+    tracker.log_choices(CHOICES, describe(chosen), logged)
+    for variant, values in chosen.items():
+        console.print(
+            f"  {variant} chose {', '.join(f'{k}={v}' for k, v in values.items())}", highlight=False
+        )
+    tuned = spec.with_choices(chosen)
+    return tuned, make_plan(tuned.expand(), tuned.resources.gpus_by_stage())
 
 
 def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:

@@ -241,13 +241,14 @@ def run_sweep(
     max_failures: int = 1,
     failure: InjectedFailure | None = None,
     max_concurrent: int | None = None,
+    role: str = "variant",
 ) -> SweepOutcome:
     """Run every variant of the sweep's plan not already finished in MLflow; returns what
-    ran, skipped, failed."""
+    ran, skipped, failed (`role` 'tuning': the plan of the sweep's tuning candidates)."""
     outcome = SweepOutcome()
     todo: list[Variant] = []
     for variant in whole.variants:
-        _, done = tracker.variant_run(variant, whole.chains[variant.name])
+        _, done = tracker.variant_run(variant, whole.chains[variant.name], role)
         if done:
             outcome.skipped.append(variant.name)
             progress.skipped(variant.name)

@@ -21,13 +21,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from ablations.errors import Problem, SweepError
 from ablations.overrides import leaves, overlaps
-from ablations.reference import paper_figures
+from ablations.reference import CLAIMS, paper_figures
 from ablations.sweep_checks import (
     LABEL_PATTERN,
     MAX_NAME,
@@ -178,6 +178,30 @@ class Resources(StrictModel):
         return any(gpus > 0 for gpus in self.gpus_by_stage().values())
 
 
+class TuneSpec(StrictModel):
+    """Fair tuning: each named variant chooses its own value of some fields (zipped lists of
+    candidates, e.g. its new modules' learning rates) by a metric on the validation split,
+    before any test question is read; the sweep then runs each with its choice."""
+
+    variants: list[str] = Field(min_length=1, description="the variants that choose")
+    values: dict[str, list[Any]] = Field(
+        min_length=1,
+        description="field → its candidate values; several fields move together (zipped)",
+    )
+    metric: str = Field(
+        "openvqa/overall", description="what the choice maximises, on the validation split"
+    )
+    goal: Literal["max", "min"] = "max"
+    seeds: list[int] | None = Field(
+        None, description="the seeds the choice is made on (default: the sweep's first)"
+    )
+
+    @property
+    def candidates(self) -> list[dict[str, Any]]:
+        count = len(next(iter(self.values.values())))
+        return [{field: values[i] for field, values in self.values.items()} for i in range(count)]
+
+
 class SweepSpec(StrictModel):
     """The validated content of a sweep file (overrides still unapplied; see `expand`)."""
 
@@ -193,12 +217,21 @@ class SweepSpec(StrictModel):
     )
     variants: dict[str, dict[str, Any]] = {}
     seeds: list[int] = Field([0], min_length=1)
+    bases_per_seed: bool = Field(
+        False,
+        description="each seed also trains its own frozen bases (train.bases_seed = the seed), "
+        "so intervals hold the toy LLM's and tower's variance too; false: one set of bases "
+        "for every seed, as Vicuna and EVA are fixed in the paper",
+    )
     resources: Resources = Resources()
     baseline: str | None = None
+    tune: TuneSpec | None = None
     source: str = Field("<memory>", exclude=True, description="file the spec was read from")
     _lines: dict = PrivateAttr(default_factory=dict)  # key → line in `source`, for errors
     _check_paths: bool = PrivateAttr(default=True)  # local weights must exist (False: plan)
     _file_scale: str | None = PrivateAttr(default=None)  # `scale:` as written in the file
+    _choices: dict = PrivateAttr(default_factory=dict)  # variant → its tuned values
+    _tuning: bool = PrivateAttr(default=False)  # expand the tuning candidates instead
 
     @property
     def experiment(self) -> str:
@@ -216,11 +249,34 @@ class SweepSpec(StrictModel):
         return f"NAME={self.name}{scale}"
 
     def expand(self) -> list[Variant]:
-        """Named variants × seeds, each a complete `VariantConfig` (raises `SweepError`)."""
+        """Named variants × seeds, each a complete `VariantConfig` (raises `SweepError`); a
+        tuned variant with its chosen values (`with_choices`), else with its base's."""
         variants, problems = _expand(self, self._lines)
         if problems:
             raise SweepError(self.source, problems)
         return variants
+
+    def with_choices(self, choices: dict[str, dict[str, Any]]) -> SweepSpec:
+        """This sweep with the tuned variants' chosen values (variant → field → value)."""
+        tuned = self.model_copy()
+        tuned._choices = dict(choices)
+        return tuned
+
+    def tuning(self) -> SweepSpec:
+        """The sweep of the tuning candidates: every tuned variant with each candidate, on
+        the tuning seeds, evaluated on the validation split (named `<variant>.tune<i>`)."""
+        candidates = self.model_copy()
+        candidates._tuning = True
+        return candidates
+
+    @property
+    def tuned_fields(self) -> tuple[str, ...]:
+        return tuple(self.tune.values) if self.tune else ()
+
+    @property
+    def choices(self) -> dict[str, dict[str, Any]]:
+        """The tuned variants' chosen values, as given to `with_choices`."""
+        return dict(self._choices)
 
 
 @dataclass(frozen=True)
@@ -234,6 +290,7 @@ class Variant:
     group_name: str | None = None  # the variant without its seed (None: `name`)
     paper_row: str | None = None  # the paper's row this variant reproduces, if any
     compare_to: str | None = None  # a variant it is also compared with (beside the baseline)
+    claims: tuple[str, ...] = ()  # the findings' claims it declares it tests (`CLAIMS` ids)
 
     @property
     def key(self) -> str:
@@ -359,9 +416,15 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
                 line_of(lines, ("baseline",)),
             )
         )
+    problems += _tune_problems(spec, base, named, lines)
     if problems:  # per-override errors first: they name the exact line to fix
         return [], problems
 
+    seeds = spec.seeds
+    if spec._tuning:
+        named, seeds = _tuning_candidates(spec, named)
+    elif spec._choices:
+        named = [(n, {**o, **spec._choices.get(n, {})}, w) for n, o, w in named]
     variants, seen = [], {}
     for name, overrides, where in named:
         if name in seen:
@@ -374,8 +437,10 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
             )
             continue
         seen[name] = overrides
-        for seed in spec.seeds:
+        for seed in seeds:
             full = {**base, **overrides, "train.seed": seed}
+            if spec.bases_per_seed:
+                full["train.bases_seed"] = seed
             try:
                 config = VariantConfig.model_validate(nest(full))
             except ValidationError as err:
@@ -386,10 +451,11 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
                     for e in err.errors()
                 ]
                 break
-            label = name if len(spec.seeds) == 1 else f"{name}-s{seed}"
+            label = name if len(seeds) == 1 else f"{name}-s{seed}"
             described = meta.get(name, {})
             row, other = described.get("paper_row"), described.get("compare_to")
-            variants.append(Variant(label, config, overrides, seed, name, row, other))
+            claims = tuple(str(c) for c in described.get("claims") or ())
+            variants.append(Variant(label, config, overrides, seed, name, row, other, claims))
     problems += _no_effect_fields(variants, leaves(spec.base), named, spec.scale, lines)
     wheres = {name: where for name, _, where in named}
     problems += _same_experiments(variants, wheres, spec.scale, lines)
@@ -399,6 +465,84 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
         if not problems:  # what the stages will read, once the configs themselves are sound
             problems += _preflight(variants, named, lines)
     return variants, problems
+
+
+TUNING_SPLIT = {"eval.split": "validation"}  # a tuning candidate reads no test question
+
+
+def _tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:
+    """Every tuned variant with each candidate, evaluated on the validation split, and the
+    seeds the choice is made on."""
+    tune = spec.tune
+    by_name = {name: (overrides, where) for name, overrides, where in named}
+    candidates = [
+        (f"{name}.tune{i}", {**by_name[name][0], **values, **TUNING_SPLIT}, ("tune", "values"))
+        for name in tune.variants
+        for i, values in enumerate(tune.candidates)
+    ]
+    return candidates, list(tune.seeds or spec.seeds[:1])
+
+
+def _tune_problems(spec: SweepSpec, base: dict, named: list, lines: dict) -> list[Problem]:
+    """A `tune:` section must name variants of the sweep, candidates of one length whose
+    every value makes a valid config of each, fields that change a result."""
+    tune = spec.tune
+    if tune is None:
+        return []
+    where = ("tune",)
+    problems = []
+    names = {name: overrides for name, overrides, _ in named}
+    unknown = [v for v in tune.variants if v not in names]
+    if unknown:
+        problems.append(
+            Problem(
+                "tune.variants",
+                f"{', '.join(map(repr, unknown))} not a variant of this sweep; choose from: "
+                f"{first_names(list(names))}",
+                line_of(lines, (*where, "variants")),
+            )
+        )
+    lengths = {field: len(values) for field, values in tune.values.items()}
+    if len(set(lengths.values())) > 1 or min(lengths.values()) < 2:
+        sizes = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+        problems.append(
+            Problem(
+                "tune.values",
+                f"needs at least two candidates, equally many for every field ({sizes})",
+                line_of(lines, (*where, "values")),
+            )
+        )
+        return problems
+    for field in tune.values:
+        why = None
+        if field in ("train.seed", "train.bases_seed", "eval.split"):
+            why = "is set by the sweep itself (seeds, the validation split)"
+        else:
+            try:
+                if stage_of(field) is None:
+                    why = "changes no result (it is how or where a run computes)"
+            except KeyError:
+                why = "is not a config field"
+        if why:
+            problems.append(
+                Problem(f"tune.values.{field}", why, line_of(lines, (*where, "values"), field))
+            )
+    if problems:
+        return problems
+    for name in tune.variants:
+        for values in tune.candidates:
+            try:
+                VariantConfig.model_validate(nest({**base, **names[name], **values}))
+            except ValidationError as err:
+                problems += [
+                    Problem(
+                        f"tune.values (variant {name})",
+                        _message(e, VariantConfig, True),
+                        line_of(lines, (*where, "values")),
+                    )
+                    for e in err.errors()
+                ]
+    return list({p.message: p for p in problems}.values())
 
 
 def _preflight(variants: list[Variant], named: list, lines: dict) -> list[Problem]:
@@ -455,6 +599,18 @@ def _check_meta(name: str, meta: dict[str, Any], names: list[str], lines: dict) 
                 "its Table 1, e.g. 'InstructBLIP'); leave it out for a variant the paper did "
                 "not run",
                 line_of(lines, ("variants", name), "paper_row"),
+            )
+        )
+    claims = meta.get("claims")
+    if claims is not None and (
+        not isinstance(claims, list) or any(str(c) not in CLAIMS for c in claims)
+    ):
+        problems.append(
+            Problem(
+                f"variants.{name}.claims",
+                f"{claims!r} is not a list of the findings' claims; each one of: "
+                + ", ".join(f"{k} ({v})" for k, v in CLAIMS.items()),
+                line_of(lines, ("variants", name), "claims"),
             )
         )
     other = meta.get("compare_to")

@@ -22,7 +22,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # a sweep's, a variant's: one pa
 LABEL_PATTERN = r"[A-Za-z0-9._-]+"  # a part of a variant name made from axis values
 MAX_NAME = 80  # with '-s<seed>', a file name, a Ray trial folder and an MLflow tag hold it
 SEED_FIELD = "train.seed"
-META = ("paper_row", "compare_to")  # a variant's keys that describe it, not override
+BASES_SEED_FIELD = "train.bases_seed"  # set by the seed too where `bases_per_seed: true`
+META = ("paper_row", "compare_to", "claims")  # a variant's keys that describe it, not override
 SHAPES = {  # top-level field → (type, what it must be)
     "name": (str, "a name (letters, digits, '.', '-', '_')"),
     "description": (str, "text"),
@@ -32,8 +33,10 @@ SHAPES = {  # top-level field → (type, what it must be)
     "zip": (list, "a list of groups, each a mapping of config fields to equally long lists"),
     "variants": (dict, "a mapping of variant names to their overrides"),
     "seeds": (list, "a list of distinct seeds, e.g. [0, 1, 2]"),
+    "bases_per_seed": (bool, "true or false"),
     "resources": (dict, "a mapping such as {cpus: 1, gpus: 0}"),
     "baseline": (str, "the name of one variant"),
+    "tune": (dict, "a mapping with variants, values (field: [candidates]) and metric"),
 }
 
 
@@ -53,7 +56,8 @@ def shape_problems(raw: dict[str, Any], lines: dict) -> tuple[list[Problem], set
     problems = []
     for key, (kind, what) in SHAPES.items():
         value = raw.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        switch = isinstance(value, bool) and kind is not bool  # true is not a count or a name
+        if value is not None and (not isinstance(value, kind) or switch):
             got = type(value).__name__
             problems.append(
                 Problem(key, f"must be {what}; got {got} {value!r:.60}", line_of(lines, (key,)))
@@ -225,6 +229,18 @@ def _seed_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
     for g, group in enumerate(raw.get("zip") or []):
         if isinstance(group, dict) and SEED_FIELD in group:
             problems.append(_seed_override(f"zip[{g}].{SEED_FIELD}", lines.get(("zip", g))))
+    if raw.get("bases_per_seed") is True:
+        for where, written in _override_mappings(raw):
+            if BASES_SEED_FIELD in flatten(written):
+                problems.append(
+                    Problem(
+                        dotted((*where, BASES_SEED_FIELD)),
+                        "sets train.bases_seed, which `bases_per_seed: true` sets to each seed "
+                        "(and would silently replace); leave it out, or set bases_per_seed: "
+                        "false for bases shared by every seed",
+                        line_of(lines, where),
+                    )
+                )
     return problems
 
 

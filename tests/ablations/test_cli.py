@@ -117,7 +117,7 @@ def test_smoke_sweep_records_one_finished_run_per_variant(smoke_run):
             assert math.isfinite(metrics[key]), key
         assert 0 <= metrics["openvqa/overall"] <= 100
         assert run.data.params["model.arch"] in {"prefix", "cross_attention"}
-        assert run.data.tags["lynx_judge"] == "rule-v1"  # which judge scored is recorded
+        assert run.data.tags["lynx_judge"] == "rule-v2"  # which judge scored is recorded
         history = client.get_metric_history(run.info.run_id, "stage2/loss")
         assert len(history) >= 2 and max(m.step for m in history) == 20  # a curve, not a final
     assert "done     prefix" in first.stdout and "browse: make ui" in first.stdout
@@ -137,7 +137,7 @@ def test_smoke_sweep_ends_with_its_tables_plots_and_findings(smoke_run):
     for name in ("prefix", "cross-attention"):
         assert f"| {name} " in summary and name in (report / "summary.csv").read_text()
         assert f"| {name} " in ablation
-    assert "rule-v1" in summary and "Δ image Overall %" in ablation
+    assert "rule-v2" in summary and "Δ image Overall %" in ablation
     assert "one seed: every interval is a paired bootstrap" in ablation
     assert "\\toprule" in (report / "ablation.tex").read_text()
     assert "| 5 | Prefix-finetuning" in (report / "findings.md").read_text()

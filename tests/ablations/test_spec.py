@@ -251,7 +251,10 @@ def test_the_paper_study_changes_one_thing_per_variant_with_seeds():
         spec = load_sweep(REPO / "sweeps" / "paper.yaml", check_paths=False, scale=scale)
         variants = spec.expand()
         groups = list(dict.fromkeys(v.group for v in variants))
-        assert len(groups) >= 20 and len(spec.seeds) >= 3 and spec.baseline == "lynx"
+        axes = load_sweep(REPO / "sweeps" / "axes.yaml", check_paths=False, scale=scale)
+        others = {v.group for v in axes.expand()} - {"lynx"}
+        assert len(groups) >= 10 and len(spec.seeds) >= 3 and spec.baseline == "lynx"
+        assert len(set(groups) | others) >= 20  # the study's other axes: sweeps/axes.yaml
         rows = {v.group: v.paper_row for v in variants if v.paper_row}
         assert rows == {
             "lynx": "Lynx",

@@ -1,0 +1,47 @@
+"""Fair tuning: each variant a sweep names chooses its own value of some fields (its new
+modules' learning rate, say) by a metric on the validation split, before the test is read.
+
+A sweep's `tune:` section lists the variants, the candidates (zipped lists of values) and the
+metric. The tuning candidates run first as a sweep of their own (`SweepSpec.tuning`: each
+tuned variant with each candidate, on the tuning seeds, evaluated on the validation split,
+recorded in MLflow with the role 'tuning'); `choices` picks each variant's best from their
+scores (`ablations.recorded.tuning_scores`); the study then runs with them
+(`SweepSpec.with_choices`). A candidate whose stages equal a final run's (the chosen value,
+the same seed) shares them: only its eval, on other questions, is its own. The choices are
+read back from MLflow, so `make tables` finds the ones the sweep made. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from ablations.spec import SweepSpec
+
+TUNING = "tuning"  # the MLflow role of a tuning candidate's run
+CHOICES = "lynx_tuned"  # the parent run's tag holding the choices (JSON)
+
+
+def tuning_seeds(spec: SweepSpec) -> list[int]:
+    return list(spec.tune.seeds or spec.seeds[:1]) if spec.tune else []
+
+
+def choices(scores: pd.DataFrame, spec: SweepSpec) -> dict[str, dict[str, Any]]:
+    """Each tuned variant's best candidate's values, where every candidate is scored on every
+    tuning seed (a variant with one missing chooses nothing yet)."""
+    if spec.tune is None or scores.empty:
+        return {}
+    chosen = {}
+    for variant, rows in scores.groupby("variant", sort=False):
+        if not rows["complete"].all():
+            continue
+        best = rows["score"].idxmax() if spec.tune.goal == "max" else rows["score"].idxmin()
+        chosen[str(variant)] = spec.tune.candidates[int(rows.loc[best, "candidate"])]
+    return chosen
+
+
+def describe(chosen: dict[str, dict[str, Any]]) -> str:
+    """The choices as the parent run's tag holds them."""
+    return json.dumps(chosen, sort_keys=True)

@@ -1,0 +1,83 @@
+"""Fair tuning: candidates on the validation split, the choice, and the sweep run with it."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from ablations.plan import make_plan
+from ablations.spec import SweepError, load_sweep
+from ablations.tuning import choices
+
+SWEEP = """name: tuned
+baseline: lynx
+seeds: [0, 1]
+variants:
+  lynx: {}
+  cross: {model.arch: cross_attention}
+tune:
+  variants: [lynx, cross]
+  values: {train.stage2.lr: [0.001, 0.003, 0.01]}
+  metric: openvqa/overall
+"""
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "tuned.yaml"
+    path.write_text(SWEEP)
+    return load_sweep(path)
+
+
+def test_the_candidates_are_each_variant_with_each_value_on_the_validation_split(spec):
+    candidates = spec.tuning().expand()
+    assert [v.name for v in candidates] == [
+        f"{v}.tune{i}" for v in ("lynx", "cross") for i in range(3)
+    ]  # on the first seed only: a single tuning seed, so no '-s0'
+    assert {v.seed for v in candidates} == {0}
+    assert all(v.config.eval.split == "validation" for v in candidates)
+    assert [v.config.train.stage2.lr for v in candidates[:3]] == [0.001, 0.003, 0.01]
+    assert candidates[3].config.model.arch == "cross_attention"
+    assert all(v.config.train.stage2.steps == 800 for v in candidates)  # nothing else moves
+
+
+def test_the_sweep_runs_with_each_variants_choice_and_shares_its_stages(spec):
+    chosen = spec.with_choices({"lynx": {"train.stage2.lr": 0.01}})
+    variants = {v.name: v for v in chosen.expand()}
+    assert variants["lynx-s0"].config.train.stage2.lr == 0.01
+    assert variants["lynx-s0"].overrides == {"train.stage2.lr": 0.01}  # shown in the tables
+    assert variants["cross-s1"].config.train.stage2.lr == 0.003  # no choice yet: as written
+    plan = make_plan(spec.tuning().expand() + chosen.expand())
+    candidate, final = plan.chains["lynx.tune2"], plan.chains["lynx-s0"]
+    assert candidate["stage2"] == final["stage2"]  # the same training, run once
+    assert candidate["eval"] != final["eval"]  # the validation questions, then the test's
+
+
+def test_each_variant_chooses_its_best_candidate_once_every_one_is_scored(spec):
+    scores = pd.DataFrame(
+        {
+            "variant": ["lynx"] * 3 + ["cross"] * 3,
+            "candidate": [0, 1, 2] * 2,
+            "score": [40.0, 55.0, 50.0, 30.0, 20.0, math.nan],
+            "complete": [True] * 5 + [False],
+        }
+    )
+    assert choices(scores, spec) == {"lynx": {"train.stage2.lr": 0.003}}  # cross: not yet
+
+
+@pytest.mark.parametrize(
+    ("tune", "message"),
+    [
+        ("{variants: [nobody], values: {train.stage2.lr: [0.1, 0.2]}}", "not a variant"),
+        ("{variants: [lynx], values: {train.stage2.lr: [0.1]}}", "at least two candidates"),
+        ("{variants: [lynx], values: {train.log_every: [5, 10]}}", "changes no result"),
+        ("{variants: [lynx], values: {train.stage2.lr: [0.1, -1]}}", "greater than 0"),
+    ],
+)
+def test_a_bad_tune_section_is_refused_before_compute(tmp_path, tune, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(SWEEP.split("tune:")[0] + f"tune: {tune}\n")
+    with pytest.raises(SweepError, match=message):
+        load_sweep(path)
