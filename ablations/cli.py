@@ -55,16 +55,22 @@ def nothing_recorded(spec: SweepSpec, results: Path, console: Console) -> bool:
 
 
 def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
-    """Variants whose run in MLflow finished with their current config; never creates a store."""
+    """Variants (and tuning candidates) whose run in MLflow finished with their current
+    config; never creates a store."""
     from ablations.recorded import variant_frame
     from ablations.track import VARIANT
 
     if not has_store(results):
         return set()
-    runs = variant_frame(spec, results)  # runs of the current configs only
-    if runs.empty:
-        return set()
-    return set(runs.loc[runs["status"] == "FINISHED", f"tags.{VARIANT}"])
+    frames = [variant_frame(spec, results)]  # runs of the current configs only
+    if spec.tune is not None:
+        frames.append(variant_frame(spec.tuning(), results, role="tuning"))
+    return {
+        name
+        for runs in frames
+        if not runs.empty
+        for name in runs.loc[runs["status"] == "FINISHED", f"tags.{VARIANT}"]
+    }
 
 
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
@@ -308,12 +314,16 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
             )
             with SweepProgress(tuning.variants, console) as progress:
                 tuned = run(spec.tuning(), tuning, progress=progress, role="tuning")
+            for name, where in tuned.failed.items():  # a candidate that failed lost
+                console.print(f"[yellow]failed, not chosen[/yellow] {name}: {where}")
             spec, plan = _choose(spec, results, tracker, console)
-            if tuned.failed:
-                for name, where in tuned.failed.items():
-                    console.print(f"[red]failed[/red] {name}: {where}")
+            undecided = sorted(set(spec.tune.variants) - set(spec.choices))
+            if undecided:
                 tracker.close("FAILED")
-                console.print("[red]tuning failed[/red]: the variants cannot choose; rerun")
+                console.print(
+                    f"[red]tuning failed[/red]: {', '.join(undecided)} could not choose (no "
+                    "candidate trained); rerun the same command to retry them"
+                )
                 return EXIT_FAILED_VARIANTS
         with SweepProgress(plan.variants, console) as progress:
             outcome = run(spec, plan, progress=progress)

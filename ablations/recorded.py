@@ -89,6 +89,7 @@ def tuning_scores(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.
         return pd.DataFrame()
     frame = variant_frame(spec.tuning(), results, uri, role=TUNING)
     finished = frame[frame["status"] == "FINISHED"] if not frame.empty else frame
+    failed = frame[frame["status"] == "FAILED"] if not frame.empty else frame
     column = f"metrics.{spec.tune.metric}"
     expected = len(tuning_seeds(spec))
     rows = []
@@ -97,6 +98,7 @@ def tuning_scores(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.
             group = f"{variant}.tune{number}"
             mine = finished[finished[f"tags.{GROUP}"] == group] if not finished.empty else finished
             found = mine[column].dropna() if column in mine else pd.Series(dtype=float)
+            broke = not failed.empty and (failed[f"tags.{GROUP}"] == group).any()
             rows.append(
                 {
                     "variant": variant,
@@ -104,7 +106,8 @@ def tuning_scores(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.
                     **values,
                     "score": float(found.mean()) if len(found) else math.nan,
                     "seeds": len(found),
-                    "complete": len(found) == expected,
+                    "failed": bool(broke),  # e.g. a rate at which training diverged
+                    "complete": len(found) == expected or bool(broke),
                 }
             )
     return pd.DataFrame(rows)

@@ -27,16 +27,19 @@ ARTIFACTS = "report"  # where the parent run keeps them
 
 GUIDE = {  # file → how to read it
     "README.md": "this index",
-    "findings.md": "the paper's five conclusions tested on this sweep: each claim, the variants "
-    "and metric it compares, our difference with its interval, the verdict, the paper's numbers",
-    "ablation.md": "one row per variant: headline metrics as mean ± 95% interval, Δ against the "
-    "baseline (paired by seed; † = within noise), the paper's row and what the variant sets",
+    "findings.md": "the paper's conclusions tested on this sweep: each claim, the variants "
+    "and metric it compares, our difference with its interval and p, the verdict (Holm across "
+    "the claims), the paper's numbers",
+    "ablation.md": "one row per variant: headline metrics as mean ± 95% interval (seeds and "
+    "items), Δ against the baseline (paired by seed; † = not significant across the table, "
+    "Benjamini–Hochberg), the paper's row and what the variant sets",
     "openvqa_image.md": "the paper's Table 1: correct/total per Open-VQA image class and "
     "Overall, ours per variant with the paper's published row under each (↳)",
     "openvqa_video.md": "the paper's Table 2, the same for the video questions",
     "mme.md": "MME score (acc + acc+, ≤ 200) per subtask, perception and cognition totals",
-    "evidence.md": "how precisely the evaluation set knows one seed's difference from the "
-    "baseline (paired bootstrap half-widths over the questions), per variant",
+    "evidence.md": "the evidence behind each comparison: paired seeds, method, seed-to-seed SD, "
+    "the items' standard error, the minimum detectable effect and the seeds that would decide it",
+    "tuning.md": "the tuned variants' candidates, their validation scores and each one's choice",
     "summary.md": "every run (variant × seed) with its raw final metrics",
     "plots/deltas.png": "each variant's difference from the baseline per headline metric, 95% "
     "interval as a bar (hollow point: within noise), the paper's difference as a red cross",

@@ -21,7 +21,7 @@ from ablations.yaml_lines import Found, line_of, parse, read_text
 from lynx_core.presets import PRESETS
 
 MERGED_FIELDS = ("base", "axes", "variants", "resources")
-SCALE_FIELDS = ("base", "axes", "zip", "variants", "resources", "baseline")
+SCALE_FIELDS = ("base", "axes", "zip", "variants", "resources", "baseline", "tune")
 
 
 def read_yaml(path: Path, included: bool = False) -> tuple[dict[str, Any], dict]:

@@ -29,15 +29,18 @@ def tuning_seeds(spec: SweepSpec) -> list[int]:
 
 
 def choices(scores: pd.DataFrame, spec: SweepSpec) -> dict[str, dict[str, Any]]:
-    """Each tuned variant's best candidate's values, where every candidate is scored on every
-    tuning seed (a variant with one missing chooses nothing yet)."""
+    """Each tuned variant's best candidate's values, once every candidate is scored on every
+    tuning seed or failed (a rate at which training diverges is a candidate that lost; a
+    variant with one still to run, or none that trained, chooses nothing yet)."""
     if spec.tune is None or scores.empty:
         return {}
     chosen = {}
     for variant, rows in scores.groupby("variant", sort=False):
-        if not rows["complete"].all():
+        scored = rows[~rows["failed"]] if "failed" in rows else rows
+        if not rows["complete"].all() or scored["score"].isna().all():
             continue
-        best = rows["score"].idxmax() if spec.tune.goal == "max" else rows["score"].idxmin()
+        ranked = scored["score"]
+        best = ranked.idxmax() if spec.tune.goal == "max" else ranked.idxmin()
         chosen[str(variant)] = spec.tune.candidates[int(rows.loc[best, "candidate"])]
     return chosen
 

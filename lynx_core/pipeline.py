@@ -48,7 +48,7 @@ from lynx_core.data.worldset import (
     validation_suite,
     video_set,
 )
-from lynx_core.evaluate.suite import evaluate_suite
+from lynx_core.evaluate.suite import BaseLLM, evaluate_suite
 from lynx_core.model.features import FeatureCache, cached_trunk
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
@@ -465,7 +465,7 @@ def _evaluate(
     model, tokenizer = build_model(cfg, folders["bases"])
     model.load_trainable(folders["stage2"] / WEIGHTS)
     model.to(runtime.device)
-    base_llm = partial(_base_llm, cfg, folders)
+    base_llm = BaseLLM(partial(_base_llm, cfg, folders), str(folders["bases"].resolve()))
     benchmarks = evaluation_benchmarks(cfg, cache / "world")
     metrics, judge = evaluate_suite(
         model, tokenizer, cfg, benchmarks, cache, folders["eval"], runtime, base_llm, ranks

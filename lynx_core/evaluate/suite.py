@@ -17,6 +17,7 @@ probes), and answers to OwlEval-form open prompts for people to rate. Every answ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -145,7 +146,7 @@ def evaluate_suite(
     cache: Path,
     out: Path,
     runtime: Runtime = CPU,
-    base_llm: Callable[[], PreTrainedModel] | None = None,
+    base_llm: BaseLLM | None = None,
     ranks: Ranks = SINGLE,
 ) -> tuple[dict[str, float], str]:
     """All metrics of the `benchmarks` and the name of the judge that scored Open-VQA.
@@ -184,7 +185,9 @@ def evaluate_suite(
     metrics.update(_chair(rows, annotated))
     described = _described(annotated, asked)
     if described and base_llm is not None:
-        found, rows = _bare_llm_following(base_llm, tokenizer, described, kinds, cfg, answer)
+        found, rows = _bare_llm_following(
+            base_llm, tokenizer, described, kinds, cfg, answer, judge, cache
+        )
         metrics.update(found)
         later += rows
     metrics.update(_mme(answer, benchmarks.mme, later))
@@ -216,15 +219,38 @@ def evaluate_suite(
     return metrics, judge_name
 
 
-def _bare_llm_following(base_llm, tokenizer, described, kinds, cfg: VariantConfig, answer):
-    """The frozen LLM's compliance on the described questions, on the ranks and device the
-    model's `answer`s use; its copy is freed on return (at paper scale a second 7B LLM)."""
-    llm = base_llm().to(answer.runtime.device)
+@dataclass(frozen=True)
+class BaseLLM:
+    """A variant's frozen LLM alone: how to load it, and what it is (its bases' folder), so
+    that its answers, the same for every variant and seed on those bases, are computed
+    once and kept in the store's cache."""
+
+    load: Callable[[], PreTrainedModel]
+    identity: str
+
+
+def _bare_llm_following(
+    base: BaseLLM, tokenizer, described, kinds, cfg: VariantConfig, answer, judge, cache: Path
+):
+    """The frozen LLM's compliance on the described questions, judged as the model's are,
+    on the ranks and device the model's `answer`s use (its copy freed on return: at paper
+    scale a second 7B LLM), or from the cache when these bases answered them before."""
     template = TEMPLATES[cfg.model.llm.prompt_template]
-    answers = llm_answers(
-        llm, tokenizer, template, described, cfg.eval, answer.runtime, answer.ranks
-    )
-    return score_following("llm_compliance", described, kinds, answers, cfg.eval.detailed_min_words)
+    asked = [template.prompt(e.prompt, e.context, e.history) for e in described]
+    settings = (cfg.eval.max_new_tokens, cfg.eval.num_beams, cfg.eval.batch_size)
+    digest = hashlib.sha256(json.dumps([base.identity, asked, settings]).encode()).hexdigest()
+    kept = cache / "bare_llm" / f"{digest[:24]}.json"
+    if kept.is_file():
+        answers = json.loads(kept.read_text())
+    else:
+        llm = base.load().to(answer.runtime.device)
+        answers = llm_answers(
+            llm, tokenizer, template, described, cfg.eval, answer.runtime, answer.ranks
+        )
+        if answer.ranks.is_main:
+            write_text(kept, json.dumps(answers))
+    words = cfg.eval.detailed_min_words
+    return score_following("llm_compliance", described, kinds, answers, words, judge)
 
 
 @dataclass(frozen=True)

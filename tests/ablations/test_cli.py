@@ -46,9 +46,11 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
 def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path, scale):
     done = run_cli("plan", "paper", "--scale", scale, results=tmp_path / "results")
     assert done.returncode == 0, done.stdout + done.stderr
-    # 22 variants × 4 seeds; 3 bases for all seeds (2 LLMs, 2 resolutions), per seed 16
-    # stage-1 runs (the 6 variants that change only stage 2 share lynx's)
-    assert "stage runs: 243 unique of 352 naive (unique/naive ratio 0.69)" in done.stdout
+    # 10 variants × 4 seeds and 9 tuning candidates on seed 0: 3 bases for all (2 LLMs, 2
+    # resolutions); per seed 6 stage-1 runs (the 4 variants that change only stage 2 share
+    # lynx's, and the candidates their variant's); 46 stage-2 runs (the candidates at the rate
+    # as written share the final seed-0 runs'); an eval each
+    assert "stage runs: 122 unique of 196 naive (unique/naive ratio 0.62)" in done.stdout
     out = " ".join(done.stdout.split())  # unwrapped
     missing = [
         "model.llm.path=weights/llama-7b",
@@ -56,7 +58,7 @@ def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path,
     ]
     assert all((m in out) == (scale == "paper") for m in missing), out
     title = "paper@paper" if scale == "paper" else "paper"
-    assert f"{title} (sweeps/paper.yaml): 88 variants, scale {scale}" in done.stdout
+    assert f"{title} (sweeps/paper.yaml): 49 variants, scale {scale}" in done.stdout
     # cost before compute: GPU-hours per training stage, and what stage dedupe saves (for
     # trials on GPUs: the paper scale's; toy scale's trials run on CPUs)
     assert ("GPU-hours at 40% MFU on A100" in done.stdout) == (scale == "paper")
@@ -72,8 +74,10 @@ def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path,
     }
     sweep, naive, saved = hours["total"]
     assert sweep + saved == pytest.approx(naive, rel=5e-3)  # (as rounded for display)
-    assert hours["stage1"][2] > 0 and hours["stage2"][2] == 0  # only stage-1 runs are shared
-    assert 30_000 < sweep < 100_000  # 64 stage-1 runs of 120M pairs through an 8B model
+    # stage-1 runs are shared by variants and candidates; a stage-2 run by a candidate at
+    # the rate as written and its variant's seed-0 run
+    assert hours["stage1"][2] > hours["stage2"][2] > 0
+    assert 15_000 < sweep < 100_000  # 24 stage-1 runs of 120M pairs through an 8B model
     # a run's wall-clock hours on the 8 GPU workers paper.yaml gives each training stage
     for stage in ("stage1", "stage2"):
         runs = int(rows[stage][0].split(" of ")[0])
@@ -293,3 +297,47 @@ def test_the_main_sweep_trains_every_architecture_once_and_tabulates_it(tmp_path
     ablation = (results / "arch@tiny" / "ablation.md").read_text()
     assert "Δ image Overall %" in ablation and "model.arch=cross_attention" in ablation
     assert sum(f"| {r.data.tags['lynx_variant']} " in ablation for r in runs) == 4
+
+
+TUNED = """name: tiny-tuned
+scale: tiny
+baseline: prefix
+seeds: [0, 1]
+variants:
+  prefix: {}
+  cross: {model.arch: cross_attention}
+tune:
+  variants: [prefix, cross]
+  values: {train.stage2.lr: [0.001, 0.01]}
+resources: {cpus: 1}
+"""
+
+
+@pytest.mark.slow
+def test_a_tuned_sweep_runs_its_candidates_on_validation_then_its_choices(tmp_path):
+    sweep, results = tmp_path / "tuned.yaml", tmp_path / "results"
+    sweep.write_text(TUNED)
+    done = run_cli("sweep", str(sweep), results=results)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("tiny-tuned").experiment_id
+    candidates = client.search_runs([experiment], "tags.lynx_role = 'tuning'")
+    assert sorted(r.data.tags["lynx_variant"] for r in candidates) == [
+        "cross.tune0", "cross.tune1", "prefix.tune0", "prefix.tune1"
+    ]  # fmt: skip
+    for run in candidates:  # scored on the validation split, never on the test questions
+        assert run.data.params["eval.split"] == "validation"
+        assert "openvqa/overall" in run.data.metrics and "mme/perception" not in run.data.metrics
+    (parent,) = client.search_runs([experiment], "tags.lynx_role = 'sweep'")
+    chosen = json.loads(parent.data.tags["lynx_tuned"])
+    assert set(chosen) == {"prefix", "cross"}
+    finals = client.search_runs([experiment], "tags.lynx_role = 'variant'")
+    assert len(finals) == 4
+    for run in finals:
+        group = run.data.tags["lynx_group"]
+        assert float(run.data.params["train.stage2.lr"]) == chosen[group]["train.stage2.lr"]
+        assert run.data.params["eval.split"] == "test"
+    rows = (results / "tiny-tuned" / "tuning.md").read_text().splitlines()
+    assert sum("✓" in row for row in rows if row.startswith("| ")) == 2  # one choice each
+    again = run_cli("plan", str(sweep), results=results)
+    assert "variants: 0 to run, 8 recorded in MLflow" in again.stdout

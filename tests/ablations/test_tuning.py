@@ -65,6 +65,11 @@ def test_each_variant_chooses_its_best_candidate_once_every_one_is_scored(spec):
         }
     )
     assert choices(scores, spec) == {"lynx": {"train.stage2.lr": 0.003}}  # cross: not yet
+    diverged = scores.assign(failed=[False, True, False, False, False, True], complete=True)
+    assert choices(diverged, spec) == {
+        "lynx": {"train.stage2.lr": 0.01},  # its best rate failed to train: the next one
+        "cross": {"train.stage2.lr": 0.001},
+    }
 
 
 @pytest.mark.parametrize(

@@ -108,3 +108,22 @@ def test_a_missing_suite_folder_is_refused_before_compute(tmp_path):
     assert problem.field == "base.eval.suite" and problem.line == 3
     assert f"path '{nowhere}' does not exist" in problem.message
     assert load_sweep(sweep, check_paths=False).expand()  # planning looks for nothing
+
+
+def test_the_bare_llms_answers_are_computed_once_per_bases(trained, monkeypatch):
+    """Every variant and seed on the same bases asks their frozen LLM the same questions:
+    the answers are kept in the store's cache and read back, not generated again."""
+    import lynx_core.evaluate.suite as suite
+
+    cfg, folders, cache, _ = trained
+    first = run_stage("eval", cfg, folders, cache).metrics
+    assert len(list((cache / "bare_llm").glob("*.json"))) == 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the bare LLM answered again")
+
+    monkeypatch.setattr(suite, "llm_answers", refuse)
+    again = run_stage("eval", cfg, folders, cache).metrics
+    assert {k: v for k, v in again.items() if k.startswith("llm_compliance/")} == {
+        k: v for k, v in first.items() if k.startswith("llm_compliance/")
+    }
