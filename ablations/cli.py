@@ -271,6 +271,7 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
     candidates first, if it tunes (`tuning`: their plan), then its variants."""
     from ablations.backends import ray_address, ray_session, tracking_uri
     from ablations.capacity import cluster_nodes, wait_for_fit
+    from ablations.plan import make_plan
 
     remote = ray_address(args.address)
     compute = needs_compute(plan, results)  # again: a sweep we waited for may have done it
@@ -310,12 +311,16 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
             console.print(
                 f"tuning {', '.join(spec.tune.variants)}: {len(spec.tune.candidates)} "
                 f"candidates of {', '.join(spec.tuned_fields)} each, by {spec.tune.metric} on "
-                "the validation split"
+                "the validation split (the variants that choose nothing run meanwhile)"
             )
-            with SweepProgress(tuning.variants, console) as progress:
-                tuned = run(spec.tuning(), tuning, progress=progress, role="tuning")
+            untuned = [v for v in plan.variants if v.group not in spec.tune.variants]
+            first = make_plan(tuning.variants + untuned, spec.resources.gpus_by_stage())
+            roles = {v.name: "tuning" for v in tuning.variants}
+            with SweepProgress(first.variants, console) as progress:
+                tuned = run(spec, first, progress=progress, roles=roles)
             for name, where in tuned.failed.items():  # a candidate that failed lost
-                console.print(f"[yellow]failed, not chosen[/yellow] {name}: {where}")
+                if name in roles:
+                    console.print(f"[yellow]failed, not chosen[/yellow] {name}: {where}")
             spec, plan = _choose(spec, results, tracker, console)
             undecided = sorted(set(spec.tune.variants) - set(spec.choices))
             if undecided:

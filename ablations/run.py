@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,13 +241,15 @@ def run_sweep(
     max_failures: int = 1,
     failure: InjectedFailure | None = None,
     max_concurrent: int | None = None,
-    role: str = "variant",
+    roles: Mapping[str, str] | None = None,
 ) -> SweepOutcome:
     """Run every variant of the sweep's plan not already finished in MLflow; returns what
-    ran, skipped, failed (`role` 'tuning': the plan of the sweep's tuning candidates)."""
+    ran, skipped, failed (`roles`: the MLflow role of a variant that is not 'variant', e.g.
+    a tuning candidate's)."""
     outcome = SweepOutcome()
     todo: list[Variant] = []
     for variant in whole.variants:
+        role = (roles or {}).get(variant.name, "variant")
         _, done = tracker.variant_run(variant, whole.chains[variant.name], role)
         if done:
             outcome.skipped.append(variant.name)
