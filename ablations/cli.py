@@ -311,13 +311,14 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
             console.print(
                 f"tuning {', '.join(spec.tune.variants)}: {len(spec.tune.candidates)} "
                 f"candidates of {', '.join(spec.tuned_fields)} each, by {spec.tune.metric} on "
-                "the validation split (the variants that choose nothing run meanwhile)"
+                "the validation split (the variants and bases no choice changes run meanwhile)"
             )
-            untuned = [v for v in plan.variants if v.group not in spec.tune.variants]
-            first = make_plan(tuning.variants + untuned, spec.resources.gpus_by_stage())
+            untouched = [v for v in plan.variants if v.group not in spec.choosing]
+            first = make_plan(tuning.variants + untouched, spec.resources.gpus_by_stage())
             roles = {v.name: "tuning" for v in tuning.variants}
+            ahead = plan.level("bases")  # the bases wait on no choice
             with SweepProgress(first.variants, console) as progress:
-                tuned = run(spec, first, progress=progress, roles=roles)
+                tuned = run(spec, first, progress=progress, roles=roles, ahead=ahead)
             for name, where in tuned.failed.items():  # a candidate that failed lost
                 if name in roles:
                     console.print(f"[yellow]failed, not chosen[/yellow] {name}: {where}")

@@ -96,7 +96,8 @@ class SweepProgress:
         for name in names:
             self.progress.update(self.tasks[name], status="running")
         if not self.console.is_terminal:
-            self.console.print(f"running  {run_id} for {', '.join(names)}")
+            users = ", ".join(names) or "variants still to come (computed ahead)"
+            self.console.print(f"running  {run_id} for {users}")
 
     def stage_reused(self, names: list[str], stage: str) -> None:
         for name in names:

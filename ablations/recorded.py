@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from ablations.backends import tracking_uri
 from ablations.spec import SweepSpec
 from ablations.track import GROUP, KEY, ROLE, SWEEP, VARIANT
-from ablations.tuning import TUNING, choices, tuning_seeds
+from ablations.tuning import TUNING, choices
 
 PREDICTIONS = "predictions.jsonl"
 
@@ -91,7 +91,7 @@ def tuning_scores(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.
     finished = frame[frame["status"] == "FINISHED"] if not frame.empty else frame
     failed = frame[frame["status"] == "FAILED"] if not frame.empty else frame
     column = f"metrics.{spec.tune.metric}"
-    expected = len(tuning_seeds(spec))
+    expected = len(spec.tuning_seeds)
     rows = []
     for variant in spec.tune.variants:
         for number, values in enumerate(spec.tune.candidates):

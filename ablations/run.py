@@ -242,10 +242,12 @@ def run_sweep(
     failure: InjectedFailure | None = None,
     max_concurrent: int | None = None,
     roles: Mapping[str, str] | None = None,
+    ahead: list[StageRun] = (),
 ) -> SweepOutcome:
     """Run every variant of the sweep's plan not already finished in MLflow; returns what
     ran, skipped, failed (`roles`: the MLflow role of a variant that is not 'variant', e.g.
-    a tuning candidate's)."""
+    a tuning candidate's). `ahead`: parentless stage runs a later plan will need (the bases
+    of variants waiting on a choice), computed beside these on cores they leave idle."""
     outcome = SweepOutcome()
     todo: list[Variant] = []
     for variant in whole.variants:
@@ -256,7 +258,7 @@ def run_sweep(
             progress.skipped(variant.name)
         else:
             todo.append(variant)
-    if not todo:
+    if not todo and not ahead:
         return outcome
 
     plan = whole.only({variant.name for variant in todo})
@@ -275,6 +277,11 @@ def run_sweep(
 
     stored = stored_runs(plan, store, progress.warn)
     pending = [run for run in plan.runs.values() if run.id not in stored]
+    pending += [
+        run
+        for run in ahead
+        if run.id not in plan.runs and store.manifest(run.stage, run.key) is None
+    ]
     for run_id in stored:
         progress.stage_reused(plan.users(run_id), plan.runs[run_id].stage)
     outcome.executed = [run.id for run in pending]

@@ -193,7 +193,9 @@ class TuneSpec(StrictModel):
     )
     goal: Literal["max", "min"] = "max"
     seeds: list[int] | None = Field(
-        None, description="the seeds the choice is made on (default: the sweep's first)"
+        None,
+        description="the seeds the choice is made on, apart from the study's (default: one "
+        "past the sweep's last): a final run is never the candidate that won on its own luck",
     )
 
     @property
@@ -272,6 +274,23 @@ class SweepSpec(StrictModel):
     @property
     def tuned_fields(self) -> tuple[str, ...]:
         return tuple(self.tune.values) if self.tune else ()
+
+    @property
+    def tuning_seeds(self) -> list[int]:
+        if self.tune is None:
+            return []
+        return list(self.tune.seeds or [max(self.seeds) + 1])
+
+    @property
+    def choosing(self) -> set[str]:
+        """The variants whose config waits on a choice: the tuned ones, and, when the
+        baseline is tuned, every other one, which takes the baseline's choice (a variant
+        changes one thing against the baseline as it runs)."""
+        if self.tune is None:
+            return set()
+        if self.baseline in self.tune.variants:
+            return set(self.variants) | set(self.tune.variants) | {self.baseline}
+        return set(self.tune.variants)
 
     @property
     def choices(self) -> dict[str, dict[str, Any]]:
@@ -424,7 +443,7 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
     if spec._tuning:
         named, seeds = _tuning_candidates(spec, named)
     elif spec._choices:
-        named = [(n, {**o, **spec._choices.get(n, {})}, w) for n, o, w in named]
+        named = [(n, _chosen(spec, n, o), w) for n, o, w in named]
     variants, seen = [], {}
     for name, overrides, where in named:
         if name in seen:
@@ -470,6 +489,16 @@ def _expand(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]
 TUNING_SPLIT = {"eval.split": "validation"}  # a tuning candidate reads no test question
 
 
+def _chosen(spec: SweepSpec, name: str, overrides: dict) -> dict:
+    """A variant's overrides with the values tuning chose: its own, or, when the baseline
+    was tuned and it was not, the baseline's under what it sets itself."""
+    if name in spec._choices:
+        return {**overrides, **spec._choices[name]}
+    if spec.tune is None or name in spec.tune.variants:  # tuned, its choice still to come
+        return overrides
+    return {**spec._choices.get(spec.baseline, {}), **overrides}
+
+
 def _tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:
     """Every tuned variant with each candidate, evaluated on the validation split, and the
     seeds the choice is made on."""
@@ -480,7 +509,7 @@ def _tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:
         for name in tune.variants
         for i, values in enumerate(tune.candidates)
     ]
-    return candidates, list(tune.seeds or spec.seeds[:1])
+    return candidates, spec.tuning_seeds
 
 
 def _tune_problems(spec: SweepSpec, base: dict, named: list, lines: dict) -> list[Problem]:
@@ -500,6 +529,25 @@ def _tune_problems(spec: SweepSpec, base: dict, named: list, lines: dict) -> lis
                 f"{', '.join(map(repr, unknown))} not a variant of this sweep; choose from: "
                 f"{first_names(list(names))}",
                 line_of(lines, (*where, "variants")),
+            )
+        )
+    overlap = sorted(set(tune.seeds or []) & set(spec.seeds))
+    if overlap:
+        problems.append(
+            Problem(
+                "tune.seeds",
+                f"{overlap} are seeds of the study too: a final run would be the candidate that "
+                "won on its own luck; tune on other seeds (or leave tune.seeds out)",
+                line_of(lines, (*where, "seeds")),
+            )
+        )
+    if not tune.metric.startswith("openvqa/"):
+        problems.append(
+            Problem(
+                "tune.metric",
+                f"{tune.metric!r} is not measured on the validation split, which asks Open-VQA "
+                "image questions: use openvqa/overall or a class's openvqa/<class>/acc",
+                line_of(lines, (*where, "metric")),
             )
         )
     lengths = {field: len(values) for field, values in tune.values.items()}

@@ -96,16 +96,6 @@ class Estimate:
             return 1.0
         return float(2 * stdtr(self.df, -abs(self.value) / self.se))
 
-    def at(self, level: float) -> Estimate:
-        """The same estimate with its interval at another level (t intervals only)."""
-        if self.method not in ("seeds+items", "t") or not self.known:
-            return self
-        half = _t(level, self.df) * self.se
-        return Estimate(
-            self.value, self.value - half, self.value + half, self.n, self.method, self.se,
-            self.df, level, self.parts,
-        )  # fmt: skip
-
     def detectable(self, power: float = POWER, level: float = CONFIDENCE) -> float:
         """The minimum detectable effect: the true difference a test at `level` finds with
         probability `power`, given this estimate's standard error and degrees of freedom."""

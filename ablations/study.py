@@ -42,8 +42,6 @@ from lynx_core.evaluate.metric_names import class_key
 from lynx_core.evaluate.mme import PERCEPTION, MMEAnswer, image_marks
 from lynx_core.stages import stage_of
 
-PREDICTIONS = "predictions.jsonl"
-SEEDS = ("train.seed", "train.bases_seed")  # set per seed by the sweep: not a variant's change
 JUDGE = "lynx_judge"  # the tag naming who judged a run's answers (rule-v2, gpt:<model>)
 
 
@@ -387,16 +385,20 @@ class Study:
         """Field → (baseline's value, this variant's value) where their configs differ (the
         seeds aside): what the variant changes, whichever way the sweep wrote it;
         `results_only`: only fields that change a result (`lynx_core.stages`: not where or
-        how fast it runs, how often it logs or checkpoints)."""
+        how fast it runs, how often it logs or checkpoints), the values tuning chose aside
+        (each variant's own choice is fair tuning, not a change it makes)."""
         if self.baseline is None:
             return {}
+        seeds = ("train.seed", "train.bases_seed") if self.spec.bases_per_seed else ("train.seed",)
+        tuned = self.spec.tuned_fields if results_only else ()
         mine = flatten(self.config(group).model_dump(mode="json"))
         theirs = flatten(self.config(self.baseline).model_dump(mode="json"))
         fields = dict.fromkeys([*theirs, *mine])  # a mixture may list tasks the other lacks
         return {
             k: (theirs.get(k), mine.get(k))
             for k in fields
-            if k not in SEEDS
+            if k not in seeds
+            and k not in tuned
             and theirs.get(k) != mine.get(k)
             and not (results_only and stage_of(k) is None)
         }

@@ -24,10 +24,6 @@ TUNING = "tuning"  # the MLflow role of a tuning candidate's run
 CHOICES = "lynx_tuned"  # the parent run's tag holding the choices (JSON)
 
 
-def tuning_seeds(spec: SweepSpec) -> list[int]:
-    return list(spec.tune.seeds or spec.seeds[:1]) if spec.tune else []
-
-
 def choices(scores: pd.DataFrame, spec: SweepSpec) -> dict[str, dict[str, Any]]:
     """Each tuned variant's best candidate's values, once every candidate is scored on every
     tuning seed or failed (a rate at which training diverges is a candidate that lost; a

@@ -211,9 +211,11 @@ class DataConfig(StrictModel):
         description="your own stage-2 training files; each is a mixture task (ratio 1.0 "
         "unless data.mixture is given, which must then list it)",
     )
-    # sized so that a difference between two variants on one seed is known to ±3 points on
-    # images and ±5 on videos (95%, even at 50% accuracy with independent errors): ≥ 2135 and
-    # ≥ 769 questions; 384 images ask 2224, 528 clips 785
+    # sized so that the evaluation items' own share of a difference's uncertainty stays small
+    # beside the seeds' (one seed's difference known to ±3 points on images and ±5 on videos
+    # at 50% accuracy with independent errors: ≥ 2135 and ≥ 769 questions; 384 images ask
+    # about 2200, 528 clips about 780); the study's targets, minimum detectable effects of 4
+    # and 8 points with seeds and items together, are `ablations.tables.EVIDENCE`
     validation_examples: int = Field(
         96,
         gt=0,

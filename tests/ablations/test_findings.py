@@ -126,3 +126,24 @@ def test_no_verdict_from_one_seed_and_a_conclusion_says_how_much_was_tested():
     agreeing = _corrected([_claim("every", _difference(-6.0, 0.5))])
     finding = Finding(9, "text", [*agreeing.values(), Claim("y", "t", "m", "every", [])])
     assert finding.summary == "agrees (1 of 2 claims tested)"
+
+
+def test_a_claim_about_every_variant_is_not_supported_by_the_ones_that_finished():
+    """A chosen variant without a finished run is named, and the claim it belongs to cannot
+    be supported as a claim about every such variant (it can still be refuted)."""
+    import numpy as np
+
+    from ablations.calibration import Noise, _draw
+    from ablations.findings import findings
+
+    spec = load_sweep("sweeps/paper.yaml", check_paths=False)
+    variants = spec.expand()
+    truth = {("w-cross-attn", "openvqa/overall"): -30.0}
+    draws = _draw(variants, truth, Noise(), np.random.default_rng(0))
+    draws = {k: v for k, v in draws.items() if k[0] != "w-cross-attn-trainable-llm"}
+    study = SimulatedStudy(spec, pd.DataFrame(), None, variants, draws=draws)
+    (claim, _) = findings(study)[4].claims
+    assert claim.missing == ("w-cross-attn-trainable-llm",)
+    assert "w-cross-attn-trainable-llm" in claim.note
+    assert claim.comparisons[0].verdict == "agrees" and claim.raw_p(-1) == 1.0
+    assert claim.verdict == "inconclusive"
