@@ -13,7 +13,7 @@ RESULTS ?= results
 export RAY_USAGE_STATS_ENABLED ?= 0
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: sweep plan tables owleval-export owleval-import submit ui test test-slow browser check format bench clean
+.PHONY: sweep plan tables calibrate owleval-export owleval-import submit ui test test-slow browser check format bench clean
 
 # The venv is rebuilt whenever pyproject.toml changes (the stamp is older than it).
 $(STAMP): pyproject.toml
@@ -31,6 +31,9 @@ plan: $(STAMP)             ## list the variants and stage runs of sweeps/$(NAME)
 
 tables: $(STAMP)           ## rebuild results/$(NAME)/ tables, plots and findings from MLflow
 	$(PY) -m ablations tables sweeps/$(NAME).yaml --results $(RESULTS) $(SCALED)
+
+calibrate: $(STAMP)        ## how often results/$(NAME)/'s verdicts err, at the noise it measured
+	$(PY) -m ablations calibrate sweeps/$(NAME).yaml --results $(RESULTS) $(SCALED)
 
 owleval-export: $(STAMP)   ## OwlEval rating sheets of sweeps/$(NAME).yaml's answers
 	$(PY) -m ablations owleval export sweeps/$(NAME).yaml --results $(RESULTS) $(SCALED)

@@ -409,6 +409,40 @@ def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
     return 0 if show_report(spec, Path(args.results), console) else 1
 
 
+def cmd_calibrate(spec: SweepSpec, args, console: Console) -> int:
+    """How often this sweep's verdicts would err at the noise it measured: simulated studies
+    through the findings' own code, written to `results/<sweep>/calibration.md`."""
+    if nothing_recorded(spec, Path(args.results), console):
+        return 1
+    from ablations.calibration import (
+        CALIBRATION_EFFECTS,
+        calibrate,
+        calibration_markdown,
+        fitted_noise,
+    )
+    from ablations.progress import print_table
+    from ablations.study import Study
+    from lynx_core.atomic import write_text
+
+    study = Study.load(spec, Path(args.results))
+    noise = fitted_noise(study)
+    if not noise:
+        console.print(
+            f"no variant of {spec.experiment!r} has two seeds paired with the baseline yet: "
+            "nothing to measure the noise from"
+        )
+        return 1
+    with console.status(f"simulating {args.studies} studies per effect size"):
+        rates = calibrate(study.spec, CALIBRATION_EFFECTS, args.studies, noise)
+    path = Path(args.results) / spec.experiment / "calibration.md"
+    write_text(path, calibration_markdown(spec.experiment, noise, rates, args.studies))
+    shown = rates.pivot(index="conclusion", columns="effect", values="agrees")
+    shown.columns = [f"agrees at {e:g}" for e in shown.columns]
+    shown.insert(0, "false disagrees at 0", rates[rates["effect"] == 0]["disagrees"].values)
+    print_table(console, shown.reset_index(), f"{spec.experiment}: verdict rates ({path})")
+    return 0
+
+
 def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
     from ablations import owleval
     from ablations.progress import print_table
@@ -567,11 +601,15 @@ def parser() -> argparse.ArgumentParser:
         ("plan", "list the variants a sweep expands to, and which are recorded"),
         ("sweep", "train and evaluate every variant; record in MLflow"),
         ("tables", "rebuild the sweep's tables from MLflow"),
+        ("calibrate", "how often the sweep's verdicts err at the noise it measured"),
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("sweep", help="sweep file or name (sweeps/<name>.yaml)")
         cmd.add_argument("--results", default="results", help="outputs and default MLflow store")
         _scale_argument(cmd)
+    sub.choices["calibrate"].add_argument(
+        "--studies", type=_count(10), default=1000, help="simulated studies per effect size"
+    )
     plan = sub.choices["plan"]
     plan.add_argument(
         "--gpu",
@@ -660,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         "plan": cmd_plan,
         "sweep": cmd_sweep,
         "tables": cmd_tables,
+        "calibrate": cmd_calibrate,
         "owleval": cmd_owleval,
         "submit": cmd_submit,
     }

@@ -3,9 +3,11 @@ paper sweep through the same selection, interval and verdict code (`ablations.ca
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from ablations.calibration import calibrate
+from ablations.calibration import Noise, SimulatedStudy, _draw, calibrate, fitted_noise
 from ablations.spec import load_sweep
 
 MAX_FALSE = 0.05  # a conclusion's false 'agrees' or 'disagrees' rate, at most
@@ -33,3 +35,23 @@ def test_power_grows_with_the_effect_and_false_disagreements_stay_rare(paper):
         assert agrees == sorted(agrees), rows  # more effect, more power
         assert (rows["disagrees"] <= MAX_FALSE).all(), rows
     assert (rates[rates["effect"] == 16.0]["agrees"] >= 0.8).all(), rates
+
+
+def test_the_noise_a_study_measured_is_the_noise_it_was_drawn_with(paper):
+    """`fitted_noise` reads the crossed model's spread back from a study's paired tables, so
+    a calibration can run at the noise of the sweep whose verdicts it checks."""
+    drawn = Noise(seed_sd=3.0, interaction_sd=6.0, noise_sd=10.0, images=300, seed_only_sd=0.05)
+    variants = paper.expand()
+    fits = []
+    for seed in range(4):
+        draws = _draw(variants, {}, drawn, np.random.default_rng(seed))
+        study = SimulatedStudy(paper, pd.DataFrame(), None, variants, draws=draws)
+        fits.append(fitted_noise(study))
+    image = [fit["openvqa/overall"] for fit in fits]
+    assert all(f.images == 300 for f in image)
+    assert np.mean([f.interaction_sd for f in image]) == pytest.approx(6.0, rel=0.1)
+    assert np.mean([f.noise_sd for f in image]) == pytest.approx(10.0, rel=0.05)
+    assert np.mean([f.seed_sd for f in image]) == pytest.approx(3.0, rel=0.25)
+    loss = np.mean([fit["stage2/val_loss_area"].seed_only_sd for fit in fits])
+    assert loss == pytest.approx(0.05, rel=0.35)
+    assert "llm_compliance/overall" not in fits[0]  # it takes compliance's: the same questions

@@ -293,3 +293,26 @@ def test_a_store_copied_without_its_artifacts_still_gives_every_table(fabricated
     assert "tables, plots, findings:" in done.stdout and "logged to" not in done.stdout
     for name in ("ablation.md", "openvqa_image.md", "findings.md"):
         assert (copy / "fake" / name).read_text() == (report.folder / name).read_text()
+
+
+def test_calibrate_measures_the_sweeps_own_noise_and_says_how_often_its_verdicts_err(
+    fabricated, tmp_path
+):
+    """`make calibrate`: the spread comes from the store (here per-seed numbers without
+    per-question records, so all of it is the seeds'), and every conclusion gets its rates."""
+    spec, results, _ = fabricated
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    done = subprocess.run(
+        [sys.executable, "-m", "ablations", "calibrate", spec.source, "--results", str(copy),
+         "--studies", "30"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (copy / "fake" / "calibration.md").read_text()
+    diffs = [np.subtract(IMAGE[g], IMAGE["lynx"]) for g in IMAGE if g != "lynx"]
+    seed_sd = math.sqrt(np.mean([np.var(d, ddof=1) for d in diffs]))  # shared seed 0.5
+    image_row = next(line for line in text.splitlines() if line.startswith("| openvqa/overall"))
+    assert f"{seed_sd:.3g}" in image_row, image_row
+    rates = [line for line in text.splitlines() if line.startswith("|") and "%" in line]
+    assert len(rates) == 4 * 6  # effects 0, 4, 8, 16 × the six conclusions
