@@ -53,6 +53,24 @@ def test_every_paper_row_is_selected_for_its_claim(scale):
         assert not any(step_variant in found for found in chosen.values())
 
 
+def test_the_balance_variants_change_the_vqa_share_and_nothing_else():
+    """Claim 4's variants train the baseline's own tasks at its steps and rates; only the
+    VQA tasks' odds move, well past the threshold either way (0.4× and 4×)."""
+    spec = load_sweep("sweeps/paper.yaml", check_paths=False)
+    configs = {v.group: v.config for v in spec.expand() if v.seed == spec.seeds[0]}
+    base = configs["lynx"]
+    for group, lower in (("caption-heavy", True), ("vqa-heavy", False)):
+        cfg = configs[group]
+        assert cfg.train == base.train and cfg.model == base.model
+        assert cfg.data.mixture != base.data.mixture
+        assert cfg.data.model_copy(update={"mixture": base.data.mixture}) == base.data
+        assert {t for t, r in cfg.data.mixture.items() if r} == {
+            t for t, r in base.data.mixture.items() if r
+        }
+        ratio = vqa_odds(cfg) / vqa_odds(base)
+        assert ratio <= 1 / 2 if lower else ratio >= 2, (group, ratio)
+
+
 def test_a_declared_claim_brings_its_variant_in(tmp_path):
     path = tmp_path / "declared.yaml"
     path.write_text(

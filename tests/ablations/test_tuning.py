@@ -61,7 +61,8 @@ def test_a_variant_that_does_not_tune_takes_the_tuned_baselines_choice(tmp_path)
     path.write_text(
         SWEEP.replace(
             "  cross: {model.arch: cross_attention}",
-            "  cross: {model.arch: cross_attention}\n  deep: {model.resampler.depth: 2}\n  fixed: {model.resampler.depth: 3, train.stage2.lr: 0.02}",
+            "  cross: {model.arch: cross_attention}\n  deep: {model.resampler.depth: 2}\n"
+            "  fixed: {model.resampler.depth: 3, train.stage2.lr: 0.02}",
         )
     )
     spec = load_sweep(path)
