@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from ablations.calibration import SimulatedStudy, chosen_groups
-from ablations.findings import Claim, Comparison, Finding, _caption_quality, _corrected, vqa_odds
+from ablations.calibration import Noise, SimulatedStudy, _draw, chosen_groups
+from ablations.findings import (
+    Claim,
+    Comparison,
+    Finding,
+    _caption_quality,
+    _corrected,
+    findings,
+    vqa_odds,
+)
 from ablations.spec import load_sweep
 from ablations.stats import NOTHING, Components, Estimate
 from lynx_core.config import VariantConfig
@@ -51,6 +60,17 @@ def test_every_paper_row_is_selected_for_its_claim(scale):
     assert chosen["4a"] == ["caption-heavy"] and chosen["4b"] == ["vqa-heavy"]
     for step_variant in ("less-vqa-training", "more-vqa-training"):
         assert not any(step_variant in found for found in chosen.values())
+    # the findings of a study fabricated at this scale compare every row under its claim
+    draws = _draw(study.variants, {}, Noise(), np.random.default_rng(0))
+    fabricated = SimulatedStudy(spec, pd.DataFrame(), None, study.variants, draws=draws)
+    compared = {
+        claim.id: {c.variant for c in claim.comparisons}
+        for finding in findings(fabricated)
+        for claim in finding.claims
+    }
+    for variant, claim in PAPER_ROWS.items():
+        assert variant in compared[claim], (scale, variant, claim, compared[claim])
+    assert all(f.verdict != "not tested" for f in findings(fabricated))
 
 
 def test_the_balance_variants_change_the_vqa_share_and_nothing_else():
