@@ -336,10 +336,12 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     if outcome.skipped:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
-    if outcome.executed or outcome.reused:
+    executed = set(outcome.executed) | set(tuned.executed if tuning is not None else ())
+    reused = set(outcome.reused) | set(tuned.reused if tuning is not None else ())
+    if executed or reused:  # both phases: a stage the candidates computed is not 'reused'
         console.print(
-            f"stage runs: {len(outcome.executed)} computed, "
-            f"{len(outcome.reused)} reused from {results / 'store'}"
+            f"stage runs: {len(executed)} computed, "
+            f"{len(reused - executed)} reused from {results / 'store'}"
         )
     for name, where in outcome.failed.items():
         console.print(f"[red]failed[/red] {name}: {where}")

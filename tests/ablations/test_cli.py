@@ -317,6 +317,11 @@ def test_a_tuned_sweep_runs_its_candidates_on_validation_then_its_choices(tmp_pa
     sweep.write_text(TUNED)
     done = run_cli("sweep", str(sweep), results=results)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    stored = [
+        path for stage in ("bases", "stage1", "stage2", "eval")
+        for path in (results / "store" / stage).glob("*/manifest.json")
+    ]  # fmt: skip
+    assert f"stage runs: {len(stored)} computed, 0 reused" in done.stdout  # both phases
     client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("tiny-tuned").experiment_id
     candidates = client.search_runs([experiment], "tags.lynx_role = 'tuning'")
