@@ -336,8 +336,9 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
     tracker.close("FAILED" if outcome.failed else "FINISHED")
     if outcome.skipped:
         console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
-    executed = set(outcome.executed) | set(tuned.executed if tuning is not None else ())
-    reused = set(outcome.reused) | set(tuned.reused if tuning is not None else ())
+    phases = [outcome, tuned] if tuning is not None else [outcome]
+    executed = {run for phase in phases for run in phase.executed}
+    reused = {run for phase in phases for run in phase.reused}
     if executed or reused:  # both phases: a stage the candidates computed is not 'reused'
         console.print(
             f"stage runs: {len(executed)} computed, "
