@@ -10,6 +10,7 @@ one variant's whole chain in one process. No Ray, no MLflow.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +28,7 @@ from lynx_core.data.batches import collate, read_pixels, to_pixels
 from lynx_core.data.benchmarks import configured
 from lynx_core.data.caption_files import CaptionFile, open_caption_file, source_version
 from lynx_core.data.caption_filter import filtered
+from lynx_core.data.computed import cache_file
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import Example
 from lynx_core.data.formats import frame_picks
@@ -49,7 +51,7 @@ from lynx_core.data.worldset import (
     video_set,
 )
 from lynx_core.evaluate.suite import BaseLLM, evaluate_suite
-from lynx_core.model.features import FeatureCache, cached_trunk
+from lynx_core.model.features import FeatureCache, cached_trunk, trunk_digest
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
@@ -95,7 +97,8 @@ def build_model(cfg: VariantConfig, bases: Path) -> tuple[LynxModel, object]:
 
 PixelsFn = Callable[[list[int]], torch.Tensor]  # example media rows → pixels
 MediaFn = Callable[[list[int]], dict[str, torch.Tensor]]  # rows → model inputs (pixels/patches)
-Features = Callable[[PixelsFn, int], FeatureCache]  # a trunk-token cache over rows 0..n-1
+# a trunk-token cache over rows 0..n-1 of media whose content has the given fingerprint
+Features = Callable[[PixelsFn, int, str], FeatureCache]
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,8 @@ def _world_media(media: np.ndarray, cfg: VariantConfig, features: Features | Non
     pixels = partial(_world_pixels, media, vision.image_size, vision.max_frames)
     if features is None:
         return partial(_as, "pixels", pixels)
-    return partial(_as, "patches", features(pixels, len(media)))
+    content = hashlib.sha256(np.ascontiguousarray(media).data).hexdigest()[:16]
+    return partial(_as, "patches", features(pixels, len(media), content))
 
 
 def _as(key: str, source: Callable[[list[int]], torch.Tensor], rows: list[int]) -> dict:
@@ -270,10 +274,33 @@ def validation_batches(
     return batches
 
 
-def feature_cache(model: LynxModel, cfg: VariantConfig, runtime: Runtime) -> Features | None:
-    """How a stage caches the frozen trunk's tokens of the world's media, if it does."""
+def feature_cache(
+    model: LynxModel, cfg: VariantConfig, runtime: Runtime, cache: Path | None = None
+) -> Features | None:
+    """How a stage caches the frozen trunk's tokens of the world's media, if it does; fp32
+    tokens are also kept in the store's `cache` for the other stages and variants."""
     encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
-    return None if encode is None else partial(FeatureCache, encode)
+    if encode is None:
+        return None
+    keep = cache is not None and runtime.autocast_dtype is None
+    trunk = trunk_digest(model.vision) if keep else None
+    vision = cfg.model.vision
+
+    def features(pixels_of: PixelsFn, count: int, content: str) -> FeatureCache:
+        file = None
+        if trunk is not None:
+            file = cache_file(
+                cache,
+                "trunk_tokens",
+                trunk,
+                runtime.name,
+                content,
+                vision.image_size,
+                vision.max_frames,
+            )
+        return FeatureCache(encode, pixels_of, count, file)
+
+    return features
 
 
 def stage_batches(
@@ -366,7 +393,7 @@ def _train(
     if parent != "bases":
         model.load_trainable(folders[parent] / WEIGHTS)
     model.to(runtime.device)
-    features = feature_cache(model, cfg, runtime)
+    features = feature_cache(model, cfg, runtime, cache)
     data_report: dict[str, float] = {}  # e.g. the share of a caption file its filter kept
     logged = SampleLog(log_path(folders[stage], ranks.rank)) if cfg.train.sample_log else None
     batches = stage_batches(
@@ -510,7 +537,8 @@ def run_stage(
     started = time.perf_counter()
     folders[stage].mkdir(parents=True, exist_ok=True)
     if stage == "bases":
-        output = StageOutput(history=prepare_bases(cfg, folders["bases"], cache / "world", on_log))
+        history = prepare_bases(cfg, folders["bases"], cache / "world", on_log, cache / "bases")
+        output = StageOutput(history=history)
     elif stage == "eval":
         output = _evaluate(cfg, folders, cache, ranks)
     else:

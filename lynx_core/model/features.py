@@ -8,15 +8,25 @@ stage's autocast, and serves batches by row as `patches` (`LynxModel.encode_medi
 tokens up to float rounding (other batch shapes; tested to 1e-4). Not for
 an unfrozen trunk (its tokens change as it trains) or media too many to hold: at paper scale
 5120 EVA ViT-g images are 13 GB of tokens (`train.feature_cache` off in the paper preset).
+
+The tokens depend on the trunk's weights and the media alone, and a sweep's variants share
+both (every variant on one frozen tower, every seed's variants on one sample of the world,
+every evaluation on one suite), so fp32 tokens are also kept on disk in the store's cache,
+named by the trunk's weights, the runtime and the media (`kept_tokens`): computed once per
+sweep instead of once per stage run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
 
+from lynx_core.data.computed import computed_once
 from lynx_core.model.vision import VisionTower
 
 CHUNK = 64  # items per trunk pass while filling the cache
@@ -51,15 +61,42 @@ def cached_trunk(
     return trunk_encoder(tower, device, autocast) if enabled and tower.frozen else None
 
 
-class FeatureCache:
-    """Trunk tokens (N, [T,] P, W) of media rows 0..N-1; `cache(rows)` is a batch of them."""
+def trunk_digest(tower: VisionTower) -> str:
+    """A fingerprint of the tower's weights: kept tokens are reused by these numbers only."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(tower.state_dict().items()):
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
-    def __init__(self, encode: Encoder, pixels_of: Callable[[list[int]], torch.Tensor], count: int):
-        chunks = [
-            encode(pixels_of(list(range(start, min(start + CHUNK, count)))))
-            for start in range(0, count, CHUNK)
-        ]
-        self.tokens = torch.cat(chunks) if chunks else torch.empty(0)
+
+def kept_tokens(file: Path | None, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """`compute()`, or the tokens a call with the same `file` computed before (fp32 on the CPU;
+    None: not kept). The caller names the file by all the tokens depend on."""
+    if file is None:
+        return compute()
+    return torch.from_numpy(np.array(computed_once(file, lambda: compute().cpu().numpy())))
+
+
+class FeatureCache:
+    """Trunk tokens (N, [T,] P, W) of media rows 0..N-1; `cache(rows)` is a batch of them.
+    With a `file` (`kept_tokens`) they are read from it when an earlier stage computed them."""
+
+    def __init__(
+        self,
+        encode: Encoder,
+        pixels_of: Callable[[list[int]], torch.Tensor],
+        count: int,
+        file: Path | None = None,
+    ):
+        def compute() -> torch.Tensor:
+            chunks = [
+                encode(pixels_of(list(range(start, min(start + CHUNK, count)))))
+                for start in range(0, count, CHUNK)
+            ]
+            return torch.cat(chunks) if chunks else torch.empty(0)
+
+        self.tokens = kept_tokens(file, compute)
 
     def __call__(self, rows: list[int]) -> torch.Tensor:
         return self.tokens[rows]

@@ -8,15 +8,24 @@ At toy scale they are trained here, in phases that each log their own curve:
   contrastive loss, so that a frozen tower separates what the questions ask about.
 With `llm.path` / `vision.checkpoint` (or a named open_clip model) the user's weights are the
 bases and the matching phases are skipped. Each phase resumes from its own checkpoint.
+
+A sweep's bases runs differ in one half only (the LLaMA and Vicuna comparison shares the
+tower, the resolution comparison the LLM), so each half is trained once per the fields it
+reads and kept in a shared folder; the bases runs that need it again copy it, waiting on a
+lock while another process trains it. Training is seeded and the same code runs either way,
+so a copy is the tensors a second training would give.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 from open_clip.loss import ClipLoss
 from safetensors.torch import load_file, save
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
@@ -28,6 +37,7 @@ from lynx_core.data.batches import batch_indices, collate, plain_batch, to_pixel
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.stage_data import instruct_corpus, vocabulary
 from lynx_core.data.worldset import image_set
+from lynx_core.digests import digest_of
 from lynx_core.model.llm import build_llm, build_word_tokenizer, load_tokenizer
 from lynx_core.model.vision import VisionTower, build_clip
 from lynx_core.stages import bases_phases
@@ -39,6 +49,8 @@ CORPUS_LINES = 4096
 INSTRUCT_SCENES = 1024
 CLIP_IMAGES = 1024
 TOWER = "tower.safetensors"
+HISTORY = "history.json"
+SHARED_VERSION = 1  # bump when what a shared half holds, or how it is trained, changes
 
 
 def _phase(
@@ -129,27 +141,101 @@ def train_toy_tower(
 
 
 def prepare_bases(
-    cfg: VariantConfig, out: Path, world: Path, on_log: LogFn | None = None
+    cfg: VariantConfig,
+    out: Path,
+    world: Path,
+    on_log: LogFn | None = None,
+    shared: Path | None = None,
 ) -> list[Record]:
     """Train the toy bases into `out/llm` and `out/tower.safetensors` (what the config leaves
-    to train); the world's datasets are cached under `world`. Returns every phase's curve."""
+    to train); the world's datasets are cached under `world`. With `shared`, each half is
+    trained once per the fields it reads and copied from there (see the module's docstring).
+    Returns every phase's curve."""
     history: list[Record] = []
-    tokenizer = None
     if cfg.model.llm.path is None:
-        log.info("training the toy LLM (%s) into %s", cfg.model.llm.toy_base, out)
-        tokenizer, llm, history = train_toy_llm(cfg, out, on_log)
 
-        def save_llm(tmp: Path) -> None:
-            tokenizer.save_pretrained(tmp)
-            llm.save_pretrained(tmp)
+        def train_llm(folder: Path) -> list[Record]:
+            log.info("training the toy LLM (%s) into %s", cfg.model.llm.toy_base, folder)
+            tokenizer, llm, curve = train_toy_llm(cfg, out, on_log)
+            tokenizer.save_pretrained(folder)
+            llm.save_pretrained(folder)
+            return curve
 
-        write_dir(out / "llm", save_llm)
+        history += _built_once(out / "llm", shared, _llm_fields(cfg), train_llm)
     if "clip" in bases_phases(cfg):
-        tokenizer = tokenizer or build_word_tokenizer(vocabulary())
-        weights, tower_history = train_toy_tower(cfg, tokenizer, world, out, on_log)
-        write_bytes(out / TOWER, save(weights))
-        history += tower_history
+
+        def train_tower(folder: Path) -> list[Record]:
+            tokenizer = build_word_tokenizer(vocabulary(*_tower_template(cfg)))
+            weights, curve = train_toy_tower(cfg, tokenizer, world, out, on_log)
+            write_bytes(folder / TOWER, save(weights))
+            return curve
+
+        tower = out / "tower"
+        history += _built_once(tower, shared, _tower_fields(cfg), train_tower)
+        shutil.copyfile(tower / TOWER, out / TOWER)
     return history
+
+
+def _llm_fields(cfg: VariantConfig) -> dict:
+    """What the toy LLM's weights and curves depend on."""
+    llm = cfg.model.llm.model_dump(mode="json", exclude={"trainable", "lora"})
+    return {
+        "part": "llm",
+        "llm": llm,
+        "data_seed": cfg.data.seed,
+        "held_out_task": cfg.data.prompts.held_out_task,
+        "seed": cfg.train.bases_seed,
+        "bases": cfg.train.bases.model_dump(mode="json"),
+        "instruct": cfg.train.instruct.model_dump(mode="json"),
+        "log_every": cfg.train.log_every,
+    }
+
+
+def _tower_template(cfg: VariantConfig) -> tuple:
+    """The template whose vocabulary numbers the tower's caption words: the toy LLM's (the
+    tower then shares its tokenizer), none beside a user's LLM."""
+    return (TEMPLATES[cfg.model.llm.prompt_template],) if cfg.model.llm.path is None else ()
+
+
+def _tower_fields(cfg: VariantConfig) -> dict:
+    """What the toy tower's weights and curve depend on (its captions' word ids too)."""
+    vision = cfg.model.vision.model_dump(mode="json", exclude={"frozen", "max_frames"})
+    template = cfg.model.llm.prompt_template if cfg.model.llm.path is None else None
+    return {
+        "part": "tower",
+        "vision": vision,
+        "template": template,
+        "data_seed": cfg.data.seed,
+        "seed": cfg.train.bases_seed,
+        "clip": cfg.train.clip.model_dump(mode="json"),
+        "log_every": cfg.train.log_every,
+    }
+
+
+def _built_once(
+    target: Path, shared: Path | None, fields: dict, build: Callable[[Path], list[Record]]
+) -> list[Record]:
+    """Fill `target` with `build` (which returns its curve), or copy what an earlier call
+    with the same `fields` built into `shared`; the curve is returned either way."""
+    if shared is None:
+        curve: list[Record] = []
+
+        def fill(tmp: Path) -> None:
+            curve.extend(build(tmp))
+
+        write_dir(target, fill)
+        return curve
+    kept = shared / f"{fields['part']}-{digest_of(SHARED_VERSION, fields)}"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(kept.with_suffix(".lock")):  # one process trains it; the others wait
+        if not kept.exists():
+
+            def fill_kept(tmp: Path) -> None:
+                (tmp / HISTORY).write_text(json.dumps(build(tmp)))
+
+            write_dir(kept, fill_kept)
+    write_dir(target, lambda tmp: shutil.copytree(kept, tmp, dirs_exist_ok=True))
+    return json.loads((target / HISTORY).read_text())
 
 
 def load_bases(cfg: VariantConfig, out: Path) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:

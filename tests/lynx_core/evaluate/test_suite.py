@@ -127,3 +127,53 @@ def test_the_bare_llms_answers_are_computed_once_per_bases(trained, monkeypatch)
     assert {k: v for k, v in again.items() if k.startswith("llm_compliance/")} == {
         k: v for k, v in first.items() if k.startswith("llm_compliance/")
     }
+
+
+def test_a_batch_reads_and_encodes_each_distinct_file_once(trained):
+    """Questions about one image come one after another: a batch runs each file through the
+    trunk once and hands every question its file's tokens, in the batch's order."""
+    from lynx_core.evaluate.suite import MediaTable
+
+    *_, suite = trained
+    images = sorted(suite.rglob("*.png"))[:3]
+    assert len(images) == 3
+    seen: list[int] = []
+
+    def encode(pixels: torch.Tensor) -> torch.Tensor:
+        seen.append(len(pixels))
+        return pixels.flatten(1).sum(1, keepdim=True)  # a token per file that tells them apart
+
+    table = MediaTable(image_size=16, frames=1, encode=encode)
+    rows = [table.index(path, "image") for path in images]
+    asked = [rows[0], rows[0], rows[1], rows[0], rows[2], rows[2]]
+    tokens = table.read("image", asked)
+    assert seen == [3]
+    one_by_one = torch.cat([table.read("image", [row]) for row in asked])
+    torch.testing.assert_close(tokens, one_by_one)
+    assert len({round(t.item(), 3) for t in tokens}) == 3
+
+
+def test_another_eval_on_the_same_trunk_reads_the_kept_tokens(trained, tmp_path):
+    """With a place to keep them (fp32), a batch's tokens are computed by the first eval that
+    asks and read by the next: the same numbers, no trunk pass."""
+    from lynx_core.data.computed import cache_file
+    from lynx_core.evaluate.suite import MediaTable
+
+    *_, suite = trained
+    images = sorted(suite.rglob("*.png"))[:4]
+    passes: list[int] = []
+
+    def encode(pixels: torch.Tensor) -> torch.Tensor:
+        passes.append(len(pixels))
+        return pixels.flatten(1)[:, :5]
+
+    def keep(*depends_on):
+        return cache_file(tmp_path, "eval_trunk_tokens", "this trunk", *depends_on)
+
+    read = []
+    for _ in range(2):
+        table = MediaTable(image_size=16, frames=1, encode=encode, keep=keep)
+        rows = [table.index(path, "image") for path in images]
+        read.append(table.read("image", [rows[1], rows[1], rows[3]]))
+    assert passes == [2]
+    torch.testing.assert_close(read[0], read[1], rtol=0, atol=0)

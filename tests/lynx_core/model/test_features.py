@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from lynx_core.config import VisionConfig
-from lynx_core.model.features import CHUNK, FeatureCache, trunk_encoder
+from lynx_core.data.computed import cache_file
+from lynx_core.model.features import CHUNK, FeatureCache, trunk_digest, trunk_encoder
 from lynx_core.model.vision import build_vision_tower
 from lynx_core.pipeline import run_stage
 from lynx_core.stages import STAGES
@@ -31,6 +32,34 @@ def test_cached_rows_do_not_depend_on_the_batch_that_asks():
     assert len(cache.tokens) == len(images)
     rows = [CHUNK + 3, 2, 2]
     torch.testing.assert_close(cache(rows), tower.trunk_tokens(images[rows]))
+
+
+def test_kept_tokens_are_computed_once_per_trunk_and_media(tmp_path):
+    """A stage run that asks for tokens another computed reads them: the same numbers, no
+    trunk pass; a trunk with other weights names other tokens."""
+    torch.manual_seed(0)
+    tower = build_vision_tower(VisionConfig()).eval()
+    images = torch.randn(CHUNK + 5, 3, 32, 32)
+    passes: list[int] = []
+    encode = trunk_encoder(tower)
+
+    def counted(pixels: torch.Tensor) -> torch.Tensor:
+        passes.append(len(pixels))
+        return encode(pixels)
+
+    file = cache_file(tmp_path, "trunk_tokens", trunk_digest(tower), "these images")
+    first = FeatureCache(counted, lambda rows: images[rows], len(images), file)
+    assert sum(passes) == len(images)
+    again = FeatureCache(counted, lambda rows: images[rows], len(images), file)
+    assert sum(passes) == len(images)  # read back, not recomputed
+    computed = FeatureCache(encode, lambda rows: images[rows], len(images))
+    torch.testing.assert_close(first.tokens, computed.tokens, rtol=0, atol=0)
+    torch.testing.assert_close(again.tokens, computed.tokens, rtol=0, atol=0)
+
+    before = trunk_digest(tower)
+    with torch.no_grad():
+        next(tower.parameters())[0].add_(1e-6)
+    assert trunk_digest(tower) != before
 
 
 def test_an_unfrozen_trunk_is_never_cached():
