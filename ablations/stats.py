@@ -105,10 +105,20 @@ class Estimate:
 
     def seeds_to_decide(self, power: float = POWER, level: float = CONFIDENCE) -> int | None:
         """How many paired seeds would make this observed difference significant with
-        `power` (the seeds' variance shrinking with more of them, the items' not); None when
-        no number up to `MAX_SEEDS` would, or nothing is known of the seeds' variance."""
+        `power`: `seeds_for` the observed size (None where there is none)."""
+        if not abs(self.value) > 0:
+            return None
+        return self.seeds_for(abs(self.value), power, level)
+
+    def seeds_for(
+        self, effect: float, power: float = POWER, level: float = CONFIDENCE
+    ) -> int | None:
+        """How many paired seeds would bring the minimum detectable effect down to `effect`
+        (the seeds' variance shrinking with more of them, the items' not): a study's power
+        plan. None when no number up to `MAX_SEEDS` would, or nothing is known of the seeds'
+        variance."""
         seeds = self.parts.seeds
-        if seeds < 2 or math.isnan(self.parts.seed) or not abs(self.value) > 0:
+        if seeds < 2 or math.isnan(self.parts.seed):
             return None
         per_seed = self.parts.seed * seeds  # one seed's variance
         for more in range(2, MAX_SEEDS + 1):
@@ -116,7 +126,7 @@ class Estimate:
             variance = seed_part + self.parts.item
             df = _satterthwaite([(seed_part, more - 1), (self.parts.item, self.parts.clusters - 1)])
             factor = _t(level, df) + float(stdtrit(df, power))
-            if factor * math.sqrt(variance) <= abs(self.value):
+            if factor * math.sqrt(variance) <= effect:
                 return more
         return None
 

@@ -289,8 +289,9 @@ def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per comparison the tables and findings make (each variant against the baseline, and
     against its `compare_to`), on image and video Overall: how many paired seeds, by which
     method, the seed-to-seed SD of one seed's difference, the evaluation items' standard
-    error, the minimum detectable effect (80% power at 95%) against its target, and how many
-    seeds would make the observed difference significant."""
+    error, the minimum detectable effect (80% power at 95%) against its target, how many
+    paired seeds would bring it to the target (the study's power plan), and how many would
+    make the observed difference significant."""
     if study.baseline is None:
         return pd.DataFrame(), pd.DataFrame()
     pairs = [(g, study.baseline) for g in study.groups if g != study.baseline]
@@ -308,6 +309,7 @@ def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
                 continue
             mde = delta.detectable()
             seeds = delta.seeds_to_decide()
+            planned = delta.seeds_for(target)
             parts = delta.parts
             row[f"{kind} Δ"] = fmt_delta(delta)
             row[f"{kind} seeds"] = str(parts.seeds or min(delta.n, 1))
@@ -315,6 +317,7 @@ def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
             row[f"{kind} seed SD"] = _num(parts.seed_sd)
             row[f"{kind} item SE"] = _num(parts.item_se)
             row[f"{kind} MDE (≤ {target:g})"] = _num(mde)
+            row[f"{kind} seeds for ≤ {target:g}"] = _planned(delta, planned)
             row[f"{kind} seeds to decide"] = _seeds_needed(delta, seeds)
             number |= {
                 f"{metric}/delta": delta.value,
@@ -326,6 +329,7 @@ def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
                 f"{metric}/df": delta.df,
                 f"{metric}/mde": mde,
                 f"{metric}/mde_target": target,
+                f"{metric}/seeds_for_target": planned,
                 f"{metric}/seeds_to_decide": seeds,
             }
         cells.append(row)
@@ -335,6 +339,12 @@ def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _num(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.2f}"
+
+
+def _planned(delta: Estimate, seeds: int | None) -> str:
+    if delta.parts.seeds < 2:
+        return "–"
+    return "more questions" if seeds is None else str(seeds)
 
 
 def _seeds_needed(delta: Estimate, seeds: int | None) -> str:
@@ -357,10 +367,16 @@ def evidence_summary(numbers: pd.DataFrame) -> str:
             lines.append(f"{kind} Overall: no comparison has an MDE (fewer than 2 seeds)")
             continue
         met = int((mdes <= target).sum())
+        plan = numbers.get(f"{metric}/seeds_for_target", pd.Series(dtype=float))[mdes.index]
+        needed = (
+            f"{int(plan.max())} paired seeds would bring every one to it"
+            if plan.notna().all()
+            else "no number of seeds brings every one to it (the items' own noise)"
+        )
         lines.append(
             f"{kind} Overall: {met} of {len(mdes)} comparisons detect {target:g} points "
             f"(MDE at {POWER:.0%} power, 95%; the largest {mdes.max():.2f}, median "
-            f"{mdes.median():.2f})"
+            f"{mdes.median():.2f}); {needed}"
         )
     return "; ".join(lines)
 

@@ -172,3 +172,24 @@ def test_bootstrap_resamples_grow_with_the_level():
     """A percentile interval reads its ends from the draws in each tail: at 99.5% (a
     Bonferroni level), 2,000 resamples leave five draws a tail; 20,000 leave fifty."""
     assert resamples_for(0.95) == 2000 and resamples_for(0.995) == 20_000
+
+
+def test_the_seeds_for_a_target_are_the_fewest_whose_test_has_the_power():
+    """Seed SD 4 over 4 paired seeds, no item noise: the planned number is the smallest n
+    with (t₀.₉₇₅ + t₀.₈ on n − 1 df) · 4 / √n ≤ the target; items' noise that alone exceeds
+    the target leaves no number of seeds enough."""
+    from ablations.stats import Components, Estimate
+
+    def mde(n: int) -> float:
+        return (stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)) * 4.0 / np.sqrt(n)
+
+    seeds_only = Estimate(2.0, -1, 5, 4, "t", parts=Components(seed=16.0 / 4, seeds=4))
+    for target in (8.0, 4.0, 2.5):
+        n = seeds_only.seeds_for(target)
+        assert n is not None and mde(n) <= target < mde(n - 1), (target, n)
+    assert seeds_only.seeds_for(8.0) < seeds_only.seeds_for(4.0) < seeds_only.seeds_for(2.5)
+    with_items = Estimate(
+        2.0, -1, 5, 4, "seeds+items", parts=Components(seed=4.0, item=9.0, seeds=4, clusters=300)
+    )
+    assert with_items.seeds_for(4.0) is None  # 2.8 × SE 3 > 4 whatever the seeds
+    assert with_items.seeds_for(12.0) is not None
