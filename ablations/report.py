@@ -38,7 +38,8 @@ GUIDE = {  # file → how to read it
     "openvqa_video.md": "the paper's Table 2, the same for the video questions",
     "mme.md": "MME score (acc + acc+, ≤ 200) per subtask, perception and cognition totals",
     "evidence.md": "the evidence behind each comparison: paired seeds, method, seed-to-seed SD, "
-    "the items' standard error, the minimum detectable effect and the seeds that would decide it",
+    "the items' standard error, the minimum detectable effect, the seeds that would bring it to "
+    "its target or decide it, and the classes the seeds' spread comes from",
     "tuning.md": "the tuned variants' candidates, their validation scores and each one's choice",
     "summary.md": "every run (variant × seed) with its raw final metrics",
     "plots/deltas.png": "each variant's difference from the baseline per headline metric, 95% "

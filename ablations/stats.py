@@ -323,3 +323,21 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
         running = min(running, float(p_values[index]) * m / (rank + 1))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+def variance_shares(parts: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """Each part's share of the seed-to-seed variance of their sum: with D = Σ x_c over the
+    seeds, share_c = Cov(x_c, D) / Var(D). The shares add up to 1 exactly (one may be
+    negative: a part that moves against the rest); empty where the sum does not vary."""
+    if not parts:
+        return {}
+    matrix = np.array([list(values) for values in parts.values()], dtype=float)
+    if matrix.shape[1] < 2:
+        return {}
+    total = matrix.sum(axis=0)
+    spread = float(np.var(total, ddof=1))
+    if not spread > 1e-12 * max(1.0, float(np.abs(matrix).max()) ** 2):  # rounding, not spread
+        return {}
+    centred = total - total.mean()
+    covariances = (matrix - matrix.mean(axis=1, keepdims=True)) @ centred / (len(total) - 1)
+    return {name: float(c / spread) for name, c in zip(parts, covariances, strict=True)}

@@ -11,7 +11,8 @@ as Markdown, LaTeX (booktabs) and CSV under `results/<sweep>/`.
 - `mme_table`: MME score per subtask with perception and cognition totals, the paper's beside
   ours on the subtasks both have;
 - `evidence_table`: per comparison, what decides it: paired seeds, the method, the seeds' and
-  the items' share of its uncertainty, the minimum detectable effect and the seeds it needs;
+  the items' share of its uncertainty, the minimum detectable effect, the seeds it needs and
+  the classes the seeds' spread comes from;
 - `run_table`: every run × seed with its raw metrics (`summary.*`).
 Not here: reading MLflow (`ablations.study`), plots, findings.
 """
@@ -27,7 +28,7 @@ import pandas as pd
 
 from ablations.reference import BASELINE_ROW, PaperRow, paper_figures
 from ablations.spec import SweepSpec, Variant
-from ablations.stats import POWER, Estimate, benjamini_hochberg
+from ablations.stats import POWER, Estimate, benjamini_hochberg, variance_shares
 from ablations.study import Study
 from lynx_core.atomic import write_text
 from lynx_core.evaluate.metric_names import class_key
@@ -319,6 +320,9 @@ def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
             row[f"{kind} MDE (≤ {target:g})"] = _num(mde)
             row[f"{kind} seeds for ≤ {target:g}"] = _planned(delta, planned)
             row[f"{kind} seeds to decide"] = _seeds_needed(delta, seeds)
+            shares = spread_sources(study, group, against, kind)
+            row[f"{kind} seed spread from"] = _top_shares(shares)
+            number |= {f"{metric}/spread_share/{c}": share for c, share in shares.items()}
             number |= {
                 f"{metric}/delta": delta.value,
                 f"{metric}/seeds": parts.seeds or min(delta.n, 1),
@@ -335,6 +339,38 @@ def evidence_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
         cells.append(row)
         numbers.append(number)
     return pd.DataFrame(cells), pd.DataFrame(numbers)
+
+
+def spread_sources(study: Study, group: str, against: str, kind: str) -> dict[str, float]:
+    """Each Open-VQA class's share of the seed-to-seed variance of `group` − `against` on
+    Overall (all correct / all questions, so the difference is a sum over classes): where the
+    seeds' disagreement comes from, e.g. one skill learned by some seeds and not others."""
+    split = "openvqa" if kind == "image" else "openvqa_video"
+    known = IMAGE_CLASSES if kind == "image" else VIDEO_CLASSES
+    classes = [class_key(c) for c in known if study.has(f"{split}/{class_key(c)}/total")]
+
+    def per_seed(name: str) -> dict[int, dict[str, float]]:
+        correct = {c: study.values(name, f"{split}/{c}/correct") for c in classes}
+        total = {c: study.values(name, f"{split}/{c}/total") for c in classes}
+        seeds = set.intersection(*(set(correct[c]) & set(total[c]) for c in classes))
+        return {
+            s: {c: 100 * correct[c][s] / sum(total[k][s] for k in classes) for c in classes}
+            for s in seeds
+            if sum(total[k][s] for k in classes) > 0
+        }
+
+    if not classes:
+        return {}
+    ours, theirs = per_seed(group), per_seed(against)
+    seeds = sorted(set(ours) & set(theirs))
+    return variance_shares({c: [ours[s][c] - theirs[s][c] for s in seeds] for c in classes})
+
+
+def _top_shares(shares: dict[str, float], top: int = 2) -> str:
+    if not shares:
+        return "–"
+    largest = sorted(shares, key=lambda c: -shares[c])[:top]
+    return ", ".join(f"{c} {shares[c]:.0%}" for c in largest)
 
 
 def _num(value: float) -> str:
@@ -515,9 +551,11 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
             "(seeds+items: both sources of variance; t: seeds alone; bootstrap: one seed's "
             "questions, no verdict), the SD of one seed's difference over the seeds, the "
             "evaluation items' standard error, the minimum detectable effect (MDE: the "
-            f"difference found {POWER:.0%} of the time at 95%) against its target, and the "
-            "paired seeds that would make the observed difference significant ('more "
-            "questions': no number of seeds can, the items' own noise is too large). "
+            f"difference found {POWER:.0%} of the time at 95%) against its target, the "
+            "paired seeds that would bring it to the target, the paired seeds that would make "
+            "the observed difference significant ('more questions': no number of seeds can, "
+            "the items' own noise is too large), and the Open-VQA classes the seeds' spread "
+            "comes from (each class's share of the seed-to-seed variance of the difference). "
             f"{evidence_summary(numbers)}."
         )
         title = f"{spec.experiment}: the evidence behind each comparison"

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from open_clip.loss import ClipLoss
 from safetensors.torch import load_file, save
 from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
@@ -151,7 +151,7 @@ def prepare_bases(
     to train); the world's datasets are cached under `world`. With `shared`, each half is
     trained once per the fields it reads and copied from there (see the module's docstring).
     Returns every phase's curve."""
-    history: list[Record] = []
+    halves: list[tuple[Path, dict, Callable[[Path], list[Record]]]] = []
     if cfg.model.llm.path is None:
 
         def train_llm(folder: Path) -> list[Record]:
@@ -161,7 +161,7 @@ def prepare_bases(
             llm.save_pretrained(folder)
             return curve
 
-        history += _built_once(out / "llm", shared, _llm_fields(cfg), train_llm)
+        halves.append((out / "llm", _llm_fields(cfg), train_llm))
     if "clip" in bases_phases(cfg):
 
         def train_tower(folder: Path) -> list[Record]:
@@ -170,10 +170,16 @@ def prepare_bases(
             write_bytes(folder / TOWER, save(weights))
             return curve
 
-        tower = out / "tower"
-        history += _built_once(tower, shared, _tower_fields(cfg), train_tower)
-        shutil.copyfile(tower / TOWER, out / TOWER)
-    return history
+        halves.append((out / "tower", _tower_fields(cfg), train_tower))
+    curves: dict[Path, list[Record]] = {}
+    waiting = list(halves)
+    while waiting:  # a half another process is training now comes last: no idle wait first
+        half = next((h for h in waiting if not _in_training(shared, h[1])), waiting[0])
+        curves[half[0]] = _built_once(half[0], shared, *half[1:])
+        waiting.remove(half)
+    if (out / "tower" / TOWER).exists():
+        shutil.copyfile(out / "tower" / TOWER, out / TOWER)
+    return [record for target, *_ in halves for record in curves[target]]
 
 
 def _llm_fields(cfg: VariantConfig) -> dict:
@@ -212,6 +218,24 @@ def _tower_fields(cfg: VariantConfig) -> dict:
     }
 
 
+def _kept(shared: Path, fields: dict) -> Path:
+    return shared / f"{fields['part']}-{digest_of(SHARED_VERSION, fields)}"
+
+
+def _in_training(shared: Path | None, fields: dict) -> bool:
+    """Whether another process holds the half's lock (is training it) at this moment."""
+    if shared is None or _kept(shared, fields).exists():
+        return False
+    shared.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(_kept(shared, fields).with_suffix(".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
 def _built_once(
     target: Path, shared: Path | None, fields: dict, build: Callable[[Path], list[Record]]
 ) -> list[Record]:
@@ -225,7 +249,7 @@ def _built_once(
 
         write_dir(target, fill)
         return curve
-    kept = shared / f"{fields['part']}-{digest_of(SHARED_VERSION, fields)}"
+    kept = _kept(shared, fields)
     kept.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(kept.with_suffix(".lock")):  # one process trains it; the others wait
         if not kept.exists():

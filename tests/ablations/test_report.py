@@ -316,3 +316,19 @@ def test_calibrate_measures_the_sweeps_own_noise_and_says_how_often_its_verdicts
     assert f"{seed_sd:.3g}" in image_row, image_row
     rates = [line for line in text.splitlines() if line.startswith("|") and "%" in line]
     assert len(rates) == 4 * 6  # effects 0, 4, 8, 16 × the six conclusions
+
+
+def test_evidence_plans_seeds_and_names_where_the_seeds_spread_comes_from(fabricated):
+    """Per comparison: the paired seeds that would bring its MDE to the target (more than it
+    has where the MDE misses it), and each Open-VQA class's share of the seeds' spread (the
+    fabricated image Overall is its OCR class alone: all of it)."""
+    _, _, report = fabricated
+    evidence = pd.read_csv(report.folder / "evidence.csv").set_index("variant")
+    row = evidence.loc["w-cross-attn"]  # differences -30, -27, -33 over 3 seeds
+    planned = row["openvqa/overall/seeds_for_target"]
+    assert row["openvqa/overall/mde"] > row["openvqa/overall/mde_target"]
+    assert planned > 3
+    assert row["openvqa/overall/spread_share/OCR"] == pytest.approx(1.0)
+    text = (report.folder / "evidence.md").read_text()
+    assert "image seed spread from" in text and "OCR 100%" in text
+    assert "paired seeds would bring every one to it" in text or "no number of seeds" in text

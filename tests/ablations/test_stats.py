@@ -193,3 +193,29 @@ def test_the_seeds_for_a_target_are_the_fewest_whose_test_has_the_power():
     )
     assert with_items.seeds_for(4.0) is None  # 2.8 × SE 3 > 4 whatever the seeds
     assert with_items.seeds_for(12.0) is not None
+
+
+def test_variance_shares_add_up_and_find_the_part_that_moves():
+    """One class flips between learned and not across seeds, the others barely move: it
+    holds nearly all of the sum's seed-to-seed variance; the shares always add up to 1."""
+    from ablations.stats import variance_shares
+
+    rng = np.random.default_rng(0)
+    flips = np.array([12.0, 0.0, 12.0, 12.0, 0.0, 12.0])
+    parts = {"Color": flips + rng.normal(0, 0.2, 6), "Counting": rng.normal(5, 0.2, 6),
+             "OCR": rng.normal(1, 0.2, 6)}  # fmt: skip
+    shares = variance_shares(parts)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["Color"] > 0.95 and abs(shares["Counting"]) < 0.05
+    assert variance_shares({"a": [1.0, 1.0], "b": [2.0, 2.0]}) == {}  # nothing varies
+    assert variance_shares({"a": [1.0]}) == {}  # one seed: no spread to share
+
+
+@given(st.lists(st.lists(st.floats(-50, 50), min_size=3, max_size=3), min_size=1, max_size=5))
+@settings(max_examples=50, deadline=None)
+def test_variance_shares_always_add_up_to_one(rows):
+    from ablations.stats import variance_shares
+
+    shares = variance_shares({f"c{i}": row for i, row in enumerate(rows)})
+    if shares:
+        assert sum(shares.values()) == pytest.approx(1.0, abs=1e-6)
