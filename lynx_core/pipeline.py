@@ -28,7 +28,6 @@ from lynx_core.data.batches import collate, read_pixels, to_pixels
 from lynx_core.data.benchmarks import configured
 from lynx_core.data.caption_files import CaptionFile, open_caption_file, source_version
 from lynx_core.data.caption_filter import filtered
-from lynx_core.data.computed import cache_file
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import Example
 from lynx_core.data.formats import frame_picks
@@ -51,7 +50,7 @@ from lynx_core.data.worldset import (
     video_set,
 )
 from lynx_core.evaluate.suite import BaseLLM, evaluate_suite
-from lynx_core.model.features import FeatureCache, cached_trunk, trunk_digest
+from lynx_core.model.features import FeatureCache, cached_trunk, token_files
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
@@ -97,8 +96,7 @@ def build_model(cfg: VariantConfig, bases: Path) -> tuple[LynxModel, object]:
 
 PixelsFn = Callable[[list[int]], torch.Tensor]  # example media rows → pixels
 MediaFn = Callable[[list[int]], dict[str, torch.Tensor]]  # rows → model inputs (pixels/patches)
-# a trunk-token cache over rows 0..n-1 of media whose content has the given fingerprint
-Features = Callable[[PixelsFn, int, str], FeatureCache]
+Features = Callable[[PixelsFn, np.ndarray], FeatureCache]  # trunk tokens of the media's rows
 
 
 @dataclass(frozen=True)
@@ -223,8 +221,7 @@ def _world_media(media: np.ndarray, cfg: VariantConfig, features: Features | Non
     pixels = partial(_world_pixels, media, vision.image_size, vision.max_frames)
     if features is None:
         return partial(_as, "pixels", pixels)
-    content = hashlib.sha256(np.ascontiguousarray(media).data).hexdigest()[:16]
-    return partial(_as, "patches", features(pixels, len(media), content))
+    return partial(_as, "patches", features(pixels, media))
 
 
 def _as(key: str, source: Callable[[list[int]], torch.Tensor], rows: list[int]) -> dict:
@@ -282,23 +279,16 @@ def feature_cache(
     encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
     if encode is None:
         return None
-    keep = cache is not None and runtime.autocast_dtype is None
-    trunk = trunk_digest(model.vision) if keep else None
+    fp32 = runtime.autocast_dtype is None
+    files = token_files(model.vision, cache, "trunk_tokens", runtime.name, fp32)
     vision = cfg.model.vision
 
-    def features(pixels_of: PixelsFn, count: int, content: str) -> FeatureCache:
+    def features(pixels_of: PixelsFn, media: np.ndarray) -> FeatureCache:
         file = None
-        if trunk is not None:
-            file = cache_file(
-                cache,
-                "trunk_tokens",
-                trunk,
-                runtime.name,
-                content,
-                vision.image_size,
-                vision.max_frames,
-            )
-        return FeatureCache(encode, pixels_of, count, file)
+        if files is not None:  # named by the media's bytes: each seed samples its own world
+            content = hashlib.sha256(np.ascontiguousarray(media).data).hexdigest()[:16]
+            file = files(content, vision.image_size, vision.max_frames)
+        return FeatureCache(encode, pixels_of, len(media), file)
 
     return features
 

@@ -32,7 +32,6 @@ from lynx_core.atomic import write_text
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
 from lynx_core.data.benchmarks import Benchmark, Benchmarks
-from lynx_core.data.computed import cache_file
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import Example
 from lynx_core.data.formats import (
@@ -48,7 +47,13 @@ from lynx_core.evaluate.following import length_instructed, llm_answers, score_f
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, require_verdicts, verdict_counts
 from lynx_core.evaluate.instructions import length_stats
 from lynx_core.faults import fault_point
-from lynx_core.model.features import Encoder, cached_trunk, kept_tokens, trunk_digest
+from lynx_core.model.features import (
+    Encoder,
+    TokenFiles,
+    cached_trunk,
+    kept_tokens,
+    token_files,
+)
 from lynx_core.model.lynx import LynxModel
 from lynx_core.train.distributed import SINGLE, Ranks
 from lynx_core.train.runtime import CPU, Runtime
@@ -69,10 +74,10 @@ class MediaTable:
         image_size: int,
         frames: int,
         encode: Encoder | None = None,
-        keep: Callable[..., Path | None] = lambda *depends_on: None,
+        keep: TokenFiles | None = None,
     ):
         self.image_size, self.frames, self.encode = image_size, frames, encode
-        self.keep = keep  # where a batch's tokens are kept (`kept_tokens`), named by its files
+        self.keep = keep  # where a batch's tokens are kept (`token_files`), named by its files
         self.key = "pixels" if encode is None else "patches"  # how the model takes a row
         self.rows: dict[tuple[Path, str], int] = {}
         self.paths: dict[str, list[Path]] = {"image": [], "video": []}
@@ -93,23 +98,15 @@ class MediaTable:
         if encode is None:
             media = read_pixels(paths, kind, self.image_size, self.frames)
         else:
-            files = [(str(path), digest_files(path)) for path in paths]
+            file = None
+            if self.keep is not None:
+                files = [(str(path), digest_files(path)) for path in paths]
+                file = self.keep(kind, self.image_size, self.frames, files)
             media = kept_tokens(
-                self.keep(kind, self.image_size, self.frames, files),
-                lambda: encode(read_pixels(paths, kind, self.image_size, self.frames)),
+                file, lambda: encode(read_pixels(paths, kind, self.image_size, self.frames))
             )
         where = {row: i for i, row in enumerate(distinct)}
         return media[[where[row] for row in rows]]
-
-
-def _token_files(model: LynxModel, cache: Path, runtime: Runtime) -> Callable[..., Path | None]:
-    """Where a batch's fp32 trunk tokens are kept in the store's cache, named by the trunk's
-    weights, the runtime and the batch's files: every variant on the same bases asks the
-    same batches of the same suite, so each is run through the trunk once per sweep."""
-    if runtime.autocast_dtype is not None:
-        return lambda *_: None
-    trunk = trunk_digest(model.vision)
-    return partial(cache_file, cache, "eval_trunk_tokens", trunk, runtime.name)
 
 
 def _examples(items: Sequence[OpenVQAItem], table: MediaTable) -> list[Example]:
@@ -187,7 +184,12 @@ def evaluate_suite(
     the answers; rank 0 alone asks the GPT judge and writes the predictions, and its
     metrics are the stage's (another rank's lack the GPT judge's verdicts)."""
     encode = cached_trunk(model.vision, cfg.train.feature_cache, runtime.device, runtime.autocast)
-    keep = _token_files(model, cache, runtime) if encode is not None else lambda *_: None
+    # every variant on the same bases asks the same batches of the same suite: each batch's
+    # tokens are computed once per sweep
+    fp32 = runtime.autocast_dtype is None
+    keep = None
+    if encode is not None:
+        keep = token_files(model.vision, cache, "eval_trunk_tokens", runtime.name, fp32)
     table = MediaTable(cfg.model.vision.image_size, cfg.model.vision.max_frames, encode, keep)
     answer = Answerer(model, tokenizer, cfg, table, runtime, ranks)
     # every answer first (collectives on several ranks), then the judge (rank 0 alone): the

@@ -21,16 +21,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from lynx_core.data.computed import computed_once
+from lynx_core.data.computed import cache_file, computed_once
 from lynx_core.model.vision import VisionTower
 
 CHUNK = 64  # items per trunk pass while filling the cache
 Encoder = Callable[[torch.Tensor], torch.Tensor]  # pixels (N, [T,] 3, H, W) → trunk tokens
+TokenFiles = Callable[..., Path]  # what some tokens depend on (media, sizes) → their file
 
 
 def trunk_encoder(
@@ -68,6 +70,18 @@ def trunk_digest(tower: VisionTower) -> str:
         digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
         digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def token_files(
+    tower: VisionTower, cache: Path | None, kind: str, runtime: str, fp32: bool
+) -> TokenFiles | None:
+    """Where this trunk's tokens of `kind` are kept in the store's `cache`, named by its
+    weights, the `runtime` ('cpu fp32') and what the caller adds; None where they are not
+    kept: no cache, or not fp32 (numpy holds no bf16, and an upcast copy would feed the model
+    other numbers than the stage computes)."""
+    if cache is None or not fp32:
+        return None
+    return partial(cache_file, cache, kind, trunk_digest(tower), runtime)
 
 
 def kept_tokens(file: Path | None, compute: Callable[[], torch.Tensor]) -> torch.Tensor:

@@ -23,6 +23,7 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from filelock import FileLock, Timeout
@@ -140,6 +141,14 @@ def train_toy_tower(
     return {k: v.detach().contiguous() for k, v in clip.visual.state_dict().items()}, history
 
 
+class Half(NamedTuple):
+    """One half of the bases: where it goes, the fields it depends on, how it is trained."""
+
+    target: Path
+    fields: dict
+    build: Callable[[Path], list[Record]]
+
+
 def prepare_bases(
     cfg: VariantConfig,
     out: Path,
@@ -151,7 +160,7 @@ def prepare_bases(
     to train); the world's datasets are cached under `world`. With `shared`, each half is
     trained once per the fields it reads and copied from there (see the module's docstring).
     Returns every phase's curve."""
-    halves: list[tuple[Path, dict, Callable[[Path], list[Record]]]] = []
+    halves: list[Half] = []
     if cfg.model.llm.path is None:
 
         def train_llm(folder: Path) -> list[Record]:
@@ -161,7 +170,7 @@ def prepare_bases(
             llm.save_pretrained(folder)
             return curve
 
-        halves.append((out / "llm", _llm_fields(cfg), train_llm))
+        halves.append(Half(out / "llm", _llm_fields(cfg), train_llm))
     if "clip" in bases_phases(cfg):
 
         def train_tower(folder: Path) -> list[Record]:
@@ -170,16 +179,16 @@ def prepare_bases(
             write_bytes(folder / TOWER, save(weights))
             return curve
 
-        halves.append((out / "tower", _tower_fields(cfg), train_tower))
+        halves.append(Half(out / "tower", _tower_fields(cfg), train_tower))
     curves: dict[Path, list[Record]] = {}
     waiting = list(halves)
     while waiting:  # a half another process is training now comes last: no idle wait first
-        half = next((h for h in waiting if not _in_training(shared, h[1])), waiting[0])
-        curves[half[0]] = _built_once(half[0], shared, *half[1:])
+        half = next((h for h in waiting if not _in_training(shared, h.fields)), waiting[0])
+        curves[half.target] = _built_once(half.target, shared, half.fields, half.build)
         waiting.remove(half)
     if (out / "tower" / TOWER).exists():
         shutil.copyfile(out / "tower" / TOWER, out / TOWER)
-    return [record for target, *_ in halves for record in curves[target]]
+    return [record for half in halves for record in curves[half.target]]
 
 
 def _llm_fields(cfg: VariantConfig) -> dict:

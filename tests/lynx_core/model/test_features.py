@@ -8,7 +8,13 @@ from safetensors.torch import load_file
 
 from lynx_core.config import VisionConfig
 from lynx_core.data.computed import cache_file
-from lynx_core.model.features import CHUNK, FeatureCache, trunk_digest, trunk_encoder
+from lynx_core.model.features import (
+    CHUNK,
+    FeatureCache,
+    token_files,
+    trunk_digest,
+    trunk_encoder,
+)
 from lynx_core.model.vision import build_vision_tower
 from lynx_core.pipeline import run_stage
 from lynx_core.stages import STAGES
@@ -60,6 +66,16 @@ def test_kept_tokens_are_computed_once_per_trunk_and_media(tmp_path):
     with torch.no_grad():
         next(tower.parameters())[0].add_(1e-6)
     assert trunk_digest(tower) != before
+
+
+def test_tokens_are_kept_in_fp32_only_and_named_by_the_trunk(tmp_path):
+    tower = build_vision_tower(VisionConfig()).eval()
+    assert token_files(tower, None, "trunk_tokens", "cpu fp32", fp32=True) is None
+    assert token_files(tower, tmp_path, "trunk_tokens", "cuda bf16", fp32=False) is None
+    files = token_files(tower, tmp_path, "trunk_tokens", "cpu fp32", fp32=True)
+    assert files("media") == cache_file(
+        tmp_path, "trunk_tokens", trunk_digest(tower), "cpu fp32", "media"
+    )
 
 
 def test_an_unfrozen_trunk_is_never_cached():
