@@ -64,6 +64,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.llm.lora": "stage1",
     "model.vision.frozen": "stage1",
     "model.vision.max_frames": "stage1",
+    "model.vision.frame_embed_std": "stage1",
     "data.captions": "stage1",
     "data.validation_examples": "stage1",  # the held-out loss curves of stages 1 and 2
     "train.stage1": "stage1",

@@ -43,7 +43,7 @@ class StrictModel(BaseModel):
     @classmethod
     def _sections_keep_their_defaults(cls, data: Any) -> Any:
         """A section given in part keeps the rest of its field's default, not its class's:
-        `train.stage1: {lr: 0.01}` is stage 1's 300 steps at that rate (pydantic alone builds
+        `train.stage1: {lr: 0.01}` is stage 1's 600 steps at that rate (pydantic alone builds
         StageConfig(lr=0.01), of the class's 40 steps: a sweep setting one field would run
         another experiment than it says)."""
         if not isinstance(data, dict):

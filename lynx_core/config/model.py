@@ -29,6 +29,14 @@ class VisionConfig(StrictModel):
         "frames); one learned embedding each. Toy clips have 4; Lynx uses 5",
     )
     frozen: bool = True
+    frame_embed_std: float = Field(
+        1.0,
+        gt=0,
+        description="the frame embeddings' initial standard deviation: the scale of the trunk's "
+        "tokens (~1 after its final norm), as open_flamingo's std-1 frame embeddings, so a "
+        "clip's frames differ from the first step (at 0.02 they were 2% of a token, and "
+        "whether a seed learned frame order or motion was chance)",
+    )
 
     @model_validator(mode="after")
     def _patches_tile_image(self) -> VisionConfig:

@@ -107,13 +107,15 @@ def _reader(visual: nn.Module) -> tuple[TokenReader, int]:
 class VisionTower(nn.Module):
     """(B, 3, H, W) image → (B, P, width); (B, T, 3, H, W) video → (B, T·P, width)."""
 
-    def __init__(self, visual: nn.Module, max_frames: int = 1, frozen: bool = True):
+    def __init__(
+        self, visual: nn.Module, max_frames: int = 1, frozen: bool = True, frame_std: float = 1.0
+    ):
         super().__init__()
         self.visual = visual
         self.read_tokens, self.width = _reader(visual)
         self.frozen = frozen
         self.frame_embed = nn.Parameter(torch.zeros(max_frames, self.width))
-        nn.init.trunc_normal_(self.frame_embed, std=0.02)
+        nn.init.trunc_normal_(self.frame_embed, std=frame_std)
         if frozen:
             self.visual.requires_grad_(False)
             self.visual.eval()
@@ -163,4 +165,6 @@ class VisionTower(nn.Module):
 
 
 def build_vision_tower(cfg: VisionConfig) -> VisionTower:
-    return VisionTower(build_visual(cfg), max_frames=cfg.max_frames, frozen=cfg.frozen)
+    return VisionTower(
+        build_visual(cfg), cfg.max_frames, frozen=cfg.frozen, frame_std=cfg.frame_embed_std
+    )

@@ -6,7 +6,7 @@ from lynx_core.config import StageConfig, TrainConfig, VariantConfig, nest
 
 
 def test_a_stage_given_one_field_keeps_the_stages_own_defaults():
-    """Setting stage 1's learning rate must not also cut it from 300 steps to StageConfig's
+    """Setting stage 1's learning rate must not also cut it from 600 steps to StageConfig's
     40, nor the bases' batch of 32 to 16: the sweep would run another experiment."""
     config = VariantConfig.model_validate(nest({"train.stage1.lr": 0.01, "train.bases.steps": 100}))
     defaults = TrainConfig()
