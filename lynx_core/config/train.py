@@ -67,7 +67,7 @@ class TrainConfig(StrictModel):
     clip: StageConfig = StageConfig(steps=300, batch_size=64, lr=1e-3, warmup_steps=20)
     # 600 stage-1 steps at toy scale: at 300, whether a seed's resampler came out of stage 1
     # reading colour was chance (Open-VQA Color 15-36% for some seeds, 73-78% for others);
-    # at 600 every seed of the paper sweep's trials read it (76-78%)
+    # at 600, lynx read it on every seed (76-78%, in trials and in the paper sweep)
     stage1: StageConfig = StageConfig(steps=600)
     stage2: StageConfig = StageConfig(steps=800)
     log_every: int = Field(5, gt=0)
