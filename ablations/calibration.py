@@ -220,8 +220,9 @@ def _draw(
 
 
 def _truth(chosen: dict[str, list[str]], effect: float, noise: Noise | Noises) -> dict:
-    """Every chosen variant `effect` points away in its claim's direction (a seed-only
-    metric's as many of its seed SDs as `effect` is of image Overall's)."""
+    """Every chosen variant `effect` points away in its claim's direction, or against it
+    where `effect` < 0 (a seed-only metric's as many of its seed SDs as `effect` is of image
+    Overall's)."""
     truth: dict[tuple[str, str], float] = {}
     if effect == 0:
         return truth
@@ -290,7 +291,9 @@ def calibrate(
     return pd.DataFrame(rows)
 
 
-CALIBRATION_EFFECTS = (0.0, 4.0, 8.0, 16.0)
+# effects in the paper's direction ('agrees' is the power) and against it ('disagrees' is the
+# power to disagree): a verdict the instrument could only give one way would be no evidence
+CALIBRATION_EFFECTS = (0.0, 4.0, 8.0, 16.0, -8.0, -16.0)
 
 
 def calibration_markdown(
@@ -323,7 +326,8 @@ def calibration_markdown(
             "(`ablations/calibration.py`). Effect 0: no variant differs from the baseline, so "
             "every 'agrees' or 'disagrees' is false; the largest such rate here is "
             f"{worst * 100:.1f}%. Effect > 0: every variant a claim chooses differs by that "
-            "many points in the paper's direction, so 'agrees' is the power.",
+            "many points in the paper's direction, so 'agrees' is the power; effect < 0: that "
+            "many the other way, so 'disagrees' is the power to disagree.",
             "",
             "## The measured spread",
             "",

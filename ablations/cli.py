@@ -439,8 +439,11 @@ def cmd_calibrate(spec: SweepSpec, args, console: Console) -> int:
         rates = calibrate(study.spec, CALIBRATION_EFFECTS, args.studies, noise)
     path = Path(args.results) / spec.experiment / "calibration.md"
     write_text(path, calibration_markdown(spec.experiment, noise, rates, args.studies))
-    shown = rates.pivot(index="conclusion", columns="effect", values="agrees")
-    shown.columns = [f"agrees at {e:g}" for e in shown.columns]
+    # per effect the verdict that is its power: 'agrees' with the paper's direction (and the
+    # false 'agrees' at 0), 'disagrees' against it
+    said = rates.assign(power=rates["agrees"].where(rates["effect"] >= 0, rates["disagrees"]))
+    shown = said.pivot(index="conclusion", columns="effect", values="power")
+    shown.columns = [f"{'agrees' if e >= 0 else 'disagrees'} at {e:g}" for e in shown.columns]
     shown.insert(0, "false disagrees at 0", rates[rates["effect"] == 0]["disagrees"].values)
     print_table(console, shown.reset_index(), f"{spec.experiment}: verdict rates ({path})")
     return 0
