@@ -15,6 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy import stats
 
+from ablations.calibration import CALIBRATION_EFFECTS
 from ablations.findings import findings
 from ablations.plan import make_plan
 from ablations.report import build_report
@@ -315,7 +316,8 @@ def test_calibrate_measures_the_sweeps_own_noise_and_says_how_often_its_verdicts
     image_row = next(line for line in text.splitlines() if line.startswith("| openvqa/overall"))
     assert f"{seed_sd:.3g}" in image_row, image_row
     rates = [line for line in text.splitlines() if line.startswith("|") and "%" in line]
-    assert len(rates) == 4 * 6  # effects 0, 4, 8, 16 × the six conclusions
+    assert len(rates) == len(CALIBRATION_EFFECTS) * 6  # every effect × the six conclusions
+    assert {-16.0, 16.0} <= set(CALIBRATION_EFFECTS)  # the paper's way and the other
 
 
 def test_evidence_plans_seeds_and_names_where_the_seeds_spread_comes_from(fabricated):
