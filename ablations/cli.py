@@ -443,6 +443,7 @@ def cmd_calibrate(spec: SweepSpec, args, console: Console) -> int:
     # false 'agrees' at 0), 'disagrees' against it
     said = rates.assign(power=rates["agrees"].where(rates["effect"] >= 0, rates["disagrees"]))
     shown = said.pivot(index="conclusion", columns="effect", values="power")
+    shown = shown[rates["effect"].unique()]  # in CALIBRATION_EFFECTS' order, not sorted
     shown.columns = [f"{'agrees' if e >= 0 else 'disagrees'} at {e:g}" for e in shown.columns]
     shown.insert(0, "false disagrees at 0", rates[rates["effect"] == 0]["disagrees"].values)
     print_table(console, shown.reset_index(), f"{spec.experiment}: verdict rates ({path})")

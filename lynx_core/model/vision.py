@@ -108,8 +108,10 @@ class VisionTower(nn.Module):
     """(B, 3, H, W) image → (B, P, width); (B, T, 3, H, W) video → (B, T·P, width)."""
 
     def __init__(
-        self, visual: nn.Module, max_frames: int = 1, frozen: bool = True, frame_std: float = 1.0
+        self, visual: nn.Module, max_frames: int = 1, frozen: bool = True, *, frame_std: float
     ):
+        """`frame_std`: the frame embeddings' initial scale (`VisionConfig.frame_embed_std`
+        holds the default and why)."""
         super().__init__()
         self.visual = visual
         self.read_tokens, self.width = _reader(visual)
