@@ -60,9 +60,10 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	  echo "could not install chromium and chromium-driver: the browser test will be skipped"
 
-check: $(STAMP)
+check: $(STAMP)            ## lint, format, and the import layering (pyproject.toml's contracts)
 	$(VENV)/bin/ruff check lynx_core ablations tests bench
 	$(VENV)/bin/ruff format --check lynx_core ablations tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format lynx_core ablations tests bench

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ablations.cost import DEFAULT_GPU, DEFAULT_MFU, GPU_PEAK_BF16
-from ablations.spec import SweepError, SweepSpec, load_sweep
+from ablations.planning.cost import DEFAULT_GPU, DEFAULT_MFU, GPU_PEAK_BF16
+from ablations.sweep.spec import SweepError, SweepSpec, load_sweep
 
 SWEEPS_DIR = Path("sweeps")
 EXIT_BAD_SPEC, EXIT_FAILED_VARIANTS = 2, 1
@@ -37,7 +37,7 @@ def resolve_sweep(name_or_path: str) -> Path:
 def has_store(results: Path) -> bool:
     """Whether there is an MLflow store to read: a server, or a local database that exists
     (opening a missing one would create it, and the results folder with it)."""
-    from ablations.backends import tracking_uri
+    from ablations.tracking.uri import tracking_uri
 
     uri = tracking_uri(results)
     return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()
@@ -57,8 +57,8 @@ def nothing_recorded(spec: SweepSpec, results: Path, console: Console) -> bool:
 def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
     """Variants (and tuning candidates) whose run in MLflow finished with their current
     config; never creates a store."""
-    from ablations.recorded import variant_frame
-    from ablations.track import VARIANT
+    from ablations.tracking.recorded import variant_frame
+    from ablations.tracking.track import VARIANT
 
     if not has_store(results):
         return set()
@@ -76,15 +76,15 @@ def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from rich.table import Table
 
-    from ablations.capacity import device_problems
-    from ablations.plan import make_plan
-    from ablations.store import Store
-    from ablations.tables import settings as variant_settings
+    from ablations.execute.capacity import device_problems
+    from ablations.planning.plan import make_plan
+    from ablations.planning.store import Store
+    from ablations.results.tables import settings as variant_settings
     from lynx_core.stages import STAGES
 
     results = Path(args.results)
     if spec.tune is not None and has_store(results):  # choices an earlier run made
-        from ablations.recorded import chosen_spec
+        from ablations.tracking.recorded import chosen_spec
 
         spec = chosen_spec(spec, results)
     candidates = spec.tuning().expand() if spec.tune else []  # run first, on validation
@@ -155,11 +155,11 @@ def _missing_paths(cfg) -> list[str]:
 
 
 def _gpu_hours(plan, gpu: str, mfu: float, resources):
-    """The training stages' GPU-hours (`ablations.cost`), unique runs against naive, and
+    """The training stages' GPU-hours (`ablations.planning.cost`), unique runs against naive, and
     the wall-clock hours of one run on the GPUs its `resources` give it."""
     from rich.table import Table
 
-    from ablations.cost import RunFlops, assumptions, plan_hours
+    from ablations.planning.cost import RunFlops, assumptions, plan_hours
     from lynx_core.data.stage_data import vocabulary
     from lynx_core.model.llm import build_word_tokenizer
 
@@ -190,7 +190,7 @@ def _hours(value: float) -> str:
 
 def needs_compute(plan, results: Path) -> bool:
     """Whether some stage run of the plan is not in the store (so Ray will be needed)."""
-    from ablations.store import Store
+    from ablations.planning.store import Store
 
     store = Store(results / "store")
     return any(store.manifest(r.stage, r.key) is None for r in plan.runs.values())
@@ -204,8 +204,8 @@ def open_driver(spec: SweepSpec, results: Path):
     modules (pandas, matplotlib, scipy) wait for the end: importing them here too made the
     driver, not Ray, the last to be ready (1.5 s later on 2 cores).
     """
-    import ablations.run  # noqa: F401  (imported for its import time: Tune's)
-    from ablations.track import SweepTracker
+    import ablations.execute.run  # noqa: F401  (imported for its import time: Tune's)
+    from ablations.tracking.track import SweepTracker
 
     return SweepTracker(spec, results)
 
@@ -216,14 +216,15 @@ def refuse(err: SweepError, console: Console) -> int:
 
 
 def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
-    from ablations.backends import ray_address, tracking_uri
-    from ablations.capacity import device_problems, fit_problems, local_node
-    from ablations.locks import exclusive
-    from ablations.plan import make_plan
+    from ablations.execute.backends import ray_address
+    from ablations.execute.capacity import device_problems, fit_problems, local_node
+    from ablations.planning.locks import exclusive
+    from ablations.planning.plan import make_plan
+    from ablations.tracking.uri import tracking_uri
 
     results = Path(args.results)
     if spec.tune is not None and has_store(results):  # choices an earlier run made
-        from ablations.recorded import chosen_spec
+        from ablations.tracking.recorded import chosen_spec
 
         spec = chosen_spec(spec, results)
     variants = spec.expand()
@@ -269,9 +270,10 @@ def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
 def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Console) -> int:
     """The sweep, once no other process runs it on this results folder: its tuning
     candidates first, if it tunes (`tuning`: their plan), then its variants."""
-    from ablations.backends import ray_address, ray_session, tracking_uri
-    from ablations.capacity import cluster_nodes, wait_for_fit
-    from ablations.plan import make_plan
+    from ablations.execute.backends import ray_address, ray_session
+    from ablations.execute.capacity import cluster_nodes, wait_for_fit
+    from ablations.planning.plan import make_plan
+    from ablations.tracking.uri import tracking_uri
 
     remote = ray_address(args.address)
     compute = needs_compute(plan, results)  # again: a sweep we waited for may have done it
@@ -295,8 +297,8 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
         if compute and not remote:
             stack.enter_context(ray_session(args.address, ray_log))  # this thread: ray_session
         tracker = opening.result()
-        from ablations.progress import SweepProgress
-        from ablations.run import run_sweep
+        from ablations.execute.progress import SweepProgress
+        from ablations.execute.run import run_sweep
 
         run = partial(
             run_sweep,
@@ -363,9 +365,9 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
 def _choose(spec: SweepSpec, results: Path, tracker, console: Console):
     """The tuned variants' choices from their candidates' validation scores: recorded in
     MLflow (the sweep run's tag and metrics), said, and the plan of the sweep with them."""
-    from ablations.plan import make_plan
-    from ablations.recorded import tuning_scores
-    from ablations.tuning import CHOICES, choices, describe
+    from ablations.planning.plan import make_plan
+    from ablations.sweep.tuning import CHOICES, choices, describe
+    from ablations.tracking.recorded import tuning_scores
 
     scores = tuning_scores(spec, results)
     chosen = choices(scores, spec)
@@ -383,8 +385,8 @@ def _choose(spec: SweepSpec, results: Path, tracker, console: Console):
 def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:
     """Build the sweep's tables, plots and findings from MLflow and say where they are."""
     started = time.perf_counter()  # the report's time includes importing what it runs on
-    from ablations.progress import print_table
-    from ablations.report import build_report, headline
+    from ablations.execute.progress import print_table
+    from ablations.results.report import build_report, headline
 
     report = build_report(spec, results)
     if report.study.runs.empty:
@@ -417,14 +419,14 @@ def cmd_calibrate(spec: SweepSpec, args, console: Console) -> int:
     through the findings' own code, written to `results/<sweep>/calibration.md`."""
     if nothing_recorded(spec, Path(args.results), console):
         return 1
-    from ablations.calibration import (
+    from ablations.execute.progress import print_table
+    from ablations.results.calibration import (
         CALIBRATION_EFFECTS,
         calibrate,
         calibration_markdown,
         fitted_noise,
     )
-    from ablations.progress import print_table
-    from ablations.study import Study
+    from ablations.results.study import Study
     from lynx_core.atomic import write_text
 
     study = Study.load(spec, Path(args.results))
@@ -451,8 +453,8 @@ def cmd_calibrate(spec: SweepSpec, args, console: Console) -> int:
 
 
 def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
-    from ablations import owleval
-    from ablations.progress import print_table
+    from ablations.execute.progress import print_table
+    from ablations.results import owleval
 
     results = Path(args.results)
     if nothing_recorded(spec, results, console):
@@ -485,7 +487,7 @@ def cmd_owleval(spec: SweepSpec, args, console: Console) -> int:
 
 def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
     """Submit the sweep as a Ray job; its environment's values are never printed."""
-    from ablations.submit import missing_keys, private_file, runtime_env, submit_command
+    from ablations.execute.submit import missing_keys, private_file, runtime_env, submit_command
 
     configs = [v.config for v in spec.expand()]
     unset = missing_keys(configs, os.environ)
@@ -518,8 +520,8 @@ def cmd_submit(spec: SweepSpec, args, console: Console) -> int:
 def cmd_ui(args, console: Console) -> int:
     """Print the link that opens each sweep in the store on its variants, then become a
     lean `mlflow ui` on the store (this process is replaced by it)."""
-    from ablations.backends import tracking_uri
-    from ablations.ui import server_command, variants_url
+    from ablations.tracking.ui import server_command, variants_url
+    from ablations.tracking.uri import tracking_uri
 
     results = Path(args.results)
     uri = tracking_uri(results)
@@ -540,14 +542,14 @@ def sweep_experiments(results: Path) -> list[tuple[str, str]]:
         return []
     from mlflow.tracking import MlflowClient
 
-    from ablations.backends import tracking_uri
+    from ablations.tracking.uri import tracking_uri
 
     experiments = MlflowClient(tracking_uri(results)).search_experiments()
     return [(e.name, e.experiment_id) for e in experiments if e.name != "Default"]
 
 
 def _injected_failure(text: str):
-    from ablations.run import InjectedFailure
+    from ablations.execute.run import InjectedFailure
 
     try:
         return InjectedFailure.parse(text)

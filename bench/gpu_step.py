@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from ablations.cost import GPU_PEAK_BF16
+from ablations.planning.cost import GPU_PEAK_BF16
 from lynx_core.config import VariantConfig, nest
 from lynx_core.flops import TEXT_TOKENS, count_flops, sample_inputs
 from lynx_core.model.lynx import LynxModel, build_lynx

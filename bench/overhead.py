@@ -9,7 +9,7 @@ the command itself): the direct run builds none, and they are not orchestration.
 1. `overhead_arch`: the architecture sweep, Ray + MLflow / direct. Target <= 1.05.
 2. `overhead_smoke_above_floor`: the smoke sweep, (Ray + MLflow - Ray's own floor) / direct.
    The floor is measured in the same run: a process that starts Ray as a sweep does
-   (`ablations.backends.start_ray`), runs one Tune trial that does nothing (a trial actor's
+   (`ablations.execute.backends.start_ray`), runs one Tune trial that does nothing (a trial actor's
    start included), and stops Ray. No executor built on Ray can overlap a trial's work with
    those. Target <= 1.05.
 3. `parallel_speedup`: two trials at a time vs one, on 2 CPUs, for a sweep of one variant
@@ -68,8 +68,8 @@ def direct(sweep: str, out: Path) -> None:
     """The stage functions, serially in this process, on the sweep's deduplicated plan."""
     import torch
 
-    from ablations.plan import make_plan
-    from ablations.spec import load_sweep
+    from ablations.planning.plan import make_plan
+    from ablations.sweep.spec import load_sweep
     from lynx_core.pipeline import run_stage
 
     torch.set_num_threads(1)  # as each trial does with its 1 CPU
@@ -85,7 +85,7 @@ def ray_floor() -> None:
     import ray
     from ray import tune
 
-    from ablations.backends import start_ray
+    from ablations.execute.backends import start_ray
 
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     started = time.perf_counter()

@@ -23,6 +23,8 @@ import torch
 from safetensors.torch import save_file
 
 from lynx_core.atomic import write_with
+from lynx_core.compute.ranks import SINGLE, Ranks, mean_over_ranks
+from lynx_core.compute.runtime import Runtime, resolve_runtime
 from lynx_core.config import DeepSpeedConfig, StageConfig, VariantConfig
 from lynx_core.data.batches import collate, read_pixels, to_pixels
 from lynx_core.data.benchmarks import configured
@@ -55,18 +57,9 @@ from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
 from lynx_core.train.checkpoint import load_checkpoint
-from lynx_core.train.distributed import (
-    SINGLE,
-    DataParallelOptimization,
-    Ranks,
-    loss_weight,
-    mean_over_ranks,
-    scaled,
-    take_rows,
-)
+from lynx_core.train.distributed import DataParallelOptimization, loss_weight, scaled, take_rows
 from lynx_core.train.loop import LogFn, Record, best_path, train_stage
 from lynx_core.train.optimization import Optimization, TorchOptimization
-from lynx_core.train.runtime import Runtime, resolve_runtime
 from lynx_core.train.sample_log import SampleLog, log_path
 
 log = logging.getLogger(__name__)

@@ -139,7 +139,7 @@ def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
 
 def planned_runtime(train: TrainConfig, gpus: bool) -> str:
     """The runtime an `ON_DEVICE` stage of a trial given (or not given) GPUs resolves to, as
-    `lynx_core.train.runtime.resolve_runtime` names it: 'cpu fp32', 'cuda bf16', ... (`auto`
+    `lynx_core.compute.runtime.resolve_runtime` names it: 'cpu fp32', 'cuda bf16', ... (`auto`
     on a GPU assumes bf16 support; a worker that lacks it refuses to run the stage)."""
     device = "cuda" if train.device == "cuda" or (train.device == "auto" and gpus) else "cpu"
     precision = train.precision

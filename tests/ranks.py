@@ -12,10 +12,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from lynx_core.compute.ranks import Ranks
 from lynx_core.config import VariantConfig
 from lynx_core.pipeline import run_stage
 from lynx_core.stages import Stage
-from lynx_core.train.distributed import Ranks
 from tests.processes import free_port
 
 

@@ -16,9 +16,8 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from transformers import PreTrainedTokenizerBase
 
 from lynx_core.data.dialogue import DialogueTemplate
-from lynx_core.data.examples import Example
+from lynx_core.data.examples import IGNORE_INDEX, Example
 from lynx_core.data.formats import read_image, read_video
-from lynx_core.model.prefix import IGNORE_INDEX
 
 
 def encode(

@@ -10,6 +10,7 @@ from lynx_core.data.dialogue import Turn
 
 Media = Literal["image", "video", "text"]
 Length = Literal["short", "long"]  # the answer an instruction asks for (Lynx's diverse prompts)
+IGNORE_INDEX = -100  # a label position out of the loss (the prompt, the visual tokens, padding)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from dataclasses import replace
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from lynx_core.compute.ranks import SINGLE, Ranks
+from lynx_core.compute.runtime import CPU, Runtime
 from lynx_core.config import EvalConfig
 from lynx_core.data.dialogue import DialogueTemplate
 from lynx_core.data.examples import Example
@@ -26,8 +28,6 @@ from lynx_core.data.prompts import held_out_instructions
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.instructions import LengthInstruction, compliance, complies, words
 from lynx_core.evaluate.openvqa import decode_answers
-from lynx_core.train.distributed import SINGLE, Ranks
-from lynx_core.train.runtime import CPU, Runtime
 
 KINDS: tuple[tuple[str, LengthInstruction], ...] = (("short", "one_word"), ("long", "detailed"))
 

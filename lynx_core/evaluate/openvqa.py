@@ -16,6 +16,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
+from lynx_core.compute.ranks import SINGLE, Ranks, dealt, gathered
+from lynx_core.compute.runtime import CPU, Runtime
 from lynx_core.config import EvalConfig
 from lynx_core.data.batches import collate
 from lynx_core.data.dialogue import DialogueTemplate
@@ -23,8 +25,6 @@ from lynx_core.data.examples import Example
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.metric_names import class_key
 from lynx_core.model.lynx import LynxModel
-from lynx_core.train.distributed import SINGLE, Ranks, dealt, gathered
-from lynx_core.train.runtime import CPU, Runtime
 
 GenerateFn = Callable[..., torch.Tensor]  # (batch, **decoding settings) → new tokens (B, ≤ N)
 

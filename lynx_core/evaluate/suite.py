@@ -29,6 +29,8 @@ import torch
 from transformers import PreTrainedModel
 
 from lynx_core.atomic import write_text
+from lynx_core.compute.ranks import SINGLE, Ranks
+from lynx_core.compute.runtime import CPU, Runtime
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
 from lynx_core.data.benchmarks import Benchmark, Benchmarks
@@ -55,8 +57,6 @@ from lynx_core.model.features import (
     token_files,
 )
 from lynx_core.model.lynx import LynxModel
-from lynx_core.train.distributed import SINGLE, Ranks
-from lynx_core.train.runtime import CPU, Runtime
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions.jsonl"

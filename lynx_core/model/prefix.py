@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-IGNORE_INDEX = -100
+from lynx_core.data.examples import IGNORE_INDEX
 
 
 class PrefixProjector(nn.Module):

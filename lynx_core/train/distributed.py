@@ -21,48 +21,17 @@ saves it and any world size can resume it (the global batch does not change).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from lynx_core.compute.ranks import Ranks
 from lynx_core.config import StageConfig
-from lynx_core.model.prefix import IGNORE_INDEX
+from lynx_core.data.examples import IGNORE_INDEX
 from lynx_core.train.optimization import TorchOptimization
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """This process's place among the stage's data-parallel ranks, and its device."""
-
-    rank: int
-    world: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def rows(self, batch_size: int) -> slice:
-        """This rank's contiguous block of a global batch's rows: `batch_size / world` each,
-        or as near as can be when a batch is smaller than configured (a small data pool)."""
-        if batch_size < self.world:
-            raise ValueError(
-                f"a batch of {batch_size} rows cannot give each of {self.world} workers one: "
-                "a data pool holds fewer examples than the stage has workers"
-            )
-        return slice(
-            self.rank * batch_size // self.world, (self.rank + 1) * batch_size // self.world
-        )
-
-
-SINGLE = Ranks(0, 1, torch.device("cpu"))
-T = TypeVar("T")
 
 
 def answer_tokens(labels: torch.Tensor) -> int:
@@ -98,30 +67,6 @@ def scaled(loss: torch.Tensor, weight: float) -> torch.Tensor:
     if weight == 0.0:
         return torch.nan_to_num(loss, nan=0.0) * 0.0
     return loss if weight == 1.0 else loss * weight
-
-
-def mean_over_ranks(value: float, ranks: Ranks) -> float:
-    """The mean of a number over the ranks (the global loss, for the logged curve)."""
-    if ranks.world == 1:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=ranks.device)
-    dist.all_reduce(tensor)
-    return float(tensor.item()) / ranks.world
-
-
-def dealt(items: Sequence[T], ranks: Ranks) -> Sequence[T]:
-    """This rank's hand of work dealt round-robin: items rank, rank + world, …"""
-    return items[ranks.rank :: ranks.world]
-
-
-def gathered(mine: list[T], ranks: Ranks) -> list[T]:
-    """Every rank's results of work `dealt` to it, on every rank, in the items' order."""
-    if ranks.world == 1:
-        return mine
-    hands: list[list[T]] = [[] for _ in range(ranks.world)]
-    dist.all_gather_object(hands, mine)
-    total = sum(len(hand) for hand in hands)
-    return [hands[i % ranks.world][i // ranks.world] for i in range(total)]
 
 
 class DataParallelOptimization(TorchOptimization):

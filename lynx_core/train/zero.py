@@ -26,10 +26,10 @@ import torch
 
 from lynx_core.atomic import write_text
 from lynx_core.checksum import file_sha256
+from lynx_core.compute.ranks import SINGLE, Ranks
+from lynx_core.compute.runtime import Runtime
 from lynx_core.config import DeepSpeedConfig, StageConfig, flatten, nest
-from lynx_core.train.distributed import SINGLE, Ranks
 from lynx_core.train.optimization import optimizer_and_schedule
-from lynx_core.train.runtime import Runtime
 
 
 def deepspeed_config(stage: StageConfig, ds: DeepSpeedConfig, world: int = 1) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ablations import cli
-from ablations.spec import SweepError, load_sweep
+from ablations.sweep.spec import SweepError, load_sweep
 from tests.caption_data import pairs, shard_bytes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -560,7 +560,7 @@ def no_compute(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a bad sweep reached Ray or MLflow")
 
-    monkeypatch.setattr("ablations.backends.ray_session", forbidden)
+    monkeypatch.setattr("ablations.execute.backends.ray_session", forbidden)
     monkeypatch.setattr(cli, "open_driver", forbidden)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
 
@@ -720,8 +720,8 @@ def test_errors_survive_the_trip_back_from_a_ray_worker():
 
     from ray.exceptions import RayTaskError
 
-    from ablations.errors import Problem
-    from ablations.run import error_summary
+    from ablations.execute.run import error_summary
+    from ablations.sweep.errors import Problem
     from lynx_core.data.formats import FormatError
 
     format_error = FormatError(Path("suite/openvqa/image.jsonl"), ["line 2: not valid JSON"])
@@ -756,7 +756,7 @@ def test_a_ratings_sheet_without_its_rating_column_is_refused_by_name(tmp_path):
 
 
 def test_a_cluster_is_given_time_to_grow_then_the_sweep_is_refused_with_what_is_missing(tmp_path):
-    from ablations.capacity import Node, wait_for_fit
+    from ablations.execute.capacity import Node, wait_for_fit
 
     path = tmp_path / "sweep.yaml"
     path.write_text("name: sweep\nresources: {cpus: 8, gpus: 1}\n")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ablations.store import Store
+from ablations.planning.store import Store
 from tests.sweeps import local_env, run_cli, variant_runs
 
 # in the order one smoke sweep meets them: LYNX_FAULT, what the error says, the path it names

@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from lynx_core.compute.ranks import Ranks
 from lynx_core.config import CaptionFileConfig, ClipFilterConfig, TextFilterConfig
 from lynx_core.data.batches import to_pixels
 from lynx_core.data.caption_files import (
@@ -26,7 +27,6 @@ from lynx_core.data.caption_filter import clip_scores, filtered, passes_text_fil
 from lynx_core.pipeline import WEIGHTS, _stage1_batches, run_stage, stage_batches
 from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
-from lynx_core.train.distributed import Ranks
 from lynx_core.train.sample_log import log_path, read_log
 from tests.caption_data import (
     pairs,

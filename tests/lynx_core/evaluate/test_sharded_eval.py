@@ -9,9 +9,9 @@ import json
 import pytest
 import torch
 
+from lynx_core.compute.ranks import Ranks, dealt
 from lynx_core.evaluate.suite import PREDICTIONS
 from lynx_core.pipeline import run_stage
-from lynx_core.train.distributed import Ranks, dealt
 from tests.ranks import run_ranks
 from tests.tiny import through_stage1, tiny_config
 

@@ -95,8 +95,8 @@ def test_a_users_suite_folder_is_evaluated_instead_and_may_lack_parts(trained, t
 def test_a_missing_suite_folder_is_refused_before_compute(tmp_path):
     """The config only describes the folder; the sweep's validation looks for it, and
     names the line that set it."""
-    from ablations.errors import SweepError
-    from ablations.spec import load_sweep
+    from ablations.sweep.errors import SweepError
+    from ablations.sweep.spec import load_sweep
 
     nowhere = tmp_path / "nowhere"
     assert VariantConfig.model_validate({"eval": {"suite": str(nowhere)}}).eval.suite == nowhere

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from lynx_core.config import ModelConfig
+from lynx_core.data.examples import IGNORE_INDEX
 from lynx_core.model.lynx import LynxModel
-from lynx_core.model.prefix import IGNORE_INDEX
 
 ARCHS = ["prefix", "cross_attention"]
 

@@ -1,7 +1,7 @@
 """A training stage on 2 gloo ranks (each its rows of every global batch) trains the same
 weights as one process with the same global batch and seed; with DDP and with ZeRO-2; only
 rank 0 writes. The ranks are plain processes here (`tests.ranks`): whoever sets up the
-process group (Ray Train in a sweep, tested in tests/ablations/test_workers.py) is not this
+process group (Ray Train in a sweep, tested in tests/ablations/execute/test_workers.py) is not this
 layer's concern."""
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from lynx_core.compute.runtime import Runtime
 from lynx_core.config import ModelConfig, StageConfig
 from lynx_core.model.lynx import LynxModel
 from lynx_core.train.optimization import TorchOptimization
-from lynx_core.train.runtime import Runtime
 
 BF16_ON_CPU = Runtime(torch.device("cpu"), torch.bfloat16)  # the GPU's autocast, on a CPU
 SMALL_UPDATES = StageConfig(steps=1000, lr=1e-4, warmup_steps=0)  # Adam moves ~lr a step

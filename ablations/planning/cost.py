@@ -1,0 +1,111 @@
+"""GPU-hours of a sweep before anything runs (`make plan`): per training stage, what the sweep
+computes (its unique stage runs) against what it would without stage dedupe (every variant
+its own chain); the difference is what dedupe saves.
+
+GPU-hours = FLOPs / (the GPU's dense bf16 peak × MFU) / 3600, with each stage run's FLOPs
+from `lynx_core.flops` (samples × per-sample FLOPs of that variant's own model). MFU, the
+share of the peak a real run sustains, defaults to 40%: FSDP and Megatron report ~45% for
+7B models on A100 and H100, and a stage here also runs a frozen tower and a small trainable
+path whose kernels are less efficient. The bases (the user's weights at paper scale, CPU
+minutes at toy scale) and evaluation (forward passes over a few thousand questions, well
+under 1% of training at paper scale) are not estimated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ablations.planning.plan import Plan, StageRun
+
+if TYPE_CHECKING:
+    from lynx_core.flops import ModelFlops, TrunkFlops
+
+GPU_PEAK_BF16: dict[str, float] = {  # dense bf16 tensor-core FLOP/s, from the data sheets
+    "a100": 312e12,
+    "h100": 989e12,
+    "h200": 989e12,
+}
+DEFAULT_GPU = "a100"
+DEFAULT_MFU = 0.40
+TRAINING: tuple[str, ...] = ("stage1", "stage2")
+
+
+@dataclass(frozen=True)
+class StageHours:
+    stage: str
+    unique_runs: int
+    naive_runs: int
+    unique_hours: float  # what the sweep computes
+    naive_hours: float  # every variant its own chain
+
+    @property
+    def saved_hours(self) -> float:
+        return self.naive_hours - self.unique_hours
+
+
+class RunFlops:
+    """FLOPs of a plan's stage runs, each model and tower built once on the meta device
+    however many runs share it."""
+
+    def __init__(self, vocab_size: int):
+        self.vocab_size = vocab_size
+        self._trunks: dict[str, TrunkFlops] = {}
+        self._models: dict[str, ModelFlops] = {}
+        self._runs: dict[str, float] = {}
+
+    def __call__(self, run: StageRun) -> float:
+        from lynx_core.flops import stage_flops  # torch: only once an estimate is asked for
+
+        if run.id not in self._runs:
+            self._runs[run.id] = stage_flops(run.config, run.stage, self._model(run).sample)
+        return self._runs[run.id]
+
+    def _model(self, run: StageRun) -> ModelFlops:
+        from lynx_core.flops import ModelFlops, TrunkFlops, planning_copy
+
+        model = planning_copy(run.config, self.vocab_size)  # weights' paths set aside
+        key = json.dumps(model.model_dump(mode="json"), sort_keys=True)
+        if key not in self._models:
+            vision = json.dumps(model.vision.model_dump(mode="json"), sort_keys=True)
+            if vision not in self._trunks:
+                self._trunks[vision] = TrunkFlops(model.vision)
+            self._models[key] = ModelFlops(run.config, self.vocab_size, self._trunks[vision])
+        return self._models[key]
+
+
+def gpu_hours(flops: float, gpu: str, mfu: float) -> float:
+    return flops / (GPU_PEAK_BF16[gpu] * mfu) / 3600
+
+
+def plan_hours(plan: Plan, flops: RunFlops, gpu: str, mfu: float) -> list[StageHours]:
+    """Per training stage: runs and GPU-hours, unique against naive."""
+    rows = []
+    for stage in TRAINING:
+        unique = plan.level(stage)  # type: ignore[arg-type]
+        naive = [plan.run_of(v.name, stage) for v in plan.variants]  # type: ignore[arg-type]
+        rows.append(
+            StageHours(
+                stage,
+                len(unique),
+                len(naive),
+                sum(gpu_hours(flops(r), gpu, mfu) for r in unique),
+                sum(gpu_hours(flops(r), gpu, mfu) for r in naive),
+            )
+        )
+    return rows
+
+
+def assumptions(gpu: str, mfu: float) -> str:
+    """The estimate's premises, printed under its table."""
+    from lynx_core.flops import TEXT_TOKENS
+
+    tokens = ", ".join(f"{stage} {n}" for stage, n in TEXT_TOKENS.items())
+    return (
+        f"GPU-hours = FLOPs / ({gpu.upper()} bf16 peak {GPU_PEAK_BF16[gpu] / 1e12:.0f} TFLOP/s "
+        f"x MFU {mfu:.0%}); FLOPs per sample = sum over weight matrices w of 2|w|·rows "
+        "(forward) + 2|w|·rows where the gradient crosses w + 2|w|·rows where w trains "
+        "(6N per token on a trainable path, 4N through the frozen LLM, 2N for the frozen "
+        f"tower); text tokens per sample: {tokens}; bases and eval not estimated"
+    )

@@ -1,0 +1,12 @@
+"""Where a sweep's MLflow runs live. Kept light (no MLflow import) so that the sweep command
+can start Ray first and import the rest of the driver while Ray comes up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def tracking_uri(results: Path) -> str:
+    """`MLFLOW_TRACKING_URI` when set (a server for clusters), else sqlite under `results`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(results / 'mlflow.db').resolve()}"

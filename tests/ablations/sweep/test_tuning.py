@@ -1,0 +1,111 @@
+"""Fair tuning: candidates on the validation split, the choice, and the sweep run with it."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from ablations.planning.plan import make_plan
+from ablations.sweep.spec import SweepError, load_sweep
+from ablations.sweep.tuning import choices
+
+SWEEP = """name: tuned
+baseline: lynx
+seeds: [0, 1]
+variants:
+  lynx: {}
+  cross: {model.arch: cross_attention}
+tune:
+  variants: [lynx, cross]
+  values: {train.stage2.lr: [0.001, 0.003, 0.01]}
+  metric: openvqa/overall
+"""
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "tuned.yaml"
+    path.write_text(SWEEP)
+    return load_sweep(path)
+
+
+def test_the_candidates_are_each_variant_with_each_value_on_the_validation_split(spec):
+    candidates = spec.tuning().expand()
+    assert [v.name for v in candidates] == [
+        f"{v}.tune{i}" for v in ("lynx", "cross") for i in range(3)
+    ]  # a single tuning seed, so no '-s<seed>'
+    assert {v.seed for v in candidates} == {2}  # apart from the study's seeds 0 and 1
+    assert all(v.config.eval.split == "validation" for v in candidates)
+    assert [v.config.train.stage2.lr for v in candidates[:3]] == [0.001, 0.003, 0.01]
+    assert candidates[3].config.model.arch == "cross_attention"
+    assert all(v.config.train.stage2.steps == 800 for v in candidates)  # nothing else moves
+
+
+def test_the_sweep_runs_with_each_variants_choice_and_shares_its_stages(spec):
+    chosen = spec.with_choices({"lynx": {"train.stage2.lr": 0.01}})
+    variants = {v.name: v for v in chosen.expand()}
+    assert variants["lynx-s0"].config.train.stage2.lr == 0.01
+    assert variants["lynx-s0"].overrides == {"train.stage2.lr": 0.01}  # shown in the tables
+    assert variants["cross-s1"].config.train.stage2.lr == 0.003  # no choice yet: as written
+    plan = make_plan(spec.tuning().expand())
+    stage1 = {plan.chains[f"lynx.tune{i}"]["stage1"] for i in range(3)}
+    assert len(stage1) == 1  # the candidates differ from stage 2 on: one stage-1 run
+    assert spec.choosing == {"lynx", "cross"}
+
+
+def test_a_variant_that_does_not_tune_takes_the_tuned_baselines_choice(tmp_path):
+    """It changes one thing against the baseline as the baseline runs, its rate included."""
+    path = tmp_path / "inherit.yaml"
+    path.write_text(
+        SWEEP.replace(
+            "  cross: {model.arch: cross_attention}",
+            "  cross: {model.arch: cross_attention}\n  deep: {model.resampler.depth: 2}\n"
+            "  fixed: {model.resampler.depth: 3, train.stage2.lr: 0.02}",
+        )
+    )
+    spec = load_sweep(path)
+    assert spec.choosing == {"lynx", "cross", "deep", "fixed"}
+    found = {v.group: v.config.train.stage2.lr for v in spec.with_choices(
+        {"lynx": {"train.stage2.lr": 0.01}, "cross": {"train.stage2.lr": 0.001}}
+    ).expand()}  # fmt: skip
+    assert found == {"lynx": 0.01, "cross": 0.001, "deep": 0.01, "fixed": 0.02}
+
+
+def test_each_variant_chooses_its_best_candidate_once_every_one_is_scored(spec):
+    scores = pd.DataFrame(
+        {
+            "variant": ["lynx"] * 3 + ["cross"] * 3,
+            "candidate": [0, 1, 2] * 2,
+            "score": [40.0, 55.0, 50.0, 30.0, 20.0, math.nan],
+            "complete": [True] * 5 + [False],
+        }
+    )
+    assert choices(scores, spec) == {"lynx": {"train.stage2.lr": 0.003}}  # cross: not yet
+    diverged = scores.assign(failed=[False, True, False, False, False, True], complete=True)
+    assert choices(diverged, spec) == {
+        "lynx": {"train.stage2.lr": 0.01},  # its best rate failed to train: the next one
+        "cross": {"train.stage2.lr": 0.001},
+    }
+
+
+@pytest.mark.parametrize(
+    ("tune", "message"),
+    [
+        ("{variants: [nobody], values: {train.stage2.lr: [0.1, 0.2]}}", "not a variant"),
+        ("{variants: [lynx], values: {train.stage2.lr: [0.1]}}", "at least two candidates"),
+        ("{variants: [lynx], values: {train.log_every: [5, 10]}}", "changes no result"),
+        ("{variants: [lynx], values: {train.stage2.lr: [0.1, -1]}}", "greater than 0"),
+        ("{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, seeds: [1]}", "won on"),
+        (
+            "{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, metric: mme/perception}",
+            "not measured on the validation split",
+        ),
+    ],
+)
+def test_a_bad_tune_section_is_refused_before_compute(tmp_path, tune, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(SWEEP.split("tune:")[0] + f"tune: {tune}\n")
+    with pytest.raises(SweepError, match=message):
+        load_sweep(path)
