@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 from ablations.sweep.errors import Problem
 from ablations.sweep.lines import line_of
-from ablations.sweep.spec import TRIAL_TOKEN_CPUS, Ask, SweepSpec, Variant, first_names
+from ablations.sweep.resources import TRIAL_TOKEN_CPUS, Ask
+from ablations.sweep.spec import SweepSpec
+from ablations.sweep.variant import Variant
+from ablations.sweep.variant_checks import first_names
 from lynx_core.stages import ON_DEVICE, STAGES, Stage
 
 

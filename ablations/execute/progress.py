@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ablations.sweep.spec import Variant
+from ablations.sweep.variant import Variant
 from lynx_core.stages import STAGES, bases_phases
 
 

@@ -30,7 +30,8 @@ from ablations.execute.progress import SweepProgress
 from ablations.execute.trial import run_stage_trial, trial_resources
 from ablations.planning.plan import Plan, StageRun
 from ablations.planning.store import Store
-from ablations.sweep.spec import SweepSpec, Variant
+from ablations.sweep.spec import SweepSpec
+from ablations.sweep.variant import Variant
 from ablations.tracking.track import SweepTracker
 from lynx_core.stages import READS, STAGES, Stage
 

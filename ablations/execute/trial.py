@@ -15,7 +15,7 @@ from ray import tune
 from ablations.execute.workers import check_runtime, describe, run_on_workers
 from ablations.planning.plan import StageRun
 from ablations.planning.store import Store
-from ablations.sweep.spec import TRIAL_TOKEN_CPUS, Resources
+from ablations.sweep.resources import TRIAL_TOKEN_CPUS, Resources
 
 
 def run_stage_trial(

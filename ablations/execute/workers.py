@@ -23,7 +23,7 @@ from typing import Any
 
 from ablations.planning.plan import StageRun
 from ablations.planning.store import Store
-from ablations.sweep.spec import Ask
+from ablations.sweep.resources import Ask
 
 # Ray Train's controller retries placing a worker group it cannot place yet without limit,
 # as Tune queues a trial: a cluster that could never hold the workers is refused before the

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ablations.sweep.spec import Variant
+from ablations.sweep.variant import Variant
 from lynx_core.config import VariantConfig
 from lynx_core.digests import digest_files
 from lynx_core.stages import (

@@ -31,7 +31,8 @@ import pandas as pd
 from ablations.results.findings import TESTS, Finding, findings
 from ablations.results.stats import Table
 from ablations.results.study import Study
-from ablations.sweep.spec import SweepSpec, Variant
+from ablations.sweep.spec import SweepSpec
+from ablations.sweep.variant import Variant
 
 PERCENT_METRICS = (
     "openvqa/overall",

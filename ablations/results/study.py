@@ -33,7 +33,8 @@ from ablations.results.stats import (
     paired_delta,
     paired_effect,
 )
-from ablations.sweep.spec import SweepSpec, Variant
+from ablations.sweep.spec import SweepSpec
+from ablations.sweep.variant import Variant
 from ablations.tracking.recorded import chosen_spec, read_predictions, variant_frame
 from ablations.tracking.track import VARIANT
 from ablations.tracking.uri import tracking_uri

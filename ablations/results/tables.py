@@ -29,7 +29,8 @@ import pandas as pd
 from ablations.results.stats import POWER, Estimate, benjamini_hochberg, variance_shares
 from ablations.results.study import Study
 from ablations.sweep.reference import BASELINE_ROW, PaperRow, paper_figures
-from ablations.sweep.spec import SweepSpec, Variant
+from ablations.sweep.spec import SweepSpec
+from ablations.sweep.variant import Variant
 from lynx_core.atomic import write_text
 from lynx_core.evaluate.metric_names import class_key
 from lynx_core.evaluate.mme import COGNITION, PERCEPTION

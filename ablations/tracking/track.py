@@ -28,7 +28,8 @@ from mlflow.utils.time import get_current_time_millis
 from ablations.planning.locks import exclusive
 from ablations.planning.plan import Plan
 from ablations.planning.store import Manifest
-from ablations.sweep.spec import SweepSpec, Variant
+from ablations.sweep.spec import SweepSpec
+from ablations.sweep.variant import Variant
 from ablations.tracking.ui import description
 from ablations.tracking.uri import tracking_uri
 from lynx_core.config import flatten

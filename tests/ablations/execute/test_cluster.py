@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from tests.processes import free_port, kill_until_gone
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 ENV.pop("RAY_ADDRESS", None)

@@ -6,7 +6,7 @@ from ray.tune.search import Searcher
 
 from ablations.execute.dag import StageGraphSearcher
 from ablations.planning.plan import make_plan
-from ablations.sweep.spec import Variant
+from ablations.sweep.variant import Variant
 from lynx_core.config import VariantConfig, nest
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ablations.planning.plan import make_plan
-from ablations.sweep.spec import Variant
+from ablations.sweep.variant import Variant
 from lynx_core.config import VariantConfig, config_hash, flatten, nest
 from lynx_core.stages import INTRODUCED_AT, STAGES, stage_inputs, stage_of
 

@@ -8,7 +8,7 @@ import pytest
 
 from ablations.planning.plan import make_plan
 from ablations.planning.store import Store, StoreError
-from ablations.sweep.spec import Variant
+from ablations.sweep.variant import Variant
 from lynx_core.config import VariantConfig
 
 

@@ -9,7 +9,7 @@ import pytest
 from ablations.sweep.spec import SweepError, load_sweep
 from tests.tiny import llm_folder_stub
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 SWEEPS = sorted((REPO / "sweeps").glob("*.yaml"))
 
@@ -456,7 +456,7 @@ def test_a_gpt_judge_without_its_key_is_reported_before_compute(tmp_path, monkey
 
 
 def test_the_readme_sweep_example_validates_at_both_scales(tmp_path):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     blocks = readme.split("```yaml\n")[1:]
     example = next(b.split("```")[0] for b in blocks if b.lstrip().startswith("# Question"))
     path = tmp_path / "arch.yaml"
