@@ -11,20 +11,26 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
 from rich.console import Console
 
+from ablations.driver import (
+    EXIT_BAD_SPEC,
+    cmd_sweep,
+    has_store,
+    nothing_recorded,
+    recorded_variants,
+    refuse,
+    show_report,
+    sweep_experiments,
+)
 from ablations.planning.cost import DEFAULT_GPU, DEFAULT_MFU, GPU_PEAK_BF16
 from ablations.sweep.spec import SweepError, SweepSpec, load_sweep
 
 SWEEPS_DIR = Path("sweeps")
-EXIT_BAD_SPEC, EXIT_FAILED_VARIANTS = 2, 1
 
 
 def resolve_sweep(name_or_path: str) -> Path:
@@ -34,52 +40,15 @@ def resolve_sweep(name_or_path: str) -> Path:
     return SWEEPS_DIR / f"{name_or_path}.yaml"
 
 
-def has_store(results: Path) -> bool:
-    """Whether there is an MLflow store to read: a server, or a local database that exists
-    (opening a missing one would create it, and the results folder with it)."""
-    from ablations.tracking.uri import tracking_uri
-
-    uri = tracking_uri(results)
-    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()
-
-
-def nothing_recorded(spec: SweepSpec, results: Path, console: Console) -> bool:
-    """Whether there is no store to read (said, with the command that fills it)."""
-    if has_store(results):
-        return False
-    console.print(
-        f"no MLflow store under {results}: nothing recorded yet; run: make sweep {spec.make_args}",
-        highlight=False,
-    )
-    return True
-
-
-def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
-    """Variants (and tuning candidates) whose run in MLflow finished with their current
-    config; never creates a store."""
-    from ablations.tracking.recorded import variant_frame
-    from ablations.tracking.track import VARIANT
-
-    if not has_store(results):
-        return set()
-    frames = [variant_frame(spec, results)]  # runs of the current configs only
-    if spec.tune is not None:
-        frames.append(variant_frame(spec.tuning(), results, role="tuning"))
-    return {
-        name
-        for runs in frames
-        if not runs.empty
-        for name in runs.loc[runs["status"] == "FINISHED", f"tags.{VARIANT}"]
-    }
-
-
 def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from rich.table import Table
 
     from ablations.execute.capacity import device_problems
+    from ablations.planning.cost import gpu_hours_table
     from ablations.planning.plan import make_plan
     from ablations.planning.store import Store
     from ablations.results.tables import settings as variant_settings
+    from ablations.sweep.variant_checks import missing_local_paths
     from lynx_core.stages import STAGES
 
     results = Path(args.results)
@@ -124,288 +93,14 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     )
     if spec.resources.any_gpus or args.gpu is not None:  # a CPU sweep's cost is not GPU-hours
         with console.status("estimating GPU-hours (each model built on the meta device)"):
-            hours = _gpu_hours(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources)
+            hours = gpu_hours_table(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources)
         console.print(hours)
-    missing = sorted({m for variant in plan.variants for m in _missing_paths(variant.config)})
+    missing = sorted({m for variant in plan.variants for m in missing_local_paths(variant.config)})
     if missing:
         console.print(
             "[yellow]before running[/yellow], provide local weights and data: " + ", ".join(missing)
         )
     return 0
-
-
-def _missing_paths(cfg) -> list[str]:
-    """'field=path' for each local file or folder a variant names that is not here: weights,
-    released benchmarks, training files, and caption files (a shard pattern counts its
-    missing shards)."""
-    from lynx_core.checks import local_paths
-    from lynx_core.config import VariantConfig
-
-    written = cfg.model_dump()
-    missing = [f"{f}={p}" for f, p in local_paths(VariantConfig, written) if not p.exists()]
-    for number, source in enumerate(cfg.data.captions.files):
-        root = Path(source.media_root).expanduser() if source.media_root else None
-        if root is not None and not root.exists():
-            missing.append(f"data.captions.files.{number}.media_root={source.media_root}")
-        absent = [p for p in source.paths if not p.exists()]
-        if absent:
-            of = f" ({len(absent)} of {len(source.paths)} files)" if len(source.paths) > 1 else ""
-            missing.append(f"data.captions.files.{number}.path={source.path}{of}")
-    return missing
-
-
-def _gpu_hours(plan, gpu: str, mfu: float, resources):
-    """The training stages' GPU-hours (`ablations.planning.cost`), unique runs against naive, and
-    the wall-clock hours of one run on the GPUs its `resources` give it."""
-    from rich.table import Table
-
-    from ablations.planning.cost import RunFlops, assumptions, plan_hours
-    from lynx_core.data.stage_data import vocabulary
-    from lynx_core.model.llm import build_word_tokenizer
-
-    toy_vocab = len(build_word_tokenizer(vocabulary()))  # the toy LLM's; a sized LLM has its own
-    rows = plan_hours(plan, RunFlops(toy_vocab), gpu, mfu)
-    table = Table(
-        title=f"GPU-hours at {mfu:.0%} MFU on {gpu.upper()}", caption=assumptions(gpu, mfu)
-    )
-    columns = ("stage", "runs", "GPU-h (sweep)", "GPU-h without dedupe", "saved by dedupe")
-    for column in (*columns, "hours per run (its GPUs)"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for row in rows:
-        runs = f"{row.unique_runs} of {row.naive_runs}"
-        cells = (row.unique_hours, row.naive_hours, row.saved_hours)
-        ask = resources.of(row.stage)
-        gpus = ask.workers * ask.gpus or 1  # `--gpu` on a CPU sweep: one GPU a run
-        per_run = row.unique_hours / max(row.unique_runs, 1) / gpus
-        table.add_row(row.stage, runs, *map(_hours, cells), f"{_hours(per_run)} ({gpus:g})")
-    total = [sum(getattr(r, f) for r in rows) for f in ("unique_hours", "naive_hours")]
-    table.add_row("total", "", _hours(total[0]), _hours(total[1]), _hours(total[1] - total[0]))
-    return table
-
-
-def _hours(value: float) -> str:
-    """Thousands grouped at paper scale; three significant digits at toy scale's seconds."""
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
-def needs_compute(plan, results: Path) -> bool:
-    """Whether some stage run of the plan is not in the store (so Ray will be needed)."""
-    from ablations.planning.store import Store
-
-    store = Store(results / "store")
-    return any(store.manifest(r.stage, r.key) is None for r in plan.runs.values())
-
-
-def open_driver(spec: SweepSpec, results: Path):
-    """The sweep driver's tracker, with the modules the driver runs on imported.
-
-    Called off the main thread while that one starts Ray: Tune and MLflow take seconds to
-    import and the MLflow store seconds to create or migrate, so they overlap. The report's
-    modules (pandas, matplotlib, scipy) wait for the end: importing them here too made the
-    driver, not Ray, the last to be ready (1.5 s later on 2 cores).
-    """
-    import ablations.execute.run  # noqa: F401  (imported for its import time: Tune's)
-    from ablations.tracking.track import SweepTracker
-
-    return SweepTracker(spec, results)
-
-
-def refuse(err: SweepError, console: Console) -> int:
-    console.print(f"error: {err}", style="red", highlight=False, markup=False)
-    return EXIT_BAD_SPEC
-
-
-def cmd_sweep(spec: SweepSpec, args, console: Console) -> int:
-    from ablations.execute.backends import ray_address
-    from ablations.execute.capacity import device_problems, fit_problems, local_node
-    from ablations.planning.locks import exclusive
-    from ablations.planning.plan import make_plan
-    from ablations.tracking.uri import tracking_uri
-
-    results = Path(args.results)
-    if spec.tune is not None and has_store(results):  # choices an earlier run made
-        from ablations.tracking.recorded import chosen_spec
-
-        spec = chosen_spec(spec, results)
-    variants = spec.expand()
-    plan = make_plan(variants, spec.resources.gpus_by_stage())  # once: data files are walked once
-    tuning = (
-        make_plan(spec.tuning().expand(), spec.resources.gpus_by_stage()) if spec.tune else None
-    )
-    remote = ray_address(args.address)
-    problems = device_problems(spec, variants + (tuning.variants if tuning else []))
-    compute = needs_compute(plan, results) or (
-        tuning is not None and needs_compute(tuning, results)
-    )
-    if not remote and compute:  # a local cluster's size is known now
-        node = local_node(count_gpus=spec.resources.any_gpus)
-        problems += fit_problems(spec, [node], "this machine (local Ray)")
-    if problems:
-        return refuse(SweepError(spec.source, problems), console)
-
-    def waiting(holder: str) -> None:
-        console.print(
-            f"[yellow]waiting[/yellow]: {spec.experiment} is being run on {results} by "
-            f"{holder}; this one continues when it ends (and reruns only what it left)",
-            highlight=False,
-        )
-
-    from mlflow.exceptions import MlflowException  # imported once the sweep is accepted
-
-    try:
-        with exclusive(results / ".locks" / f"sweep-{spec.experiment}.lock", waiting):
-            return run_locked(spec, plan, tuning, results, args, console)
-    except (OSError, MlflowException) as err:  # a full disk, a refused permission, ...
-        where = getattr(err, "filename", None) or tracking_uri(results)
-        reason = getattr(err, "strerror", None) or str(err)
-        console.print(
-            f"error: could not write {where}: {reason}. Finished stage runs stay in "
-            f"{results / 'store'} and recorded runs in MLflow; free space (or fix the "
-            "permission) and run the same command again: it continues from there",
-            style="red", highlight=False, markup=False,
-        )  # fmt: skip
-        return EXIT_FAILED_VARIANTS
-
-
-def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Console) -> int:
-    """The sweep, once no other process runs it on this results folder: its tuning
-    candidates first, if it tunes (`tuning`: their plan), then its variants."""
-    from ablations.execute.backends import ray_address, ray_session
-    from ablations.execute.capacity import cluster_nodes, wait_for_fit
-    from ablations.planning.plan import make_plan
-    from ablations.tracking.uri import tracking_uri
-
-    remote = ray_address(args.address)
-    compute = needs_compute(plan, results)  # again: a sweep we waited for may have done it
-    compute = compute or (tuning is not None and needs_compute(tuning, results))
-    ray_log = results / "ray" / "driver.log"
-    console.print(
-        f"[bold]{spec.experiment}[/bold]: {len(plan.variants)} variants on "
-        f"{remote or 'local Ray'}; tracking {tracking_uri(results)}"
-    )
-    with ExitStack() as stack:
-        if compute and remote:  # asked once joined, before any MLflow run exists
-            stack.enter_context(ray_session(args.address, ray_log))
-            problems = wait_for_fit(
-                spec, cluster_nodes, f"the cluster at {remote}", args.resource_timeout,
-                lambda text: console.print(f"[yellow]{text}[/yellow]", highlight=False),
-            )  # fmt: skip
-            if problems:
-                return refuse(SweepError(spec.source, problems), console)
-        pool = stack.enter_context(ThreadPoolExecutor(1))
-        opening = pool.submit(open_driver, spec, results)
-        if compute and not remote:
-            stack.enter_context(ray_session(args.address, ray_log))  # this thread: ray_session
-        tracker = opening.result()
-        from ablations.execute.progress import SweepProgress
-        from ablations.execute.run import run_sweep
-
-        run = partial(
-            run_sweep,
-            results=results,
-            tracker=tracker,
-            address=args.address,
-            max_failures=args.max_failures,
-            failure=args.fail_once_at,
-            max_concurrent=args.max_concurrent,
-        )
-        if tuning is not None:
-            console.print(
-                f"tuning {', '.join(spec.tune.variants)}: {len(spec.tune.candidates)} "
-                f"candidates of {', '.join(spec.tuned_fields)} each, by {spec.tune.metric} on "
-                "the validation split (the variants and bases no choice changes run meanwhile)"
-            )
-            untouched = [v for v in plan.variants if v.group not in spec.choosing]
-            first = make_plan(tuning.variants + untouched, spec.resources.gpus_by_stage())
-            roles = {v.name: "tuning" for v in tuning.variants}
-            ahead = plan.level("bases")  # the bases wait on no choice
-            with SweepProgress(first.variants, console) as progress:
-                tuned = run(spec, first, progress=progress, roles=roles, ahead=ahead)
-            for name, where in tuned.failed.items():  # a candidate that failed lost
-                if name in roles:
-                    console.print(f"[yellow]failed, not chosen[/yellow] {name}: {where}")
-            spec, plan = _choose(spec, results, tracker, console)
-            undecided = sorted(set(spec.tune.variants) - set(spec.choices))
-            if undecided:
-                tracker.close("FAILED")
-                console.print(
-                    f"[red]tuning failed[/red]: {', '.join(undecided)} could not choose (no "
-                    "candidate trained); rerun the same command to retry them"
-                )
-                return EXIT_FAILED_VARIANTS
-        with SweepProgress(plan.variants, console) as progress:
-            outcome = run(spec, plan, progress=progress)
-    tracker.close("FAILED" if outcome.failed else "FINISHED")
-    if outcome.skipped:
-        console.print(f"recorded earlier, not rerun: {', '.join(outcome.skipped)}")
-    phases = [outcome, tuned] if tuning is not None else [outcome]
-    executed = {run for phase in phases for run in phase.executed}
-    reused = {run for phase in phases for run in phase.reused}
-    if executed or reused:  # both phases: a stage the candidates computed is not 'reused'
-        console.print(
-            f"stage runs: {len(executed)} computed, "
-            f"{len(reused - executed)} reused from {results / 'store'}"
-        )
-    for name, where in outcome.failed.items():
-        console.print(f"[red]failed[/red] {name}: {where}")
-    try:  # a finished sweep stays finished, whatever its report does
-        show_report(spec, results, console)
-    except Exception as err:  # the runs are in MLflow already; the report can wait
-        console.print(
-            f"[red]the report failed[/red]: {type(err).__name__}: {err}; the runs are recorded, "
-            f"rebuild it with: make tables {spec.make_args}",
-            highlight=False,
-        )
-    uri = tracking_uri(results)
-    browse = "make ui" if uri.startswith("sqlite:") else uri  # a server has its own UI
-    console.print(f"MLflow: {uri}\nbrowse: {browse}")
-    return EXIT_FAILED_VARIANTS if outcome.failed else 0
-
-
-def _choose(spec: SweepSpec, results: Path, tracker, console: Console):
-    """The tuned variants' choices from their candidates' validation scores: recorded in
-    MLflow (the sweep run's tag and metrics), said, and the plan of the sweep with them."""
-    from ablations.planning.plan import make_plan
-    from ablations.sweep.tuning import CHOICES, choices, describe
-    from ablations.tracking.recorded import tuning_scores
-
-    scores = tuning_scores(spec, results)
-    chosen = choices(scores, spec)
-    metric = spec.tune.metric
-    logged = {f"tuning/{r.variant}/{r.candidate}/{metric}": r.score for r in scores.itertuples()}
-    tracker.log_choices(CHOICES, describe(chosen), logged)
-    for variant, values in chosen.items():
-        console.print(
-            f"  {variant} chose {', '.join(f'{k}={v}' for k, v in values.items())}", highlight=False
-        )
-    tuned = spec.with_choices(chosen)
-    return tuned, make_plan(tuned.expand(), tuned.resources.gpus_by_stage())
-
-
-def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:
-    """Build the sweep's tables, plots and findings from MLflow and say where they are."""
-    started = time.perf_counter()  # the report's time includes importing what it runs on
-    from ablations.execute.progress import print_table
-    from ablations.results.report import build_report, headline
-
-    report = build_report(spec, results)
-    if report.study.runs.empty:
-        console.print(
-            f"no finished runs of {spec.experiment!r} in MLflow yet; run: "
-            f"make sweep {spec.make_args}"
-        )
-        return False
-    print_table(console, headline(report.study), f"{spec.experiment}: held-out scores")
-    verdicts = "; ".join(f"{f.number} {f.verdict}" for f in report.findings)
-    console.print(f"the paper's conclusions here: {verdicts} (findings.md)")
-    logged = f"; logged to MLflow run {report.logged_to}" if report.logged_to else ""
-    console.print(
-        f"tables, plots, findings: {report.folder}/README.md ({len(report.files)} files in "
-        f"{time.perf_counter() - started:.1f} s{logged})",
-        markup=False,
-        highlight=False,
-    )
-    return True
 
 
 def cmd_tables(spec: SweepSpec, args, console: Console) -> int:
@@ -534,18 +229,6 @@ def cmd_ui(args, console: Console) -> int:
     argv, env = server_command(uri, args.host, args.port)
     sys.stdout.flush()
     os.execve(argv[0], argv, env)
-
-
-def sweep_experiments(results: Path) -> list[tuple[str, str]]:
-    """(name, experiment id) of every sweep recorded in the store (none without a store)."""
-    if not has_store(results):
-        return []
-    from mlflow.tracking import MlflowClient
-
-    from ablations.tracking.uri import tracking_uri
-
-    experiments = MlflowClient(tracking_uri(results)).search_experiments()
-    return [(e.name, e.experiment_id) for e in experiments if e.name != "Default"]
 
 
 def _injected_failure(text: str):

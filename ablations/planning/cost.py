@@ -109,3 +109,37 @@ def assumptions(gpu: str, mfu: float) -> str:
         "(6N per token on a trainable path, 4N through the frozen LLM, 2N for the frozen "
         f"tower); text tokens per sample: {tokens}; bases and eval not estimated"
     )
+
+
+def gpu_hours_table(plan, gpu: str, mfu: float, resources):
+    """The training stages' GPU-hours (`ablations.planning.cost`), unique runs against naive, and
+    the wall-clock hours of one run on the GPUs its `resources` give it."""
+    from rich.table import Table
+
+    from ablations.planning.cost import RunFlops, assumptions, plan_hours
+    from lynx_core.data.stage_data import vocabulary
+    from lynx_core.model.llm import build_word_tokenizer
+
+    toy_vocab = len(build_word_tokenizer(vocabulary()))  # the toy LLM's; a sized LLM has its own
+    rows = plan_hours(plan, RunFlops(toy_vocab), gpu, mfu)
+    table = Table(
+        title=f"GPU-hours at {mfu:.0%} MFU on {gpu.upper()}", caption=assumptions(gpu, mfu)
+    )
+    columns = ("stage", "runs", "GPU-h (sweep)", "GPU-h without dedupe", "saved by dedupe")
+    for column in (*columns, "hours per run (its GPUs)"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for row in rows:
+        runs = f"{row.unique_runs} of {row.naive_runs}"
+        cells = (row.unique_hours, row.naive_hours, row.saved_hours)
+        ask = resources.of(row.stage)
+        gpus = ask.workers * ask.gpus or 1  # `--gpu` on a CPU sweep: one GPU a run
+        per_run = row.unique_hours / max(row.unique_runs, 1) / gpus
+        table.add_row(row.stage, runs, *map(_hours, cells), f"{_hours(per_run)} ({gpus:g})")
+    total = [sum(getattr(r, f) for r in rows) for f in ("unique_hours", "naive_hours")]
+    table.add_row("total", "", _hours(total[0]), _hours(total[1]), _hours(total[1] - total[0]))
+    return table
+
+
+def _hours(value: float) -> str:
+    """Thousands grouped at paper scale; three significant digits at toy scale's seconds."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"

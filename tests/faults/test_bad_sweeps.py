@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ablations import cli
+from ablations import cli, driver
 from ablations.sweep.spec import SweepError, load_sweep
 from tests.caption_data import pairs, shard_bytes
 
@@ -561,7 +561,7 @@ def no_compute(monkeypatch):
         raise AssertionError("a bad sweep reached Ray or MLflow")
 
     monkeypatch.setattr("ablations.execute.backends.ray_session", forbidden)
-    monkeypatch.setattr(cli, "open_driver", forbidden)
+    monkeypatch.setattr(driver, "open_driver", forbidden)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
 
 
