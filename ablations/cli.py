@@ -47,7 +47,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from ablations.planning.cost import gpu_hours_table
     from ablations.planning.plan import make_plan
     from ablations.planning.store import Store
-    from ablations.results.tables import settings as variant_settings
+    from ablations.results.formatting import settings as variant_settings
     from ablations.sweep.variant_checks import missing_local_paths
     from lynx_core.stages import STAGES
 

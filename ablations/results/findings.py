@@ -28,20 +28,34 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
-import pandas as pd
-
+from ablations.results.selection import (
+    BALANCE_FACTOR,
+    QUANTITY_FACTOR,
+    cross_attention_variants,
+    declared_for,
+    fewer_tasks,
+    lower_resolution,
+    noisy_and_large,
+    paper_delta,
+    plain_llm,
+    single_prompts,
+    vqa_share,
+)
 from ablations.results.stats import CONFIDENCE, Estimate, holm
 from ablations.results.study import Study
-from ablations.results.tables import digits, fmt, fmt_delta, interval_note
-from ablations.sweep.reference import BASELINE_ROW, CLAIMS, paper_figures
-from lynx_core.config import VariantConfig
-from lynx_core.data.tasks import TASKS
+from ablations.sweep.reference import CLAIMS
 
 Verdict = Literal["agrees", "disagrees", "inconclusive", "not tested", "too few seeds"]
+
+
 Rule = Literal["every", "any"]
+
+
 ALPHA = 1 - CONFIDENCE
+
+
 MIN_SEEDS = 2  # no verdict from fewer paired seeds
 
 
@@ -145,44 +159,6 @@ class Finding:
         return f"{self.verdict} ({self.tested} of {len(self.claims)} claims tested)"
 
 
-# ---- which variants a claim compares --------------------------------------------------------
-
-
-def _changes(study: Study, group: str) -> dict[str, tuple[Any, Any]]:
-    """What the variant changes against the baseline, in fields that change a result."""
-    return study.differences(group, results_only=True)
-
-
-def _only(study: Study, group: str, *prefixes: str) -> dict | None:
-    """The variant's changes against the baseline if all of them are under `prefixes`."""
-    changes = _changes(study, group)
-    if not changes or any(not k.startswith(prefixes) for k in changes):
-        return None
-    return changes
-
-
-def _others(study: Study) -> list[str]:
-    """Every variant of the sweep but the baseline, finished or not (a claim about every
-    such variant is not supported by the ones that happened to finish)."""
-    groups = dict.fromkeys(v.group for v in study.variants)
-    return [g for g in groups if g != study.baseline]
-
-
-def _declared(study: Study, claim: str) -> list[str]:
-    return [g for g in _others(study) if claim in study.variant(g).claims]
-
-
-PAPER_FIELDS = {"openvqa/overall": "image_overall", "openvqa_video/overall": "video_overall"}
-
-
-def _paper_delta(study: Study, group: str, metric: str) -> float | None:
-    figures, field_name = paper_figures(), PAPER_FIELDS.get(metric)
-    row, base = figures.row(study.variant(group).paper_row), figures.row(BASELINE_ROW)
-    if field_name is None or row is None or base is None or getattr(row, field_name) is None:
-        return None
-    return getattr(row, field_name) - getattr(base, field_name)
-
-
 @dataclass(frozen=True)
 class Test:
     """A claim as registered: its id (`reference.CLAIMS`), words, metric, direction, rule,
@@ -198,7 +174,7 @@ class Test:
     def select(self, study: Study) -> tuple[list[str], list[str], str]:
         """(the variants it compares, those of them there by declaration, a note)."""
         chosen, note = self.choose(study) if study.baseline else ([], "")
-        declared = [g for g in _declared(study, self.id) if g not in chosen]
+        declared = [g for g in declared_for(study, self.id) if g not in chosen]
         return [*chosen, *declared], declared, note
 
     def run(self, study: Study) -> Claim:
@@ -220,19 +196,12 @@ class Test:
                 study.estimate(study.baseline, self.metric),
                 study.delta(g, self.metric),
                 self.claim,
-                _paper_delta(study, g, self.metric),
+                paper_delta(study, g, self.metric),
                 declared=g in declared,
             )
             for g in groups
         ]
         return Claim(self.id, self.text, self.metric, self.rule, comparisons, note, missing=missing)
-
-
-def _baseline_config(study: Study) -> VariantConfig:
-    return study.config(study.baseline)
-
-
-# -- 1: instruction following ------------------------------------------------------------------
 
 
 def instruction_following(study: Study) -> Claim:
@@ -258,203 +227,9 @@ def instruction_following(study: Study) -> Claim:
     return Claim("1", text, metric, "every", comparisons)
 
 
-# -- 2: data quality -----------------------------------------------------------------------------
-
-QUANTITY_FACTOR = 4.0  # "large-scale": at least this many times the baseline's caption pairs
-
-
-def _caption_pairs(study: Study, group: str) -> float | None:
-    """Stage 1's image–caption pairs, as the stage counted them (`stage1/pairs`), else as the
-    config says for the generated world alone (None: not known)."""
-    counted = study.values(group, "stage1/pairs")
-    if counted:
-        return sum(counted.values()) / len(counted)
-    captions = study.config(group).data.captions
-    return float(captions.images) if not captions.files else None
-
-
-def _caption_quality(cfg: VariantConfig) -> str | None:
-    """'noisy' if any stage-1 source is noisy, 'clean' if every one is clean, else None."""
-    captions = cfg.data.captions
-    kinds = [f.quality for f in captions.files]
-    if captions.world_ratio > 0:
-        kinds.append(captions.quality)
-    if "noisy" in kinds:
-        return "noisy"
-    return "clean" if kinds and all(k == "clean" for k in kinds) else None
-
-
-def _filtered(cfg: VariantConfig) -> bool:
-    captions = cfg.data.captions
-    world = captions.world_ratio > 0 and captions.quality_filter
-    return world or any(f.text_filter or f.clip_filter for f in captions.files)
-
-
-def _noisy_and_large(study: Study) -> tuple[list[str], str]:
-    base = _baseline_config(study)
-    base_pairs = _caption_pairs(study, study.baseline)
-    if _caption_quality(base) != "clean" or not base_pairs:
-        return [], ""
-    chosen, unknown = [], []
-    for g in _others(study):
-        cfg = study.config(g)
-        if not _only(study, g, "data.captions.") or _caption_quality(cfg) != "noisy":
-            continue
-        if _filtered(cfg):
-            continue  # filtering is another question (its own variant's compare_to)
-        pairs = _caption_pairs(study, g)
-        if pairs is None:
-            unknown.append(g)
-        elif pairs >= QUANTITY_FACTOR * base_pairs:
-            chosen.append(g)
-    note = ""
-    if unknown:
-        note = (
-            f"Not counted, their number of caption pairs unknown (no `stage1/pairs` recorded): "
-            f"{', '.join(unknown)}."
-        )
-    return chosen, note
-
-
-# -- 3: diverse prompts and tasks ----------------------------------------------------------------
-
-
-def _single_prompts(study: Study) -> tuple[list[str], str]:
-    base = _baseline_config(study)
-    if base.data.prompts.mode != "diverse":
-        return [], ""
-    return [
-        g
-        for g in _others(study)
-        if _only(study, g, "data.prompts.") and study.config(g).data.prompts.mode == "single"
-    ], ""
-
-
-def _trained_tasks(cfg: VariantConfig) -> dict[str, float]:
-    held_out = cfg.data.prompts.held_out_task
-    return {t: r for t, r in cfg.data.mixture.items() if r > 0 and t != held_out}
-
-
-def _fewer_tasks(study: Study) -> tuple[list[str], str]:
-    base = _trained_tasks(_baseline_config(study))
-    return [
-        g
-        for g in _others(study)
-        if _only(study, g, "data.mixture.") and set(_trained_tasks(study.config(g))) < set(base)
-    ], ""
-
-
-# -- 4: correctness and generation ---------------------------------------------------------------
-
-BALANCE_FACTOR = 1.5  # VQA odds at least this much lower or higher than the baseline's
-
-
-def task_role(cfg: VariantConfig, task: str) -> str | None:
-    """A stage-2 task's role: the generated world's from its registry, a file's as declared."""
-    if task in TASKS:
-        return TASKS[task].role
-    files = {f.task_name: f.role for f in cfg.data.train_files}
-    return files.get(task)
-
-
-def vqa_odds(cfg: VariantConfig) -> float | None:
-    """Downstream (VQA) examples per other example that stage 2 trains on (None: a task of
-    the mixture has no declared role, so the balance is not known)."""
-    roles = {t: task_role(cfg, t) for t in _trained_tasks(cfg)}
-    if None in roles.values():
-        return None
-    mixture = _trained_tasks(cfg)
-    vqa = sum(r for t, r in mixture.items() if roles[t] == "vqa")
-    other = sum(r for t, r in mixture.items() if roles[t] != "vqa")
-    return math.inf if other == 0 else vqa / other
-
-
-def _vqa_share(lower: bool) -> Callable[[Study], tuple[list[str], str]]:
-    """Variants that reweigh the baseline's own tasks (none dropped or added, the steps the
-    same), the VQA tasks' odds ≥ `BALANCE_FACTOR` times lower (or higher)."""
-
-    def choose(study: Study) -> tuple[list[str], str]:
-        base = _baseline_config(study)
-        reference = vqa_odds(base)
-        if not reference or math.isinf(reference):
-            return [], ""
-        chosen, near, unknown = [], [], []
-        for g in _others(study):
-            cfg = study.config(g)
-            if not _only(study, g, "data.mixture."):
-                continue
-            if set(_trained_tasks(cfg)) != set(_trained_tasks(base)):
-                continue  # a task dropped or added: the fewer-tasks question, not the balance
-            odds = vqa_odds(cfg)
-            if odds is None:
-                unknown.append(g)
-                continue
-            ratio = odds / reference
-            if (ratio <= 1 / BALANCE_FACTOR) if lower else (ratio >= BALANCE_FACTOR):
-                chosen.append(g)
-            elif 1 / BALANCE_FACTOR < ratio < BALANCE_FACTOR:
-                near.append(f"{g} ({ratio:.2f}×)")
-        notes = []
-        if near:
-            notes.append(
-                f"Reweighing the tasks by less than {BALANCE_FACTOR:g}× either way, so not "
-                f"counted: {', '.join(near)}."
-            )
-        if unknown:
-            notes.append(f"A training file's role undeclared (`role:`): {', '.join(unknown)}.")
-        return chosen, " ".join(notes)
-
-    return choose
-
-
-# -- 5: prefix vs cross-attention ----------------------------------------------------------------
-
-ARCH_FIELDS = ("model.arch", "model.cross_attention.", "model.llm.trainable", "model.llm.lora")
-
-
-def _cross_attention(frozen_only: bool) -> Callable[[Study], tuple[list[str], str]]:
-    def choose(study: Study) -> tuple[list[str], str]:
-        if _baseline_config(study).model.arch != "prefix":
-            return [], ""
-        chosen = []
-        for g in _others(study):
-            changes = _only(study, g, *ARCH_FIELDS)
-            if not changes or "model.arch" not in changes:
-                continue
-            llm = study.config(g).model.llm
-            if frozen_only and (llm.trainable or llm.lora is not None):
-                continue
-            chosen.append(g)
-        return chosen, ""
-
-    return choose
-
-
-# -- 6: the paper's other ablation rows -----------------------------------------------------------
-
-
-def _plain_llm(study: Study) -> tuple[list[str], str]:
-    chosen = []
-    for g in _others(study):
-        changes = _only(study, g, "model.llm.toy_base", "model.llm.path")
-        toy = changes and changes.get("model.llm.toy_base") == ("vicuna", "llama")
-        row = changes and study.variant(g).paper_row == "w/ LLaMA"
-        if toy or row:
-            chosen.append(g)
-    return chosen, ""
-
-
-def _lower_resolution(study: Study) -> tuple[list[str], str]:
-    size = _baseline_config(study).model.vision.image_size
-    return [
-        g
-        for g in _others(study)
-        if _only(study, g, "model.vision.image_size")
-        and study.config(g).model.vision.image_size < size
-    ], ""
-
-
 IMAGE, DETAIL = "openvqa/overall", "compliance/detailed"
+
+
 TESTS: dict[int, tuple[str, list[Test]]] = {
     2: (
         "Data quality matters more than quantity.",
@@ -464,7 +239,7 @@ TESTS: dict[int, tuple[str, list[Test]]] = {
                 f"every variant trained on ≥ {QUANTITY_FACTOR:g}× the caption pairs, noisy and "
                 "unfiltered, scores lower on Open-VQA image Overall than the baseline's clean "
                 "ones (compared at equal stage-1 steps)",
-                IMAGE, -1, "every", _noisy_and_large,
+                IMAGE, -1, "every", noisy_and_large,
             ),
         ],
     ),
@@ -476,13 +251,13 @@ TESTS: dict[int, tuple[str, list[Test]]] = {
                 "every variant trained with one template per task (and one wording per length "
                 "instruction, at the same rate) complies less with held-out length "
                 "instructions than the baseline's diverse prompts",
-                "compliance/overall", -1, "every", _single_prompts,
+                "compliance/overall", -1, "every", single_prompts,
             ),
             Test(
                 "3b",
                 "every variant trained on fewer tasks (a task of the baseline's mixture left "
                 "out) complies less with held-out length instructions",
-                "compliance/overall", -1, "every", _fewer_tasks,
+                "compliance/overall", -1, "every", fewer_tasks,
             ),
         ],
     ),
@@ -496,13 +271,13 @@ TESTS: dict[int, tuple[str, list[Test]]] = {
                 f"every variant whose stage-2 mixture holds ≥ {BALANCE_FACTOR:g}× fewer VQA "
                 "examples per other example (the same tasks and steps) names more things its "
                 "image does not show when asked for detail (CHAIR_s)",
-                "hallucination/chair_s", +1, "every", _vqa_share(lower=True),
+                "hallucination/chair_s", +1, "every", vqa_share(lower=True),
             ),
             Test(
                 "4b",
                 f"every variant whose mixture holds ≥ {BALANCE_FACTOR:g}× more VQA examples per "
                 "other example (the same tasks and steps) complies less with 'answer in detail'",
-                DETAIL, -1, "every", _vqa_share(lower=False),
+                DETAIL, -1, "every", vqa_share(lower=False),
             ),
         ],
     ),
@@ -516,13 +291,13 @@ TESTS: dict[int, tuple[str, list[Test]]] = {
                 "Open-VQA image Overall than the prefix (each at the stage-2 rate it chose, "
                 "where the sweep tunes; our prefix holds its tokens at a word's scale, which "
                 "the paper's may not)",
-                IMAGE, -1, "every", _cross_attention(frozen_only=False),
+                IMAGE, -1, "every", cross_attention_variants(frozen_only=False),
             ),
             Test(
                 "5b",
                 "every gated cross-attention variant with the LLM frozen, as the prefix's, "
                 "learns slower: a larger area under its stage-2 held-out loss curve",
-                "stage2/val_loss_area", +1, "every", _cross_attention(frozen_only=True),
+                "stage2/val_loss_area", +1, "every", cross_attention_variants(frozen_only=True),
             ),
         ],
     ),
@@ -534,12 +309,12 @@ TESTS: dict[int, tuple[str, list[Test]]] = {
                 "6a",
                 "every variant on the plain LLM (LLaMA) instead of the instruction-tuned one "
                 "(Vicuna) scores lower on Open-VQA image Overall",
-                IMAGE, -1, "every", _plain_llm,
+                IMAGE, -1, "every", plain_llm,
             ),
             Test(
                 "6b",
                 "every variant at a lower input resolution scores lower on Open-VQA image Overall",
-                IMAGE, -1, "every", _lower_resolution,
+                IMAGE, -1, "every", lower_resolution,
             ),
         ],
     ),
@@ -569,90 +344,3 @@ def _corrected(claims: Sequence[Claim]) -> dict[int, Claim]:
     corrected = zip(tested, towards, away, strict=True)
     done = {id(c): replace(c, p_for=p, p_against=q) for c, p, q in corrected}
     return {id(c): done.get(id(c), c) for c in claims}
-
-
-# ---- findings.md ----------------------------------------------------------------------------
-
-
-def findings_markdown(study: Study, found: list[Finding]) -> str:
-    runs = len(study.runs)
-    tested = sum(1 for f in found for c in f.claims if c.comparisons)
-    lines = [
-        f"# {study.spec.experiment}: the paper's conclusions, tested on this sweep",
-        "",
-        f"Written by `make tables {study.spec.make_args}` from MLflow ({runs} finished runs, "
-        f"seeds {', '.join(map(str, study.seeds)) or 'none'}, baseline "
-        f"`{study.baseline}`); regenerated each time, never edited by hand. "
-        f"{_sentence(interval_note(study))}.",
-        "",
-        "How verdicts are decided: a comparison **agrees** when its 95% interval (seeds and "
-        "evaluation items together) lies wholly on the side the paper claims, **disagrees** "
-        "when it lies wholly on the other side, is **inconclusive** when it contains 0, and "
-        f"gives no verdict (**too few seeds**) with fewer than {MIN_SEEDS} paired seeds. A "
-        "claim about *every* such variant is supported when all its comparisons lean the "
-        "paper's way (its p: the largest of theirs) and refuted when any one leans the other "
-        "way (the smallest p times their number); a claim about *at least one* the other way "
-        f"round. The {tested} tested claims' p-values are corrected together (Holm, each "
-        "direction a family): a claim **agrees** when its corrected p is below 5% and none "
-        "of its comparisons disagrees at plain 95%, **disagrees** symmetrically, and is "
-        "**inconclusive** otherwise. A conclusion agrees when all its tested claims agree, "
-        "disagrees when all disagree, and says how many of its claims were tested. **Not "
-        "tested**: the sweep has no variant that makes the comparison. Variants are chosen by "
-        "what their configs change against the baseline (only fields that change a result), "
-        "or by declaring the claim (`claims:` in the sweep; marked *declared*).",
-        "",
-        "| # | conclusion (the paper) | verdict |",
-        "|---|---|---|",
-        *(f"| {f.number} | {f.conclusion} | **{f.summary}** |" for f in found),
-    ]
-    for finding in found:
-        lines += ["", f"## {finding.number}. {finding.conclusion} — {finding.summary}"]
-        for claim in finding.claims:
-            p = (
-                f" Claim p: {_p(claim.raw_p(claim.direction))} the paper's way, "
-                f"{_p(claim.raw_p(-claim.direction))} the other; Holm-corrected "
-                f"{_p(claim.p_for)} and {_p(claim.p_against)}."
-                if claim.comparisons
-                else ""
-            )
-            lines += [
-                "",
-                f"Claim {claim.id}: {claim.text} (`{claim.metric}`). Verdict: "
-                f"**{claim.verdict}**.{p}",
-            ]
-            if claim.note:
-                lines += ["", claim.note]
-            if not claim.comparisons:
-                lines += ["", "Not tested: no variant of this sweep makes this comparison."]
-                continue
-            lines += ["", _comparisons(claim).to_markdown(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def _p(value: float) -> str:
-    return "< 0.0001" if value < 1e-4 else f"{value:.4f}" if value < 0.01 else f"{value:.3f}"
-
-
-def _comparisons(claim: Claim) -> pd.DataFrame:
-    rows = []
-    for c in claim.comparisons:
-        rows.append(
-            {
-                "variant": c.variant + (" (declared)" if c.declared else ""),
-                "value": fmt(c.value, digits(claim.metric)),
-                "against": c.against,
-                "its value": fmt(c.reference, digits(claim.metric)),
-                "Δ (ours, 95%)": fmt_delta(c.delta, digits(claim.metric)),
-                "seeds": c.seeds,
-                "method": c.delta.method,
-                "p": _p(c.delta.p_value),
-                "paper says": "lower" if c.claim < 0 else "higher",
-                "verdict": c.verdict,
-                "paper's Δ": "" if c.paper is None else f"{c.paper:+.2f}",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]

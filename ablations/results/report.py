@@ -16,10 +16,12 @@ from pathlib import Path
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from ablations.results.findings import Finding, findings, findings_markdown
+from ablations.results.findings import Finding, findings
+from ablations.results.findings_markdown import findings_markdown
 from ablations.results.plots import write_plots
 from ablations.results.study import Study
-from ablations.results.tables import HEADLINES, ablation_table, write_tables
+from ablations.results.table_files import write_tables
+from ablations.results.tables import HEADLINES, ablation_table
 from ablations.sweep.spec import SweepSpec
 from ablations.tracking.track import ROLE, SWEEP
 from lynx_core.atomic import write_text

@@ -215,7 +215,7 @@ class DataConfig(StrictModel):
     # beside the seeds' (one seed's difference known to ±3 points on images and ±5 on videos
     # at 50% accuracy with independent errors: ≥ 2135 and ≥ 769 questions; 384 images ask
     # about 2200, 528 clips about 780); the study's targets, minimum detectable effects of 4
-    # and 8 points with seeds and items together, are `ablations.results.tables.EVIDENCE`
+    # and 8 points with seeds and items together, are `ablations.results.evidence.EVIDENCE`
     validation_examples: int = Field(
         96,
         gt=0,

@@ -9,15 +9,8 @@ import pandas as pd
 import pytest
 
 from ablations.results.calibration import Noise, SimulatedStudy, _draw, chosen_groups
-from ablations.results.findings import (
-    Claim,
-    Comparison,
-    Finding,
-    _caption_quality,
-    _corrected,
-    findings,
-    vqa_odds,
-)
+from ablations.results.findings import Claim, Comparison, Finding, _corrected, findings
+from ablations.results.selection import caption_quality, vqa_odds
 from ablations.results.stats import NOTHING, Components, Estimate
 from ablations.sweep.spec import load_sweep
 from lynx_core.config import VariantConfig
@@ -127,11 +120,11 @@ def test_task_roles_come_from_the_registry_and_the_files_declarations():
 def test_caption_files_count_by_their_declared_quality():
     files = [{"format": "webdataset", "path": "/data/cc-{0..9}.tar", "quality": "noisy"}]
     noisy = VariantConfig(data={"captions": {"world_ratio": 0, "files": files}})
-    assert _caption_quality(noisy) == "noisy"
+    assert caption_quality(noisy) == "noisy"
     clean = [{**files[0], "quality": "clean"}]
-    assert _caption_quality(VariantConfig(data={"captions": {"files": clean}})) == "clean"
+    assert caption_quality(VariantConfig(data={"captions": {"files": clean}})) == "clean"
     unsure = [{**files[0], "quality": None}]
-    assert _caption_quality(VariantConfig(data={"captions": {"files": unsure}})) is None
+    assert caption_quality(VariantConfig(data={"captions": {"files": unsure}})) is None
 
 
 def test_a_claim_about_every_variant_needs_all_and_one_contrary_refutes_it():

@@ -1,0 +1,94 @@
+"""`findings.md`: each conclusion's verdict, its claims and their comparisons as a reader checks
+them (the paper's figure beside ours, the interval, the corrected p-value, the seeds)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ablations.results.findings import MIN_SEEDS, Claim, Finding
+from ablations.results.study import Study
+from ablations.results.formatting import digits, fmt, fmt_delta, interval_note
+
+
+def findings_markdown(study: Study, found: list[Finding]) -> str:
+    runs = len(study.runs)
+    tested = sum(1 for f in found for c in f.claims if c.comparisons)
+    lines = [
+        f"# {study.spec.experiment}: the paper's conclusions, tested on this sweep",
+        "",
+        f"Written by `make tables {study.spec.make_args}` from MLflow ({runs} finished runs, "
+        f"seeds {', '.join(map(str, study.seeds)) or 'none'}, baseline "
+        f"`{study.baseline}`); regenerated each time, never edited by hand. "
+        f"{_sentence(interval_note(study))}.",
+        "",
+        "How verdicts are decided: a comparison **agrees** when its 95% interval (seeds and "
+        "evaluation items together) lies wholly on the side the paper claims, **disagrees** "
+        "when it lies wholly on the other side, is **inconclusive** when it contains 0, and "
+        f"gives no verdict (**too few seeds**) with fewer than {MIN_SEEDS} paired seeds. A "
+        "claim about *every* such variant is supported when all its comparisons lean the "
+        "paper's way (its p: the largest of theirs) and refuted when any one leans the other "
+        "way (the smallest p times their number); a claim about *at least one* the other way "
+        f"round. The {tested} tested claims' p-values are corrected together (Holm, each "
+        "direction a family): a claim **agrees** when its corrected p is below 5% and none "
+        "of its comparisons disagrees at plain 95%, **disagrees** symmetrically, and is "
+        "**inconclusive** otherwise. A conclusion agrees when all its tested claims agree, "
+        "disagrees when all disagree, and says how many of its claims were tested. **Not "
+        "tested**: the sweep has no variant that makes the comparison. Variants are chosen by "
+        "what their configs change against the baseline (only fields that change a result), "
+        "or by declaring the claim (`claims:` in the sweep; marked *declared*).",
+        "",
+        "| # | conclusion (the paper) | verdict |",
+        "|---|---|---|",
+        *(f"| {f.number} | {f.conclusion} | **{f.summary}** |" for f in found),
+    ]
+    for finding in found:
+        lines += ["", f"## {finding.number}. {finding.conclusion} — {finding.summary}"]
+        for claim in finding.claims:
+            p = (
+                f" Claim p: {_p(claim.raw_p(claim.direction))} the paper's way, "
+                f"{_p(claim.raw_p(-claim.direction))} the other; Holm-corrected "
+                f"{_p(claim.p_for)} and {_p(claim.p_against)}."
+                if claim.comparisons
+                else ""
+            )
+            lines += [
+                "",
+                f"Claim {claim.id}: {claim.text} (`{claim.metric}`). Verdict: "
+                f"**{claim.verdict}**.{p}",
+            ]
+            if claim.note:
+                lines += ["", claim.note]
+            if not claim.comparisons:
+                lines += ["", "Not tested: no variant of this sweep makes this comparison."]
+                continue
+            lines += ["", _comparisons(claim).to_markdown(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _p(value: float) -> str:
+    return "< 0.0001" if value < 1e-4 else f"{value:.4f}" if value < 0.01 else f"{value:.3f}"
+
+
+def _comparisons(claim: Claim) -> pd.DataFrame:
+    rows = []
+    for c in claim.comparisons:
+        rows.append(
+            {
+                "variant": c.variant + (" (declared)" if c.declared else ""),
+                "value": fmt(c.value, digits(claim.metric)),
+                "against": c.against,
+                "its value": fmt(c.reference, digits(claim.metric)),
+                "Δ (ours, 95%)": fmt_delta(c.delta, digits(claim.metric)),
+                "seeds": c.seeds,
+                "method": c.delta.method,
+                "p": _p(c.delta.p_value),
+                "paper says": "lower" if c.claim < 0 else "higher",
+                "verdict": c.verdict,
+                "paper's Δ": "" if c.paper is None else f"{c.paper:+.2f}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
