@@ -25,7 +25,8 @@ import torch
 from PIL import Image
 
 from lynx_core.config import VariantConfig
-from lynx_core.pipeline import build_model, stage_batches
+from lynx_core.data.stage_batches import stage_batches
+from lynx_core.pipeline import build_model
 from lynx_core.stages import STAGES, Stage
 from lynx_core.train.bases import prepare_bases
 

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from lynx_core.config import ModelConfig, PromptConfig
-from lynx_core.data import toyworld as tw
 from lynx_core.data.batches import collate, to_pixels
 from lynx_core.data.dialogue import TEMPLATES
-from lynx_core.data.stage_data import task_examples, vocabulary
+from lynx_core.data.world import toyworld as tw
+from lynx_core.data.world.stage_data import task_examples, vocabulary
 from lynx_core.model.llm import build_word_tokenizer
 from lynx_core.model.lynx import build_lynx
 

@@ -170,9 +170,9 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
     """A user's evaluation folder must hold at least one benchmark, and every benchmark a
     sweep names (the folder's, and released files given as `eval.openvqa_image`, …) must
     read cleanly (every row, every media path) now, not after all training."""
-    from lynx_core.data import formats  # formats import the config
-    from lynx_core.data.benchmarks import Benchmark, Benchmarks, configured
-    from lynx_core.data.worldset import (
+    from lynx_core.data.files import formats  # formats import the config
+    from lynx_core.data.files.benchmarks import Benchmark, Benchmarks, configured
+    from lynx_core.data.world.worldset import (
         MME_DIR,
         OPENVQA_IMAGE,
         OPENVQA_VIDEO,
@@ -227,8 +227,8 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
 
 def training_files(cfg: VariantConfig) -> list[Finding]:
     """Stage 2's files of your own: a bounded sample of each one's rows and images."""
-    from lynx_core.data.formats import FormatError  # data modules import the config
-    from lynx_core.data.training_files import check_training_file
+    from lynx_core.data.files.formats import FormatError  # data modules import the config
+    from lynx_core.data.files.training_files import check_training_file
 
     found = []
     for number, file in enumerate(cfg.data.train_files):
@@ -242,7 +242,7 @@ def training_files(cfg: VariantConfig) -> list[Finding]:
 def caption_files(cfg: VariantConfig) -> list[Finding]:
     """Stage 1's files of your own: every file or shard present and readable, and a bounded
     sample of each source's pairs decodable, before any compute."""
-    from lynx_core.data.caption_files import check_caption_file  # it imports the config
+    from lynx_core.data.files.caption_files import check_caption_file  # it imports the config
 
     found = []
     for number, source in enumerate(cfg.data.captions.files):

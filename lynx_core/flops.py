@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from lynx_core.config import ModelConfig, VariantConfig, VisionConfig
-from lynx_core.data.tasks import TASKS
+from lynx_core.data.world.tasks import TASKS
 
 # text tokens per sample where no data has been read yet (planning): a caption pair is
 # the prompt and a caption of a web pair (~15 words); an instruction sample a question

@@ -170,15 +170,30 @@ def data_versions(
     them in place re-keys the stage instead of reusing stale results. Files not on this
     machine (planning on a laptop) are keyed by path alone. `digest` lets a caller planning
     many variants walk each path once."""
-    paths: list[Path] = []
-    if stage == "stage1":
-        for source in config.data.captions.files:  # the files that list the pairs: a folder
-            paths += source.paths  # of 558K images would be walked on every plan
-    elif stage == "stage2":
-        paths = [f.path for f in config.data.train_files]
-    elif stage == "eval":
-        suites = (config.eval.suite, config.eval.validation_suite)
-        paths = [suite for suite in suites if suite is not None]
-        for benchmark in config.eval.released.values():
-            paths += [p for p in (benchmark.path, benchmark.media_root) if p is not None]
+    paths = DATA_FILES[stage](config) if stage in DATA_FILES else []
     return {str(p): digest(p) for p in paths if p.exists()}
+
+
+def _caption_files(config: VariantConfig) -> list[Path]:
+    # the files that list the pairs: a folder of 558K images would be walked on every plan
+    return [path for source in config.data.captions.files for path in source.paths]
+
+
+def _train_files(config: VariantConfig) -> list[Path]:
+    return [f.path for f in config.data.train_files]
+
+
+def _eval_files(config: VariantConfig) -> list[Path]:
+    suites = (config.eval.suite, config.eval.validation_suite)
+    paths = [suite for suite in suites if suite is not None]
+    for benchmark in config.eval.released.values():
+        paths += [p for p in (benchmark.path, benchmark.media_root) if p is not None]
+    return paths
+
+
+# the user's data files each stage reads, keyed by content (none for the bases)
+DATA_FILES: dict[Stage, Callable[[VariantConfig], list[Path]]] = {
+    "stage1": _caption_files,
+    "stage2": _train_files,
+    "eval": _eval_files,
+}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lynx_core.data import toyworld as tw
+from lynx_core.data.world import toyworld as tw
 
 
 def pairs(count: int, start: int = 0) -> list[tuple[str, Image.Image, str]]:

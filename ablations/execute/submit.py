@@ -26,7 +26,7 @@ from pathlib import Path
 
 from lynx_core.checks import local_paths
 from lynx_core.config import VariantConfig
-from lynx_core.data.benchmarks import Benchmarks, configured
+from lynx_core.data.files.benchmarks import Benchmarks, configured
 
 # never shipped to a cluster; patterns are gitignore's, so each is anchored at the working
 # directory with a leading '/' ('data' alone would also drop lynx_core/data)

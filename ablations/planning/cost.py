@@ -117,7 +117,7 @@ def gpu_hours_table(plan, gpu: str, mfu: float, resources):
     from rich.table import Table
 
     from ablations.planning.cost import RunFlops, assumptions, plan_hours
-    from lynx_core.data.stage_data import vocabulary
+    from lynx_core.data.world.stage_data import vocabulary
     from lynx_core.model.llm import build_word_tokenizer
 
     toy_vocab = len(build_word_tokenizer(vocabulary()))  # the toy LLM's; a sized LLM has its own

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ablations.results.findings import MIN_SEEDS, Claim, Finding
-from ablations.results.study import Study
 from ablations.results.formatting import digits, fmt, fmt_delta, interval_note
+from ablations.results.study import Study
 
 
 def findings_markdown(study: Study, found: list[Finding]) -> str:

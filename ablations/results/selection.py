@@ -12,7 +12,7 @@ from typing import Any
 from ablations.results.study import Study
 from ablations.sweep.reference import BASELINE_ROW, paper_figures
 from lynx_core.config import VariantConfig
-from lynx_core.data.tasks import TASKS
+from lynx_core.data.world.tasks import TASKS
 
 
 def config_changes(study: Study, group: str) -> dict[str, tuple[Any, Any]]:

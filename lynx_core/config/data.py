@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from lynx_core.config.base import SEED_LIMIT, LocalPath, StrictModel
 
-# the generated world's tasks, the keys of `lynx_core.data.tasks.TASKS` (a test holds them
+# the generated world's tasks, the keys of `lynx_core.data.world.tasks.TASKS` (a test holds them
 # equal): named here so that the configuration validates a mixture without importing data code
 TASK_NAMES = (
     "caption", "color", "count", "shape", "ocr", "spatial", "place", "exist", "moving",
@@ -18,7 +18,7 @@ TASK_NAMES = (
 )  # fmt: skip
 
 # what kind of training data a stage-2 task is: the generated world's tasks declare theirs
-# (`lynx_core.data.tasks`), a training file its `role:`. 'vqa' is downstream question
+# (`lynx_core.data.world.tasks`), a training file its `role:`. 'vqa' is downstream question
 # answering with short answers (image or video; OCR and reasoning questions too): the data
 # whose share the paper's fourth conclusion is about
 TaskRole = Literal["captioning", "vqa", "conversation", "text_instruction"]
@@ -51,7 +51,7 @@ class ClipFilterConfig(StrictModel):
 
 class CaptionFileConfig(StrictModel):
     """Image–caption pairs of your own for stage 1, read from local disk by random access
-    (never loaded whole; see `lynx_core.data.caption_files`):
+    (never loaded whole; see `lynx_core.data.files.caption_files`):
 
     - `webdataset`: tar shards, `path` one shard or a brace pattern (`cc3m-{00000..00331}.tar`),
       each sample an image (.jpg/.jpeg/.png/.webp) and a caption (.txt, or .json with
@@ -161,7 +161,7 @@ class PromptConfig(StrictModel):
 
 class TrainFileConfig(StrictModel):
     """A training file of your own for stage 2 (LLaVA conversations or the simple
-    `{image|video, instruction, answer}` format; see `lynx_core.data.training_files`). It is
+    `{image|video, instruction, answer}` format; see `lynx_core.data.files.training_files`). It is
     a task of the mixture under `task`; its media paths are relative to `media_root`."""
 
     path: LocalPath

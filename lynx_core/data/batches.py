@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from transformers import PreTrainedTokenizerBase
 
+from lynx_core.compute.ranks import Ranks
 from lynx_core.data.dialogue import DialogueTemplate
 from lynx_core.data.examples import IGNORE_INDEX, Example
-from lynx_core.data.formats import read_image, read_video
+from lynx_core.data.files.formats import read_image, read_video
 
 
 def encode(
@@ -106,3 +107,19 @@ def batch_indices(n_examples: int, batch_size: int, step: int, seed: int) -> lis
     order = torch.randperm(n_examples, generator=generator)
     start = offset * batch_size
     return order[start : start + batch_size].tolist()
+
+
+def answer_tokens(labels: torch.Tensor) -> int:
+    """Positions a causal LM's loss averages over (labels shift left by one)."""
+    return int((labels[:, 1:] != IGNORE_INDEX).sum())
+
+
+GLOBAL_TOKENS = "global_answer_tokens"  # carried with a rank's rows, for its loss weight
+
+
+def take_rows(batch: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:
+    """This rank's rows of a collated global batch, with the global batch's answer-token
+    count (`loss_weight` reads it; no collective is needed to know it)."""
+    rows = ranks.rows(len(batch["input_ids"]))
+    mine = {key: value[rows] for key, value in batch.items()}
+    return mine | {GLOBAL_TOKENS: torch.tensor(answer_tokens(batch["labels"]))}

@@ -3,7 +3,7 @@ frozen LLM reading a description of each image instead.
 
 The paper's first conclusion is that multimodal LLMs follow instructions worse than the LLMs
 they are built on. Both sides get the same Open-VQA image questions with the same held-out
-"one word" / "in detail" instructions (`lynx_core.data.prompts`); the LLM reads the image's
+"one word" / "in detail" instructions (`lynx_core.data.world.prompts`); the LLM reads the image's
 description in words where the multimodal model sees the image, as the toy Vicuna was
 instruction-tuned. Every answer is kept with its word count, compliance and correctness, so
 tables can re-derive the metrics (e.g. a bootstrap over questions). Not here: what the
@@ -24,7 +24,7 @@ from lynx_core.compute.runtime import CPU, Runtime
 from lynx_core.config import EvalConfig
 from lynx_core.data.dialogue import DialogueTemplate
 from lynx_core.data.examples import Example
-from lynx_core.data.prompts import held_out_instructions
+from lynx_core.data.world.prompts import held_out_instructions
 from lynx_core.evaluate import rule_judge
 from lynx_core.evaluate.instructions import LengthInstruction, compliance, complies, words
 from lynx_core.evaluate.openvqa import decode_answers

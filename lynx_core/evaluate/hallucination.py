@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from lynx_core.data.formats import PopeQuestion
+from lynx_core.data.files.formats import PopeQuestion
 
 
 def _named(answer: str, vocabulary: frozenset[str]) -> list[str]:

@@ -1,6 +1,6 @@
 """A variant's whole evaluation on benchmark files, read through the real formats.
 
-Each benchmark is given by its path and media root (`lynx_core.data.benchmarks`): the
+Each benchmark is given by its path and media root (`lynx_core.data.files.benchmarks`): the
 released files a sweep names, else the generated world's held-out suite or the user's own
 folder in its layout. Media are read a batch at a time, never the whole benchmark at once.
 
@@ -33,10 +33,10 @@ from lynx_core.compute.ranks import SINGLE, Ranks
 from lynx_core.compute.runtime import CPU, Runtime
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
-from lynx_core.data.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import Example
-from lynx_core.data.formats import (
+from lynx_core.data.files.benchmarks import Benchmark, Benchmarks
+from lynx_core.data.files.formats import (
     OpenVQAItem,
     load_mme,
     load_openvqa,

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lynx_core.data.computed import cache_file, computed_once
+from lynx_core.data.files.computed import cache_file, computed_once
 from lynx_core.model.vision import VisionTower
 
 CHUNK = 64  # items per trunk pass while filling the cache

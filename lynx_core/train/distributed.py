@@ -30,24 +30,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from lynx_core.compute.ranks import Ranks
 from lynx_core.config import StageConfig
-from lynx_core.data.examples import IGNORE_INDEX
+from lynx_core.data.batches import GLOBAL_TOKENS, answer_tokens
 from lynx_core.train.optimization import TorchOptimization
-
-
-def answer_tokens(labels: torch.Tensor) -> int:
-    """Positions a causal LM's loss averages over (labels shift left by one)."""
-    return int((labels[:, 1:] != IGNORE_INDEX).sum())
-
-
-GLOBAL_TOKENS = "global_answer_tokens"  # carried with a rank's rows, for its loss weight
-
-
-def take_rows(batch: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:
-    """This rank's rows of a collated global batch, with the global batch's answer-token
-    count (`loss_weight` reads it; no collective is needed to know it)."""
-    rows = ranks.rows(len(batch["input_ids"]))
-    mine = {key: value[rows] for key, value in batch.items()}
-    return mine | {GLOBAL_TOKENS: torch.tensor(answer_tokens(batch["labels"]))}
 
 
 def loss_weight(batch: dict[str, torch.Tensor], ranks: Ranks) -> float:

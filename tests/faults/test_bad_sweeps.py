@@ -722,7 +722,7 @@ def test_errors_survive_the_trip_back_from_a_ray_worker():
 
     from ablations.execute.run import error_summary
     from ablations.sweep.errors import Problem
-    from lynx_core.data.formats import FormatError
+    from lynx_core.data.files.formats import FormatError
 
     format_error = FormatError(Path("suite/openvqa/image.jsonl"), ["line 2: not valid JSON"])
     sweep_error = SweepError("a.yaml", [Problem("base", "bad", 3)], via="included from b.yaml")

@@ -12,7 +12,7 @@ import pytest
 
 from ablations import cli
 from lynx_core.config import LLMConfig, VisionConfig
-from lynx_core.data.formats import FormatError, load_openvqa
+from lynx_core.data.files.formats import FormatError, load_openvqa
 from lynx_core.model.llm import build_llm
 from lynx_core.model.vision import build_clip
 from lynx_core.train.checkpoint import generation, load_checkpoint

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from lynx_core.config import CaptionFileConfig
-from lynx_core.data.caption_files import open_caption_file
+from lynx_core.data.files.caption_files import open_caption_file
 from lynx_core.train.sample_log import log_path, read_log
 from tests.ablations.execute.test_cluster import BIN, ENV, free_port, pids_naming
 from tests.caption_data import write_shards

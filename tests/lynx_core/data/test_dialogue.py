@@ -56,7 +56,8 @@ def test_every_configurable_template_exists_and_the_default_keeps_earlier_keys()
 def test_a_vicuna_llm_is_instruction_tuned_and_trained_on_its_own_format(tmp_path):
     """The toy Vicuna learns the template's words (none unknown), and a stage-2 batch of a
     multi-turn LLaVA file holds exactly the Vicuna prompts of its turns."""
-    from lynx_core.pipeline import run_stage, stage_batches
+    from lynx_core.data.stage_batches import stage_batches
+    from lynx_core.pipeline import run_stage
     from lynx_core.train.bases import load_bases
 
     image = tmp_path / "data" / "red.png"

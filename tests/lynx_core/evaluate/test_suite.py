@@ -156,7 +156,7 @@ def test_a_batch_reads_and_encodes_each_distinct_file_once(trained):
 def test_another_eval_on_the_same_trunk_reads_the_kept_tokens(trained, tmp_path):
     """With a place to keep them (fp32), a batch's tokens are computed by the first eval that
     asks and read by the next: the same numbers, no trunk pass."""
-    from lynx_core.data.computed import cache_file
+    from lynx_core.data.files.computed import cache_file
     from lynx_core.evaluate.suite import MediaTable
 
     *_, suite = trained

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from lynx_core.config import VisionConfig
-from lynx_core.data.computed import cache_file
+from lynx_core.data.files.computed import cache_file
 from lynx_core.model.features import (
     CHUNK,
     FeatureCache,

@@ -17,14 +17,15 @@ from safetensors.torch import load_file
 from lynx_core.compute.ranks import Ranks
 from lynx_core.config import CaptionFileConfig, ClipFilterConfig, TextFilterConfig
 from lynx_core.data.batches import to_pixels
-from lynx_core.data.caption_files import (
+from lynx_core.data.files.caption_files import (
     LlavaPretrain,
     WebDatasetShards,
     check_caption_file,
     open_caption_file,
 )
-from lynx_core.data.caption_filter import clip_scores, filtered, passes_text_filter
-from lynx_core.pipeline import WEIGHTS, _stage1_batches, run_stage, stage_batches
+from lynx_core.data.files.caption_filter import clip_scores, filtered, passes_text_filter
+from lynx_core.data.stage_batches import _stage1_batches, stage_batches
+from lynx_core.pipeline import WEIGHTS, run_stage
 from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
 from lynx_core.train.sample_log import log_path, read_log
@@ -366,7 +367,7 @@ def test_a_shard_is_indexed_once_per_version_and_the_index_is_memory_mapped(
     """A stage start after the first reads no tar header: the index comes from the store's
     cache, memory-mapped (shared by a node's ranks and workers); a shard rewritten in place
     is a new version, indexed again."""
-    from lynx_core.data import caption_files
+    from lynx_core.data.files import caption_files
 
     cfg = CaptionFileConfig(**sources["webdataset"])
     plain = open_caption_file(cfg)
@@ -396,8 +397,8 @@ def test_a_shard_is_indexed_once_per_version_and_the_index_is_memory_mapped(
 def test_what_the_filters_keep_is_computed_once_and_a_new_threshold_reuses_the_scores(
     sources, tiny_clip, tmp_path, monkeypatch
 ):
-    from lynx_core.data import caption_filter
-    from lynx_core.data.caption_files import source_version
+    from lynx_core.data.files import caption_filter
+    from lynx_core.data.files.caption_files import source_version
 
     cfg = CaptionFileConfig(**sources["webdataset"])
     source, version, cache = open_caption_file(cfg), source_version(cfg), tmp_path / "cache"

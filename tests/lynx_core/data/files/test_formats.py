@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lynx_core.data.formats import FormatError, load_mme, load_openvqa
+from lynx_core.data.files.formats import FormatError, load_mme, load_openvqa
 from lynx_core.evaluate.mme import MMEAnswer, score
 
 
@@ -94,7 +94,7 @@ def test_a_broken_mme_folder_is_reported_file_by_file(tmp_path):
 def test_a_video_may_be_a_folder_of_frames_sampled_evenly(tmp_path):
     from PIL import Image
 
-    from lynx_core.data.formats import read_video
+    from lynx_core.data.files.formats import read_video
 
     clip = tmp_path / "videos" / "v1"
     clip.mkdir(parents=True)
@@ -118,7 +118,7 @@ def test_a_video_file_is_decoded_with_pyav_and_sampled_evenly(tmp_path):
     import av
     import numpy as np
 
-    from lynx_core.data.formats import read_video
+    from lynx_core.data.files.formats import read_video
 
     path = tmp_path / "clip.mp4"
     levels = [0, 40, 80, 120, 160, 200, 240, 250]  # brightness per frame

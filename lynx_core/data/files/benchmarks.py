@@ -1,6 +1,7 @@
 """Where each benchmark's files are, as explicit paths: evaluation reads these and knows no
 folder layout. The released files a sweep names (`eval.openvqa_image`, …) replace the
-suite's (the generated one, or a user's folder laid out like it: `lynx_core.data.worldset`)."""
+suite's (the generated one, or a user's folder laid out like it:
+`lynx_core.data.world.worldset`)."""
 
 from __future__ import annotations
 

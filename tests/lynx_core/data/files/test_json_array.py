@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lynx_core.data import json_array
-from lynx_core.data.json_array import JsonArrayError, array_items
+from lynx_core.data.files import json_array
+from lynx_core.data.files.json_array import JsonArrayError, array_items
 
 scalars = (
     st.none()

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from lynx_core.config import DataConfig, PromptConfig
-from lynx_core.data import toyworld as tw
-from lynx_core.data.prompts import held_out_instructions
-from lynx_core.data.stage_data import instruct_corpus, stage2_pools
-from lynx_core.data.tasks import TASKS
-from lynx_core.data.worldset import DESCRIPTIONS, image_set, video_set
+from lynx_core.data.world import toyworld as tw
+from lynx_core.data.world.prompts import held_out_instructions
+from lynx_core.data.world.stage_data import instruct_corpus, stage2_pools
+from lynx_core.data.world.tasks import TASKS
+from lynx_core.data.world.worldset import DESCRIPTIONS, image_set, video_set
 from lynx_core.evaluate.following import length_instructed
 from lynx_core.evaluate.rule_judge import RuleJudge, normalise
 
@@ -57,7 +57,7 @@ def test_no_evaluation_picture_is_trained_on_by_value(tmp_path):
     """No stage (the toy LLaMA's text, the toy Vicuna's dialogues, the tower's CLIP images,
     stage-1 captions at either size, stage-2 tasks, the validation split) sees a test
     scene or clip, by what it shows: not even its description is a training caption."""
-    from lynx_core.data.worldset import eval_suite
+    from lynx_core.data.world.worldset import eval_suite
 
     suite = eval_suite(tmp_path / "world", SMALL)
     described = [json.loads(line) for line in (suite / DESCRIPTIONS).read_text().splitlines()]
@@ -144,7 +144,7 @@ def test_compliance_questions_spread_over_images_and_kinds():
 
 
 def _prompt(task, rng):
-    from lynx_core.data.prompts import held_out_prompt
+    from lynx_core.data.world.prompts import held_out_prompt
 
     return held_out_prompt(TASKS[task].paraphrases, rng)
 

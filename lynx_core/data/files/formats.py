@@ -1,6 +1,6 @@
 """Readers for the data researchers bring: rows of JSON files (`.jsonl` lines, `.json` list
 items), media paths and files, Open-VQA files, MME's release folder and OwlEval's question
-file (training files: `lynx_core.data.training_files`).
+file (training files: `lynx_core.data.files.training_files`).
 
 Media paths are resolved inside a declared data root only: absolute paths and `..` that leave
 it are rejected, and missing media are reported with file and line, all problems of a file at
@@ -31,7 +31,7 @@ from PIL import Image
 from pydantic import Field, ValidationError
 
 from lynx_core.config import StrictModel
-from lynx_core.data.json_array import JsonArrayError, array_items
+from lynx_core.data.files.json_array import JsonArrayError, array_items
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -118,7 +118,7 @@ def json_rows(file: Path, limit: int | None = None) -> Iterator[tuple[str, objec
 
 def raw_rows(file: Path, limit: int | None = None) -> Iterator[tuple[str, int, int, object]]:
     """(where, byte offset, byte length, parsed row or its JSON error) of each row: a
-    .jsonl file's non-blank lines, a .json file's list items (`lynx_core.data.json_array`:
+    .jsonl file's non-blank lines, a .json file's list items (`lynx_core.data.files.json_array`:
     never the whole list in memory). A row is read again by its span (`read_row`)."""
     try:
         if file.suffix == ".json":

@@ -19,14 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from lynx_core.config import DataConfig, PromptConfig
-from lynx_core.data import toyworld as tw
-from lynx_core.data.caption_files import CaptionFile
 from lynx_core.data.dialogue import TEMPLATES, DialogueTemplate
 from lynx_core.data.examples import Example
-from lynx_core.data.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
-from lynx_core.data.tasks import TASKS
-from lynx_core.data.training_files import KINDS, MediaKind, TrainingIndex
-from lynx_core.data.worldset import OWL_PROMPTS, ImageSet, VideoSet
+from lynx_core.data.files.caption_files import CaptionFile
+from lynx_core.data.files.training_files import KINDS, MediaKind, TrainingIndex
+from lynx_core.data.world import toyworld as tw
+from lynx_core.data.world.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
+from lynx_core.data.world.tasks import TASKS
+from lynx_core.data.world.worldset import OWL_PROMPTS, ImageSet, VideoSet
 
 CAPTION_PROMPT = TASKS["caption"].paraphrases[0]  # stage 1 asks for captions one way
 _SLOT = re.compile(r"\{\w+\}")

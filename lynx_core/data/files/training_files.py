@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image
 
 from lynx_core.config import StrictModel, TrainFileConfig
-from lynx_core.data.computed import cache_file, computed_once
 from lynx_core.data.dialogue import Turn
-from lynx_core.data.formats import (
+from lynx_core.data.files.computed import cache_file, computed_once
+from lynx_core.data.files.formats import (
     FormatError,
     MissingMediaError,
     json_object,

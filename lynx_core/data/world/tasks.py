@@ -2,7 +2,7 @@
 
 A task turns a scene, clip or nothing (text-only) into a `Fact`: the short answer (one word,
 as VQA data gives it), a full-sentence answer, and the values of the question's slots. With a
-prompt from `lynx_core.data.prompts` a fact becomes an `Example`. Twelve tasks echo the
+prompt from `lynx_core.data.world.prompts` a fact becomes an `Example`. Twelve tasks echo the
 paper's stage-2 mix: captioning, colour, counting, shape, OCR, spatial, place, existence,
 video action (yes/no), video direction, temporal order, and text-only instructions.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from lynx_core.config import TaskRole
 from lynx_core.data.examples import Example, Media
-from lynx_core.data.prompts import Prompt
-from lynx_core.data.toyworld import (
+from lynx_core.data.world.prompts import Prompt
+from lynx_core.data.world.toyworld import (
     COLORS,
     HEAD_SHAPES,
     NUMBERS,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from lynx_core.data.examples import Length
 
-if TYPE_CHECKING:  # config validates task names against lynx_core.data.tasks, which uses this
+if TYPE_CHECKING:  # config validates task names against lynx_core.data.world.tasks, which uses this
     from lynx_core.config import PromptConfig
 
 HELD_OUT = 2  # last paraphrases of every task, never trained on

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from lynx_core.checks import training_files
 from lynx_core.config import TASK_NAMES, VariantConfig
-from lynx_core.data.formats import FormatError, load_owleval
-from lynx_core.data.training_files import TrainingIndex, load_training_file
+from lynx_core.data.files.formats import FormatError, load_owleval
+from lynx_core.data.files.training_files import TrainingIndex, load_training_file
 
 LLAVA = [
     {
@@ -134,7 +134,8 @@ def test_owleval_questions_resolve_images_under_their_root(tmp_path):
 
 
 def test_stage2_trains_on_a_users_file(tmp_path):
-    from lynx_core.pipeline import run_stage, stage_batches
+    from lynx_core.data.stage_batches import stage_batches
+    from lynx_core.pipeline import run_stage
     from lynx_core.stages import STAGES
     from lynx_core.train.bases import load_bases
     from tests.tiny import tiny_config
@@ -170,7 +171,7 @@ def test_stage2_trains_on_a_users_file(tmp_path):
 
 @pytest.mark.parametrize(("suffix", "where"), [(".jsonl", "line 26"), (".json", "item 26")])
 def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch, suffix, where):
-    from lynx_core.data import training_files
+    from lynx_core.data.files import training_files
 
     rows = [{"instruction": f"q{i}", "answer": "a"} for i in range(30)]
     rows[25] = {"instruction": "no answer"}  # past the sample: found when the stage loads
@@ -189,7 +190,7 @@ def test_validation_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch
 
 
 def test_the_configuration_names_every_task_the_data_defines():
-    from lynx_core.data.tasks import TASKS
+    from lynx_core.data.world.tasks import TASKS
 
     assert tuple(TASKS) == TASK_NAMES
 
@@ -225,7 +226,7 @@ def test_a_training_file_is_indexed_not_loaded_and_gives_the_same_examples(tmp_p
 
 
 def test_a_training_file_is_indexed_once_per_version_in_the_cache(tmp_path, monkeypatch):
-    from lynx_core.data import training_files
+    from lynx_core.data.files import training_files
 
     image(tmp_path / "red.png")
     rows = [{"image": "red.png", "instruction": f"q{i}", "answer": "a"} for i in range(30)]

@@ -34,8 +34,8 @@ import numpy as np
 from PIL import Image
 
 from lynx_core.config import CaptionFileConfig
-from lynx_core.data.computed import cache_file, computed_once
-from lynx_core.data.formats import (
+from lynx_core.data.files.computed import cache_file, computed_once
+from lynx_core.data.files.formats import (
     FormatError,
     json_rows,
     resolve_media,

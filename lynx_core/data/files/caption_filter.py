@@ -25,8 +25,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from lynx_core.config import ClipFilterConfig, TextFilterConfig
-from lynx_core.data.caption_files import CaptionFile
-from lynx_core.data.computed import cache_file, computed_once
+from lynx_core.data.files.caption_files import CaptionFile
+from lynx_core.data.files.computed import cache_file, computed_once
 from lynx_core.digests import digest_files
 
 WORD = re.compile(r"\w+", re.UNICODE)

@@ -20,7 +20,7 @@
   evaluation image or clip is ever shown, or described, to any training stage.
 
 Same seed and stream name, same world. Nothing here knows about prompts or tasks
-(`lynx_core.data.tasks`) or files (`lynx_core.data.worldset`).
+(`lynx_core.data.world.tasks`) or files (`lynx_core.data.world.worldset`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ concurrent trials never write half a part (`write_dir` renames a finished folder
 
 - training parts are HF datasets (`pixels` or `frames` as uint8 arrays, the scene as JSON);
 - the evaluation suite is written in the formats real benchmarks ship in, and read back
-  through `lynx_core.data.formats`, so the toy world exercises the real readers: Open-VQA
+  through `lynx_core.data.files.formats`, so the toy world exercises the real readers: Open-VQA
   image/video jsonl files (videos as folders of frames), an MME release folder (two yes/no
   questions per image), an OwlEval-style questions file and POPE-form probes about present
   and absent objects; beside them each evaluation image's clean caption and the words that
@@ -33,10 +33,10 @@ from tqdm.auto import tqdm
 
 from lynx_core.atomic import write_dir
 from lynx_core.config import DataConfig
-from lynx_core.data import toyworld as tw
-from lynx_core.data.benchmarks import Benchmark, Benchmarks
-from lynx_core.data.prompts import MME_SUFFIX, held_out_prompt
-from lynx_core.data.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
+from lynx_core.data.files.benchmarks import Benchmark, Benchmarks
+from lynx_core.data.world import toyworld as tw
+from lynx_core.data.world.prompts import MME_SUFFIX, held_out_prompt
+from lynx_core.data.world.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
 WORLD_VERSION = 6  # bump whenever rendering or tasks change, so no stale cache is reused
 OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"

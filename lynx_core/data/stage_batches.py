@@ -1,0 +1,278 @@
+"""A training stage's batches, the whole data path: which pool each batch draws from (the
+mixture), its examples, their media read as pixels or taken as the frozen trunk's cached
+tokens, tokenised and padded; with several ranks, this rank's rows; with DataLoader workers,
+batches of the user's files made ahead. Also the held-out validation batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from lynx_core.compute.ranks import SINGLE, Ranks
+from lynx_core.config import VariantConfig
+from lynx_core.data.batches import collate, read_pixels, take_rows, to_pixels
+from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.examples import Example
+from lynx_core.data.files.caption_files import CaptionFile, open_caption_file, source_version
+from lynx_core.data.files.caption_filter import filtered
+from lynx_core.data.files.formats import frame_picks
+from lynx_core.data.mixture import Mixture, normalised
+from lynx_core.data.prefetch import Prefetched
+from lynx_core.data.world.stage_data import (
+    CaptionFileExamples,
+    FilePool,
+    caption_examples,
+    file_pools,
+    sample_seed,
+    stage2_pools,
+    validation_examples,
+)
+from lynx_core.data.world.worldset import image_set, video_set
+
+if TYPE_CHECKING:  # annotations only: the stages and the sample log sit above the data
+    from lynx_core.stages import Stage
+    from lynx_core.train.sample_log import SampleLog
+
+PixelsFn = Callable[[list[int]], torch.Tensor]  # example media rows → pixels
+MediaFn = Callable[[list[int]], dict[str, torch.Tensor]]  # rows → model inputs (pixels/patches)
+# the frozen trunk's tokens of the media's rows (`lynx_core.model.features.FeatureCache`)
+Features = Callable[[PixelsFn, np.ndarray], Callable[[list[int]], torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A training batch's examples and how to get their media; `from_files` when those are
+    decoded from the user's files (work for a DataLoader worker), not the generated world's
+    arrays or the frozen trunk's cached tokens (the training process's)."""
+
+    examples: Sequence[Example]
+    media: MediaFn
+    from_files: bool = False
+    keys: Sequence[str] = ()  # each example's `<pool>:<sample>` (`lynx_core.train.sample_log`)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """A training stage's batches, `draws(number)`: its mixture of pools, how each pool's
+    media become model inputs, and which pools are the user's files, with each sample's
+    own key there (`file_keys`; another pool's sample is keyed by its row)."""
+
+    mixture: Mixture
+    media_of: Mapping[str, MediaFn]
+    file_keys: Mapping[str, Callable[[int], str]]
+
+    @property
+    def reads_files(self) -> bool:
+        """Whether some batches are decoded from files: the work of DataLoader workers."""
+        return bool(set(self.mixture.weights) & set(self.file_keys))
+
+    def __call__(self, number: int) -> Draw:
+        name, rows = self.mixture.rows(number)
+        key = self.file_keys.get(name, str)
+        examples = [self.mixture.pools[name][i] for i in rows]
+        keys = [f"{name}:{key(i)}" for i in rows]
+        return Draw(examples, self.media_of[name], name in self.file_keys, keys)
+
+
+def _stage1_batches(
+    cfg: VariantConfig,
+    world: Path,
+    features: Features | None,
+    report: dict[str, float],
+    cache: Path | None = None,
+) -> Draws:
+    """Stage 1: image–caption pairs, the generated world's (clean or noisy) and the user's
+    files, mixed by ratio; each batch is one source's. `report` gets the pairs sampled from
+    (`stage1/pairs`, after the filters) and the share of each file's pairs its filters
+    kept; `cache` keeps what is computed from a file once (its
+    shard indexes, what its filters keep)."""
+    captions = cfg.data.captions
+    pools: dict[str, Sequence[Example]] = {}
+    media_of: dict[str, MediaFn] = {}
+    key_of: dict[str, Callable[[int], str]] = {}  # each file's own sample keys
+    ratios: dict[str, float] = {}
+    if captions.world_ratio > 0:
+        drawn = sample_seed(cfg.data, cfg.train.seed)
+        images = image_set(world, drawn, captions.images, "captions")
+        pools["world"] = caption_examples(images, cfg.data, drawn)
+        if not pools["world"]:
+            raise ValueError("data.captions: the quality filter dropped every caption")
+        media_of["world"] = _world_media(images.images, cfg, features)
+        ratios["world"] = captions.world_ratio
+    size = cfg.model.vision.image_size
+    for file in captions.files:
+        name = file.source_name
+        every = open_caption_file(file, cache)
+        version = source_version(file) if cache is not None else ""
+        source = filtered(every, file.text_filter, file.clip_filter, name, cache, version)
+        if len(every) == 0 or len(source) == 0:
+            why = "holds no image–caption pair" if len(every) == 0 else "its filters kept none"
+            raise ValueError(f"data.captions.files: {file.path}: {why}")
+        if file.text_filter is not None or file.clip_filter is not None:
+            report[f"stage1/kept/{name}"] = len(source) / len(every)
+        pools[name] = CaptionFileExamples(source, name)
+        media_of[name] = partial(_as, "pixels", partial(_caption_file_pixels, source, size))
+        key_of[name] = source.key
+        ratios[name] = file.ratio
+    weights = normalised(ratios, list(pools))
+    report["stage1/pairs"] = float(sum(len(pools[name]) for name in weights))
+    mixture = Mixture(pools, weights, cfg.train.stage1.batch_size, cfg.train.seed)
+    return Draws(mixture, media_of, key_of)
+
+
+def _stage2_batches(
+    cfg: VariantConfig,
+    world: Path,
+    features: Features | None,
+    report: dict[str, float],
+    cache: Path | None = None,
+) -> Draws:
+    """Stage 2: the task mixture (world tasks and the user's training files); each batch is
+    one pool's images, videos or text. `cache` keeps each training file's index once."""
+    drawn = sample_seed(cfg.data, cfg.train.seed)  # each seed trains on its own sample
+    images = image_set(world, drawn, cfg.data.train_images, "tasks")
+    videos = video_set(world, drawn, cfg.data.train_videos, "tasks")
+    pools = stage2_pools(images, videos, cfg.data, drawn)
+    kinds = {examples[0].kind for examples in pools.values()}
+    arrays = {"image": images.images, "video": videos.videos}
+    world_media: dict[str, MediaFn] = {"text": _no_media}  # one cache per kind, for all pools
+    world_media.update({k: _world_media(arrays[k], cfg, features) for k in kinds - {"text"}})
+    media_of = {name: world_media[examples[0].kind] for name, examples in pools.items()}
+    ratios = dict(cfg.data.mixture)
+    size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
+    files = file_pools(cfg.data, cache)
+    for name, (ratio, pool) in files.items():
+        pools[name], ratios[name] = pool, ratio
+        media_of[name] = (
+            _no_media
+            if pool.kind == "text"
+            else partial(_as, "pixels", partial(_file_pixels, pool, size, frames))
+        )
+    mixture = Mixture(
+        pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, cfg.train.seed
+    )
+    return Draws(mixture, media_of, {name: pool.key for name, (_, pool) in files.items()})
+
+
+def _world_media(media: np.ndarray, cfg: VariantConfig, features: Features | None) -> MediaFn:
+    """The generated world's images or clips as model inputs: their pixels, or, with a
+    feature cache, the frozen trunk's tokens of every item computed once."""
+    vision = cfg.model.vision
+    pixels = partial(_world_pixels, media, vision.image_size, vision.max_frames)
+    if features is None:
+        return partial(_as, "pixels", pixels)
+    return partial(_as, "patches", features(pixels, media))
+
+
+def _as(key: str, source: Callable[[list[int]], torch.Tensor], rows: list[int]) -> dict:
+    return {key: source(rows)}
+
+
+def _no_media(rows: list[int]) -> dict[str, torch.Tensor]:
+    return {}  # text-only instructions
+
+
+def _world_pixels(media: np.ndarray, size: int, frames: int, rows: list[int]) -> torch.Tensor:
+    """Rows of (N, H, W, 3) images or (N, T, H, W, 3) clips; a clip's frames are sampled as
+    a video file's are (`frame_picks`), so training and evaluation see the same frames."""
+    chosen = media[rows]
+    if chosen.ndim == 5:
+        chosen = chosen[:, frame_picks(chosen.shape[1], frames)]
+    return to_pixels(chosen, size)
+
+
+def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> torch.Tensor:
+    return read_pixels([pool.media_path(r) for r in rows], pool.kind, size, frames)
+
+
+def _caption_file_pixels(source: CaptionFile, size: int, rows: list[int]) -> torch.Tensor:
+    return torch.stack([to_pixels(source.image(r, at_least=size)[None], size)[0] for r in rows])
+
+
+BUILDERS: dict[str, Callable[..., Draws]] = {"stage1": _stage1_batches, "stage2": _stage2_batches}
+
+
+def validation_batches(
+    stage: Stage, cfg: VariantConfig, world: Path, tokenizer, features: Features | None = None
+) -> list[dict[str, torch.Tensor]]:
+    """The model inputs of a stage's held-out validation examples (`stage_data`), batched by
+    kind of media at the stage's batch size, every rank all of them."""
+    data, batch_size = cfg.data, getattr(cfg.train, stage).batch_size
+    images = image_set(world, data.seed, data.validation_examples, "validation")
+    videos = video_set(world, data.seed, data.validation_examples // 4, "validation")
+    examples = validation_examples(stage, images, videos, data)
+    arrays = {"image": images.images, "video": videos.videos}
+    media = {k: _world_media(arrays[k], cfg, features) for k in arrays}
+    template = TEMPLATES[cfg.model.llm.prompt_template]
+    batches = []
+    for kind in ("image", "video", "text"):
+        mine = [e for e in examples if e.kind == kind]
+        for start in range(0, len(mine), batch_size):
+            chunk = mine[start : start + batch_size]
+            inputs = media[kind]([e.media for e in chunk]) if kind in media else {}
+            batches.append({**collate(chunk, tokenizer, template), **inputs})
+    return batches
+
+
+def stage_batches(
+    stage: Stage,
+    cfg: VariantConfig,
+    world: Path,
+    tokenizer,
+    features: Features | None = None,
+    ranks: Ranks = SINGLE,
+    report: dict[str, float] | None = None,
+    samples: SampleLog | None = None,
+    cache: Path | None = None,
+) -> Callable[[int], dict[str, torch.Tensor]]:
+    """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
+    path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
+    padding); with several ranks, this rank's rows of it, and only their media are read.
+    With `train.data_workers`, batches of the user's files are made ahead in DataLoader
+    worker processes (`lynx_core.data.prefetch`). `samples` logs the keys of this rank's rows
+    of every batch asked for; `cache` (the store's) keeps what is computed from a data file
+    once (`lynx_core.data.files.computed`)."""
+    draws = BUILDERS[stage](cfg, world, features, {} if report is None else report, cache)
+    template = TEMPLATES[cfg.model.llm.prompt_template]
+
+    def mine(rows: Sequence) -> Sequence:
+        return rows if ranks.world == 1 else rows[ranks.rows(len(rows))]
+
+    def inputs(draw: Draw) -> dict[str, torch.Tensor]:
+        examples = draw.examples
+        text = collate(examples, tokenizer, template)  # padded as the whole batch, on every rank
+        own = text if ranks.world == 1 else take_rows(text, ranks)
+        return {**own, **draw.media([e.media for e in mine(examples)])}
+
+    def logged(number: int, draw: Draw) -> Draw:
+        if samples is not None:
+            samples.record(number, mine(draw.keys))
+        return draw
+
+    def batch(number: int) -> dict[str, torch.Tensor]:
+        return inputs(logged(number, draws(number)))
+
+    if cfg.train.data_workers == 0 or not draws.reads_files:
+        return batch
+
+    def from_files(number: int) -> dict[str, torch.Tensor] | None:
+        draw = draws(number)
+        return inputs(draw) if draw.from_files else None
+
+    ahead = Prefetched(from_files, cfg.train.data_workers)
+
+    def prefetched(number: int) -> dict[str, torch.Tensor]:
+        made = ahead(number)
+        if made is None:
+            return batch(number)
+        if samples is not None:  # the draw again, for its keys (no media read)
+            logged(number, draws(number))
+        return made
+
+    return prefetched
