@@ -242,7 +242,7 @@ def training_files(cfg: VariantConfig) -> list[Finding]:
 def caption_files(cfg: VariantConfig) -> list[Finding]:
     """Stage 1's files of your own: every file or shard present and readable, and a bounded
     sample of each source's pairs decodable, before any compute."""
-    from lynx_core.data.files.caption_files import check_caption_file  # it imports the config
+    from lynx_core.data.files.caption_checks import check_caption_file  # it imports the config
 
     found = []
     for number, source in enumerate(cfg.data.captions.files):

@@ -14,6 +14,7 @@ from lynx_core.data.batches import collate, to_pixels
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import Example
 from lynx_core.data.world import toyworld as tw
+from lynx_core.data.world.render import render
 from lynx_core.data.world.stage_data import CAPTION_PROMPT, task_examples, vocabulary
 from lynx_core.model.llm import build_llm, build_word_tokenizer
 from lynx_core.model.vision import build_vision_tower
@@ -56,7 +57,7 @@ class ToySample:
 @pytest.fixture(scope="session")
 def world() -> ToySample:
     scenes = tw.sample_scenes(0, 16, "tasks")
-    return ToySample(np.stack([tw.render(s) for s in scenes]), scenes)
+    return ToySample(np.stack([render(s) for s in scenes]), scenes)
 
 
 @pytest.fixture

@@ -43,8 +43,9 @@ from lynx_core.data.files.formats import (
 from lynx_core.digests import digest_files, digest_of
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+
+
 TEXT_EXTENSIONS = ("txt", "json")
-CHECKED_ROWS = 64  # validation reads this many samples of each source, not all of them
 
 
 class CaptionFile(Protocol):
@@ -61,9 +62,6 @@ class CaptionFile(Protocol):
         """(H, W, 3) uint8 RGB. With `at_least`, a JPEG may be decoded at a reduced scale
         (1/2 … 1/8, its DCT's) whose sides stay at least that many pixels: the model resizes
         to its resolution anyway, and decoding 8× fewer pixels is most of the data cost."""
-
-
-# --- webdataset tar shards -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -207,9 +205,6 @@ def open_webdataset(cfg: CaptionFileConfig, cache: Path | None = None) -> WebDat
     return WebDatasetShards([cached_shard_index(path, cache) for path in cfg.paths])
 
 
-# --- LLaVA's pretraining json ----------------------------------------------------------------
-
-
 def _llava_pair(row: object) -> tuple[str, str, str]:
     """(id, image path, caption) of a LLaVA pretraining row: the caption is its 'gpt' turn."""
     if not isinstance(row, dict):
@@ -258,9 +253,6 @@ def open_llava_pretrain(cfg: CaptionFileConfig, cache: Path | None = None) -> Ll
     if problems:
         raise FormatError(file, problems[:20])
     return LlavaPretrain(rows, _llava_root(cfg))
-
-
-# --- a local Hugging Face dataset ------------------------------------------------------------
 
 
 def _load_hf(cfg: CaptionFileConfig, cache: Path | None = None):
@@ -334,129 +326,3 @@ def open_caption_file(cfg: CaptionFileConfig, cache: Path | None = None) -> Capt
     """The source's pairs; `cache` (the store's cache folder) keeps what is computed from a
     source once per version of it: shard indexes, parquet converted to Arrow."""
     return READERS[cfg.format](cfg, cache)
-
-
-# --- checks before compute: a bounded sample of each source -----------------------------------
-
-
-def check_caption_file(cfg: CaptionFileConfig, rows: int = CHECKED_ROWS) -> list[str]:
-    """What is wrong with a source, each with its file and member, line or row; reads every
-    shard's first headers (each present and a readable tar) and the first `rows` samples,
-    not every sample."""
-    paths = cfg.paths
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        shown = ", ".join(str(p) for p in missing[:5]) + (" …" if len(missing) > 5 else "")
-        return [
-            f"{len(missing)} of {len(paths)} file(s) do not exist: {shown}; put them there or "
-            "change the path (datasets are never downloaded)"
-        ]
-    return CHECKS[cfg.format](cfg, rows) + _clip_filter_problems(cfg)
-
-
-def _clip_filter_problems(cfg: CaptionFileConfig) -> list[str]:
-    if cfg.clip_filter is None:
-        return []
-    import open_clip
-
-    known = open_clip.list_models()
-    if cfg.clip_filter.model in known:
-        return []
-    return [
-        f"clip_filter.model {cfg.clip_filter.model!r} is not an open_clip model; e.g. "
-        f"ViT-B-32 ({len(known)} known: open_clip.list_models())"
-    ]
-
-
-def _sample_problems(source: CaptionFile, rows: int, where: Callable[[int], str]) -> list[str]:
-    problems = []
-    for index in range(min(rows, len(source))):
-        try:
-            if not source.caption(index):
-                problems.append(f"{where(index)}: its caption is empty")
-            source.image(index)
-        except (OSError, ValueError, UnicodeDecodeError) as err:  # PIL: OSError / ValueError
-            problems.append(f"{where(index)}: {err}")
-    return problems
-
-
-def _check_webdataset(cfg: CaptionFileConfig, rows: int) -> list[str]:
-    problems, first = [], None
-    for path in cfg.paths:
-        try:
-            shard = index_shard(path, limit=2 * rows)  # headers only: cheap for every shard
-        except (tarfile.TarError, OSError) as err:
-            problems.append(f"{path}: not a readable tar shard ({err})")
-            continue
-        if not len(shard.keys):
-            problems.append(
-                f"{path}: no sample among its first members pairs an image "
-                f"({', '.join(IMAGE_EXTENSIONS)}) with a caption (.txt or .json) under one key"
-            )
-        elif first is None:
-            first = shard
-    if first is not None:
-        source = WebDatasetShards([first])
-        problems += _sample_problems(
-            source, rows, lambda i: f"{first.path} member {member_key(first, i)}"
-        )
-    return problems
-
-
-def _check_llava(cfg: CaptionFileConfig, rows: int) -> list[str]:
-    (file,) = cfg.paths
-    if file.suffix not in (".json", ".jsonl"):
-        return [f"{file}: a LLaVA pretraining file is .json (or .jsonl)"]
-    try:
-        parsed = list(json_rows(file, limit=rows))
-    except FormatError as err:
-        return err.problems
-    problems, pairs, wheres = [], [], []
-    for where, row in parsed:
-        try:
-            pairs.append(_llava_pair(row))
-            wheres.append(where)
-        except ValueError as err:
-            problems.append(f"{file} {where}: {err}")
-    source = LlavaPretrain(pairs, _llava_root(cfg))  # each sampled image opened and decoded
-    return problems + _sample_problems(source, rows, lambda i: f"{file} {wheres[i]}")
-
-
-def _first_parquet_rows(cfg: CaptionFileConfig, rows: int):
-    """The first rows of parquet files, read with pyarrow (not converted into a dataset:
-    that would copy every file), after every file's schema; raises on a broken file."""
-    import datasets
-    import pyarrow.parquet as pq
-
-    files = [pq.ParquetFile(path) for path in cfg.paths]  # each one's footer: readable
-    batch = next(files[0].iter_batches(batch_size=rows), None)
-    table = batch.to_pylist() if batch is not None else []
-    return (
-        datasets.Dataset.from_list(table)
-        if table
-        else datasets.Dataset.from_dict({name: [] for name in files[0].schema_arrow.names})
-    )
-
-
-def _check_hf(cfg: CaptionFileConfig, rows: int) -> list[str]:
-    folder = len(cfg.paths) == 1 and cfg.paths[0].is_dir()
-    try:
-        dataset = _load_hf(cfg) if folder else _first_parquet_rows(cfg, rows)
-    except Exception as err:  # datasets and pyarrow raise many kinds for what is not theirs
-        return [f"{cfg.path}: not a Hugging Face dataset folder or parquet files ({err})"]
-    columns = dataset.column_names
-    absent = [c for c in (cfg.image_column, cfg.text_column) if c not in columns]
-    if absent:
-        return [
-            f"{cfg.path}: no column(s) {', '.join(absent)}; its columns are "
-            f"{', '.join(columns)} (set image_column / text_column)"
-        ]
-    source = HuggingFaceCaptions(dataset, cfg)
-    return _sample_problems(source, rows, lambda i: f"{cfg.path} row {i}")
-
-
-CHECKS: dict[str, Callable[[CaptionFileConfig, int], list[str]]] = {
-    "webdataset": _check_webdataset,
-    "llava_pretrain": _check_llava,
-    "hf": _check_hf,
-}

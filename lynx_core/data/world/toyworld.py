@@ -19,8 +19,9 @@
   of what it shows (`split_of`), and each stream draws from one split (`STREAMS`), so no
   evaluation image or clip is ever shown, or described, to any training stage.
 
-Same seed and stream name, same world. Nothing here knows about prompts or tasks
-(`lynx_core.data.world.tasks`) or files (`lynx_core.data.world.worldset`).
+Same seed and stream name, same world. Drawn as pixels by `lynx_core.data.world.render`.
+Nothing here knows about prompts or tasks (`lynx_core.data.world.tasks`) or files
+(`lynx_core.data.world.worldset`).
 """
 
 from __future__ import annotations
@@ -32,17 +33,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
-
 RENDER_SIZE = 64
+
+
 FRAMES = 4
+
+
 HEAD_COLORS = {
     "red": (220, 40, 40),
     "green": (30, 150, 50),
     "blue": (40, 80, 220),
     "yellow": (225, 190, 20),
 }
+
+
 TAIL_COLORS = {
     "purple": (140, 60, 190),
     "orange": (245, 140, 20),
@@ -50,17 +54,41 @@ TAIL_COLORS = {
     "brown": (125, 80, 40),
     "cyan": (20, 190, 210),
 }
+
+
 COLORS = {**HEAD_COLORS, **TAIL_COLORS}
+
+
 HEAD_SHAPES = ("circle", "square", "triangle")
+
+
 TAIL_SHAPES = ("diamond", "cross", "ring")
+
+
 SHAPES = (*HEAD_SHAPES, *TAIL_SHAPES)
+
+
 NUMBERS = ("one", "two", "three")
+
+
 COLUMNS = ("left", "middle", "right")
+
+
 PLACES = ("beach", "forest", "street", "snow")
+
+
 HEAD_WORDS = ("stop", "shop", "cake", "cafe", "bank", "band", "milk", "mild")
+
+
 TAIL_WORDS = ("fish", "dish", "rain", "ruin", "park", "pork", "lamp", "lamb")
+
+
 WORDS = (*HEAD_WORDS, *TAIL_WORDS)  # look-alike pairs side by side: word i and i ^ 1
+
+
 DIRECTIONS = ("left", "right", "up", "down")
+
+
 FILLER = ("photo", "image", "stock", "free", "download", "best", "hd", "picture", "new")
 
 
@@ -77,9 +105,14 @@ class Tail:
 NATURAL = Tail(
     color=0.01, shape=0.006, word=0.016
 )  # each rare value ~0.2% of scenes (words of signs)
+
+
 OPEN = Tail(color=0.25, shape=0.25, word=0.25)  # the open world: rare values are everywhere
 
+
 Split = Literal["train", "validation", "test"]
+
+
 SPLIT_SHARES: tuple[tuple[Split, float], ...] = (("test", 0.2), ("validation", 0.1), ("train", 0.7))
 
 
@@ -92,9 +125,16 @@ class Population:
 
 
 TRAINING = Population("train", NATURAL)  # what Lynx trains on: stage-1 captions, stage-2 tasks
+
+
 FOUNDATION = Population("train", OPEN)  # what the frozen bases were pretrained on
+
+
 VALIDATION = Population("validation", OPEN)  # held out from training, apart from the test
+
+
 EVALUATION = Population("test", OPEN)  # the held-out benchmarks
+
 
 # every named stream of the world and its population: a stream outside this list is an error
 STREAMS: dict[str, Population] = {
@@ -133,7 +173,6 @@ def plural(noun: str) -> str:
 
 
 _SLOT_X, _SLOT_Y, _RADIUS = (11, 32, 53), (11, 30), 7  # 2 rows × 3 columns above the sign strip
-_SIGN_Y = 42
 
 
 @dataclass(frozen=True)
@@ -277,90 +316,6 @@ def _draw_clip(rng: random.Random) -> Clip:
     else:
         y = rng.randint(lo + travel, hi)
     return Clip("move", shape, color, direction, (x, y))
-
-
-def _font() -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=9)  # Pillow's bundled font: same pixels everywhere
-
-
-def _box(x: int, y: int, r: int) -> tuple[int, int, int, int]:
-    return x - r, y - r, x + r, y + r
-
-
-def _draw_cross(draw: ImageDraw.ImageDraw, x: int, y: int, r: int, fill) -> None:
-    arm = max(r // 3, 1)
-    draw.rectangle((x - r, y - arm, x + r, y + arm), fill=fill)
-    draw.rectangle((x - arm, y - r, x + arm, y + r), fill=fill)
-
-
-SHAPE_DRAWERS = {  # shape → how it is drawn at centre (x, y) with radius r
-    "circle": lambda d, x, y, r, fill: d.ellipse(_box(x, y, r), fill=fill),
-    "square": lambda d, x, y, r, fill: d.rectangle(_box(x, y, r), fill=fill),
-    "triangle": lambda d, x, y, r, fill: d.polygon(
-        [(x, y - r), (x - r, y + r), (x + r, y + r)], fill=fill
-    ),
-    "diamond": lambda d, x, y, r, fill: d.polygon(
-        [(x, y - r), (x + r, y), (x, y + r), (x - r, y)], fill=fill
-    ),
-    "cross": _draw_cross,
-    "ring": lambda d, x, y, r, fill: d.ellipse(_box(x, y, r), outline=fill, width=3),
-}
-
-
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, x: int, y: int, r: int, fill) -> None:
-    SHAPE_DRAWERS[shape](draw, x, y, r, fill)
-
-
-def _background(place: str | None) -> Image.Image:
-    size = RENDER_SIZE
-    image = Image.new("RGB", (size, size), (235, 235, 235))
-    draw = ImageDraw.Draw(image)
-    if place == "beach":
-        draw.rectangle((0, 0, size, size // 2), fill=(200, 225, 245))
-        draw.rectangle((0, size // 2, size, size), fill=(240, 228, 195))
-    elif place == "forest":
-        image.paste((205, 232, 205), (0, 0, size, size))
-        for x in range(0, size, 8):
-            draw.rectangle((x, 0, x + 2, size), fill=(165, 205, 165))
-    elif place == "street":
-        image.paste((195, 195, 195), (0, 0, size, size))
-        for x in range(0, size, 12):
-            draw.rectangle((x, size // 2 - 1, x + 6, size // 2 + 1), fill=(250, 250, 250))
-    elif place == "snow":
-        image.paste((250, 250, 250), (0, 0, size, size))
-        for i in range(0, size, 6):
-            draw.point([(i, (i * 7) % size), ((i * 5) % size, i)], fill=(215, 215, 230))
-    return image
-
-
-def render(scene: Scene) -> np.ndarray:
-    """(RENDER_SIZE, RENDER_SIZE, 3) uint8."""
-    image = _background(scene.place)
-    draw = ImageDraw.Draw(image)
-    for slot in scene.slots:
-        row, col = divmod(slot, 3)
-        _draw_shape(draw, scene.shape, _SLOT_X[col], _SLOT_Y[row], _RADIUS, COLORS[scene.color])
-    if scene.word:
-        x = scene.sign_x
-        draw.rectangle((x, _SIGN_Y, x + 28, _SIGN_Y + 14), fill=(255, 255, 255), outline=(0, 0, 0))
-        draw.text((x + 3, _SIGN_Y + 2), scene.word, fill=(0, 0, 0), font=_font())
-    return np.asarray(image)
-
-
-def render_clip(clip: Clip) -> np.ndarray:
-    """(FRAMES, RENDER_SIZE, RENDER_SIZE, 3) uint8 on a plain background."""
-    frames = []
-    for t in range(FRAMES):
-        image = _background(None)
-        draw = ImageDraw.Draw(image)
-        if clip.kind == "order":  # first colour in the first half, second in the second half
-            color = clip.colors[0] if t < FRAMES // 2 else clip.colors[1]
-            _draw_shape(draw, clip.shape, *clip.start, 9, COLORS[color])
-        else:
-            x, y = _moved(clip.start, clip.direction, t)
-            _draw_shape(draw, clip.shape, x, y, 9, COLORS[clip.colors[0]])
-        frames.append(np.asarray(image))
-    return np.stack(frames)
 
 
 def noisy_caption(scene: Scene, rng: random.Random) -> str:

@@ -36,6 +36,7 @@ from lynx_core.config import DataConfig
 from lynx_core.data.files.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import MME_SUFFIX, held_out_prompt
+from lynx_core.data.world.render import render, render_clip
 from lynx_core.data.world.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
 WORLD_VERSION = 6  # bump whenever rendering or tasks change, so no stale cache is reused
@@ -96,7 +97,7 @@ def image_set(root: Path, seed: int | str, n: int, stream: str) -> ImageSet:
     def build(out: Path) -> None:
         scenes = tw.sample_scenes(seed, n, stream)
         features = Features({"pixels": Array3D((size, size, 3), "uint8"), "scene": Value("string")})
-        data = {"pixels": _render_all(scenes, tw.render, stream), "scene": list(map(_dump, scenes))}
+        data = {"pixels": _render_all(scenes, render, stream), "scene": list(map(_dump, scenes))}
         Dataset.from_dict(data, features=features).save_to_disk(out)
 
     path = _cached(root, f"images-{stream}", {"seed": seed, "n": n}, build)
@@ -115,7 +116,7 @@ def video_set(root: Path, seed: int | str, n: int, stream: str) -> VideoSet:
         clips = tw.sample_clips(seed, n, stream)
         features = Features({"frames": Array4D(shape, "uint8"), "clip": Value("string")})
         data = {
-            "frames": _render_all(clips, tw.render_clip, stream),
+            "frames": _render_all(clips, render_clip, stream),
             "clip": list(map(_dump, clips)),
         }
         Dataset.from_dict(data, features=features).save_to_disk(out)
@@ -204,7 +205,7 @@ def _write_mme(out: Path, seed: int, per_subtask: int) -> None:
                 continue
             rng.shuffle(pairs)
             stem = f"{written:04d}"
-            _save_png(tw.render(scene), out / subtask / "images" / f"{stem}.png")
+            _save_png(render(scene), out / subtask / "images" / f"{stem}.png")
             text = "".join(f"{q} {MME_SUFFIX}\t{a}\n" for q, a in pairs)
             answers = out / subtask / "questions_answers_YN" / f"{stem}.txt"
             answers.parent.mkdir(parents=True, exist_ok=True)
@@ -244,7 +245,7 @@ def validation_suite(root: Path, cfg: DataConfig) -> Path:
         rng = random.Random(f"validation-{cfg.seed}")
         scenes = tw.sample_scenes(f"questions-{cfg.seed}", cfg.validation_images, "validation")
         for i, scene in enumerate(scenes):
-            _save_png(tw.render(scene), out / "openvqa" / _media_path("image", i))
+            _save_png(render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
         _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
 
@@ -271,7 +272,7 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         rng = random.Random(f"{stream}-{cfg.seed}")
         scenes = tw.sample_scenes(cfg.seed, cfg.eval_images, stream)
         for i, scene in enumerate(tqdm(scenes, desc="eval images", leave=False)):
-            _save_png(tw.render(scene), out / "openvqa" / _media_path("image", i))
+            _save_png(render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
         _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
         described = [
@@ -285,7 +286,7 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         _write_jsonl(out / DESCRIPTIONS, described)
         clips = tw.sample_clips(cfg.seed, cfg.eval_videos, stream)
         for i, clip in enumerate(clips):
-            for t, frame in enumerate(tw.render_clip(clip)):
+            for t, frame in enumerate(render_clip(clip)):
                 _save_png(frame, out / "openvqa" / _media_path("video", i) / f"{t}.png")
         _write_jsonl(out / OPENVQA_VIDEO, _openvqa_rows(clips, VIDEO_TASKS, "video", rng))
         _write_mme(out / MME_DIR, cfg.seed, cfg.eval_mme_images)

@@ -17,12 +17,8 @@ from safetensors.torch import load_file
 from lynx_core.compute.ranks import Ranks
 from lynx_core.config import CaptionFileConfig, ClipFilterConfig, TextFilterConfig
 from lynx_core.data.batches import to_pixels
-from lynx_core.data.files.caption_files import (
-    LlavaPretrain,
-    WebDatasetShards,
-    check_caption_file,
-    open_caption_file,
-)
+from lynx_core.data.files.caption_checks import check_caption_file
+from lynx_core.data.files.caption_files import LlavaPretrain, WebDatasetShards, open_caption_file
 from lynx_core.data.files.caption_filter import clip_scores, filtered, passes_text_filter
 from lynx_core.data.stage_batches import _stage1_batches, stage_batches
 from lynx_core.pipeline import WEIGHTS, run_stage

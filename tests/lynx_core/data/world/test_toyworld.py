@@ -12,6 +12,7 @@ from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data.batches import to_pixels
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import HELD_OUT, LENGTH_INSTRUCTIONS, held_out_instructions
+from lynx_core.data.world.render import render, render_clip
 from lynx_core.data.world.stage_data import instruct_corpus, stage2_pools, task_examples, vocabulary
 from lynx_core.data.world.tasks import TASKS
 from lynx_core.data.world.worldset import image_set, video_set
@@ -28,10 +29,8 @@ def test_low_resolution_blurs_the_sign_word_but_not_the_colour():
     """Resolution can matter for OCR: one letter's thin strokes lose most of their contrast
     when 64 px become 32, while a shape's colour stays as plain as before."""
     scene = tw.Scene("red", "circle", (0,), "street", "stop", sign_x=20)
-    word = [contrast(tw.render(scene), tw.render(replace(scene, word="shop")), s) for s in (32, 64)]
-    color = [
-        contrast(tw.render(scene), tw.render(replace(scene, color="blue")), s) for s in (32, 64)
-    ]
+    word = [contrast(render(scene), render(replace(scene, word="shop")), s) for s in (32, 64)]
+    color = [contrast(render(scene), render(replace(scene, color="blue")), s) for s in (32, 64)]
     assert word[0] < 0.4 * word[1], word
     assert color[0] > 0.95 * color[1], color
 
@@ -41,7 +40,7 @@ def test_direction_and_order_cannot_be_read_from_any_single_frame():
     clips = [c for c in (tw.sample_clip(rng) for _ in range(60)) if c.kind != "still"]
     assert {c.kind for c in clips} == {"move", "order"}
     for clip in clips:
-        frames, backwards = tw.render_clip(clip), tw.render_clip(clip.reversed())
+        frames, backwards = render_clip(clip), render_clip(clip.reversed())
         np.testing.assert_array_equal(frames[::-1], backwards)  # the same frames ...
         task = TASKS["direction" if clip.kind == "move" else "order"]
         answers = [task.fact(c, rng).short for c in (clip, clip.reversed())]
