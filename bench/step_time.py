@@ -19,8 +19,9 @@ import torch
 from lynx_core.config import ModelConfig, PromptConfig
 from lynx_core.data.batches import collate, to_pixels
 from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.stage_data import task_examples, vocabulary
 from lynx_core.data.world import toyworld as tw
-from lynx_core.data.world.stage_data import task_examples, vocabulary
+from lynx_core.data.world.render import render
 from lynx_core.model.llm import build_word_tokenizer
 from lynx_core.model.lynx import build_lynx
 
@@ -36,7 +37,7 @@ def main() -> None:
     model.train()
     scenes = tw.sample_scenes(0, BATCH, "tasks")
     examples = task_examples("color", scenes, PromptConfig(mode="single"), 0)
-    pixels = to_pixels(np.stack([tw.render(s) for s in scenes]), 32)
+    pixels = to_pixels(np.stack([render(s) for s in scenes]), 32)
     batch = collate(examples, tokenizer, TEMPLATES["lynx"], pixels)
     with torch.no_grad():
         patches = model.vision(batch["pixels"])  # the cache: the tower is frozen

@@ -4,8 +4,9 @@ name and checkpoint, the evaluation suite. Each would otherwise fail inside a tr
 training (a bad row of the eval suite) or with an error far from its cause (adapter layer 12
 of a 4-layer model). Each is bounded in time and memory: a config file is read up to a cap,
 a benchmark file only if it is a regular file of sane size. A registry of checks, each a
-pure function of the config and the files it names; `ablations.sweep.spec` runs them once per
-distinct value they read, and `missing_paths` on every config as written.
+pure function of the config and the files it names; a sweep runs them once per distinct
+value they read (`ablations.sweep.variant_checks.preflight_problems`), and `missing_paths`
+on every config as written (`ablations.sweep.schema_errors.config_errors`).
 """
 
 from __future__ import annotations

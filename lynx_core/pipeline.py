@@ -45,14 +45,8 @@ from lynx_core.train.optimization import Optimization, TorchOptimization
 from lynx_core.train.sample_log import SampleLog, log_path
 
 log = logging.getLogger(__name__)
-
-
 WEIGHTS = "trainable.safetensors"
-
-
 BEST_WEIGHTS = "best.safetensors"  # the checkpoint with the lowest logged training loss
-
-
 CHECKPOINT = "train.ckpt"
 
 

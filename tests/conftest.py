@@ -13,9 +13,9 @@ from lynx_core.config import ModelConfig, PromptConfig
 from lynx_core.data.batches import collate, to_pixels
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import Example
+from lynx_core.data.stage_data import CAPTION_PROMPT, task_examples, vocabulary
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.render import render
-from lynx_core.data.world.stage_data import CAPTION_PROMPT, task_examples, vocabulary
 from lynx_core.model.llm import build_llm, build_word_tokenizer
 from lynx_core.model.vision import build_vision_tower
 

@@ -1,2 +1,2 @@
-"""Running a plan on Ray: the driver (Tune over the stage DAG), one trial per stage run,
+"""Running a plan on Ray: Tune over the stage DAG (`run`), one trial per stage run,
 Ray Train workers for data-parallel stages, the cluster's capacity, progress, job submission."""

@@ -116,8 +116,7 @@ def gpu_hours_table(plan, gpu: str, mfu: float, resources):
     the wall-clock hours of one run on the GPUs its `resources` give it."""
     from rich.table import Table
 
-    from ablations.planning.cost import RunFlops, assumptions, plan_hours
-    from lynx_core.data.world.stage_data import vocabulary
+    from lynx_core.data.stage_data import vocabulary
     from lynx_core.model.llm import build_word_tokenizer
 
     toy_vocab = len(build_word_tokenizer(vocabulary()))  # the toy LLM's; a sized LLM has its own

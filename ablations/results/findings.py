@@ -48,14 +48,8 @@ from ablations.results.study import Study
 from ablations.sweep.reference import CLAIMS
 
 Verdict = Literal["agrees", "disagrees", "inconclusive", "not tested", "too few seeds"]
-
-
 Rule = Literal["every", "any"]
-
-
 ALPHA = 1 - CONFIDENCE
-
-
 MIN_SEEDS = 2  # no verdict from fewer paired seeds
 
 

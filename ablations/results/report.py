@@ -1,11 +1,11 @@
 """A sweep's report: every table, plot and `findings.md`, rebuilt from MLflow alone.
 
 `build_report` reads the sweep's finished runs (`ablations.results.study`), writes the tables
-(`ablations.results.tables`), figures (`ablations.results.plots`) and findings
-(`ablations.results.findings`) under
-`results/<sweep>/` with a README that says how to read each, and logs them as artifacts of
-the sweep's parent MLflow run. `make sweep` ends with it; `make tables` runs it alone (no
-retraining; a store copied from a cluster is enough).
+(`ablations.results.table_files`), figures (`ablations.results.plots`) and findings
+(`ablations.results.findings_markdown`) under `results/<sweep>/` with a README that says
+how to read each, and logs them as artifacts of the sweep's parent MLflow run. `make sweep`
+ends with it; `make tables` runs it alone (no retraining; a store copied from a cluster is
+enough).
 """
 
 from __future__ import annotations

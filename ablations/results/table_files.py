@@ -14,11 +14,11 @@ from ablations.results.stats import POWER
 from ablations.results.study import Study
 from ablations.results.tables import (
     FDR,
-    _tuning_cells,
     ablation_table,
     mme_table,
     openvqa_table,
     run_table,
+    tuning_cells,
     tuning_table,
 )
 from ablations.sweep.reference import paper_figures
@@ -118,7 +118,7 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
             "table's numbers of it were run."
         )
         title = f"{spec.experiment}: fair tuning on the validation split"
-        written += write_table(out, "tuning", _tuning_cells(numbers), numbers, title, text)
+        written += write_table(out, "tuning", tuning_cells(numbers), numbers, title, text)
     runs = run_table(study)
     md, csv = out / "summary.md", out / "summary.csv"
     title = f"# {spec.experiment}: every run\n\n{spec.description}\n\n"

@@ -1,5 +1,5 @@
-"""The study's tables, from a `Study` (MLflow alone): pandas frames of display cells, written
-as Markdown, LaTeX (booktabs) and CSV under `results/<sweep>/`.
+"""The study's tables, from a `Study` (MLflow alone): pandas frames of display cells (written
+as Markdown, LaTeX and CSV by `ablations.results.table_files`).
 
 - `ablation_table`: per variant, the headline metrics as mean ± 95% interval (seeds and
   evaluation items), the difference from the baseline paired by seed with its interval and a
@@ -33,8 +33,6 @@ from lynx_core.evaluate.metric_names import class_key
 from lynx_core.evaluate.mme import COGNITION, PERCEPTION
 
 IMAGE_CLASSES = ("OCR", "Counting", "Reasoning", "Place", "Color", "Spatial", "Action", "Others")
-
-
 VIDEO_CLASSES = ("Action(Y/N)", "Others", "Temporal")
 
 
@@ -235,7 +233,7 @@ def tuning_table(study: Study) -> pd.DataFrame:
     return scores
 
 
-def _tuning_cells(numbers: pd.DataFrame) -> pd.DataFrame:
+def tuning_cells(numbers: pd.DataFrame) -> pd.DataFrame:
     if numbers.empty:
         return numbers
     cells = numbers.drop(columns=["complete"]).copy()

@@ -12,8 +12,6 @@ from lynx_core.config import StrictModel
 from lynx_core.stages import STAGES, Stage
 
 Amount = Annotated[float, Field(gt=0)]
-
-
 TRIAL_TOKEN_CPUS = 0.01  # what a multi-worker stage's trial holds while its workers compute
 
 

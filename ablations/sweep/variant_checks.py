@@ -35,8 +35,6 @@ from lynx_core.config import VariantConfig, flatten, nest
 from lynx_core.stages import stage_of
 
 LLM_SIZES = ("toy_base", "hidden_size", "layers", "heads", "intermediate_size", "vocab_size")
-
-
 TOY_TOWER = ("patch_size", "width", "layers", "head_width")
 
 

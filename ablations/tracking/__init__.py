@@ -1,2 +1,3 @@
 """MLflow: a sweep's runs recorded as it goes (`track`), read back for the results
-(`recorded`), and the UI's link and description (`ui`). Kept light: no MLflow import here."""
+(`recorded`), the UI's link and description (`ui`), the store's address (`uri`). Kept
+light: no MLflow import here."""

@@ -2,8 +2,9 @@
 and evaluation use: work `dealt` round-robin and `gathered` back in order, a number averaged.
 
 A launcher (Ray Train's `TorchTrainer`, `torchrun`) starts the ranks and initialises
-`torch.distributed`; this module only uses it. Training's own share of the story (row
-blocks, loss weights, gradient sync) is `lynx_core.train.distributed`.
+`torch.distributed`; this module only uses it. Training's own share of the story (loss
+weights, gradient sync) is `lynx_core.train.distributed`; a rank's rows of a batch,
+`lynx_core.data.batches.take_rows`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from lynx_core.data.files.caption_filter import filtered
 from lynx_core.data.files.formats import frame_picks
 from lynx_core.data.mixture import Mixture, normalised
 from lynx_core.data.prefetch import Prefetched
-from lynx_core.data.world.stage_data import (
+from lynx_core.data.stage_data import (
     CaptionFileExamples,
     FilePool,
     caption_examples,
@@ -195,7 +195,8 @@ def _caption_file_pixels(source: CaptionFile, size: int, rows: list[int]) -> tor
     return torch.stack([to_pixels(source.image(r, at_least=size)[None], size)[0] for r in rows])
 
 
-BUILDERS: dict[str, Callable[..., Draws]] = {"stage1": _stage1_batches, "stage2": _stage2_batches}
+# the training stages' batches (another stage has none: a KeyError, not stage 2's batches)
+BUILDERS: dict[Stage, Callable[..., Draws]] = {"stage1": _stage1_batches, "stage2": _stage2_batches}
 
 
 def validation_batches(

@@ -35,8 +35,8 @@ from lynx_core.atomic import write_bytes, write_dir
 from lynx_core.config import StageConfig, VariantConfig
 from lynx_core.data.batches import batch_indices, collate, plain_batch, to_pixels
 from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.stage_data import instruct_corpus, vocabulary
 from lynx_core.data.world import toyworld as tw
-from lynx_core.data.world.stage_data import instruct_corpus, vocabulary
 from lynx_core.data.world.worldset import image_set
 from lynx_core.digests import digest_of
 from lynx_core.model.llm import build_llm, build_word_tokenizer, load_tokenizer

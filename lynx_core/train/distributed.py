@@ -1,6 +1,5 @@
-"""A stage across data-parallel ranks, for a process group someone else set up: training
-below, and evaluation, whose batches of questions are `dealt` round-robin and `gathered`
-back in order (each batch as one process would decode it, so the answers are the same).
+"""Training across data-parallel ranks, for a process group someone else set up (the ranks
+themselves and evaluation's `dealt` / `gathered` are `lynx_core.compute.ranks`).
 
 A launcher (Ray Train's `TorchTrainer`, `torchrun`) starts the ranks and initialises
 `torch.distributed` (NCCL on GPUs, gloo on CPUs); this module only uses it, and knows nothing
@@ -9,7 +8,8 @@ batch is `train.<stage>.batch_size` at any world size, and the result equals a s
 process's up to float rounding:
 
 - the batch is collated whole on every rank (same padding, hence the same positions under
-  left padding) and then cut into contiguous row blocks, one per rank (`take_rows`);
+  left padding) and then cut into contiguous row blocks, one per rank (`take_rows`, beside
+  `collate` in `lynx_core.data.batches`);
 - a rank's loss is weighted by its share of the global batch's answer tokens (`loss_weight`), so
   that the gradient all-reduce's mean equals the gradient of the global token-mean loss;
 - gradients cross ranks once per optimizer step: DDP's `no_sync` on every micro-batch but

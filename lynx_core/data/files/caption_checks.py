@@ -14,10 +14,10 @@ from lynx_core.data.files.caption_files import (
     HuggingFaceCaptions,
     LlavaPretrain,
     WebDatasetShards,
-    _llava_pair,
-    _llava_root,
-    _load_hf,
     index_shard,
+    llava_pair,
+    llava_root,
+    load_hf,
     member_key,
 )
 from lynx_core.data.files.formats import (
@@ -103,11 +103,11 @@ def _check_llava(cfg: CaptionFileConfig, rows: int) -> list[str]:
     problems, pairs, wheres = [], [], []
     for where, row in parsed:
         try:
-            pairs.append(_llava_pair(row))
+            pairs.append(llava_pair(row))
             wheres.append(where)
         except ValueError as err:
             problems.append(f"{file} {where}: {err}")
-    source = LlavaPretrain(pairs, _llava_root(cfg))  # each sampled image opened and decoded
+    source = LlavaPretrain(pairs, llava_root(cfg))  # each sampled image opened and decoded
     return problems + _sample_problems(source, rows, lambda i: f"{file} {wheres[i]}")
 
 
@@ -130,7 +130,7 @@ def _first_parquet_rows(cfg: CaptionFileConfig, rows: int):
 def _check_hf(cfg: CaptionFileConfig, rows: int) -> list[str]:
     folder = len(cfg.paths) == 1 and cfg.paths[0].is_dir()
     try:
-        dataset = _load_hf(cfg) if folder else _first_parquet_rows(cfg, rows)
+        dataset = load_hf(cfg) if folder else _first_parquet_rows(cfg, rows)
     except Exception as err:  # datasets and pyarrow raise many kinds for what is not theirs
         return [f"{cfg.path}: not a Hugging Face dataset folder or parquet files ({err})"]
     columns = dataset.column_names

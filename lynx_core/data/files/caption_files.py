@@ -43,8 +43,6 @@ from lynx_core.data.files.formats import (
 from lynx_core.digests import digest_files, digest_of
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
-
-
 TEXT_EXTENSIONS = ("txt", "json")
 
 
@@ -205,7 +203,7 @@ def open_webdataset(cfg: CaptionFileConfig, cache: Path | None = None) -> WebDat
     return WebDatasetShards([cached_shard_index(path, cache) for path in cfg.paths])
 
 
-def _llava_pair(row: object) -> tuple[str, str, str]:
+def llava_pair(row: object) -> tuple[str, str, str]:
     """(id, image path, caption) of a LLaVA pretraining row: the caption is its 'gpt' turn."""
     if not isinstance(row, dict):
         raise ValueError(f"not a JSON object ({row!r:.60})")
@@ -238,7 +236,7 @@ class LlavaPretrain:
         return _decode(resolve_media(self.root, self.rows[index][1]), at_least)
 
 
-def _llava_root(cfg: CaptionFileConfig) -> Path:
+def llava_root(cfg: CaptionFileConfig) -> Path:
     return Path(cfg.media_root).expanduser() if cfg.media_root else Path(cfg.path).parent
 
 
@@ -247,15 +245,15 @@ def open_llava_pretrain(cfg: CaptionFileConfig, cache: Path | None = None) -> Ll
     rows, problems = [], []
     for where, row in json_rows(file):
         try:
-            rows.append(_llava_pair(row))
+            rows.append(llava_pair(row))
         except ValueError as err:
             problems.append(f"{where}: {err}")
     if problems:
         raise FormatError(file, problems[:20])
-    return LlavaPretrain(rows, _llava_root(cfg))
+    return LlavaPretrain(rows, llava_root(cfg))
 
 
-def _load_hf(cfg: CaptionFileConfig, cache: Path | None = None):
+def load_hf(cfg: CaptionFileConfig, cache: Path | None = None):
     """A `save_to_disk` folder, memory-mapped; parquet files are converted to Arrow once per
     version, in the store's cache (`cache/hf`, else Hugging Face's own)."""
     import datasets
@@ -305,7 +303,7 @@ class HuggingFaceCaptions:
 
 
 def open_hf(cfg: CaptionFileConfig, cache: Path | None = None) -> HuggingFaceCaptions:
-    return HuggingFaceCaptions(_load_hf(cfg, cache), cfg)
+    return HuggingFaceCaptions(load_hf(cfg, cache), cfg)
 
 
 READERS: dict[str, Callable[[CaptionFileConfig, Path | None], CaptionFile]] = {

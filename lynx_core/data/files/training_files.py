@@ -35,8 +35,6 @@ from lynx_core.data.files.formats import (
 from lynx_core.digests import digest_files
 
 log = logging.getLogger(__name__)
-
-
 MediaKind = Literal["image", "video", "text"]
 TrainingFormat = Literal["auto", "llava", "simple"]
 _PLACEHOLDERS = ("<image>", "<video>")

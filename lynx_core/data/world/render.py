@@ -8,15 +8,15 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lynx_core.data.world.toyworld import (
-    _RADIUS,
-    _SLOT_X,
-    _SLOT_Y,
     COLORS,
     FRAMES,
+    RADIUS,
     RENDER_SIZE,
+    SLOT_X,
+    SLOT_Y,
     Clip,
     Scene,
-    _moved,
+    moved_position,
 )
 
 _SIGN_Y = 42
@@ -82,7 +82,7 @@ def render(scene: Scene) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     for slot in scene.slots:
         row, col = divmod(slot, 3)
-        _draw_shape(draw, scene.shape, _SLOT_X[col], _SLOT_Y[row], _RADIUS, COLORS[scene.color])
+        _draw_shape(draw, scene.shape, SLOT_X[col], SLOT_Y[row], RADIUS, COLORS[scene.color])
     if scene.word:
         x = scene.sign_x
         draw.rectangle((x, _SIGN_Y, x + 28, _SIGN_Y + 14), fill=(255, 255, 255), outline=(0, 0, 0))
@@ -100,7 +100,7 @@ def render_clip(clip: Clip) -> np.ndarray:
             color = clip.colors[0] if t < FRAMES // 2 else clip.colors[1]
             _draw_shape(draw, clip.shape, *clip.start, 9, COLORS[color])
         else:
-            x, y = _moved(clip.start, clip.direction, t)
+            x, y = moved_position(clip.start, clip.direction, t)
             _draw_shape(draw, clip.shape, x, y, 9, COLORS[clip.colors[0]])
         frames.append(np.asarray(image))
     return np.stack(frames)

@@ -34,11 +34,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 RENDER_SIZE = 64
-
-
 FRAMES = 4
-
-
 HEAD_COLORS = {
     "red": (220, 40, 40),
     "green": (30, 150, 50),
@@ -57,38 +53,16 @@ TAIL_COLORS = {
 
 
 COLORS = {**HEAD_COLORS, **TAIL_COLORS}
-
-
 HEAD_SHAPES = ("circle", "square", "triangle")
-
-
 TAIL_SHAPES = ("diamond", "cross", "ring")
-
-
 SHAPES = (*HEAD_SHAPES, *TAIL_SHAPES)
-
-
 NUMBERS = ("one", "two", "three")
-
-
 COLUMNS = ("left", "middle", "right")
-
-
 PLACES = ("beach", "forest", "street", "snow")
-
-
 HEAD_WORDS = ("stop", "shop", "cake", "cafe", "bank", "band", "milk", "mild")
-
-
 TAIL_WORDS = ("fish", "dish", "rain", "ruin", "park", "pork", "lamp", "lamb")
-
-
 WORDS = (*HEAD_WORDS, *TAIL_WORDS)  # look-alike pairs side by side: word i and i ^ 1
-
-
 DIRECTIONS = ("left", "right", "up", "down")
-
-
 FILLER = ("photo", "image", "stock", "free", "download", "best", "hd", "picture", "new")
 
 
@@ -108,11 +82,7 @@ NATURAL = Tail(
 
 
 OPEN = Tail(color=0.25, shape=0.25, word=0.25)  # the open world: rare values are everywhere
-
-
 Split = Literal["train", "validation", "test"]
-
-
 SPLIT_SHARES: tuple[tuple[Split, float], ...] = (("test", 0.2), ("validation", 0.1), ("train", 0.7))
 
 
@@ -125,14 +95,8 @@ class Population:
 
 
 TRAINING = Population("train", NATURAL)  # what Lynx trains on: stage-1 captions, stage-2 tasks
-
-
 FOUNDATION = Population("train", OPEN)  # what the frozen bases were pretrained on
-
-
 VALIDATION = Population("validation", OPEN)  # held out from training, apart from the test
-
-
 EVALUATION = Population("test", OPEN)  # the held-out benchmarks
 
 
@@ -172,7 +136,7 @@ def plural(noun: str) -> str:
     return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
-_SLOT_X, _SLOT_Y, _RADIUS = (11, 32, 53), (11, 30), 7  # 2 rows × 3 columns above the sign strip
+SLOT_X, SLOT_Y, RADIUS = (11, 32, 53), (11, 30), 7  # 2 rows × 3 columns above the sign strip
 
 
 @dataclass(frozen=True)
@@ -244,7 +208,7 @@ class Clip:
         """The same frames played backwards: opposite direction, or swapped order."""
         if self.kind == "move":
             opposite = {"left": "right", "right": "left", "up": "down", "down": "up"}
-            end = _moved(self.start, self.direction, FRAMES - 1)
+            end = moved_position(self.start, self.direction, FRAMES - 1)
             return Clip("move", self.shape, self.colors, opposite[self.direction], end)
         if self.kind == "order":
             return Clip("order", self.shape, self.colors[::-1], None, self.start)
@@ -279,7 +243,7 @@ def sample_scene(rng: random.Random, population: Population = TRAINING) -> Scene
 _STEP = 12  # pixels a moving shape travels per frame
 
 
-def _moved(start: tuple[int, int], direction: str | None, frames: int) -> tuple[int, int]:
+def moved_position(start: tuple[int, int], direction: str | None, frames: int) -> tuple[int, int]:
     dx, dy = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1), None: (0, 0)}[
         direction
     ]

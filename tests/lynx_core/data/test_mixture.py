@@ -8,7 +8,7 @@ import pytest
 
 from lynx_core.data.examples import Example
 from lynx_core.data.mixture import Mixture, normalised
-from lynx_core.data.world.stage_data import passes_quality_filter
+from lynx_core.data.stage_data import passes_quality_filter
 
 
 def pools() -> dict[str, list[Example]]:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from lynx_core.config import DataConfig, PromptConfig
+from lynx_core.data.stage_data import instruct_corpus, stage2_pools
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import held_out_instructions
-from lynx_core.data.world.stage_data import instruct_corpus, stage2_pools
 from lynx_core.data.world.tasks import TASKS
 from lynx_core.data.world.worldset import DESCRIPTIONS, image_set, video_set
 from lynx_core.evaluate.following import length_instructed

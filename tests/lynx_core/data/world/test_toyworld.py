@@ -10,10 +10,10 @@ import pytest
 
 from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data.batches import to_pixels
+from lynx_core.data.stage_data import instruct_corpus, stage2_pools, task_examples, vocabulary
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import HELD_OUT, LENGTH_INSTRUCTIONS, held_out_instructions
 from lynx_core.data.world.render import render, render_clip
-from lynx_core.data.world.stage_data import instruct_corpus, stage2_pools, task_examples, vocabulary
 from lynx_core.data.world.tasks import TASKS
 from lynx_core.data.world.worldset import image_set, video_set
 
