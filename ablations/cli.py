@@ -20,15 +20,14 @@ from rich.console import Console
 from ablations.driver import (
     EXIT_BAD_SPEC,
     cmd_sweep,
-    has_store,
     nothing_recorded,
-    recorded_variants,
     refuse,
     show_report,
     sweep_experiments,
 )
 from ablations.planning.cost import DEFAULT_GPU, DEFAULT_MFU, GPU_PEAK_BF16
 from ablations.sweep.spec import SweepError, SweepSpec, load_sweep
+from ablations.tracking.uri import has_store
 
 SWEEPS_DIR = Path("sweeps")
 
@@ -49,6 +48,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from ablations.planning.store import Store
     from ablations.results.formatting import settings as variant_settings
     from ablations.sweep.variant_checks import missing_local_paths
+    from ablations.tracking.recorded import recorded_variants
     from lynx_core.stages import STAGES
 
     results = Path(args.results)

@@ -1,7 +1,7 @@
 """The sweep command's driver: the plan computed once, the sweep's lock taken, Ray started
 beside the MLflow tracker, tuning's candidates run and chosen, the variants run, the report
-built and said. Also what the other commands ask of a results folder: whether it holds a
-store, which variants finished."""
+built and said. Also the report (`show_report`, `make tables` too) and the message for a
+results folder with nothing recorded yet."""
 
 from __future__ import annotations
 
@@ -14,17 +14,9 @@ from pathlib import Path
 from rich.console import Console
 
 from ablations.sweep.spec import SweepError, SweepSpec
+from ablations.tracking.uri import has_store
 
 EXIT_BAD_SPEC, EXIT_FAILED_VARIANTS = 2, 1
-
-
-def has_store(results: Path) -> bool:
-    """Whether there is an MLflow store to read: a server, or a local database that exists
-    (opening a missing one would create it, and the results folder with it)."""
-    from ablations.tracking.uri import tracking_uri
-
-    uri = tracking_uri(results)
-    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists()
 
 
 def nothing_recorded(spec: SweepSpec, results: Path, console: Console) -> bool:
@@ -36,25 +28,6 @@ def nothing_recorded(spec: SweepSpec, results: Path, console: Console) -> bool:
         highlight=False,
     )
     return True
-
-
-def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
-    """Variants (and tuning candidates) whose run in MLflow finished with their current
-    config; never creates a store."""
-    from ablations.tracking.recorded import variant_frame
-    from ablations.tracking.track import VARIANT
-
-    if not has_store(results):
-        return set()
-    frames = [variant_frame(spec, results)]  # runs of the current configs only
-    if spec.tune is not None:
-        frames.append(variant_frame(spec.tuning(), results, role="tuning"))
-    return {
-        name
-        for runs in frames
-        if not runs.empty
-        for name in runs.loc[runs["status"] == "FINISHED", f"tags.{VARIANT}"]
-    }
 
 
 def needs_compute(plan, results: Path) -> bool:

@@ -22,7 +22,7 @@ from mlflow.tracking import MlflowClient
 from ablations.sweep.spec import SweepSpec
 from ablations.sweep.tuning import TUNING, choices
 from ablations.tracking.track import GROUP, KEY, ROLE, SWEEP, VARIANT
-from ablations.tracking.uri import tracking_uri
+from ablations.tracking.uri import has_store, tracking_uri
 
 PREDICTIONS = "predictions.jsonl"
 
@@ -119,3 +119,19 @@ def chosen_spec(spec: SweepSpec, results: Path, uri: str | None = None) -> Sweep
     if spec.tune is None or spec.choices:
         return spec
     return spec.with_choices(choices(tuning_scores(spec, results, uri), spec))
+
+
+def recorded_variants(spec: SweepSpec, results: Path) -> set[str]:
+    """Variants (and tuning candidates) whose run in MLflow finished with their current
+    config; never creates a store."""
+    if not has_store(results):
+        return set()
+    frames = [variant_frame(spec, results)]  # runs of the current configs only
+    if spec.tune is not None:
+        frames.append(variant_frame(spec.tuning(), results, role="tuning"))
+    return {
+        name
+        for runs in frames
+        if not runs.empty
+        for name in runs.loc[runs["status"] == "FINISHED", f"tags.{VARIANT}"]
+    }
