@@ -15,12 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ablations.sweep.errors import Problem
-from ablations.sweep.lines import line_of
+from ablations.sweep.errors import Problem, at, first_names
 from ablations.sweep.resources import TRIAL_TOKEN_CPUS, Ask
 from ablations.sweep.spec import SweepSpec
 from ablations.sweep.variant import Variant
-from ablations.sweep.variant_checks import first_names
 from lynx_core.stages import ON_DEVICE, STAGES, Stage
 
 
@@ -89,16 +87,17 @@ def wait_for_fit(
 def fit_problems(spec: SweepSpec, nodes: list[Node], cluster: str) -> list[Problem]:
     """Each stage's request against the cluster: one worker must fit on one node, and a
     stage's workers together within the cluster (Ray places them across nodes)."""
-    return [
+    problems = [
         Problem(
             field,
             f"no node of {cluster} can run {stage if field != 'resources' else 'a trial'}: "
             f"{short}, so it would wait forever; "
             "ask for less, or run on a cluster that has it (--address)",
-            line_of(spec._lines, tuple(field.split("."))) or _line(spec),
+            at=(*at(tuple(field.split("."))), *at(("resources",))),
         )
         for stage, field, short in _shortfalls(spec, nodes)
     ]
+    return spec.locate(problems)
 
 
 def _shortfalls(spec: SweepSpec, nodes: list[Node]) -> list[tuple[Stage, str, str]]:
@@ -111,10 +110,6 @@ def _shortfalls(spec: SweepSpec, nodes: list[Node]) -> list[tuple[Stage, str, st
     ]
 
 
-def _line(spec: SweepSpec) -> int | None:
-    return line_of(spec._lines, ("resources",))
-
-
 def _asks(spec: SweepSpec):
     """(stage, the field that sets its request, the request), one per distinct request."""
     seen = set()
@@ -124,7 +119,7 @@ def _asks(spec: SweepSpec):
         if key in seen:
             continue
         seen.add(key)
-        own = line_of(spec._lines, ("resources", stage))
+        own = stage in spec.resources.model_fields_set  # the file gives this stage its own
         yield stage, f"resources.{stage}" if own else "resources", ask
 
 
@@ -176,11 +171,11 @@ def device_problems(spec: SweepSpec, variants: list[Variant]) -> list[Problem]:
                     f"is 'cuda' for {first_names(names)} but the {stage} trials get no GPU "
                     f"(resources.gpus is 0 for {stage}); give them GPUs (`resources: "
                     "{gpus: 1}`) or set train.device: auto",
-                    _line(spec) or line_of(spec._lines, ("base",)),
+                    at=(*at(("resources",)), *at(("base",))),
                 )
             )
             break
-    return problems
+    return spec.locate(problems)
 
 
 def _local_gpus() -> int:

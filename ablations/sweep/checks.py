@@ -3,7 +3,8 @@ would otherwise run another experiment than the one written: a field set twice i
 variant, an empty axis that collapses the grid to one variant, `seeds:` silently replacing
 an axis on `train.seed`, two seeds that are one, a generated variant name that no file or
 MLflow filter can hold, two sweep files sharing one MLflow experiment. Pure functions of
-the file's mapping and its lines; `ablations.sweep.spec` calls them before the schema.
+the file's mapping, each problem at its place in the file; `ablations.sweep.spec` calls them
+before the schema.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ablations.sweep.errors import Problem
-from ablations.sweep.lines import MAX_BYTES, dotted, line_of
+from ablations.sweep.errors import Place, Problem, at
+from ablations.sweep.lines import MAX_BYTES, dotted
 from ablations.sweep.overrides import overlaps, section_fields, written_twice
 from lynx_core.config import SEED_LIMIT, flatten
 
@@ -40,17 +41,17 @@ SHAPES = {  # top-level field → (type, what it must be)
 }
 
 
-def file_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
+def file_problems(raw: dict[str, Any]) -> list[Problem]:
     """Problems of one file as written, before includes and scale sections are merged (so a
     field set twice in one mapping is told apart from an include's default overridden)."""
     problems = []
     for where, written in _override_mappings(raw):
         for field, why in written_twice(written):
-            problems.append(Problem(dotted((*where, field)), why, line_of(lines, where, field)))
+            problems.append(Problem(dotted((*where, field)), why, at=at(where, field)))
     return problems
 
 
-def shape_problems(raw: dict[str, Any], lines: dict) -> tuple[list[Problem], set[str]]:
+def shape_problems(raw: dict[str, Any]) -> tuple[list[Problem], set[str]]:
     """Problems of the merged sweep's shape, and the top-level fields they are about: those
     are not checked again by the schema (whose message would be about union internals)."""
     problems = []
@@ -59,27 +60,27 @@ def shape_problems(raw: dict[str, Any], lines: dict) -> tuple[list[Problem], set
         switch = isinstance(value, bool) and kind is not bool  # true is not a count or a name
         if value is not None and (not isinstance(value, kind) or switch):
             got = type(value).__name__
-            problems.append(
-                Problem(key, f"must be {what}; got {got} {value!r:.60}", line_of(lines, (key,)))
-            )
+            problems.append(Problem(key, f"must be {what}; got {got} {value!r:.60}", at=at((key,))))
     if problems:
         return problems, {p.field for p in problems}
     per_field = {
-        "axes": _axis_problems(raw.get("axes") or {}, lines),
-        "zip": _zip_problems(raw.get("zip") or [], raw.get("axes") or {}, lines),
-        "seeds": _seed_problems(raw, lines),
+        "axes": _axis_problems(raw.get("axes") or {}),
+        "zip": _zip_problems(raw.get("zip") or [], raw.get("axes") or {}),
+        "seeds": _seed_problems(raw),
         "overrides": [  # in base and variants: reported, but the schema still checks them
             p
             for where, written in _override_mappings(raw)
             for field, value in written.items()
-            for p in _section_value(where, str(field), value, lines)
+            for p in _section_value(where, str(field), value)
         ],
     }
     problems = [p for found in per_field.values() for p in found]
     return problems, {key for key, found in per_field.items() if found and key != "overrides"}
 
 
-def name_problem(name: str, where: str, line: int | None, made_from: str = "") -> Problem | None:
+def name_problem(
+    name: str, where: str, place: tuple[Place, ...], made_from: str = ""
+) -> Problem | None:
     """Whether a variant name can be a file name, a Ray trial folder and an MLflow tag."""
     if re.fullmatch(NAME_PATTERN, name) and len(name) <= MAX_NAME:
         return None
@@ -95,7 +96,7 @@ def name_problem(name: str, where: str, line: int | None, made_from: str = "") -
         else ""
     )
     shown = name if len(name) <= MAX_NAME else f"{name[:MAX_NAME]}…"
-    return Problem(where, f"variant name {shown!r} {why}{fix}", line)
+    return Problem(where, f"variant name {shown!r} {why}{fix}", at=place)
 
 
 def case_clashes(names: list[str]) -> list[tuple[str, str]]:
@@ -104,7 +105,7 @@ def case_clashes(names: list[str]) -> list[tuple[str, str]]:
     return [(first[n.lower()], n) for n in names if first.setdefault(n.lower(), n) != n]
 
 
-def identity_problem(name: str, path: Path, lines: dict) -> Problem | None:
+def identity_problem(name: str, path: Path) -> Problem | None:
     """A sweep's name is its MLflow experiment and results folder: one that another sweep
     file in the same folder has (as its file name or its `name:`) would mix the two studies'
     runs. A file named otherwise than its `name:` is fine while no other file claims it."""
@@ -118,7 +119,7 @@ def identity_problem(name: str, path: Path, lines: dict) -> Problem | None:
                 "name",
                 f"{name!r} is also the sweep of {other}: both would record into one MLflow "
                 f"experiment and one results folder; name this sweep {path.stem!r}, after its file",
-                line_of(lines, ("name",)),
+                at=at(("name",)),
             )
     return None
 
@@ -150,36 +151,35 @@ def _override_mappings(raw: dict[str, Any]) -> Iterator[tuple[tuple, dict]]:
                 yield (*prefix, "variants", name), overrides
 
 
-def _axis_problems(axes: dict[str, Any], lines: dict) -> list[Problem]:
+def _axis_problems(axes: dict[str, Any]) -> list[Problem]:
     problems = []
     for axis, values in axes.items():
-        line = line_of(lines, ("axes", axis))
+        place = at(("axes", axis))
         if not isinstance(values, list | dict) or not values:
             problems.append(
                 Problem(
                     f"axes.{axis}",
                     "must list at least one value ([a, b]) or label values ({a: 1, b: 2}); "
                     f"got {values!r:.60} (an empty axis would leave no variant to run)",
-                    line,
+                    at=place,
                 )
             )
         elif isinstance(values, list):
-            problems += _repeated_values(f"axes.{axis}", values, line)
+            problems += _repeated_values(f"axes.{axis}", values, place)
     return problems
 
 
-def _zip_problems(groups: list[Any], axes: dict[str, Any], lines: dict) -> list[Problem]:
+def _zip_problems(groups: list[Any], axes: dict[str, Any]) -> list[Problem]:
     problems = []
     owner: dict[str, str] = {axis: f"axes.{axis}" for axis in axes}
     for g, group in enumerate(groups):
-        line = lines.get(("zip", g))
         if not isinstance(group, dict) or not group:
             problems.append(
                 Problem(
                     f"zip[{g}]",
                     "must map config fields to equally long, non-empty lists of values; "
                     f"got {group!r:.60}",
-                    line,
+                    at=at(("zip", g)),
                 )
             )
             continue
@@ -189,7 +189,7 @@ def _zip_problems(groups: list[Any], axes: dict[str, Any], lines: dict) -> list[
                     Problem(
                         f"zip[{g}].{key}",
                         f"must list at least one value; got {values!r:.60}",
-                        lines.get(("zip", g, key), line),
+                        at=at(("zip", g), key),
                     )
                 )
             clash = next((k for k in owner if overlaps(k, key)), None)
@@ -199,36 +199,38 @@ def _zip_problems(groups: list[Any], axes: dict[str, Any], lines: dict) -> list[
                         f"zip[{g}].{key}",
                         f"is also set by {owner[clash]}: one would silently win while variant "
                         "names still say the other's value; set each field in one place",
-                        lines.get(("zip", g, key), line),
+                        at=at(("zip", g), key),
                     )
                 )
             owner.setdefault(key, f"zip[{g}]")
     return problems
 
 
-def _seed_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
+def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
     problems = []
     seeds = raw.get("seeds")
-    line = line_of(lines, ("seeds",))
+    place = at(("seeds",))
     if seeds is not None:
         if not seeds:
-            problems.append(Problem("seeds", "must list at least one seed, e.g. [0]", line))
+            problems.append(Problem("seeds", "must list at least one seed, e.g. [0]", at=place))
         bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int)]
         bad += [s for s in seeds if isinstance(s, int) and not 0 <= s < SEED_LIMIT]
         if bad:
             problems.append(
-                Problem("seeds", f"seeds are integers from 0 to {SEED_LIMIT - 1}; not {bad}", line)
+                Problem(
+                    "seeds", f"seeds are integers from 0 to {SEED_LIMIT - 1}; not {bad}", at=place
+                )
             )
-        problems += _repeated_values("seeds", seeds, line)
+        problems += _repeated_values("seeds", seeds, place)
     for where, written in _override_mappings(raw):
         if SEED_FIELD in flatten(written):
-            problems.append(_seed_override(dotted((*where, SEED_FIELD)), line_of(lines, where)))
+            problems.append(_seed_override(dotted((*where, SEED_FIELD)), at(where)))
     for axis in raw.get("axes") or {}:
         if axis == SEED_FIELD:
-            problems.append(_seed_override(f"axes.{axis}", line_of(lines, ("axes", axis))))
+            problems.append(_seed_override(f"axes.{axis}", at(("axes", axis))))
     for g, group in enumerate(raw.get("zip") or []):
         if isinstance(group, dict) and SEED_FIELD in group:
-            problems.append(_seed_override(f"zip[{g}].{SEED_FIELD}", lines.get(("zip", g))))
+            problems.append(_seed_override(f"zip[{g}].{SEED_FIELD}", at(("zip", g))))
     if raw.get("bases_per_seed") is True:
         for where, written in _override_mappings(raw):
             if BASES_SEED_FIELD in flatten(written):
@@ -238,22 +240,22 @@ def _seed_problems(raw: dict[str, Any], lines: dict) -> list[Problem]:
                         "sets train.bases_seed, which `bases_per_seed: true` sets to each seed "
                         "(and would silently replace); leave it out, or set bases_per_seed: "
                         "false for bases shared by every seed",
-                        line_of(lines, where),
+                        at=at(where),
                     )
                 )
     return problems
 
 
-def _seed_override(where: str, line: int | None) -> Problem:
+def _seed_override(where: str, place: tuple[Place, ...]) -> Problem:
     return Problem(
         where,
         "sets train.seed, which `seeds:` sets for every variant (and would silently replace); "
         "list the seeds under `seeds:` instead",
-        line,
+        at=place,
     )
 
 
-def _repeated_values(where: str, values: list[Any], line: int | None) -> list[Problem]:
+def _repeated_values(where: str, values: list[Any], place: tuple[Place, ...]) -> list[Problem]:
     seen: list[tuple[type, Any]] = []  # by type too: true is not 1, 1 is not 1.0
     repeated = []
     for v in values:
@@ -263,14 +265,16 @@ def _repeated_values(where: str, values: list[Any], line: int | None) -> list[Pr
     if not repeated:
         return []
     return [
-        Problem(where, f"lists {', '.join(map(repr, repeated))} twice: one run, two names", line)
+        Problem(
+            where, f"lists {', '.join(map(repr, repeated))} twice: one run, two names", at=place
+        )
     ]
 
 
-def _section_value(where: tuple, field: str, value: Any, lines: dict) -> list[Problem]:
+def _section_value(where: tuple, field: str, value: Any) -> list[Problem]:
     """A scalar given where a config section goes (`train.stage2: 300`)."""
     if isinstance(value, dict):
-        inner = (_section_value(where, f"{field}.{k}", v, lines) for k, v in value.items())
+        inner = (_section_value(where, f"{field}.{k}", v) for k, v in value.items())
         return [p for found in inner for p in found]
     fields = section_fields(field)
     if fields is None or value is None:
@@ -280,6 +284,6 @@ def _section_value(where: tuple, field: str, value: Any, lines: dict) -> list[Pr
             dotted((*where, field)),
             f"is a section, not a value (got {value!r:.60}); set its fields, e.g. "
             f"`{field}.{fields[0]}: ...` (fields: {', '.join(fields)})",
-            line_of(lines, where, field),
+            at=at(where, field),
         )
     ]

@@ -1,6 +1,7 @@
 """A sweep's variants: the base laid over the scale's preset, the grid's axes and zipped groups
 crossed, the named variants, the seeds, the tuning candidates or the tuned choices; every
-problem found on the way, each with its line."""
+problem found on the way, each at its place in the file (`ablations.sweep.errors`). Pure
+functions of the sweep: the file's lines are looked up once, by the caller."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from ablations.sweep.checks import (
     case_clashes,
     name_problem,
 )
-from ablations.sweep.errors import Problem
-from ablations.sweep.lines import line_of
+from ablations.sweep.errors import Problem, at
+from ablations.sweep.named_checks import generated_name_problems, meta_problems, tune_problems
 from ablations.sweep.overrides import leaves, overlaps
 from ablations.sweep.schema_errors import (
     config_errors,
@@ -24,16 +25,7 @@ from ablations.sweep.schema_errors import (
     schema_problem,
 )
 from ablations.sweep.variant import Variant
-from ablations.sweep.variant_checks import (
-    generated_name_problems,
-    meta_problems,
-    missing_judge_keys,
-    no_effect_problems,
-    preflight_problems,
-    same_experiment_problems,
-    tune_problems,
-    worker_problems,
-)
+from ablations.sweep.variant_checks import Expanded, variant_problems
 from lynx_core.config import VariantConfig, nest
 from lynx_core.presets import PRESETS
 
@@ -43,43 +35,43 @@ if TYPE_CHECKING:  # annotations only: SweepSpec.expand calls this module
 Option = tuple[str, dict[str, Any], tuple]  # (label, dotted overrides, where in the file)
 
 
-def expand_variants(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[Problem]]:
-    lines = {**lines, **_label_lines(spec, lines)}
+def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
+    """The sweep's variants, and every problem of them, each at its place in the file."""
     problems: list[Problem] = []
-    check_paths = spec._check_paths  # whether the local paths the variants name are looked for
+    check_paths = spec.checks_paths  # whether the local paths the variants name are looked for
     if spec.scale not in PRESETS:
         allowed = ", ".join(sorted(PRESETS))
         msg = f"unknown scale preset {spec.scale!r}; allowed: {allowed}"
-        problems.append(Problem("scale", msg, line_of(lines, ("scale",))))
+        problems.append(Problem("scale", msg, at=at(("scale",))))
         return [], problems
     preset = PRESETS[spec.scale]
     base = {**preset.overrides, **leaves(spec.base)}
     base_errors = config_errors(
         nest(base), check_paths
     )  # once: told here, and set apart in variants
-    problems += attributed_problems(base_errors, base, ("base",), lines, set())
+    problems += attributed_problems(base_errors, base, ("base",), set())
     known = {error_signature(e) for e in base_errors}
 
     named: list[tuple[str, dict[str, Any], tuple]] = []
-    dimensions, found = _grid_dimensions(spec, lines)
+    dimensions, found = _grid_dimensions(spec)
     problems += found
     for dimension in dimensions:
         for _, overrides, where in dimension:
-            problems += override_problems(base, overrides, where, lines, check_paths, known)
+            problems += override_problems(base, overrides, where, check_paths, known)
     if dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
             overrides = {k: v for _, option, _ in combo for k, v in option.items()}
             named.append((name, overrides, ("axes",)))
-        problems += generated_name_problems(named, dimensions, lines)
+        problems += generated_name_problems(named, dimensions, spec)
     meta: dict[str, dict[str, Any]] = {}
     for name, written in spec.variants.items():
         where = ("variants", name)
-        bad_name = name_problem(str(name), f"variants.{name}", line_of(lines, where))
+        bad_name = name_problem(str(name), f"variants.{name}", at(where))
         problems += [bad_name] if bad_name else []
         overrides = leaves(written or {})
         meta[name] = {k: overrides.pop(k) for k in META if k in overrides}
-        problems += override_problems(base, overrides, where, lines, check_paths, known)
+        problems += override_problems(base, overrides, where, check_paths, known)
         named.append((name, overrides, where))
     if not named:
         named.append(("base", {}, ("base",)))
@@ -89,28 +81,28 @@ def expand_variants(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[P
             "variants",
             f"variants {a!r} and {b!r} differ only in case: one folder where file names "
             "ignore case (macOS, Windows); rename one",
-            line_of(lines, ("variants", b)),
+            at=at(("variants", b)),
         )
         for a, b in case_clashes(list(dict.fromkeys(names)))
     ]
     for name, described in meta.items():
-        problems += meta_problems(name, described, names, lines)
+        problems += meta_problems(name, described, names)
     if spec.baseline is not None and spec.baseline not in names:
         problems.append(
             Problem(
                 "baseline",
                 f"{spec.baseline!r} is not a variant; choose one of: {', '.join(names)}",
-                line_of(lines, ("baseline",)),
+                at=at(("baseline",)),
             )
         )
-    problems += tune_problems(spec, base, named, lines)
+    problems += tune_problems(spec, base, named)
     if problems:  # per-override errors first: they name the exact line to fix
         return [], problems
 
     seeds = spec.seeds
-    if spec._tuning:
+    if spec.is_tuning:
         named, seeds = tuning_candidates(spec, named)
-    elif spec._choices:
+    elif spec.choices:
         named = [(n, chosen_overrides(spec, n, o), w) for n, o, w in named]
     variants, seen = [], {}
     for name, overrides, where in named:
@@ -119,7 +111,7 @@ def expand_variants(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[P
                 Problem(
                     ".".join(map(str, where)),
                     f"variant name {name!r} is used twice; rename one (names must be unique)",
-                    line_of(lines, where),
+                    at=at(where),
                 )
             )
             continue
@@ -135,7 +127,7 @@ def expand_variants(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[P
                     Problem(
                         f"variant {name}",
                         schema_message(e, VariantConfig, True),
-                        line_of(lines, where),
+                        at=at(where),
                     )
                     for e in err.errors()
                 ]
@@ -145,14 +137,8 @@ def expand_variants(spec: SweepSpec, lines: dict) -> tuple[list[Variant], list[P
             row, other = described.get("paper_row"), described.get("compare_to")
             claims = tuple(str(c) for c in described.get("claims") or ())
             variants.append(Variant(label, config, overrides, seed, name, row, other, claims))
-    problems += no_effect_problems(variants, leaves(spec.base), named, spec.scale, lines)
-    wheres = {name: where for name, _, where in named}
-    problems += same_experiment_problems(variants, wheres, spec.scale, lines)
-    problems += worker_problems(spec.resources, variants, lines)
-    if spec._check_paths:  # like weights, a judge key must be here before compute starts
-        problems += missing_judge_keys(variants, lines)
-        if not problems:  # what the stages will read, once the configs themselves are sound
-            problems += preflight_problems(variants, named, lines)
+    expanded = Expanded(spec, variants, named)
+    problems += variant_problems(expanded, check_paths, sound=not problems)
     return variants, problems
 
 
@@ -162,11 +148,12 @@ TUNING_SPLIT = {"eval.split": "validation"}  # a tuning candidate reads no test 
 def chosen_overrides(spec: SweepSpec, name: str, overrides: dict) -> dict:
     """A variant's overrides with the values tuning chose: its own, or, when the baseline
     was tuned and it was not, the baseline's under what it sets itself."""
-    if name in spec._choices:
-        return {**overrides, **spec._choices[name]}
+    choices = spec.choices
+    if name in choices:
+        return {**overrides, **choices[name]}
     if spec.tune is None or name in spec.tune.variants:  # tuned, its choice still to come
         return overrides
-    return {**spec._choices.get(spec.baseline, {}), **overrides}
+    return {**choices.get(spec.baseline, {}), **overrides}
 
 
 def tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:
@@ -182,7 +169,7 @@ def tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:
     return candidates, spec.tuning_seeds
 
 
-def _grid_dimensions(spec: SweepSpec, lines: dict) -> tuple[list[list[Option]], list[Problem]]:
+def _grid_dimensions(spec: SweepSpec) -> tuple[list[list[Option]], list[Problem]]:
     """One dimension per axis and per zip group; their product is the grid."""
     dimensions = [
         [
@@ -197,9 +184,7 @@ def _grid_dimensions(spec: SweepSpec, lines: dict) -> tuple[list[list[Option]], 
         if len(set(lengths.values())) > 1:
             sizes = ", ".join(f"{k}: {n}" for k, n in lengths.items())
             problems.append(
-                Problem(
-                    f"zip[{g}]", f"lists must have equal lengths ({sizes})", lines.get(("zip", g))
-                )
+                Problem(f"zip[{g}]", f"lists must have equal lengths ({sizes})", at=at(("zip", g)))
             )
             continue
         labelled = {key: _labelled(key, values) for key, values in group.items()}
@@ -214,20 +199,6 @@ def _grid_dimensions(spec: SweepSpec, lines: dict) -> tuple[list[list[Option]], 
             ]
         )
     return dimensions, problems
-
-
-def _label_lines(spec: SweepSpec, lines: dict) -> dict:
-    """The lines of labelled values by their place in the grid, as unlabelled ones have
-    them: `("axes", field, 0)` for `axes: {field: {low: 32, …}}`, the same in zip groups."""
-    out = {}
-    for axis, values in spec.axes.items():
-        for i, label in enumerate(values if isinstance(values, dict) else ()):
-            out[("axes", axis, i)] = lines.get(("axes", axis, label))
-    for g, group in enumerate(spec.zip):
-        for key, values in group.items():
-            for i, label in enumerate(values if isinstance(values, dict) else ()):
-                out[("zip", g, key, i)] = lines.get(("zip", g, key, label))
-    return {k: v for k, v in out.items() if v is not None}
 
 
 def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, Any]]:
@@ -248,21 +219,19 @@ def _labelled(axis: str, values: list[Any] | dict[str, Any]) -> list[tuple[str, 
 
 
 def override_problems(
-    base: dict, overrides: dict, where: tuple, lines: dict, check_paths: bool, known: set
+    base: dict, overrides: dict, where: tuple, check_paths: bool, known: set
 ) -> list[Problem]:
     """Validate a variant (base+overrides); report only the errors its overrides cause: an
     error the base alone has too (`known`: their signatures) is told once, under `base`."""
     if not overrides:
         return []  # the variant is the base: its problems are reported once, under base
     errors = config_errors(nest({**base, **overrides}), check_paths)
-    return attributed_problems(errors, overrides, where, lines, known)
+    return attributed_problems(errors, overrides, where, known)
 
 
-def attributed_problems(
-    errors: list[dict], own: dict, where: tuple, lines: dict, known: set
-) -> list[Problem]:
+def attributed_problems(errors: list[dict], own: dict, where: tuple, known: set) -> list[Problem]:
     """Each error as a problem of the field in `own` (dotted field → value) that it is
-    about, at that field's line; errors of no field of `own`, or `known`, are left out
+    about, at that field's place; errors of no field of `own`, or `known`, are left out
     (another section's to tell), except in the base, which tells all of its own."""
     found = []
     for error in errors:
@@ -272,5 +241,5 @@ def attributed_problems(
             continue  # caused by the base: reported once, under base
         named = [k for k in keys if k.removeprefix(loc).lstrip(".") in error["msg"]]
         key = (named or keys or [""])[0]  # the field the message names, if it names one
-        found.append(schema_problem(error, VariantConfig, where, lines, (key,)))
+        found.append(schema_problem(error, VariantConfig, where, (key,)))
     return found

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ablations.sweep.checks import file_problems
-from ablations.sweep.errors import Problem, SweepError
+from ablations.sweep.errors import Problem, SweepError, at, locate
 from ablations.sweep.lines import Found, line_of, parse, read_text
 from ablations.sweep.overrides import leaves
 from lynx_core.presets import PRESETS
@@ -43,7 +43,7 @@ def read_sweep(path: Path, _stack: tuple[Path, ...] = ()) -> tuple[dict[str, Any
     """The file's mapping with its includes merged in, and the lines of every key (those
     that come from an included file name it)."""
     raw, own = read_yaml(path, included=bool(_stack))
-    problems = file_problems(raw, own)
+    problems = locate(file_problems(raw), own)
     if problems:
         raise SweepError(str(path), problems)
     merged: dict[str, Any] = {}
@@ -113,10 +113,10 @@ def at_scale(raw: dict[str, Any], lines: dict, scale: str, source: str) -> tuple
         raise SweepError(source, [problem])
     named = raw.get("variants") if isinstance(raw.get("variants"), dict) else {}
     problems = [
-        p for name, section in sections.items() for p in _check_section(name, section, named, lines)
+        p for name, section in sections.items() for p in _check_section(name, section, named)
     ]
     if problems:
-        raise SweepError(source, problems)
+        raise SweepError(source, locate(problems, lines))
     out = {k: v for k, v in raw.items() if k != "scales"} | {"scale": scale}
     for name in scale_chain(scale):
         out = _lay_over(out, sections.get(name) or {})
@@ -134,24 +134,22 @@ def scale_chain(scale: str) -> list[str]:
     return chain
 
 
-def _check_section(name: Any, section: Any, named: dict, lines: dict) -> list[Problem]:
+def _check_section(name: Any, section: Any, named: dict) -> list[Problem]:
     where = ("scales", name)
     if name not in PRESETS:
         allowed = ", ".join(sorted(PRESETS))
         return [
-            Problem(
-                f"scales.{name}", f"unknown scale {name!r}; allowed: {allowed}", lines.get(where)
-            )
+            Problem(f"scales.{name}", f"unknown scale {name!r}; allowed: {allowed}", at=at(where))
         ]
     if section is None:
         return []
     if not isinstance(section, dict):
-        return [Problem(f"scales.{name}", "must be a mapping of sweep fields", lines.get(where))]
+        return [Problem(f"scales.{name}", "must be a mapping of sweep fields", at=at(where))]
     problems = [
         Problem(
             f"scales.{name}.{key}",
             f"a scale section may set {', '.join(SCALE_FIELDS)}; not {key!r}",
-            lines.get((*where, key)),
+            at=at((*where, key)),
         )
         for key in section
         if key not in SCALE_FIELDS
@@ -164,7 +162,7 @@ def _check_section(name: Any, section: Any, named: dict, lines: dict) -> list[Pr
                     f"scales.{name}.variants.{variant}",
                     f"no variant {variant!r} to set at scale {name!r}; declare it under "
                     f"`variants:` (variants: {', '.join(map(str, named)) or 'none'})",
-                    lines.get((*where, "variants", variant)),
+                    at=at((*where, "variants", variant)),
                 )
             )
     return problems

@@ -1,12 +1,11 @@
-"""Pydantic's validation errors as a sweep's problems: the field as written, its line, what is
+"""Pydantic's validation errors as a sweep's problems: the field as written, its place, what is
 allowed (the field's description and choices), each error once."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from ablations.sweep.errors import Problem
-from ablations.sweep.lines import line_of
+from ablations.sweep.errors import Problem, at
 from lynx_core.checks import missing_paths
 from lynx_core.config import StrictModel, VariantConfig
 
@@ -32,20 +31,18 @@ def error_signature(error: dict) -> tuple:
     return error["loc"], error["msg"]
 
 
-def schema_problem(
-    error: dict, model: type[BaseModel], where: tuple, lines: dict, key: tuple
-) -> Problem:
+def schema_problem(error: dict, model: type[BaseModel], where: tuple, key: tuple) -> Problem:
     loc = ".".join(str(p) for p in error["loc"])
     field = ".".join([*(str(w) for w in where), *(k for k in key if k)]) or loc
     if where[:1] == ("axes",) and len(where) == 3:
-        line = lines.get(where)
+        place = at(where)
         field = f"axes.{where[1]}[{where[2]}]"
     elif where[:1] == ("zip",) and len(where) == 4:
-        line = lines.get(where)
+        place = at(where)
         field = f"zip[{where[1]}][{where[3]}].{key[0] or loc}"
     else:
-        line = line_of(lines, tuple(where), key[0] if key else loc)
-    return Problem(field, schema_message(error, model), line)
+        place = at(where, key[0] if key else loc)
+    return Problem(field, schema_message(error, model), at=place)
 
 
 def schema_message(error: dict, model: type[BaseModel], with_loc: bool = False) -> str:

@@ -30,7 +30,7 @@ from ablations.sweep.checks import (
     identity_problem,
     shape_problems,
 )
-from ablations.sweep.errors import Problem, SweepError
+from ablations.sweep.errors import Problem, SweepError, locate
 from ablations.sweep.expand import expand_variants
 from ablations.sweep.files import at_scale, read_sweep, scale_chain
 from ablations.sweep.resources import Resources
@@ -117,10 +117,24 @@ class SweepSpec(StrictModel):
     def expand(self) -> list[Variant]:
         """Named variants × seeds, each a complete `VariantConfig` (raises `SweepError`); a
         tuned variant with its chosen values (`with_choices`), else with its base's."""
-        variants, problems = expand_variants(self, self._lines)
+        variants, problems = expand_variants(self)
         if problems:
-            raise SweepError(self.source, problems)
+            raise SweepError(self.source, self.locate(problems))
         return variants
+
+    def locate(self, problems: list[Problem]) -> list[Problem]:
+        """Problems of this sweep, found by their places in it, at their lines in its file."""
+        return locate(problems, {**self._lines, **_label_lines(self, self._lines)})
+
+    @property
+    def checks_paths(self) -> bool:
+        """Whether the local paths its variants name must exist here (False: only a plan)."""
+        return self._check_paths
+
+    @property
+    def is_tuning(self) -> bool:
+        """Whether this is the sweep of the tuning candidates (`tuning()`)."""
+        return self._tuning
 
     def with_choices(self, choices: dict[str, dict[str, Any]]) -> SweepSpec:
         """This sweep with the tuned variants' chosen values (variant → field → value)."""
@@ -198,18 +212,34 @@ def _load(
 ) -> tuple[SweepSpec | None, list[Problem]]:
     """The spec at one scale, and every problem of the file there."""
     raw, lines = at_scale(written, lines, scale, str(path))
-    problems, shaped = shape_problems(raw, lines)
+    problems, shaped = shape_problems(raw)
+    problems = locate(problems, lines)
     try:  # fields whose shape is wrong are told once, not again in the schema's words
         spec = SweepSpec.model_validate(
             {**{k: v for k, v in raw.items() if k not in shaped}, "source": str(path)}
         )
     except ValidationError as err:
-        return None, problems + [schema_problem(e, SweepSpec, (), lines, ()) for e in err.errors()]
-    problems += filter(None, [identity_problem(spec.name, path, lines)])
+        found = [schema_problem(e, SweepSpec, (), ()) for e in err.errors()]
+        return None, problems + locate(found, lines)
+    problems += locate(filter(None, [identity_problem(spec.name, path)]), lines)
     if problems:
         return None, problems
     spec._lines = lines
     spec._check_paths = check_paths
     spec._file_scale = file_scale
-    _, problems = expand_variants(spec, lines)
-    return spec, problems
+    _, problems = expand_variants(spec)
+    return spec, spec.locate(problems)
+
+
+def _label_lines(spec: SweepSpec, lines: dict) -> dict:
+    """The lines of labelled values by their place in the grid, as unlabelled ones have
+    them: `("axes", field, 0)` for `axes: {field: {low: 32, …}}`, the same in zip groups."""
+    out = {}
+    for axis, values in spec.axes.items():
+        for i, label in enumerate(values if isinstance(values, dict) else ()):
+            out[("axes", axis, i)] = lines.get(("axes", axis, label))
+    for g, group in enumerate(spec.zip):
+        for key, values in group.items():
+            for i, label in enumerate(values if isinstance(values, dict) else ()):
+                out[("zip", g, key, i)] = lines.get(("zip", g, key, label))
+    return {k: v for k, v in out.items() if v is not None}
