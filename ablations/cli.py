@@ -1,4 +1,4 @@
-"""Command line: `python -m ablations {plan,sweep,tables,owleval,submit,ui}`; the Makefile wraps it.
+"""Command line: `python -m ablations <command>` (`--help` lists them); the Makefile wraps it.
 
 A sweep is named by its file (`sweeps/arch.yaml`) or its name (`arch`). Every command
 validates the sweep first and exits with status 2 on a bad file, before Ray or MLflow start.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from ablations.data import add_data_command, cmd_data
 from ablations.driver import (
     EXIT_BAD_SPEC,
     cmd_sweep,
@@ -361,6 +362,7 @@ def parser() -> argparse.ArgumentParser:
         default=sys.executable,
         help="the project's interpreter on the head node (default: this one)",
     )
+    add_data_command(sub)
     ui = sub.add_parser("ui", help="MLflow UI on the results store")
     ui.add_argument("--results", default="results")
     ui.add_argument("--host", default="127.0.0.1")
@@ -377,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per download
     warnings.filterwarnings("ignore", category=FutureWarning)
-    if args.command == "ui":
-        return cmd_ui(args, console)
+    if args.command in ("ui", "data"):  # commands without a sweep
+        return {"ui": cmd_ui, "data": cmd_data}[args.command](args, console)
     try:
         # a plan needs no weights: the paper sweep can be planned on a laptop
         spec = load_sweep(

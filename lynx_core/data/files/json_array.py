@@ -40,32 +40,84 @@ def array_items(file: Path, chunk: int = CHUNK) -> Iterator[Item]:
     """Each item of the JSON list `file` holds, in order (raises `JsonArrayError`), reading
     `chunk` bytes at a time."""
     with file.open("rb") as stream:
-        reader = _Reader(stream, chunk)
-        if reader.peek() == "\ufeff":  # a byte-order mark some editors write
-            reader.consume(1)
-        first = reader.peek()
-        if first != "[":
-            what = "is empty" if not first else "is not a JSON list (it must start with '[')"
-            raise JsonArrayError(f"line {reader.line}: the file {what}")
+        reader = _opened(stream, chunk, "[", "a JSON list")
+        yield from _list_items(reader)
         reader.consume(1)
-        number, after = 0, reader.peek()
-        while after != "]":
-            if number:
-                reader.consume(1)  # the ',' between items
-                reader.peek()  # and the white space after it
-            number += 1
-            line, offset = reader.line, reader.offset
-            value, length = reader.value(number)
-            yield Item(number, line, offset, length, value)
+        _at_end(reader, "the list's closing ']'")
+
+
+def object_members(file: Path, chunk: int = CHUNK) -> Iterator[tuple[str, Item]]:
+    """(key, item) of the JSON object `file` holds: a member whose value is a list gives each
+    of its items in turn (never the whole list in memory: COCO's `annotations`, VQAv2's
+    `questions`), any other member its value as one item (GQA's questions by id). Raises
+    `JsonArrayError`, naming the line."""
+    with file.open("rb") as stream:
+        reader = _opened(stream, chunk, "{", "a JSON object")
+        members, after = 0, reader.peek()
+        while after != "}":
+            if members:
+                reader.consume(1)  # the ',' between members
+                reader.peek()
+            members += 1
+            line = reader.line
+            key, _ = reader.value(members)
+            if not isinstance(key, str) or reader.peek() != ":":
+                raise JsonArrayError(f'line {line}: member {members} is not a "key": value')
+            reader.consume(1)
+            if reader.peek() == "[":
+                reader.consume(1)
+                for item in _list_items(reader, f" of {key!r}"):
+                    yield key, item
+                reader.consume(1)  # its ']'
+            else:
+                line, offset = reader.line, reader.offset
+                value, length = reader.value(members)
+                yield key, Item(members, line, offset, length, value)
             after = reader.peek()
-            if after not in (",", "]"):
+            if after not in (",", "}"):
                 raise JsonArrayError(
-                    f"line {reader.line}: expected ',' or ']' after item {number}, "
+                    f"line {reader.line}: expected ',' or '}}' after member {key!r}, "
                     f"found {after or 'the end of the file'!r}"
                 )
         reader.consume(1)
-        if reader.peek():
-            raise JsonArrayError(f"line {reader.line}: text after the list's closing ']'")
+        _at_end(reader, "the object's closing '}'")
+
+
+def _opened(stream: BinaryIO, chunk: int, opening: str, what: str) -> _Reader:
+    """A reader past the file's byte-order mark (some editors write one) and `opening`."""
+    reader = _Reader(stream, chunk)
+    if reader.peek() == "\ufeff":
+        reader.consume(1)
+    first = reader.peek()
+    if first != opening:
+        why = "is empty" if not first else f"is not {what} (it must start with {opening!r})"
+        raise JsonArrayError(f"line {reader.line}: the file {why}")
+    reader.consume(1)
+    return reader
+
+
+def _list_items(reader: _Reader, of: str = "") -> Iterator[Item]:
+    """The items of a list whose '[' was just consumed, up to (not past) its ']'."""
+    number, after = 0, reader.peek()
+    while after != "]":
+        if number:
+            reader.consume(1)  # the ',' between items
+            reader.peek()  # and the white space after it
+        number += 1
+        line, offset = reader.line, reader.offset
+        value, length = reader.value(number)
+        yield Item(number, line, offset, length, value)
+        after = reader.peek()
+        if after not in (",", "]"):
+            raise JsonArrayError(
+                f"line {reader.line}: expected ',' or ']' after item {number}{of}, "
+                f"found {after or 'the end of the file'!r}"
+            )
+
+
+def _at_end(reader: _Reader, closing: str) -> None:
+    if reader.peek():
+        raise JsonArrayError(f"line {reader.line}: text after {closing}")
 
 
 _SPACE = re.compile(r"[ \t\r\n]*")

@@ -85,3 +85,44 @@ def test_memory_holds_a_chunk_and_an_item_not_the_list(tmp_path, monkeypatch):
     monkeypatch.setattr(json_array._Reader, "fill", measured)
     assert sum(1 for _ in array_items(file, chunk=256)) == 2000
     assert file.stat().st_size > 100 * 256 and max(sizes) <= 256 + 80
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    members=st.dictionaries(st.text(max_size=6), values, max_size=6),
+    indent=st.sampled_from([None, 1, 4]),
+    chunk=st.integers(1, 64),
+)
+def test_object_members_give_list_items_one_by_one_and_other_values_whole(
+    tmp_path_factory, members, indent, chunk
+):
+    file = tmp_path_factory.mktemp("json") / "object.json"
+    file.write_text(json.dumps(members, indent=indent), encoding="utf-8")
+    raw = file.read_bytes()
+    expected = [
+        (key, v)
+        for key, value in members.items()
+        for v in (value if isinstance(value, list) else [value])
+    ]
+    found = list(json_array.object_members(file, chunk))
+    assert [(key, item.value) for key, item in found] == expected
+    for _, item in found:
+        assert json.loads(raw[item.offset : item.offset + item.length]) == item.value
+        assert item.line == raw[: item.offset].count(b"\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1]", "line 1: the file is not a JSON object"),
+        ('{"a": [1,\n2 3]}', "line 2: expected ',' or ']' after item 2 of 'a'"),
+        ('{"a": 1\n"b": 2}', "line 2: expected ',' or '}' after member 'a'"),
+        ("{1: 2}", "line 1: member 1 is not a"),
+        ('{"a": []} x', "line 1: text after the object's closing '}'"),
+    ],
+)
+def test_a_file_that_is_not_one_object_is_refused_at_its_line(tmp_path, text, message):
+    file = tmp_path / "object.json"
+    file.write_text(text)
+    with pytest.raises(JsonArrayError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        list(json_array.object_members(file))

@@ -1,0 +1,61 @@
+"""`python -m ablations data {sources,prepare}`: the released stage-2 datasets a study can train
+on, and their conversion, once, into training files (`lynx_core.data.convert`).
+
+    python -m ablations data sources
+    python -m ablations data prepare vqav2 --from data/vqav2 [--out data/vqav2/train.jsonl]
+
+A conversion streams the release (memory does not grow with it), writes the training file
+and its manifest (counts, skipped rows by reason, the first few named) atomically, and
+refuses a malformed release with every problem's file and line, writing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from lynx_core.data.convert.prepare import ConvertError, manifest_path, missing_files, prepare
+from lynx_core.data.convert.sources import CONVERTERS
+
+EXIT_BAD_INPUT = 2
+
+
+def add_data_command(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="released datasets: list them, convert one")
+    actions = data.add_subparsers(dest="action", required=True)
+    actions.add_parser("sources", help="the datasets a converter reads, and what each is")
+    prepare_ = actions.add_parser("prepare", help="convert a release into a training file")
+    prepare_.add_argument("source", choices=sorted(CONVERTERS))
+    prepare_.add_argument("--from", dest="release", required=True, help="the release's folder")
+    prepare_.add_argument(
+        "--out", default=None, help="the training file (default: <release>/train.jsonl)"
+    )
+
+
+def cmd_data(args, console: Console) -> int:
+    if args.action == "sources":
+        table = Table("source", "role", "released as", "reads", "media", "license")
+        for c in CONVERTERS.values():
+            table.add_row(c.name, c.role, c.released_as, "\n".join(c.files), c.media, c.license)
+        console.print(table)
+        return 0
+    converter, release = CONVERTERS[args.source], Path(args.release)
+    out = Path(args.out) if args.out else release / "train.jsonl"
+    with console.status(f"converting {converter.name} from {release}"):
+        try:
+            manifest = prepare(converter, release, out)
+        except ConvertError as err:
+            console.print(f"[red]{converter.name}: {err}[/red]", highlight=False)
+            if missing_files(converter, release):
+                console.print(f"{converter.name} is {converter.released_as}; put it in {release}")
+            return EXIT_BAD_INPUT
+    skipped = ", ".join(f"{n:,} {why}" for why, n in manifest["skipped"].items()) or "none"
+    console.print(
+        f"{converter.name}: {manifest['examples']:,} examples in {out} (skipped: {skipped}); "
+        f"media under {manifest['media_root']}; manifest {manifest_path(out)}",
+        highlight=False,
+    )
+    return 0

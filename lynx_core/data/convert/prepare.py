@@ -1,0 +1,218 @@
+"""Preparing a released dataset as a stage-2 training file, once, ahead of a sweep.
+
+A converter (`lynx_core.data.convert.sources.CONVERTERS`) reads a release as its authors
+distribute it and yields, row by row, either an `Example` (media, the question or instruction
+as released, the answer) or a `Skip` (a row that is sound but cannot train: no answer, an
+answer its annotators did not agree on, a question whose image the release does not list).
+`prepare` writes the examples as the simple training format (`{"image" | "video",
+"instruction", "answer", "source"}` lines: `lynx_core.data.files.training_files`), counts
+the skipped rows by reason with the first few named, and writes a manifest beside it.
+
+Streaming throughout: rows are read with `lynx_core.data.files.json_array` (never a whole
+list in memory) and the joins a release needs (captions to image files, answers to
+questions) go through an SQLite table on disk (`Scratch`), so memory does not grow with the
+release. A malformed release (not the JSON its format says, a row without a field the
+format requires) is refused with its file and line (`ConvertError`), and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lynx_core.atomic import write_json, write_with
+from lynx_core.data.files.json_array import JsonArrayError, array_items, object_members
+
+Role = Literal["captioning", "vqa", "conversation", "text_instruction"]
+NAMED_SKIPS = 5  # the skipped rows a manifest names per reason
+MAX_PROBLEMS = 20  # a malformed release's problems told before giving up
+
+
+@dataclass(frozen=True)
+class Example:
+    instruction: str
+    answer: str
+    source: str  # "file:line" (or the row's id) in the release
+    image: str | None = None  # relative to the release's media folder
+    video: str | None = None
+    conversations: list | None = None  # a LLaVA conversation, kept whole (then no Q/A)
+
+    def row(self) -> dict[str, object]:
+        media = {"image": self.image} if self.image else {"video": self.video} if self.video else {}
+        if self.conversations is not None:
+            return {**media, "conversations": self.conversations, "source": self.source}
+        return {
+            **media,
+            "instruction": self.instruction,
+            "answer": self.answer,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+    source: str
+
+
+class ConvertError(ValueError):
+    """A release that is not what its format says, with every problem's file and line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        shown = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s), nothing was written:\n{shown}")
+
+
+@dataclass(frozen=True)
+class Converter:
+    """One released dataset's family: what it is, which files of the release it reads (paths
+    relative to the release folder), where the media lie by convention, and how its rows
+    become examples."""
+
+    name: str
+    role: Role
+    released_as: str  # the format and where it is published
+    license: str
+    files: tuple[str, ...]
+    media: str  # the media folder, relative to the release folder
+    read: Callable[[Release], Iterator[Example | Skip]]
+
+
+@dataclass
+class Release:
+    """A release folder being read: its files by name, and where malformed rows are told."""
+
+    folder: Path
+    files: dict[str, Path]
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, file: Path, where: str, why: str) -> None:
+        self.problems.append(f"{file}: {where}: {why}")
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise ConvertError([*self.problems, "… (stopped here)"])
+
+    def rows(self, name: str) -> Iterator[tuple[str, object]]:
+        """(where, row) of a file holding one JSON list; refuses one that is not."""
+        file = self.files[name]
+        try:
+            for item in array_items(file):
+                yield f"line {item.line}", item.value
+        except JsonArrayError as err:
+            raise ConvertError([f"{file}: {err}"]) from None
+
+    def members(self, name: str) -> Iterator[tuple[str, str, object]]:
+        """(key, where, value) of a file holding one JSON object (a list member's items one
+        by one); refuses one that is not."""
+        file = self.files[name]
+        try:
+            for key, item in object_members(file):
+                yield key, f"line {item.line}", item.value
+        except JsonArrayError as err:
+            raise ConvertError([f"{file}: {err}"]) from None
+
+    def fields(self, name: str, where: str, row: object, *required: str) -> dict | None:
+        """The row as a mapping with every `required` field, or None (told as a problem)."""
+        missing = [f for f in required if not isinstance(row, dict) or row.get(f) is None]
+        if missing:
+            what = "not a JSON object" if not isinstance(row, dict) else f"no {', '.join(missing)}"
+            self.problem(
+                self.files[name], where, f"{what} (the format requires {', '.join(required)})"
+            )
+            return None
+        return row  # type: ignore[return-value]
+
+
+class Scratch:
+    """A key → JSON value table on disk for a release's joins (SQLite in a temporary folder,
+    removed on leaving the `with`): memory stays a page cache whatever the release's size."""
+
+    def __enter__(self) -> Scratch:
+        self.folder = tempfile.TemporaryDirectory(prefix="lynx-convert-")
+        self.db = sqlite3.connect(Path(self.folder.name) / "scratch.sqlite")
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT)")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.db.close()
+        self.folder.cleanup()
+
+    def put_all(self, pairs: Iterable[tuple[object, object]]) -> None:
+        rows = ((str(k), json.dumps(v)) for k, v in pairs)
+        self.db.executemany("INSERT OR REPLACE INTO kv VALUES (?, ?)", rows)
+        self.db.commit()
+
+    def get(self, key: object) -> object | None:
+        found = self.db.execute("SELECT value FROM kv WHERE key = ?", (str(key),)).fetchone()
+        return None if found is None else json.loads(found[0])
+
+
+def missing_files(converter: Converter, folder: Path) -> list[str]:
+    return [name for name in converter.files if not (folder / name).is_file()]
+
+
+def prepare(converter: Converter, folder: Path, out: Path) -> dict:
+    """Convert the release in `folder` into the training file `out` (JSON lines) and its
+    manifest `out.manifest.json`; the manifest's content. Raises `ConvertError` (nothing
+    written) for a release that lacks a file or is malformed."""
+    missing = missing_files(converter, folder)
+    if missing:
+        raise ConvertError(
+            [
+                f"{folder / name}: not there ({converter.name} is {converter.released_as})"
+                for name in missing
+            ]
+        )
+    release = Release(folder, {name: folder / name for name in converter.files})
+    started = time.perf_counter()
+    written, skipped, named = 0, Counter(), {}
+
+    def write(tmp: Path) -> None:
+        nonlocal written
+        with tmp.open("w", encoding="utf-8") as lines:
+            for row in converter.read(release):
+                if isinstance(row, Skip):
+                    skipped[row.reason] += 1
+                    named.setdefault(row.reason, [])
+                    if len(named[row.reason]) < NAMED_SKIPS:
+                        named[row.reason].append(row.source)
+                    continue
+                lines.write(json.dumps(row.row(), ensure_ascii=False) + "\n")
+                written += 1
+        if release.problems:  # malformed rows: refuse the whole release, write nothing
+            raise ConvertError(release.problems)
+        if not written:
+            raise ConvertError(
+                [f"{folder}: no row of the release made an example ({dict(skipped)})"]
+            )
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_with(out, write)
+    manifest = {
+        "source": converter.name,
+        "role": converter.role,
+        "released_as": converter.released_as,
+        "license": converter.license,
+        "release": str(folder),
+        "inputs": {name: (folder / name).stat().st_size for name in converter.files},
+        "media_root": str(folder / converter.media),
+        "examples": written,
+        "skipped": dict(skipped),
+        "skipped_examples": named,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    write_json(manifest_path(out), manifest)
+    return manifest
+
+
+def manifest_path(out: Path) -> Path:
+    return out.with_name(out.name + ".manifest.json")

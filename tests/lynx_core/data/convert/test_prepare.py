@@ -1,0 +1,153 @@
+"""Converting released datasets into training files: every family of the registry on a tiny
+release written from its public format, read back by the training reader itself; malformed
+releases refused with file and line, nothing written; memory independent of the release."""
+
+from __future__ import annotations
+
+import functools
+import json
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from ablations.cli import main
+from lynx_core.data.convert.prepare import ConvertError, manifest_path, prepare
+from lynx_core.data.convert.sources import CONVERTERS
+from lynx_core.data.files import json_array
+from lynx_core.data.files.training_files import load_training_file
+from tests.lynx_core.data.convert.releases import RELEASES
+
+
+def test_every_converter_has_a_release_written_from_its_format():
+    assert set(RELEASES) == set(CONVERTERS)
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTERS))
+def test_a_release_becomes_the_training_file_the_stage_reads(tmp_path, name):
+    converter = CONVERTERS[name]
+    release = tmp_path / "release"
+    expected = RELEASES[name](release, 12)
+    out = tmp_path / "data" / name / "train.jsonl"
+    manifest = prepare(converter, release, out)
+
+    items, skipped = load_training_file(out, release / converter.media)  # media must resolve
+    assert not skipped
+    media = [
+        None
+        if i.media is None
+        else i.media.relative_to((release / converter.media).resolve()).as_posix()
+        for i in items
+    ]
+    assert [(i.prompt, i.answer, m) for i, m in zip(items, media, strict=True)] == expected
+    kinds = {i.kind for i in items}
+    assert kinds == (
+        {"video"} if name == "msrvtt_qa" else {"text"} if name == "alpaca" else {"image"}
+    )
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(row["source"].startswith(tuple(converter.files)) for row in rows)
+    assert manifest == json.loads(manifest_path(out).read_text())
+    assert manifest["source"] == name and manifest["role"] == converter.role
+    assert manifest["examples"] == len(rows)
+
+
+def test_rows_that_cannot_train_are_skipped_counted_and_named(tmp_path):
+    release = tmp_path / "release"
+    expected = RELEASES["vqav2"](release, 6)
+    questions = release / "v2_OpenEnded_mscoco_train2014_questions.json"
+    data = json.loads(questions.read_text())
+    data["questions"].append({"image_id": 9, "question": "unanswered?", "question_id": 1})
+    questions.write_text(json.dumps(data, indent=1))
+    manifest = prepare(CONVERTERS["vqav2"], release, tmp_path / "train.jsonl")
+    assert manifest["examples"] == len(expected)
+    assert manifest["skipped"] == {"no annotation for the question": 1}
+    [where] = manifest["skipped_examples"]["no annotation for the question"]
+    assert where.startswith(questions.name + ":line ")
+
+
+def test_the_test_split_of_a_release_is_never_converted(tmp_path):
+    release = tmp_path / "release"
+    RELEASES["ocrvqa"](release, 4)
+    manifest = prepare(CONVERTERS["ocrvqa"], release, tmp_path / "train.jsonl")
+    assert manifest["skipped"] == {"not the train split": 1}
+    assert "999" not in (tmp_path / "train.jsonl").read_text()
+
+
+def _break(release: Path, name: str) -> tuple[Path, int]:
+    """Remove a required field from the release's third row; (file, its line)."""
+    file = release / CONVERTERS[name].files[0]
+    text = file.read_text()
+    required = {
+        "coco_captions": '"caption"',
+        "textcaps": '"caption_str"',
+        "vqav2": '"question"',
+        "okvqa": '"question"',
+        "aokvqa": '"question"',
+        "gqa": '"question"',
+        "textvqa": '"question"',
+        "ocrvqa": '"questions"',
+        "llava_instruct": '"conversations"',
+        "msrvtt_qa": '"question"',
+        "alpaca": '"instruction"',
+    }[name]
+    start = 0
+    for _ in range(3):
+        start = text.index(required + ":", start) + 1
+    line = text.count("\n", 0, start) + 1
+    file.write_text(text[: start - 1] + '"renamed' + text[start:])
+    return file, line
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTERS))
+def test_a_malformed_release_is_refused_with_file_and_line_and_nothing_written(tmp_path, name):
+    release = tmp_path / "release"
+    RELEASES[name](release, 6)
+    file, line = _break(release, name)
+    out = tmp_path / "train.jsonl"
+    with pytest.raises(ConvertError) as err:
+        prepare(CONVERTERS[name], release, out)
+    [problem] = err.value.problems
+    assert problem.startswith(f"{file}: line ")
+    row_line = int(problem.split(": line ")[1].split(":")[0])
+    assert row_line <= line < row_line + 40  # the row that lacks it, by its first line
+    assert "the format requires" in problem
+    assert not out.exists() and not manifest_path(out).exists()
+
+
+def test_a_file_that_is_not_the_formats_json_is_refused(tmp_path):
+    release = tmp_path / "release"
+    RELEASES["gqa"](release, 3)
+    (release / "train_balanced_questions.json").write_text('{"1": {"question": "x"')
+    with pytest.raises(ConvertError, match=r"train_balanced_questions.json: line 1"):
+        prepare(CONVERTERS["gqa"], release, tmp_path / "train.jsonl")
+
+
+@pytest.mark.parametrize("name", ["vqav2", "coco_captions", "gqa"])  # a join, two passes, an object
+def test_memory_does_not_grow_with_the_release(tmp_path, name, monkeypatch):
+    # read 64 KB at a time (1 MB in use), so that both releases are many reads long
+    for reader in ("array_items", "object_members"):
+        chunked = functools.partial(getattr(json_array, reader), chunk=1 << 16)
+        monkeypatch.setattr(f"lynx_core.data.convert.prepare.{reader}", chunked)
+
+    def peak(rows: int) -> int:
+        release = tmp_path / f"release{rows}"
+        RELEASES[name](release, rows)
+        tracemalloc.start()
+        prepare(CONVERTERS[name], release, tmp_path / f"train{rows}.jsonl")
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    small, large = peak(2_000), peak(40_000)  # the large release is 20x the small one's bytes
+    assert large < 1.5 * small, (small, large)
+
+
+def test_the_command_converts_and_refuses_a_missing_release(tmp_path, capsys):
+    release = tmp_path / "gqa"
+    RELEASES["gqa"](release, 5)
+    assert main(["data", "prepare", "gqa", "--from", str(release)]) == 0
+    assert "5 examples" in capsys.readouterr().out
+    assert (release / "train.jsonl").is_file()
+    assert main(["data", "prepare", "vqav2", "--from", str(tmp_path / "nothing")]) == 2
+    out = capsys.readouterr().out
+    assert "v2_OpenEnded_mscoco_train2014_questions.json: not there" in out.replace("\n", "")
