@@ -2,7 +2,8 @@
 on, and their conversion, once, into training files (`lynx_core.data.convert`).
 
     python -m ablations data sources
-    python -m ablations data prepare vqav2 --from data/vqav2 [--out data/vqav2/train.jsonl]
+    python -m ablations data prepare ocrvqa --from data/ocrvqa \
+        --exclude data/open_vqa/Open_VQA_images.jsonl data/OwlEval/questions.jsonl
 
 A conversion streams the release (memory does not grow with it), writes the training file
 and its manifest (counts, skipped rows by reason, the first few named) atomically, and
@@ -33,6 +34,14 @@ def add_data_command(sub: argparse._SubParsersAction) -> None:
     prepare_.add_argument(
         "--out", default=None, help="the training file (default: <release>/train.jsonl)"
     )
+    prepare_.add_argument(
+        "--exclude",
+        nargs="*",
+        default=[],
+        metavar="BENCHMARK",
+        help="benchmark files or folders (Open-VQA, MME, OwlEval) whose images and videos no "
+        "converted row may show",
+    )
 
 
 def cmd_data(args, console: Console) -> int:
@@ -46,7 +55,7 @@ def cmd_data(args, console: Console) -> int:
     out = Path(args.out) if args.out else release / "train.jsonl"
     with console.status(f"converting {converter.name} from {release}"):
         try:
-            manifest = prepare(converter, release, out)
+            manifest = prepare(converter, release, out, [Path(b) for b in args.exclude])
         except ConvertError as err:
             console.print(f"[red]{converter.name}: {err}[/red]", highlight=False)
             if missing_files(converter, release):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from lynx_core.atomic import write_json, write_with
+from lynx_core.data.files.formats import FormatError, json_rows
 from lynx_core.data.files.json_array import JsonArrayError, array_items, object_members
 
 Role = Literal["captioning", "vqa", "conversation", "text_instruction"]
@@ -156,14 +157,38 @@ class Scratch:
         return None if found is None else json.loads(found[0])
 
 
+def evaluation_media(benchmarks: Iterable[Path]) -> set[str]:
+    """The file names of every image and video the evaluation asks about: the `image` and
+    `video` fields of a benchmark's rows (Open-VQA, OwlEval, POPE: .jsonl or .json), every
+    file under a benchmark folder (MME). Released datasets share media with the benchmarks
+    (Open-VQA asks about VQAv2, OCR-VQA, MSVD-QA and MSRVTT-QA media), so a converter given
+    them leaves out every row about one of these: the study never trains on what it tests."""
+    names: set[str] = set()
+    for benchmark in benchmarks:
+        if benchmark.is_dir():
+            names |= {p.name for p in benchmark.rglob("*") if p.is_file()}
+            continue
+        try:
+            for _, row in json_rows(benchmark):
+                for kind in ("image", "video"):
+                    if isinstance(row, dict) and isinstance(row.get(kind), str) and row[kind]:
+                        names.add(Path(row[kind]).name)
+        except FormatError as err:
+            raise ConvertError([str(err)]) from None
+    return names
+
+
 def missing_files(converter: Converter, folder: Path) -> list[str]:
     return [name for name in converter.files if not (folder / name).is_file()]
 
 
-def prepare(converter: Converter, folder: Path, out: Path) -> dict:
+def prepare(converter: Converter, folder: Path, out: Path, exclude: Iterable[Path] = ()) -> dict:
     """Convert the release in `folder` into the training file `out` (JSON lines) and its
-    manifest `out.manifest.json`; the manifest's content. Raises `ConvertError` (nothing
+    manifest `out.manifest.json`; the manifest's content. Rows about the media of the
+    benchmarks in `exclude` are left out (`evaluation_media`). Raises `ConvertError` (nothing
     written) for a release that lacks a file or is malformed."""
+    exclude = list(exclude)
+    held_out = evaluation_media(exclude)
     missing = missing_files(converter, folder)
     if missing:
         raise ConvertError(
@@ -180,6 +205,9 @@ def prepare(converter: Converter, folder: Path, out: Path) -> dict:
         nonlocal written
         with tmp.open("w", encoding="utf-8") as lines:
             for row in converter.read(release):
+                media = None if isinstance(row, Skip) else row.image or row.video
+                if media and Path(media).name in held_out:
+                    row = Skip("media of an evaluation item", row.source)
                 if isinstance(row, Skip):
                     skipped[row.reason] += 1
                     named.setdefault(row.reason, [])
@@ -205,6 +233,7 @@ def prepare(converter: Converter, folder: Path, out: Path) -> dict:
         "release": str(folder),
         "inputs": {name: (folder / name).stat().st_size for name in converter.files},
         "media_root": str(folder / converter.media),
+        "held_out_by": [str(b) for b in exclude],  # benchmarks whose media were left out
         "examples": written,
         "skipped": dict(skipped),
         "skipped_examples": named,

@@ -151,3 +151,27 @@ def test_the_command_converts_and_refuses_a_missing_release(tmp_path, capsys):
     assert main(["data", "prepare", "vqav2", "--from", str(tmp_path / "nothing")]) == 2
     out = capsys.readouterr().out
     assert "v2_OpenEnded_mscoco_train2014_questions.json: not there" in out.replace("\n", "")
+
+
+def test_no_row_shows_media_the_evaluation_asks_about(tmp_path):
+    """Open-VQA asks about OCR-VQA covers (and MME holds its own images): a converter given
+    the benchmarks leaves out every row about one of their images, by file name."""
+    release = tmp_path / "release"
+    expected = RELEASES["ocrvqa"](release, 8)
+    asked = expected[0][2]  # the first book's cover
+    open_vqa = tmp_path / "Open_VQA_images.jsonl"
+    row = {"dataset": "Open_VQA_images", "question": "Who wrote it?", "answer": ["someone"],
+           "index": 1, "image": f"images/ocrvqa/images/{asked}", "class": "OCR"}  # fmt: skip
+    open_vqa.write_text(json.dumps(row) + "\n")
+    mme = tmp_path / "MME" / "OCR" / "images"
+    mme.mkdir(parents=True)
+    (mme / expected[-1][2]).write_bytes(b"")  # the last book's cover, as an MME image
+    out = tmp_path / "train.jsonl"
+    manifest = prepare(CONVERTERS["ocrvqa"], release, out, [open_vqa, tmp_path / "MME"])
+
+    left_out = [e for e in expected if e[2] in (asked, expected[-1][2])]
+    assert manifest["skipped"]["media of an evaluation item"] == len(left_out)
+    assert manifest["held_out_by"] == [str(open_vqa), str(tmp_path / "MME")]
+    items, _ = load_training_file(out, release / "images")
+    assert {i.media.name for i in items}.isdisjoint({asked, expected[-1][2]})
+    assert len(items) == len(expected) - len(left_out)
