@@ -248,7 +248,8 @@ def caption_files(cfg: VariantConfig) -> list[Finding]:
     found = []
     for number, source in enumerate(cfg.data.captions.files):
         field = f"data.captions.files.{number}"
-        found += [Finding(field, problem) for problem in check_caption_file(source)]
+        problems = check_caption_file(source, max_share=cfg.train.max_bad_share)
+        found += [Finding(field, problem) for problem in problems]
     return found
 
 

@@ -26,6 +26,7 @@ from lynx_core.atomic import write_with
 from lynx_core.compute.ranks import SINGLE, Ranks, mean_over_ranks
 from lynx_core.compute.runtime import Runtime, resolve_runtime
 from lynx_core.config import DeepSpeedConfig, StageConfig, VariantConfig
+from lynx_core.data.files.bad_samples import BadSamples, over_ranks
 from lynx_core.data.files.benchmarks import configured
 from lynx_core.data.stage_batches import Features, PixelsFn, stage_batches, validation_batches
 from lynx_core.data.world.worldset import (
@@ -125,8 +126,9 @@ def _train(
     features = feature_cache(model, cfg, runtime, cache)
     data_report: dict[str, float] = {}  # e.g. the share of a caption file its filter kept
     logged = SampleLog(log_path(folders[stage], ranks.rank)) if cfg.train.sample_log else None
+    bad = BadSamples(cfg.train.max_bad_share)  # of the user's caption files
     batches = stage_batches(
-        stage, cfg, cache / "world", tokenizer, features, ranks, data_report, logged, cache
+        stage, cfg, cache / "world", tokenizer, features, ranks, data_report, logged, cache, bad
     )
     stage_cfg: StageConfig = getattr(cfg.train, stage)
     model.train()
@@ -163,13 +165,19 @@ def _train(
         checkpoint_every=cfg.train.checkpoint_every,
         mean_over_ranks=partial(mean_over_ranks, ranks=ranks),
         validate=validate,
+        after_step=None if logged is None else logged.trained,
     )
+    bad = over_ranks(bad, ranks)
+    bad.check(final=True)
     metrics = {f"{stage}/final_loss": float(history[-1]["loss"])} if history else {}
     metrics.update(learning_speed(stage, history))
     metrics.update(data_report)
+    metrics.update(bad.metrics(stage))
     if stage == "stage1":
         metrics.update({f"params/{k}": v for k, v in model.parameter_counts().items()})
     tags = {f"lynx_{stage}_runtime": _describe(runtime, cfg.train.deepspeed, ranks)}
+    if bad.counts:
+        tags[f"lynx_{stage}_skipped"] = bad.examples()[:5000]
     if not ranks.is_main:  # rank 0 writes the stage's outputs; the others only trained
         return StageOutput(metrics, history, tags)
     model.cpu().save_trainable(folders[stage] / WEIGHTS)

@@ -96,6 +96,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "train.feature_cache": None,  # the same trunk outputs, computed once instead of per step
     "train.data_workers": None,  # the same batches, prepared in other processes
     "train.sample_log": None,  # a record of the batches, not a change to them
+    "train.max_bad_share": None,  # when to stop on bad samples; what trains is the same
     # how activations are kept and which attention kernel computes: the same numbers up to
     # float rounding (tested), so neither re-keys a stage
     "train.gradient_checkpointing": None,

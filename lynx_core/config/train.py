@@ -98,6 +98,14 @@ class TrainConfig(StrictModel):
         description="DataLoader worker processes decoding the images of your caption files "
         "ahead of the training step (stages 1–2); 0: in the training process",
     )
+    max_bad_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="the share of a caption file's samples that may be bad (an undecodable or "
+        "missing image, an empty caption, an odd tar member name): each is skipped and "
+        "counted; a stage stops, naming the source and examples, when a source passes it",
+    )
     sample_log: bool = Field(
         False,
         description="write the key of every sample each rank trains on, batch by batch, to "

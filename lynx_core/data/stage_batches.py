@@ -18,7 +18,8 @@ from lynx_core.compute.ranks import SINGLE, Ranks
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import collate, read_pixels, take_rows, to_pixels
 from lynx_core.data.dialogue import TEMPLATES
-from lynx_core.data.examples import Example
+from lynx_core.data.examples import IGNORE_INDEX, Example
+from lynx_core.data.files.bad_samples import BadSample, BadSamples, TooManyBadSamples
 from lynx_core.data.files.caption_files import CaptionFile, open_caption_file, source_version
 from lynx_core.data.files.caption_filter import filtered
 from lynx_core.data.files.formats import frame_picks
@@ -55,6 +56,8 @@ class Draw:
     media: MediaFn
     from_files: bool = False
     keys: Sequence[str] = ()  # each example's `<pool>:<sample>` (`lynx_core.train.sample_log`)
+    pool: str = ""
+    skipped: Sequence[Skipped] = ()  # bad samples the draw passed over (`_good_examples`)
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,30 @@ class Draws:
 
     def __call__(self, number: int) -> Draw:
         name, rows = self.mixture.rows(number)
-        key = self.file_keys.get(name, str)
-        examples = [self.mixture.pools[name][i] for i in rows]
+        key, pool, skipped = self.file_keys.get(name, str), self.mixture.pools[name], []
+        if name in self.file_keys:  # a bad sample is passed over for the next good one
+            rows = [_good_row(pool, i, name, skipped) for i in rows]
+        examples = [pool[i] for i in rows]
         keys = [f"{name}:{key(i)}" for i in rows]
-        return Draw(examples, self.media_of[name], name in self.file_keys, keys)
+        return Draw(examples, self.media_of[name], name in self.file_keys, keys, name, skipped)
+
+
+Skipped = tuple[str, str, str]  # (source, reason, where)
+MAX_IN_A_ROW = 1000  # bad samples passed over in a row before a source counts as broken
+SKIPPED, KEYS = "skipped_samples", "sample_keys"  # carried with a batch to the trainer
+
+
+def _good_row(pool: Sequence[Example], row: int, name: str, skipped: list[Skipped]) -> int:
+    """`row`, or the first row after it (in the file's order, wrapping) whose caption reads:
+    a batch stays a pure function of its number, the same on every rank and every resume."""
+    for step in range(MAX_IN_A_ROW):
+        candidate = (row + step) % len(pool)
+        try:
+            pool[candidate]
+            return candidate
+        except BadSample as bad:
+            skipped.append((name, bad.reason, bad.where))
+    raise TooManyBadSamples(f"{name}: {MAX_IN_A_ROW} samples in a row are bad, e.g. {skipped[:3]}")
 
 
 def _stage1_batches(
@@ -117,7 +140,7 @@ def _stage1_batches(
         if file.text_filter is not None or file.clip_filter is not None:
             report[f"stage1/kept/{name}"] = len(source) / len(every)
         pools[name] = CaptionFileExamples(source, name)
-        media_of[name] = partial(_as, "pixels", partial(_caption_file_pixels, source, size))
+        media_of[name] = partial(_caption_file_media, source, name, size)
         key_of[name] = source.key
         ratios[name] = file.ratio
     weights = normalised(ratios, list(pools))
@@ -191,8 +214,18 @@ def _file_pixels(pool: FilePool, size: int, frames: int, rows: list[int]) -> tor
     return read_pixels([pool.media_path(r) for r in rows], pool.kind, size, frames)
 
 
-def _caption_file_pixels(source: CaptionFile, size: int, rows: list[int]) -> torch.Tensor:
-    return torch.stack([to_pixels(source.image(r, at_least=size)[None], size)[0] for r in rows])
+def _caption_file_media(source: CaptionFile, name: str, size: int, rows: list[int]) -> dict:
+    """The pixels of a caption file's rows; an image that does not decode is black and its
+    row listed under `SKIPPED` with its position (`inputs` masks its caption out of the loss:
+    its caption was read, so a batch keeps its rows on every rank)."""
+    pixels, bad = [], []
+    for position, row in enumerate(rows):
+        try:
+            pixels.append(to_pixels(source.image(row, at_least=size)[None], size)[0])
+        except BadSample as sample:
+            pixels.append(torch.zeros(3, size, size))
+            bad.append((position, (name, sample.reason, sample.where)))
+    return {"pixels": torch.stack(pixels), SKIPPED: bad}
 
 
 # the training stages' batches (another stage has none: a KeyError, not stage 2's batches)
@@ -231,38 +264,56 @@ def stage_batches(
     report: dict[str, float] | None = None,
     samples: SampleLog | None = None,
     cache: Path | None = None,
+    bad: BadSamples | None = None,
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """`batch(number)`: the model inputs of a training stage's batch `number` (the whole data
     path: sampling, reading media, pixel preprocessing or cached trunk tokens, tokenisation,
     padding); with several ranks, this rank's rows of it, and only their media are read.
     With `train.data_workers`, batches of the user's files are made ahead in DataLoader
-    worker processes (`lynx_core.data.prefetch`). `samples` logs the keys of this rank's rows
-    of every batch asked for; `cache` (the store's) keeps what is computed from a data file
-    once (`lynx_core.data.files.computed`)."""
+    worker processes (`lynx_core.data.prefetch`). `samples` gets the keys of this rank's rows
+    of every batch, to log once it is trained (`SampleLog.pending`); `bad` counts the bad
+    samples of the user's files passed over or masked (`lynx_core.data.files.bad_samples`)
+    and stops the stage past the sweep's threshold; `cache` (the store's) keeps what is
+    computed from a data file once (`lynx_core.data.files.computed`)."""
     draws = BUILDERS[stage](cfg, world, features, {} if report is None else report, cache)
     template = TEMPLATES[cfg.model.llm.prompt_template]
 
     def mine(rows: Sequence) -> Sequence:
         return rows if ranks.world == 1 else rows[ranks.rows(len(rows))]
 
-    def inputs(draw: Draw) -> dict[str, torch.Tensor]:
+    def inputs(draw: Draw) -> dict:
         examples = draw.examples
         text = collate(examples, tokenizer, template)  # padded as the whole batch, on every rank
         own = text if ranks.world == 1 else take_rows(text, ranks)
-        return {**own, **draw.media([e.media for e in mine(examples)])}
+        media = draw.media([e.media for e in mine(examples)])
+        failed = dict(media.pop(SKIPPED, []))  # position → its undecodable image
+        for position in failed:  # its caption was read: no loss on it, the rows stay
+            own["labels"][position] = IGNORE_INDEX
+        keys = [k for i, k in enumerate(mine(draw.keys)) if i not in failed]
+        passed_over = list(draw.skipped) if ranks.is_main else []  # every rank drew them
+        read = len(mine(examples)) + len(passed_over)
+        counted = (draw.pool, read, [*failed.values(), *passed_over]) if draw.from_files else None
+        return {**own, **media, SKIPPED: counted, KEYS: keys}
 
-    def logged(number: int, draw: Draw) -> Draw:
+    def taken(number: int, made: dict) -> dict[str, torch.Tensor]:
+        """The model's inputs: what the batch carries for the trainer taken off it."""
+        counted, keys = made.pop(SKIPPED), made.pop(KEYS)
+        if counted is not None and bad is not None:
+            pool, read, skipped = counted
+            bad.read(pool, read)
+            bad.add(skipped)
+            bad.check()
         if samples is not None:
-            samples.record(number, mine(draw.keys))
-        return draw
+            samples.pending(number, keys)
+        return made
 
     def batch(number: int) -> dict[str, torch.Tensor]:
-        return inputs(logged(number, draws(number)))
+        return taken(number, inputs(draws(number)))
 
     if cfg.train.data_workers == 0 or not draws.reads_files:
         return batch
 
-    def from_files(number: int) -> dict[str, torch.Tensor] | None:
+    def from_files(number: int) -> dict | None:
         draw = draws(number)
         return inputs(draw) if draw.from_files else None
 
@@ -270,10 +321,6 @@ def stage_batches(
 
     def prefetched(number: int) -> dict[str, torch.Tensor]:
         made = ahead(number)
-        if made is None:
-            return batch(number)
-        if samples is not None:  # the draw again, for its keys (no media read)
-            logged(number, draws(number))
-        return made
+        return batch(number) if made is None else taken(number, made)
 
     return prefetched

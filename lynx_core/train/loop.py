@@ -46,6 +46,7 @@ def train_stage(
     checkpoint_every: int = 50,
     mean_over_ranks: Callable[[float], float] | None = None,
     validate: Callable[[], float] | None = None,
+    after_step: Callable[[int], None] | None = None,
 ) -> list[Record]:
     """Run the stage's remaining steps; returns every logged record, first step to last.
 
@@ -54,7 +55,8 @@ def train_stage(
     `cfg.validate_every` steps and at the last; `on_log` sees each as it is made. Under data
     parallelism every rank runs this loop; `mean_over_ranks` turns a rank's loss into the
     global batch's (a collective: every rank logs at the same steps, so the records and the
-    best checkpoint agree).
+    best checkpoint agree). `after_step(n)` is told once the optimizer step has taken the
+    micro-batches numbered below `n` (the sample log records them then).
     """
     if cfg.steps == 0:
         return []
@@ -78,6 +80,8 @@ def train_stage(
         optimization.step()
         window.append(step_total)
         done = step + 1
+        if after_step is not None:
+            after_step(done * micro)
         fault_point(f"step:{stage}:{done}")  # the fault suite stops a stage here
         if done % log_every and done != cfg.steps:
             continue

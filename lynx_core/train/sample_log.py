@@ -1,8 +1,8 @@
 """Which samples a rank trained on, batch by batch: `samples.rank<k>.jsonl` in the stage's
 folder (`train.sample_log`), one line `{"batch": n, "keys": [...]}` per batch this rank
-consumed, its keys `<pool>:<sample>`: a webdataset sample's `<shard>/<key>`, a training
-file's `@<byte offset of its row>#<turn>`, another source's row (the generated world's are
-a function of `data.seed`).
+trained on (written once the optimizer step took it), its keys `<pool>:<sample>`: a
+webdataset sample's `<shard>/<key>`, a training file's `@<byte offset of its row>#<turn>`,
+another source's row (the generated world's are a function of `data.seed`).
 
 A data audit a research user can rely on: which rows a model saw and in which order, on
 which rank. A stage resumed from its checkpoint redoes the batches after it, so the log
@@ -31,6 +31,19 @@ class SampleLog:
     def __init__(self, path: Path):
         self.path = path
         self._next: int | None = None  # the batch expected next, once writing has started
+        self._pending: list[tuple[int, list[str]]] = []  # made, not yet trained
+
+    def pending(self, batch: int, keys: Sequence[str]) -> None:
+        """A batch made for training: recorded once it is trained (`trained`), so that after
+        a crash the log's last batch is one the saved model learned from."""
+        self._pending.append((batch, list(keys)))
+
+    def trained(self, upto: int) -> None:
+        """Record the pending batches numbered below `upto`: the optimizer step took them."""
+        done = [entry for entry in self._pending if entry[0] < upto]
+        self._pending = [entry for entry in self._pending if entry[0] >= upto]
+        for batch, keys in done:
+            self.record(batch, keys)
 
     def record(self, batch: int, keys: Sequence[str]) -> None:
         if batch != self._next:  # the stage's first batch here, or one asked again

@@ -8,30 +8,32 @@ import tarfile
 from collections.abc import Callable
 
 from lynx_core.config import CaptionFileConfig
+from lynx_core.data.files.bad_samples import BadSample, BadSamples, TooManyBadSamples
 from lynx_core.data.files.caption_files import (
     IMAGE_EXTENSIONS,
     CaptionFile,
-    HuggingFaceCaptions,
     LlavaPretrain,
     WebDatasetShards,
     index_shard,
     llava_pair,
     llava_root,
-    load_hf,
-    member_key,
 )
 from lynx_core.data.files.formats import (
     FormatError,
     json_rows,
 )
+from lynx_core.data.files.hf_captions import HuggingFaceCaptions, hf_files, load_hf
 
 CHECKED_ROWS = 64  # validation reads this many samples of each source, not all of them
 
 
-def check_caption_file(cfg: CaptionFileConfig, rows: int = CHECKED_ROWS) -> list[str]:
+def check_caption_file(
+    cfg: CaptionFileConfig, rows: int = CHECKED_ROWS, max_share: float = 1.0
+) -> list[str]:
     """What is wrong with a source, each with its file and member, line or row; reads every
     shard's first headers (each present and a readable tar) and the first `rows` samples,
-    not every sample."""
+    not every sample. Bad samples among them (`lynx_core.data.files.bad_samples`) are what
+    training skips: a problem only when their share passes `max_share`, as in training."""
     paths = cfg.paths
     missing = [p for p in paths if not p.exists()]
     if missing:
@@ -40,7 +42,7 @@ def check_caption_file(cfg: CaptionFileConfig, rows: int = CHECKED_ROWS) -> list
             f"{len(missing)} of {len(paths)} file(s) do not exist: {shown}; put them there or "
             "change the path (datasets are never downloaded)"
         ]
-    return CHECKS[cfg.format](cfg, rows) + _clip_filter_problems(cfg)
+    return CHECKS[cfg.format](cfg, rows, max_share) + _clip_filter_problems(cfg)
 
 
 def _clip_filter_problems(cfg: CaptionFileConfig) -> list[str]:
@@ -57,19 +59,25 @@ def _clip_filter_problems(cfg: CaptionFileConfig) -> list[str]:
     ]
 
 
-def _sample_problems(source: CaptionFile, rows: int, where: Callable[[int], str]) -> list[str]:
-    problems = []
+def _sample_problems(source: CaptionFile, rows: int, name: str, max_share: float) -> list[str]:
+    """The first `rows` samples read as training reads them: bad ones skipped and counted,
+    a problem only past `max_share` (the policy of `lynx_core.data.files.bad_samples`)."""
+    bad = BadSamples(max_share)
     for index in range(min(rows, len(source))):
+        bad.read(name)
         try:
-            if not source.caption(index):
-                problems.append(f"{where(index)}: its caption is empty")
+            source.caption(index)
             source.image(index)
-        except (OSError, ValueError, UnicodeDecodeError) as err:  # PIL: OSError / ValueError
-            problems.append(f"{where(index)}: {err}")
-    return problems
+        except BadSample as sample:
+            bad.skip(name, sample.reason, sample.where)
+    try:
+        bad.check(final=True)
+    except TooManyBadSamples as err:
+        return [f"among its first {min(rows, len(source))} samples, {err}"]
+    return []
 
 
-def _check_webdataset(cfg: CaptionFileConfig, rows: int) -> list[str]:
+def _check_webdataset(cfg: CaptionFileConfig, rows: int, max_share: float) -> list[str]:
     problems, first = [], None
     for path in cfg.paths:
         try:
@@ -85,14 +93,11 @@ def _check_webdataset(cfg: CaptionFileConfig, rows: int) -> list[str]:
         elif first is None:
             first = shard
     if first is not None:
-        source = WebDatasetShards([first])
-        problems += _sample_problems(
-            source, rows, lambda i: f"{first.path} member {member_key(first, i)}"
-        )
+        problems += _sample_problems(WebDatasetShards([first]), rows, cfg.source_name, max_share)
     return problems
 
 
-def _check_llava(cfg: CaptionFileConfig, rows: int) -> list[str]:
+def _check_llava(cfg: CaptionFileConfig, rows: int, max_share: float) -> list[str]:
     (file,) = cfg.paths
     if file.suffix not in (".json", ".jsonl"):
         return [f"{file}: a LLaVA pretraining file is .json (or .jsonl)"]
@@ -100,15 +105,15 @@ def _check_llava(cfg: CaptionFileConfig, rows: int) -> list[str]:
         parsed = list(json_rows(file, limit=rows))
     except FormatError as err:
         return err.problems
-    problems, pairs, wheres = [], [], []
+    problems, pairs, lines = [], [], []
     for where, row in parsed:
         try:
             pairs.append(llava_pair(row))
-            wheres.append(where)
+            lines.append(int(where.rsplit("line ", 1)[1].rstrip(")")))
         except ValueError as err:
             problems.append(f"{file} {where}: {err}")
-    source = LlavaPretrain(pairs, llava_root(cfg))  # each sampled image opened and decoded
-    return problems + _sample_problems(source, rows, lambda i: f"{file} {wheres[i]}")
+    source = LlavaPretrain(pairs, llava_root(cfg), file, lines)  # each image decoded
+    return problems + _sample_problems(source, rows, cfg.source_name, max_share)
 
 
 def _first_parquet_rows(cfg: CaptionFileConfig, rows: int):
@@ -117,7 +122,7 @@ def _first_parquet_rows(cfg: CaptionFileConfig, rows: int):
     import datasets
     import pyarrow.parquet as pq
 
-    files = [pq.ParquetFile(path) for path in cfg.paths]  # each one's footer: readable
+    files = [pq.ParquetFile(path) for path in hf_files(cfg)[1]]  # each one's footer: readable
     batch = next(files[0].iter_batches(batch_size=rows), None)
     table = batch.to_pylist() if batch is not None else []
     return (
@@ -127,10 +132,10 @@ def _first_parquet_rows(cfg: CaptionFileConfig, rows: int):
     )
 
 
-def _check_hf(cfg: CaptionFileConfig, rows: int) -> list[str]:
-    folder = len(cfg.paths) == 1 and cfg.paths[0].is_dir()
+def _check_hf(cfg: CaptionFileConfig, rows: int, max_share: float) -> list[str]:
     try:
-        dataset = load_hf(cfg) if folder else _first_parquet_rows(cfg, rows)
+        saved = hf_files(cfg)[0] is not None
+        dataset = load_hf(cfg) if saved else _first_parquet_rows(cfg, rows)
     except Exception as err:  # datasets and pyarrow raise many kinds for what is not theirs
         return [f"{cfg.path}: not a Hugging Face dataset folder or parquet files ({err})"]
     columns = dataset.column_names
@@ -141,10 +146,10 @@ def _check_hf(cfg: CaptionFileConfig, rows: int) -> list[str]:
             f"{', '.join(columns)} (set image_column / text_column)"
         ]
     source = HuggingFaceCaptions(dataset, cfg)
-    return _sample_problems(source, rows, lambda i: f"{cfg.path} row {i}")
+    return _sample_problems(source, rows, cfg.source_name, max_share)
 
 
-CHECKS: dict[str, Callable[[CaptionFileConfig, int], list[str]]] = {
+CHECKS: dict[str, Callable[[CaptionFileConfig, int, float], list[str]]] = {
     "webdataset": _check_webdataset,
     "llava_pretrain": _check_llava,
     "hf": _check_hf,

@@ -21,7 +21,6 @@ give ranks disjoint rows of one global batch.
 
 from __future__ import annotations
 
-import io
 import json
 import tarfile
 from collections.abc import Callable, Sequence
@@ -31,18 +30,28 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image
 
 from lynx_core.config import CaptionFileConfig
+from lynx_core.data.files.bad_samples import (
+    MISSING,
+    ODD_NAME,
+    BadSample,
+    plain_relative,
+)
 from lynx_core.data.files.computed import cache_file, computed_once
 from lynx_core.data.files.formats import (
     FormatError,
+    MissingMediaError,
     json_rows,
     resolve_media,
 )
+from lynx_core.data.files.hf_captions import open_hf
+from lynx_core.data.files.samples import checked_caption, decode_image, decoded
 from lynx_core.digests import digest_files, digest_of
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+
+
 TEXT_EXTENSIONS = ("txt", "json")
 
 
@@ -54,12 +63,18 @@ class CaptionFile(Protocol):
     def key(self, index: int) -> str:
         """The sample's own name in its source (a webdataset key, a json id, a row number)."""
 
-    def caption(self, index: int) -> str: ...
+    def where(self, index: int) -> str:
+        """Where the sample is, for a person to find it (shard and member, file, row)."""
+
+    def caption(self, index: int) -> str:
+        """Its caption; `BadSample` (`lynx_core.data.files.bad_samples`) for one that cannot
+        train: empty, not text, a webdataset member name that is not a plain relative path."""
 
     def image(self, index: int, at_least: int | None = None) -> np.ndarray:
-        """(H, W, 3) uint8 RGB. With `at_least`, a JPEG may be decoded at a reduced scale
-        (1/2 … 1/8, its DCT's) whose sides stay at least that many pixels: the model resizes
-        to its resolution anyway, and decoding 8× fewer pixels is most of the data cost."""
+        """(H, W, 3) uint8 RGB; `BadSample` for a missing or undecodable image. With
+        `at_least`, a JPEG may be decoded at a reduced scale (1/2 … 1/8, its DCT's) whose sides
+        stay at least that many pixels: the model resizes to its resolution anyway, and
+        decoding 8× fewer pixels is most of the data cost."""
 
 
 @dataclass(frozen=True)
@@ -153,13 +168,6 @@ def _caption_text(raw: bytes, as_json: bool) -> str:
     return caption.strip()
 
 
-def _decode(raw: bytes | Path, at_least: int | None = None) -> np.ndarray:
-    with Image.open(io.BytesIO(raw) if isinstance(raw, bytes) else raw) as image:
-        if at_least is not None:
-            image.draft("RGB", (at_least, at_least))  # JPEG only; others decode whole
-        return np.array(image.convert("RGB"))
-
-
 def member_key(shard: ShardIndex, row: int) -> str:
     """The sample's key as its tar members are named."""
     return shard.keys[row].decode("utf-8", "surrogateescape")
@@ -186,16 +194,27 @@ class WebDatasetShards:
         shard, row = self._locate(index)
         return f"{shard.path.stem}/{member_key(shard, row)}"
 
-    def caption(self, index: int) -> str:
+    def where(self, index: int) -> str:
         shard, row = self._locate(index)
+        return f"{shard.path} member {member_key(shard, row)}"
+
+    def caption(self, index: int) -> str:
+        """The sample's caption; `BadSample` for an empty one, or a sample whose member name
+        is not a plain relative path (checked here: every drawn sample's caption is read)."""
+        shard, row = self._locate(index)
+        if not plain_relative(member_key(shard, row)):
+            raise BadSample(ODD_NAME, self.where(index))
         _, _, offset, size = shard.spans[row]
         raw = _read(shard.path, int(offset), int(size))
-        return _caption_text(raw, bool(shard.caption_json[row]))
+        return checked_caption(
+            lambda: _caption_text(raw, bool(shard.caption_json[row])), self.where(index)
+        )
 
     def image(self, index: int, at_least: int | None = None) -> np.ndarray:
         shard, row = self._locate(index)
         offset, size, _, _ = shard.spans[row]
-        return _decode(_read(shard.path, int(offset), int(size)), at_least)
+        raw = partial(_read, shard.path, int(offset), int(size))
+        return decoded(lambda: decode_image(raw(), at_least), self.where(index))
 
 
 def open_webdataset(cfg: CaptionFileConfig, cache: Path | None = None) -> WebDatasetShards:
@@ -220,8 +239,11 @@ def llava_pair(row: object) -> tuple[str, str, str]:
 class LlavaPretrain:
     """LLaVA's pretraining pairs: compact (id, image, caption) rows; images read on demand."""
 
-    def __init__(self, rows: list[tuple[str, str, str]], root: Path):
+    def __init__(
+        self, rows: list[tuple[str, str, str]], root: Path, file: Path | None = None, lines=()
+    ):
         self.rows, self.root = rows, root
+        self.file, self.lines = file, np.asarray(lines, dtype=np.int64)  # each row's line
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -229,11 +251,21 @@ class LlavaPretrain:
     def key(self, index: int) -> str:
         return self.rows[index][0]
 
+    def where(self, index: int) -> str:
+        at = f"{self.file}: line {self.lines[index]}, " if len(self.lines) else ""
+        return f"{at}image {self.rows[index][1]} (id {self.rows[index][0]})"
+
     def caption(self, index: int) -> str:
-        return self.rows[index][2]
+        return checked_caption(lambda: self.rows[index][2], self.where(index))
 
     def image(self, index: int, at_least: int | None = None) -> np.ndarray:
-        return _decode(resolve_media(self.root, self.rows[index][1]), at_least)
+        try:
+            path = resolve_media(self.root, self.rows[index][1])
+        except MissingMediaError as err:
+            raise BadSample(MISSING, self.where(index), str(err)) from None
+        except ValueError as err:  # a path that leaves the image folder
+            raise BadSample(ODD_NAME, self.where(index), str(err)) from None
+        return decoded(lambda: decode_image(path, at_least), self.where(index))
 
 
 def llava_root(cfg: CaptionFileConfig) -> Path:
@@ -242,68 +274,16 @@ def llava_root(cfg: CaptionFileConfig) -> Path:
 
 def open_llava_pretrain(cfg: CaptionFileConfig, cache: Path | None = None) -> LlavaPretrain:
     (file,) = cfg.paths
-    rows, problems = [], []
+    rows, lines, problems = [], [], []
     for where, row in json_rows(file):
         try:
             rows.append(llava_pair(row))
+            lines.append(int(where.rsplit("line ", 1)[1].rstrip(")")))
         except ValueError as err:
             problems.append(f"{where}: {err}")
     if problems:
         raise FormatError(file, problems[:20])
-    return LlavaPretrain(rows, llava_root(cfg))
-
-
-def load_hf(cfg: CaptionFileConfig, cache: Path | None = None):
-    """A `save_to_disk` folder, memory-mapped; parquet files are converted to Arrow once per
-    version, in the store's cache (`cache/hf`, else Hugging Face's own)."""
-    import datasets
-
-    paths = cfg.paths
-    if len(paths) == 1 and paths[0].is_dir():
-        return datasets.load_from_disk(str(paths[0]))
-    folder = None if cache is None else str(cache / "hf")
-    return datasets.Dataset.from_parquet([str(p) for p in paths], cache_dir=folder)
-
-
-def _hf_image(value: object, root: Path, at_least: int | None = None) -> np.ndarray:
-    """An `Image` feature's value (a PIL image), its undecoded {'bytes', 'path'}, raw bytes,
-    or a path relative to the dataset."""
-    if isinstance(value, Image.Image):
-        return np.array(value.convert("RGB"))
-    if isinstance(value, dict):
-        value = value.get("bytes") or value.get("path")
-    if isinstance(value, bytes):
-        return _decode(value, at_least)
-    if isinstance(value, str):
-        return _decode(resolve_media(root, value), at_least)
-    raise ValueError(f"an image column value must be an image, bytes or a path, not {value!r:.60}")
-
-
-class HuggingFaceCaptions:
-    """A memory-mapped Arrow dataset's rows; its text and image columns are read apart, so a
-    caption never decodes its image."""
-
-    def __init__(self, dataset, cfg: CaptionFileConfig):
-        self.texts = dataset.select_columns([cfg.text_column])
-        self.images = dataset.select_columns([cfg.image_column])
-        self.cfg = cfg
-        self.root = cfg.paths[0] if cfg.paths[0].is_dir() else cfg.paths[0].parent
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def key(self, index: int) -> str:
-        return str(index)
-
-    def caption(self, index: int) -> str:
-        return str(self.texts[index][self.cfg.text_column]).strip()
-
-    def image(self, index: int, at_least: int | None = None) -> np.ndarray:
-        return _hf_image(self.images[index][self.cfg.image_column], self.root, at_least)
-
-
-def open_hf(cfg: CaptionFileConfig, cache: Path | None = None) -> HuggingFaceCaptions:
-    return HuggingFaceCaptions(load_hf(cfg, cache), cfg)
+    return LlavaPretrain(rows, llava_root(cfg), file, lines)
 
 
 READERS: dict[str, Callable[[CaptionFileConfig, Path | None], CaptionFile]] = {

@@ -25,12 +25,13 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from lynx_core.config import ClipFilterConfig, TextFilterConfig
+from lynx_core.data.files.bad_samples import BadSample
 from lynx_core.data.files.caption_files import CaptionFile
 from lynx_core.data.files.computed import cache_file, computed_once
 from lynx_core.digests import digest_files
 
 WORD = re.compile(r"\w+", re.UNICODE)
-FILTER_VERSION = 1  # bumped when a filter's code changes what it keeps or scores
+FILTER_VERSION = 2  # bumped when a filter's code changes what it keeps or scores
 
 
 def passes_text_filter(caption: str, cfg: TextFilterConfig) -> bool:
@@ -55,6 +56,9 @@ class Kept:
     def key(self, index: int) -> str:
         return self.source.key(int(self.rows[index]))
 
+    def where(self, index: int) -> str:
+        return self.source.where(int(self.rows[index]))
+
     def caption(self, index: int) -> str:
         return self.source.caption(int(self.rows[index]))
 
@@ -77,11 +81,17 @@ def clip_scores(source: CaptionFile, rows: np.ndarray, cfg: ClipFilterConfig) ->
     starts = range(0, len(rows), cfg.batch_size)
     for start in tqdm(starts, desc="clip filter", leave=False, disable=None):
         chunk = [int(r) for r in rows[start : start + cfg.batch_size]]
-        images = torch.stack([preprocess(Image.fromarray(source.image(r))) for r in chunk])
-        texts = tokenizer([source.caption(r) for r in chunk])
-        image = F.normalize(model.encode_image(images).float(), dim=-1)
-        text = F.normalize(model.encode_text(texts).float(), dim=-1)
-        scores.append((image * text).sum(-1).numpy())
+        pairs = [_pair(source, r) for r in chunk]
+        good = [pair for pair in pairs if pair is not None]
+        score = np.full(len(chunk), -np.inf, dtype=np.float32)  # a bad sample: never kept
+        if good:
+            images = torch.stack([preprocess(Image.fromarray(image)) for image, _ in good])
+            image = F.normalize(model.encode_image(images).float(), dim=-1)
+            text = F.normalize(model.encode_text(tokenizer([c for _, c in good])).float(), dim=-1)
+            score[[i for i, pair in enumerate(pairs) if pair is not None]] = (
+                (image * text).sum(-1).numpy()
+            )
+        scores.append(score)
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
@@ -112,6 +122,21 @@ def filtered(
     return Kept(source, rows)
 
 
+def _pair(source: CaptionFile, index: int) -> tuple[np.ndarray, str] | None:
+    """(image, caption) of a sample, None for a bad one (`BadSample`): a filter drops it."""
+    try:
+        return source.image(index), source.caption(index)
+    except BadSample:
+        return None
+
+
+def _caption_passes(source: CaptionFile, index: int, cfg: TextFilterConfig) -> bool:
+    try:
+        return passes_text_filter(source.caption(index), cfg)
+    except BadSample:  # empty, not text, an odd member name: dropped like any bad caption
+        return False
+
+
 def _text_kept(source: CaptionFile, cfg: TextFilterConfig, name: str) -> np.ndarray:
     captions = tqdm(range(len(source)), desc=f"filter {name}", leave=False, disable=None)
-    return np.fromiter((i for i in captions if passes_text_filter(source.caption(i), cfg)), int)
+    return np.fromiter((i for i in captions if _caption_passes(source, i, cfg)), int)

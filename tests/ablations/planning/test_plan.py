@@ -42,6 +42,7 @@ def test_stage_inputs_partition_the_config():
         "train.feature_cache",
         "train.data_workers",
         "train.sample_log",
+        "train.max_bad_share",
         "train.gradient_checkpointing",
         "model.llm.attn_implementation",
     }
