@@ -16,6 +16,20 @@ def tiny_config(**dotted: Any) -> VariantConfig:
     return VariantConfig.model_validate(nest({**PRESETS["tiny"].overrides, **dotted}))
 
 
+def trained_bases(root: Path, **dotted: Any) -> tuple[dict, Path]:
+    """The bases of `tiny_config(**dotted)` trained into `root`: (the stage folders, the
+    cache), for tests of stage 1's data that train them once per module."""
+    import torch
+
+    from lynx_core.pipeline import run_stage
+    from lynx_core.stages import STAGES
+
+    torch.set_num_threads(1)
+    folders = {stage: root / stage for stage in STAGES}
+    run_stage("bases", tiny_config(**dotted), folders, root / "cache")
+    return folders, root / "cache"
+
+
 def through_stage1(root: Path, **dotted: Any) -> tuple[dict, Path]:
     """Bases and stage 1 of `tiny_config(**dotted)` trained into `root`: (the stage folders,
     the cache), for tests that train stage 2 on them in several ways."""

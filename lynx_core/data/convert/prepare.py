@@ -119,6 +119,21 @@ class Release:
         except JsonArrayError as err:
             raise ConvertError([f"{file}: {err}"]) from None
 
+    def records(
+        self, name: str, *required: str, member: str | None = ""
+    ) -> Iterator[tuple[str, str, dict]]:
+        """(key, source, row) of each row that has every `required` field (any other is told
+        as a problem), `source` its file and line: the items of a file that is one JSON list
+        (`member=""`), of the list `member` of a file that is one object, or every member of
+        an object keyed by id (`member=None`, the key its id)."""
+        found = (("", w, r) for w, r in self.rows(name)) if member == "" else self.members(name)
+        for key, where, row in found:
+            if member and key != member:
+                continue
+            checked = self.fields(name, where, row, *required)
+            if checked is not None:
+                yield key, f"{name}:{where}", checked
+
     def fields(self, name: str, where: str, row: object, *required: str) -> dict | None:
         """The row as a mapping with every `required` field, or None (told as a problem)."""
         missing = [f for f in required if not isinstance(row, dict) or row.get(f) is None]

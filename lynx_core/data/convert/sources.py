@@ -26,42 +26,29 @@ def read_coco_captions(release: Release) -> Iterator[Example | Skip]:
     either first)."""
     name = "annotations/captions_train2017.json"
     with Scratch() as images:
-        images.put_all(
-            (row["id"], row["file_name"])
-            for key, where, row in release.members(name)
-            if key == "images" and release.fields(name, where, row, "id", "file_name")
-        )
-        for key, where, row in release.members(name):
-            if key != "annotations":
-                continue
-            row = release.fields(name, where, row, "image_id", "caption")
-            if row is None:
-                continue
-            source, image = f"{name}:{where}", images.get(row["image_id"])
-            caption = str(row["caption"]).strip()
+        listed = release.records(name, "id", "file_name", member="images")
+        images.put_all((row["id"], row["file_name"]) for _, _, row in listed)
+        for _, source, row in release.records(name, "image_id", "caption", member="annotations"):
+            image = images.get(row["image_id"])
             if image is None:
                 yield Skip("the image is not listed", source)
-            elif not caption:
-                yield Skip("empty caption", source)
             else:
-                yield Example(CAPTION_INSTRUCTION, caption, source, str(image))
+                yield _caption(row["caption"], source, str(image))
+
+
+def _caption(caption: object, source: str, image: str) -> Example | Skip:
+    text = str(caption).strip()
+    return (
+        Example(CAPTION_INSTRUCTION, text, source, image) if text else Skip("empty caption", source)
+    )
 
 
 def read_textcaps(release: Release) -> Iterator[Example | Skip]:
     """`TextCaps_0.1_train.json`: `{"data": [{"image_id", "caption_str", "image_path", ...}],
     ...}`; images `train_images/<image_id>.jpg`."""
-    name = "TextCaps_0.1_train.json"
-    for key, where, row in release.members(name):
-        if key != "data":
-            continue
-        row = release.fields(name, where, row, "image_id", "caption_str")
-        if row is None:
-            continue
-        caption, source = str(row["caption_str"]).strip(), f"{name}:{where}"
-        if not caption:
-            yield Skip("empty caption", source)
-            continue
-        yield Example(CAPTION_INSTRUCTION, caption, source, f"{row['image_id']}.jpg")
+    rows = release.records("TextCaps_0.1_train.json", "image_id", "caption_str", member="data")
+    for _, source, row in rows:
+        yield _caption(row["caption_str"], source, f"{row['image_id']}.jpg")
 
 
 def read_llava_instruct(release: Release) -> Iterator[Example | Skip]:
@@ -69,50 +56,38 @@ def read_llava_instruct(release: Release) -> Iterator[Example | Skip]:
     "human" | "gpt", "value"}, ...]}`: already a training format; kept whole (a conversation's
     later turns train with its earlier ones as history), checked row by row."""
     name = "llava_instruct_150k.json"
-    for where, row in release.rows(name):
-        row = release.fields(name, where, row, "image", "conversations")
-        if row is None:
-            continue
+    for _, source, row in release.records(name, "image", "conversations"):
         turns = row["conversations"]
         speakers = (
             [t.get("from") if isinstance(t, dict) else None for t in turns]
             if isinstance(turns, list)
-            else None
+            else []
         )
-        if not speakers or len(speakers) % 2 or speakers != ["human", "gpt"] * (len(speakers) // 2):
+        if not speakers or speakers != ["human", "gpt"] * (len(speakers) // 2) or len(speakers) % 2:
+            where = source.removeprefix(f"{name}:")
             release.problem(
                 release.files[name], where, "'conversations' must alternate human and gpt turns"
             )
             continue
-        yield Example("", "", f"{name}:{where}", str(row["image"]), conversations=turns)
+        yield Example("", "", source, str(row["image"]), conversations=turns)
 
 
 def read_msrvtt_qa(release: Release) -> Iterator[Example | Skip]:
     """MSRVTT-QA's `train_qa.json`: a list of `{"id", "video_id", "question", "answer", ...}`;
     videos `videos/video<video_id>.mp4` (MSR-VTT's own names)."""
-    name = "train_qa.json"
-    for where, row in release.rows(name):
-        row = release.fields(name, where, row, "video_id", "question", "answer")
-        if row is not None:
-            video = f"video{row['video_id']}.mp4"
-            yield Example(str(row["question"]), str(row["answer"]), f"{name}:{where}", video=video)
+    for _, source, row in release.records("train_qa.json", "video_id", "question", "answer"):
+        video = f"video{row['video_id']}.mp4"
+        yield Example(str(row["question"]), str(row["answer"]), source, video=video)
 
 
 def read_alpaca(release: Release) -> Iterator[Example | Skip]:
     """Stanford Alpaca's `alpaca_data.json`: a list of `{"instruction", "input", "output"}`;
     text only, the input (if any) after the instruction."""
-    name = "alpaca_data.json"
-    for where, row in release.rows(name):
-        row = release.fields(name, where, row, "instruction", "output")
-        if row is None:
-            continue
+    for _, source, row in release.records("alpaca_data.json", "instruction", "output"):
         extra = str(row.get("input") or "").strip()
         instruction = str(row["instruction"]).strip() + (f"\n{extra}" if extra else "")
-        source = f"{name}:{where}"
-        if not str(row["output"]).strip():
-            yield Skip("empty output", source)
-            continue
-        yield Example(instruction, str(row["output"]).strip(), source)
+        output = str(row["output"]).strip()
+        yield Example(instruction, output, source) if output else Skip("empty output", source)
 
 
 def _coco_2014(image_id: int) -> str:

@@ -31,13 +31,10 @@ def vqa_pair(questions: str, annotations: str, image: Callable[[int], str]):
     def read(release: Release) -> Iterator[Example | Skip]:
         with Scratch() as answers:
             answers.put_all(_answers(release, annotations))
-            for key, where, row in release.members(questions):
-                if key != "questions":
-                    continue
-                row = release.fields(questions, where, row, "question_id", "image_id", "question")
-                if row is None:
-                    continue
-                source = f"{questions}:{where}"
+            asked = release.records(
+                questions, "question_id", "image_id", "question", member="questions"
+            )
+            for _, source, row in asked:
                 answer = answers.get(row["question_id"])
                 if answer is None:
                     yield Skip("no annotation for the question", source)
@@ -50,59 +47,49 @@ def vqa_pair(questions: str, annotations: str, image: Callable[[int], str]):
 
 
 def _answers(release: Release, annotations: str) -> Iterator[tuple[object, str]]:
-    for key, where, row in release.members(annotations):
-        if key != "annotations":
-            continue
-        row = release.fields(annotations, where, row, "question_id", "answers")
-        if row is None:
-            continue
+    for _, _, row in release.records(annotations, "question_id", "answers", member="annotations"):
         answer = row.get("multiple_choice_answer") or consensus(row["answers"])
         if isinstance(answer, str) and answer.strip():
             yield row["question_id"], answer.strip()
 
 
+def _answered(question: object, answers: object, source: str, image: str) -> Example | Skip:
+    """The question with the answer most annotators gave, or a skip when none did."""
+    answer = consensus(answers)
+    return (
+        Skip("no answer", source)
+        if answer is None
+        else Example(str(question), answer, source, image)
+    )
+
+
 def read_aokvqa(release: Release) -> Iterator[Example | Skip]:
     """`aokvqa_v1p0_train.json`: a list of `{"question_id", "image_id", "question",
     "direct_answers": [10 answers], "choices", "correct_choice_idx", "rationales"}`."""
-    name = "aokvqa_v1p0_train.json"
-    for where, row in release.rows(name):
-        row = release.fields(name, where, row, "image_id", "question", "direct_answers")
-        if row is None:
-            continue
-        answer = consensus(row["direct_answers"])
-        source = f"{name}:{where}"
-        if answer is None:
-            yield Skip("no answer", source)
-            continue
-        yield Example(str(row["question"]), answer, source, f"{int(row['image_id']):012d}.jpg")
+    rows = release.records("aokvqa_v1p0_train.json", "image_id", "question", "direct_answers")
+    for _, source, row in rows:
+        image = f"{int(row['image_id']):012d}.jpg"
+        yield _answered(row["question"], row["direct_answers"], source, image)
 
 
 def read_gqa(release: Release) -> Iterator[Example | Skip]:
     """`train_balanced_questions.json`: one object, question id → `{"imageId", "question",
     "answer", "fullAnswer", ...}`; images `images/<imageId>.jpg`."""
-    name = "train_balanced_questions.json"
-    for _, where, row in release.members(name):
-        row = release.fields(name, where, row, "imageId", "question", "answer")
-        if row is not None:
-            image = f"{row['imageId']}.jpg"
-            yield Example(str(row["question"]), str(row["answer"]), f"{name}:{where}", image)
+    rows = release.records(
+        "train_balanced_questions.json", "imageId", "question", "answer", member=None
+    )
+    for _, source, row in rows:
+        yield Example(str(row["question"]), str(row["answer"]), source, f"{row['imageId']}.jpg")
 
 
 def read_textvqa(release: Release) -> Iterator[Example | Skip]:
     """`TextVQA_0.5.1_train.json`: `{"data": [{"question", "image_id", "answers": [10
     answers], "question_id", ...}], ...}`; images `train_images/<image_id>.jpg`."""
-    name = "TextVQA_0.5.1_train.json"
-    for key, where, row in release.members(name):
-        if key != "data":
-            continue
-        row = release.fields(name, where, row, "question", "image_id", "answers")
-        if row is None:
-            continue
-        answer, source = consensus(row["answers"]), f"{name}:{where}"
-        if answer is None:
-            yield Skip("no answer", source)
-            continue
-        yield Example(str(row["question"]), answer, source, f"{row['image_id']}.jpg")
+    rows = release.records(
+        "TextVQA_0.5.1_train.json", "question", "image_id", "answers", member="data"
+    )
+    for _, source, row in rows:
+        yield _answered(row["question"], row["answers"], source, f"{row['image_id']}.jpg")
 
 
 def read_ocrvqa(release: Release) -> Iterator[Example | Skip]:
@@ -110,11 +97,8 @@ def read_ocrvqa(release: Release) -> Iterator[Example | Skip]:
     [...], "split": 1 | 2 | 3, ...}` (1: train); images as its download script saves them,
     `images/<id><extension of imageURL>`."""
     name = "dataset.json"
-    for book, where, row in release.members(name):
-        row = release.fields(name, where, row, "imageURL", "questions", "answers", "split")
-        if row is None:
-            continue
-        source = f"{name}:{where}"
+    required = ("imageURL", "questions", "answers", "split")
+    for book, source, row in release.records(name, *required, member=None):
         if row["split"] != 1:
             yield Skip("not the train split", source)
             continue
@@ -124,6 +108,7 @@ def read_ocrvqa(release: Release) -> Iterator[Example | Skip]:
             or not isinstance(answers, list)
             or len(questions) != len(answers)
         ):
+            where = source.removeprefix(f"{name}:")
             release.problem(
                 release.files[name], where, "'questions' and 'answers' must be lists of one length"
             )

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from lynx_core.config import CaptionFileConfig
@@ -20,10 +19,9 @@ from lynx_core.data.files.bad_samples import BadSamples, TooManyBadSamples, plai
 from lynx_core.data.files.caption_checks import check_caption_file
 from lynx_core.data.stage_batches import stage_batches
 from lynx_core.pipeline import run_stage
-from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
 from lynx_core.train.sample_log import SampleLog, log_path, read_log
-from tests.tiny import tiny_config
+from tests.tiny import tiny_config, trained_bases
 
 ROWS, BATCH = 400, 16  # an epoch is 25 batches; every fault lies past the validated 64 but one
 CORRUPT, EMPTY, ODD = {10, 100, 200, 300, 350}, {150, 250}, 120
@@ -53,11 +51,8 @@ def shard(path: Path, rows: range, corrupt=CORRUPT, empty=EMPTY, odd=ODD) -> Non
 
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory):
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("bases")
-    folders = {stage: root / stage for stage in STAGES}
-    run_stage("bases", tiny_config(**BASES), folders, root / "cache")
-    return folders, root / "cache"
+    """The tiny bases, trained once: the caption files are stage 1's, not theirs."""
+    return trained_bases(tmp_path_factory.mktemp("bases"), **BASES)
 
 
 def config(source: dict, **changes):

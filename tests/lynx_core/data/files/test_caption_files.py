@@ -22,7 +22,6 @@ from lynx_core.data.files.caption_files import LlavaPretrain, WebDatasetShards, 
 from lynx_core.data.files.caption_filter import clip_scores, filtered, passes_text_filter
 from lynx_core.data.stage_batches import _stage1_batches, stage_batches
 from lynx_core.pipeline import WEIGHTS, run_stage
-from lynx_core.stages import STAGES
 from lynx_core.train.bases import load_bases
 from lynx_core.train.sample_log import log_path, read_log
 from tests.caption_data import (
@@ -32,7 +31,7 @@ from tests.caption_data import (
     write_llava_pretrain,
     write_shards,
 )
-from tests.tiny import tiny_config
+from tests.tiny import tiny_config, trained_bases
 
 SHARDS, PER_SHARD, ROWS = 3, 100, 40
 SIZES = {"webdataset": SHARDS * PER_SHARD, "llava_pretrain": ROWS, "hf": ROWS}
@@ -56,11 +55,7 @@ def sources(tmp_path_factory) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory):
     """The tiny bases, trained once: the caption files are stage 1's, not theirs."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("bases")
-    folders = {stage: root / stage for stage in STAGES}
-    run_stage("bases", tiny_config(**BASES), folders, root / "cache")
-    return folders, root / "cache"
+    return trained_bases(tmp_path_factory.mktemp("bases"), **BASES)
 
 
 def config(**changes):
