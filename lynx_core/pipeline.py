@@ -165,7 +165,7 @@ def _train(
         checkpoint_every=cfg.train.checkpoint_every,
         mean_over_ranks=partial(mean_over_ranks, ranks=ranks),
         validate=validate,
-        after_step=None if logged is None else logged.trained,
+        after_step=partial(_after_step, logged, bad, ranks, stage_cfg, cfg.train.log_every),
     )
     bad = over_ranks(bad, ranks)
     bad.check(final=True)
@@ -183,6 +183,24 @@ def _train(
     model.cpu().save_trainable(folders[stage] / WEIGHTS)
     metrics.update(_keep_best(model, folders[stage], stage))
     return StageOutput(metrics, history, tags)
+
+
+def _after_step(
+    logged: SampleLog | None,
+    bad: BadSamples,
+    ranks: Ranks,
+    stage_cfg: StageConfig,
+    every: int,
+    micro_batches: int,
+) -> None:
+    """Once an optimizer step took the micro-batches below `micro_batches`: their sample-log
+    lines; with several ranks, every `every` steps, the bad samples counted over all ranks
+    against the threshold (each rank alone sees a lopsided share; all decide alike)."""
+    if logged is not None:
+        logged.trained(micro_batches)
+    step = micro_batches // stage_cfg.grad_accumulation
+    if ranks.world > 1 and step % every == 0:
+        over_ranks(bad, ranks).check()
 
 
 def learning_speed(stage: Stage, history: Sequence[Record]) -> dict[str, float]:

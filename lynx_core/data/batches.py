@@ -115,6 +115,7 @@ def answer_tokens(labels: torch.Tensor) -> int:
 
 
 GLOBAL_TOKENS = "global_answer_tokens"  # carried with a rank's rows, for its loss weight
+MASKED_TOKENS = "masked_answer_tokens"  # of this rank's rows masked after `take_rows` counted
 
 
 def take_rows(batch: dict[str, torch.Tensor], ranks: Ranks) -> dict[str, torch.Tensor]:

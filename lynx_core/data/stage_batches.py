@@ -16,7 +16,14 @@ import torch
 
 from lynx_core.compute.ranks import SINGLE, Ranks
 from lynx_core.config import VariantConfig
-from lynx_core.data.batches import collate, read_pixels, take_rows, to_pixels
+from lynx_core.data.batches import (
+    MASKED_TOKENS,
+    answer_tokens,
+    collate,
+    read_pixels,
+    take_rows,
+    to_pixels,
+)
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.examples import IGNORE_INDEX, Example
 from lynx_core.data.files.bad_samples import BadSample, BadSamples, TooManyBadSamples
@@ -85,7 +92,7 @@ class Draws:
         return Draw(examples, self.media_of[name], name in self.file_keys, keys, name, skipped)
 
 
-Skipped = tuple[str, str, str]  # (source, reason, where)
+Skipped = tuple[str, str, str, str]  # (source, reason, where, detail)
 MAX_IN_A_ROW = 1000  # bad samples passed over in a row before a source counts as broken
 SKIPPED, KEYS = "skipped_samples", "sample_keys"  # carried with a batch to the trainer
 
@@ -99,7 +106,7 @@ def _good_row(pool: Sequence[Example], row: int, name: str, skipped: list[Skippe
             pool[candidate]
             return candidate
         except BadSample as bad:
-            skipped.append((name, bad.reason, bad.where))
+            skipped.append((name, bad.reason, bad.where, bad.detail))
     raise TooManyBadSamples(f"{name}: {MAX_IN_A_ROW} samples in a row are bad, e.g. {skipped[:3]}")
 
 
@@ -224,7 +231,7 @@ def _caption_file_media(source: CaptionFile, name: str, size: int, rows: list[in
             pixels.append(to_pixels(source.image(row, at_least=size)[None], size)[0])
         except BadSample as sample:
             pixels.append(torch.zeros(3, size, size))
-            bad.append((position, (name, sample.reason, sample.where)))
+            bad.append((position, (name, sample.reason, sample.where, sample.detail)))
     return {"pixels": torch.stack(pixels), SKIPPED: bad}
 
 
@@ -287,8 +294,12 @@ def stage_batches(
         own = text if ranks.world == 1 else take_rows(text, ranks)
         media = draw.media([e.media for e in mine(examples)])
         failed = dict(media.pop(SKIPPED, []))  # position → its undecodable image
+        labels = own["labels"]
+        if ranks.world > 1:  # the global count `take_rows` made holds them: `loss_weight`
+            masked = [p for p in failed]
+            own[MASKED_TOKENS] = torch.tensor(answer_tokens(labels[masked]) if masked else 0)
         for position in failed:  # its caption was read: no loss on it, the rows stay
-            own["labels"][position] = IGNORE_INDEX
+            labels[position] = IGNORE_INDEX
         keys = [k for i, k in enumerate(mine(draw.keys)) if i not in failed]
         passed_over = list(draw.skipped) if ranks.is_main else []  # every rank drew them
         read = len(mine(examples)) + len(passed_over)
@@ -302,7 +313,8 @@ def stage_batches(
             pool, read, skipped = counted
             bad.read(pool, read)
             bad.add(skipped)
-            bad.check()
+            if ranks.world == 1:  # several ranks check their counts merged (`pipeline`)
+                bad.check()
         if samples is not None:
             samples.pending(number, keys)
         return made

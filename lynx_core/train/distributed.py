@@ -26,22 +26,33 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from lynx_core.compute.ranks import Ranks
 from lynx_core.config import StageConfig
-from lynx_core.data.batches import GLOBAL_TOKENS, answer_tokens
+from lynx_core.data.batches import GLOBAL_TOKENS, MASKED_TOKENS, answer_tokens
 from lynx_core.train.optimization import TorchOptimization
 
 
 def loss_weight(batch: dict[str, torch.Tensor], ranks: Ranks) -> float:
-    """Removes the count `take_rows` added; the weight of this rank's token-mean loss: its
-    share of the global answer tokens × world size, so that the mean over ranks of the
-    weighted losses (and of their gradients) is the global batch's token-mean."""
+    """Removes the counts `take_rows` and the batch's masking added; the weight of this
+    rank's token-mean loss: its share of the global answer tokens × world size, so that the
+    mean over ranks of the weighted losses (and of their gradients) is the global batch's
+    token-mean. The answer tokens of rows masked for an undecodable image are taken off the
+    global count (one scalar all-reduce: each rank knows only its own). A batch with no
+    answer token left weighs 0."""
     total = batch.pop(GLOBAL_TOKENS, None)
+    masked = batch.pop(MASKED_TOKENS, None)
+    mine = answer_tokens(batch["labels"])
     if total is None:
-        return 1.0
-    return answer_tokens(batch["labels"]) * ranks.world / max(int(total), 1)
+        return 1.0 if mine else 0.0
+    total = int(total)
+    if masked is not None and ranks.world > 1:
+        count = torch.tensor([float(masked)], dtype=torch.float64, device=ranks.device)
+        dist.all_reduce(count)
+        total -= int(count.item())
+    return mine * ranks.world / max(total, 1)
 
 
 def scaled(loss: torch.Tensor, weight: float) -> torch.Tensor:

@@ -34,8 +34,9 @@ class SampleLog:
         self._pending: list[tuple[int, list[str]]] = []  # made, not yet trained
 
     def pending(self, batch: int, keys: Sequence[str]) -> None:
-        """A batch made for training: recorded once it is trained (`trained`), so that after
-        a crash the log's last batch is one the saved model learned from."""
+        """A batch made for training: recorded once the optimizer step took it (`trained`),
+        never before its images were read; a stage resumed from an earlier checkpoint drops
+        the lines of the batches it redoes (`record`)."""
         self._pending.append((batch, list(keys)))
 
     def trained(self, upto: int) -> None:

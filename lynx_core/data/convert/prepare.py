@@ -18,6 +18,8 @@ format requires) is refused with its file and line (`ConvertError`), and nothing
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -180,17 +182,33 @@ def evaluation_media(benchmarks: Iterable[Path]) -> set[str]:
     them leaves out every row about one of these: the study never trains on what it tests."""
     names: set[str] = set()
     for benchmark in benchmarks:
+        if not benchmark.exists():
+            raise ConvertError([f"{benchmark}: no such benchmark file or folder (--exclude)"])
         if benchmark.is_dir():
-            names |= {p.name for p in benchmark.rglob("*") if p.is_file()}
+            names |= {media_key(p.name) for p in benchmark.rglob("*") if p.is_file()}
             continue
         try:
-            for _, row in json_rows(benchmark):
+            for where, row in json_rows(benchmark):
+                if not isinstance(row, dict):
+                    raise ConvertError([f"{benchmark}: {where}: not a JSON object ({row})"])
                 for kind in ("image", "video"):
-                    if isinstance(row, dict) and isinstance(row.get(kind), str) and row[kind]:
-                        names.add(Path(row[kind]).name)
+                    if isinstance(row.get(kind), str) and row[kind]:
+                        names.add(media_key(row[kind]))
         except FormatError as err:
             raise ConvertError([str(err)]) from None
     return names
+
+
+_COCO = re.compile(r"^COCO_(?:train|val|test)\d{4}_(\d{12})(\.\w+)$")
+
+
+def media_key(path: str) -> str:
+    """What identifies a medium across releases: its file name, and a COCO image by its id
+    alone (`COCO_val2014_000000123456.jpg` of VQAv2 and Open-VQA is `000000123456.jpg` of
+    COCO 2017, LLaVA-Instruct and A-OKVQA)."""
+    name = os.path.basename(path.replace("\\", "/"))  # not pathlib: it interns every name
+    coco = _COCO.match(name)
+    return f"{coco.group(1)}{coco.group(2)}" if coco else name
 
 
 def missing_files(converter: Converter, folder: Path) -> list[str]:
@@ -221,7 +239,7 @@ def prepare(converter: Converter, folder: Path, out: Path, exclude: Iterable[Pat
         with tmp.open("w", encoding="utf-8") as lines:
             for row in converter.read(release):
                 media = None if isinstance(row, Skip) else row.image or row.video
-                if media and Path(media).name in held_out:
+                if held_out and media and media_key(media) in held_out:
                     row = Skip("media of an evaluation item", row.source)
                 if isinstance(row, Skip):
                     skipped[row.reason] += 1

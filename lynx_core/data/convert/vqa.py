@@ -39,9 +39,12 @@ def vqa_pair(questions: str, annotations: str, image: Callable[[int], str]):
                 if answer is None:
                     yield Skip("no annotation for the question", source)
                     continue
-                yield Example(
-                    str(row["question"]), str(answer), source, image(int(row["image_id"]))
-                )
+                if not str(row["image_id"]).isdigit():
+                    where = source.removeprefix(f"{questions}:")
+                    release.problem(release.files[questions], where, "image_id is not a number")
+                    continue
+                picture = image(int(row["image_id"]))
+                yield Example(str(row["question"]), str(answer), source, picture)
 
     return read
 

@@ -11,6 +11,7 @@ source that is mostly broken must not train quietly on what is left.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -32,7 +33,7 @@ class BadSample(ValueError):
     """A sample that cannot train: its `reason` (one of this module's) and `where` it is."""
 
     def __init__(self, reason: str, where: str, detail: str = ""):
-        self.reason, self.where = reason, where
+        self.reason, self.where, self.detail = reason, where, detail
         super().__init__(f"{where}: {reason}" + (f" ({detail})" if detail else ""))
 
 
@@ -44,12 +45,13 @@ def plain_relative(name: str) -> bool:
     """Whether a tar member's name is a plain relative path: not absolute, no `..`, no
     backslash or drive (what an extracting tool would write outside its folder)."""
     path = PurePosixPath(name)
+    drive = re.match(r"^[A-Za-z]:", name) is not None
     return (
         bool(name)
         and not path.is_absolute()
         and ".." not in path.parts
         and "\\" not in name
-        and ":" not in path.parts[0]
+        and not drive
     )
 
 
@@ -67,19 +69,23 @@ class BadSamples:
     seen: Counter = field(default_factory=Counter)  # source → samples read
     counts: Counter = field(default_factory=Counter)  # (source, reason) → samples skipped
     named: dict = field(default_factory=dict)  # (source, reason) → first few places
+    details: dict = field(default_factory=dict)  # (source, reason) → the first one's detail
 
     def read(self, source: str, count: int = 1) -> None:
         self.seen[source] += count
 
-    def skip(self, source: str, reason: str, where: str) -> None:
+    def skip(self, source: str, reason: str, where: str, detail: str = "") -> None:
         self.counts[source, reason] += 1
+        if detail:
+            self.details.setdefault((source, reason), detail)
         places = self.named.setdefault((source, reason), [])
         if len(places) < NAMED:
             places.append(where)
 
-    def add(self, skipped: list[tuple[str, str, str]]) -> None:
-        for source, reason, where in skipped:
-            self.skip(source, reason, where)
+    def add(self, skipped: list[tuple[str, str, str, str]]) -> None:
+        """(source, reason, where, detail) of each skipped sample."""
+        for source, reason, where, detail in skipped:
+            self.skip(source, reason, where, detail)
 
     def share(self, source: str) -> float:
         bad = sum(n for (s, _), n in self.counts.items() if s == source)
@@ -94,7 +100,9 @@ class BadSamples:
 
     def describe(self, source: str) -> str:
         reasons = "; ".join(
-            f"{n} {reason} (e.g. {', '.join(self.named[s, reason])})"
+            f"{n} {reason} (e.g. {', '.join(self.named[s, reason])}"
+            + (f": {self.details[s, reason]}" if (s, reason) in self.details else "")
+            + ")"
             for (s, reason), n in sorted(self.counts.items())
             if s == source
         )
@@ -125,9 +133,11 @@ def over_ranks(bad: BadSamples, ranks: Ranks) -> BadSamples:
     if ranks.world == 1:
         return bad
     merged = BadSamples(bad.max_share)
-    for seen, counts, named in gathered([(bad.seen, bad.counts, bad.named)], ranks):
+    every = gathered([(bad.seen, bad.counts, bad.named, bad.details)], ranks)
+    for seen, counts, named, details in every:
         merged.seen.update(seen)
         merged.counts.update(counts)
+        merged.details = {**details, **merged.details}
         for key, places in named.items():
             kept = merged.named.setdefault(key, [])
             kept.extend(places[: NAMED - len(kept)])

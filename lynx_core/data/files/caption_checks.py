@@ -69,7 +69,7 @@ def _sample_problems(source: CaptionFile, rows: int, name: str, max_share: float
             source.caption(index)
             source.image(index)
         except BadSample as sample:
-            bad.skip(name, sample.reason, sample.where)
+            bad.skip(name, sample.reason, sample.where, sample.detail)
     try:
         bad.check(final=True)
     except TooManyBadSamples as err:

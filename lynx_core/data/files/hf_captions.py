@@ -29,15 +29,28 @@ def hf_files(cfg: CaptionFileConfig) -> tuple[Path | None, list[Path]]:
     if any((folder / marker).is_file() for marker in SAVED_MARKERS):
         return folder, []
     parquet = sorted(folder.rglob("*.parquet"))
-    train = [
-        p for p in parquet if "train" in (p.stem.split("-")[0], *p.relative_to(folder).parts[:-1])
-    ]
     if not parquet:
         raise FileNotFoundError(
             f"{folder} holds neither a saved dataset ({' or '.join(SAVED_MARKERS)}) "
             "nor .parquet files"
         )
-    return None, train or parquet
+    splits = {p: _split_of(p, folder) for p in parquet}
+    if not any(splits.values()):  # no file is named for a split: the files are the data
+        return None, parquet
+    train = [p for p, split in splits.items() if split == "train"]
+    if not train:
+        named = ", ".join(sorted({split for split in splits.values() if split}))
+        raise FileNotFoundError(f"{folder} has parquet files of {named} but none of a train split")
+    return None, train
+
+
+SPLITS = ("train", "validation", "valid", "val", "test", "dev")
+
+
+def _split_of(file: Path, folder: Path) -> str | None:
+    """The split a hub file is named for (`train-00000-of-00003.parquet`, `test/x.parquet`)."""
+    parts = (file.stem.split("-")[0], *file.relative_to(folder).parts[:-1])
+    return next((part for part in parts if part in SPLITS), None)
 
 
 def load_hf(cfg: CaptionFileConfig, cache: Path | None = None):

@@ -4,9 +4,9 @@ releases refused with file and line, nothing written; memory independent of the 
 
 from __future__ import annotations
 
-import functools
 import json
-import tracemalloc
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,10 @@ import pytest
 from ablations.cli import main
 from lynx_core.data.convert.prepare import ConvertError, manifest_path, prepare
 from lynx_core.data.convert.sources import CONVERTERS
-from lynx_core.data.files import json_array
 from lynx_core.data.files.training_files import load_training_file
 from tests.lynx_core.data.convert.releases import RELEASES
+
+REPO = Path(__file__).resolve().parents[4]
 
 
 def test_every_converter_has_a_release_written_from_its_format():
@@ -122,23 +123,35 @@ def test_a_file_that_is_not_the_formats_json_is_refused(tmp_path):
         prepare(CONVERTERS["gqa"], release, tmp_path / "train.jsonl")
 
 
+MEASURE = """
+import functools, sys, tracemalloc
+from pathlib import Path
+import lynx_core.data.convert.prepare as prepare
+from lynx_core.data.convert.sources import CONVERTERS
+from lynx_core.data.files import json_array
+for reader in ("array_items", "object_members"):  # 64 KB a read: both releases many reads long
+    chunked = functools.partial(getattr(json_array, reader), chunk=1 << 16)
+    setattr(prepare, reader, chunked)
+name, release, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+prepare.prepare(CONVERTERS[name], release, out)  # once: what a first run allocates for good
+tracemalloc.start()
+prepare.prepare(CONVERTERS[name], release, out)
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
 @pytest.mark.parametrize("name", ["vqav2", "coco_captions", "gqa"])  # a join, two passes, an object
-def test_memory_does_not_grow_with_the_release(tmp_path, name, monkeypatch):
-    # read 64 KB at a time (1 MB in use), so that both releases are many reads long
-    for reader in ("array_items", "object_members"):
-        chunked = functools.partial(getattr(json_array, reader), chunk=1 << 16)
-        monkeypatch.setattr(f"lynx_core.data.convert.prepare.{reader}", chunked)
+def test_memory_does_not_grow_with_the_release(tmp_path, name):
+    """Measured in a process of its own: nothing else of the test session allocates then."""
 
     def peak(rows: int) -> int:
         release = tmp_path / f"release{rows}"
         RELEASES[name](release, rows)
-        tracemalloc.start()
-        prepare(CONVERTERS[name], release, tmp_path / f"train{rows}.jsonl")
-        _, top = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        return top
+        out = tmp_path / f"train{rows}.jsonl"
+        args = [sys.executable, "-c", MEASURE, name, str(release), str(out)]
+        done = subprocess.run(args, capture_output=True, text=True, check=True, cwd=REPO)
+        return int(done.stdout.split()[-1])
 
-    peak(100)  # once before measuring: what a first conversion allocates for good (imports)
     small, large = peak(2_000), peak(40_000)  # the large release is 20x the small one's bytes
     assert large < 1.5 * small, (small, large)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from lynx_core.config import CaptionFileConfig
@@ -56,12 +57,14 @@ def bases(tmp_path_factory):
 
 
 def config(source: dict, **changes):
-    return tiny_config(
+    dotted = {
         **BASES,
-        **{"data.captions.files": [source], "data.captions.world_ratio": 0},
-        **{"train.stage1.batch_size": BATCH, "train.stage1.steps": ROWS // BATCH},
-        **changes,
-    )
+        "data.captions.files": [source],
+        "data.captions.world_ratio": 0,
+        "train.stage1.batch_size": BATCH,
+        "train.stage1.steps": ROWS // BATCH,
+    }
+    return tiny_config(**{**dotted, **changes})
 
 
 def epoch(cfg, folders, cache, bad: BadSamples, log: SampleLog | None = None) -> None:
@@ -192,3 +195,62 @@ def test_a_batch_is_logged_only_once_it_was_trained(bases, tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="disk went away"):
         run_stage("stage1", cfg, {**folders, "stage1": tmp_path / "stage1"}, cache)
     assert [n for n, _ in read_log(log_path(tmp_path / "stage1", 0))] == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_two_ranks_skip_mask_and_count_as_one_process_does(bases, tmp_path):
+    """Each rank decodes its own rows: a rank that masks an undecodable image takes its
+    answer tokens off the global count (`loss_weight`), so two ranks train the weights one
+    process trains; the counts, merged over the ranks, are one process's."""
+    from safetensors.torch import load_file
+
+    from lynx_core.pipeline import WEIGHTS
+    from tests.ranks import run_ranks
+
+    shard(tmp_path / "web-000.tar", range(ROWS), corrupt=set(range(3, ROWS, 10)))  # 10%
+    source = {"format": "webdataset", "path": str(tmp_path / "web-000.tar"), "name": "web"}
+    folders, cache = bases
+    steps = {"train.stage1.steps": 8, "train.log_every": 4, "train.checkpoint_every": 4}
+    steps["train.max_bad_share"] = 0.2
+    cfg = config(source, **steps)
+    runs = {}
+    for world in (1, 2):
+        out = tmp_path / f"world{world}" / "stage1"
+        runs[world] = run_ranks("stage1", cfg, {**folders, "stage1": out}, cache, world)
+        runs[world].append(load_file(out / WEIGHTS))
+    one, two = runs[1], runs[2]
+    skipped = {k: v for k, v in one[0]["metrics"].items() if "skipped" in k}
+    assert skipped["stage1/skipped/web/undecodable_image"] >= 5  # rows masked on both ranks
+    assert skipped and all(
+        two[r]["metrics"][k] == pytest.approx(v) for r in (0, 1) for k, v in skipped.items()
+    )
+    for name, weight in one[-1].items():
+        torch.testing.assert_close(two[-1][name], weight, rtol=1e-4, atol=2e-6, msg=name)
+
+
+def test_coco_images_are_held_out_by_id_whatever_the_release_calls_them(tmp_path):
+    """Open-VQA asks about `COCO_val2014_<id>.jpg`; COCO 2017 names the same image `<id>.jpg`."""
+    from lynx_core.data.convert.prepare import prepare
+    from lynx_core.data.convert.sources import CONVERTERS
+    from tests.lynx_core.data.convert.releases import coco_captions
+
+    expected = coco_captions(tmp_path / "coco", 8)
+    asked = expected[0][2]  # e.g. 000000001000.jpg
+    open_vqa = tmp_path / "Open_VQA_images.jsonl"
+    open_vqa.write_text(json.dumps({"image": f"images/vqav2/val2014/COCO_val2014_{asked}"}) + "\n")
+    manifest = prepare(
+        CONVERTERS["coco_captions"], tmp_path / "coco", tmp_path / "t.jsonl", [open_vqa]
+    )
+    assert manifest["skipped"]["media of an evaluation item"] == sum(
+        e[2] == asked for e in expected
+    )
+
+
+def test_names_that_are_plain_despite_a_colon_and_hub_folders_without_a_train_split(tmp_path):
+    from lynx_core.data.files.hf_captions import hf_files
+
+    assert plain_relative("2024-01-01T10:00:00/abc")
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    (tmp_path / "hub" / "data" / "test-00000-of-00001.parquet").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="parquet files of test but none of a train split"):
+        hf_files(CaptionFileConfig(format="hf", path=str(tmp_path / "hub")))
