@@ -195,12 +195,17 @@ def _after_step(
 ) -> None:
     """Once an optimizer step took the micro-batches below `micro_batches`: their sample-log
     lines; with several ranks, every `every` steps, the bad samples counted over all ranks
-    against the threshold (each rank alone sees a lopsided share; all decide alike)."""
+    against the threshold (each rank alone sees a lopsided share; all decide alike); at the
+    last step, the final check, before the last checkpoint is saved (a retry resumes from an
+    earlier one and reads those samples again, rather than finding nothing left to count)."""
     if logged is not None:
         logged.trained(micro_batches)
     step = micro_batches // stage_cfg.grad_accumulation
-    if ranks.world > 1 and step % every == 0:
-        over_ranks(bad, ranks).check()
+    last = step == stage_cfg.steps
+    if ranks.world > 1 and (step % every == 0 or last):
+        over_ranks(bad, ranks).check(final=last)
+    elif last:
+        bad.check(final=True)
 
 
 def learning_speed(stage: Stage, history: Sequence[Record]) -> dict[str, float]:

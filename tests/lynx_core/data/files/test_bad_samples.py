@@ -254,3 +254,20 @@ def test_names_that_are_plain_despite_a_colon_and_hub_folders_without_a_train_sp
     (tmp_path / "hub" / "data" / "test-00000-of-00001.parquet").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match="parquet files of test but none of a train split"):
         hf_files(CaptionFileConfig(format="hf", path=str(tmp_path / "hub")))
+
+
+def test_the_final_check_comes_before_the_last_checkpoint_so_a_retry_fails_too(bases, tmp_path):
+    """80 samples (fewer than a mid-stage check waits for), 20% bad: the final check stops the
+    stage before its last step is saved, and a retry (Ray's) resumes earlier and stops again,
+    rather than finding no step left to count and passing."""
+    from lynx_core.train.checkpoint import saved_steps
+
+    shard(tmp_path / "web-000.tar", range(ROWS), corrupt=set(range(0, ROWS, 5)), empty=set())
+    source = {"format": "webdataset", "path": str(tmp_path / "web-000.tar"), "name": "web"}
+    steps = {"train.stage1.steps": 5, "train.log_every": 2, "train.checkpoint_every": 2}
+    folders, cache = bases
+    out = {**folders, "stage1": tmp_path / "stage1"}
+    for attempt in range(2):
+        with pytest.raises(TooManyBadSamples, match="undecodable image"):
+            run_stage("stage1", config(source, **steps), out, cache)
+        assert saved_steps(tmp_path / "stage1") == {"train": 4}, attempt  # not step 5
