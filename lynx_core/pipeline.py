@@ -167,8 +167,7 @@ def _train(
         validate=validate,
         after_step=partial(_after_step, logged, bad, ranks, stage_cfg, cfg.train.log_every),
     )
-    bad = over_ranks(bad, ranks)
-    bad.check(final=True)
+    bad = over_ranks(bad, ranks)  # checked at the last step (`_after_step`); now reported
     metrics = {f"{stage}/final_loss": float(history[-1]["loss"])} if history else {}
     metrics.update(learning_speed(stage, history))
     metrics.update(data_report)

@@ -64,7 +64,7 @@ class Draw:
     from_files: bool = False
     keys: Sequence[str] = ()  # each example's `<pool>:<sample>` (`lynx_core.train.sample_log`)
     pool: str = ""
-    skipped: Sequence[Skipped] = ()  # bad samples the draw passed over (`_good_examples`)
+    skipped: Sequence[Skipped] = ()  # bad samples the draw passed over (`_good_row`)
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,10 @@ class Draws:
         name, rows = self.mixture.rows(number)
         key, pool, skipped = self.file_keys.get(name, str), self.mixture.pools[name], []
         if name in self.file_keys:  # a bad sample is passed over for the next good one
-            rows = [_good_row(pool, i, name, skipped) for i in rows]
-        examples = [pool[i] for i in rows]
+            good = [_good_row(pool, i, name, skipped) for i in rows]
+            rows, examples = [r for r, _ in good], [e for _, e in good]
+        else:
+            examples = [pool[i] for i in rows]
         keys = [f"{name}:{key(i)}" for i in rows]
         return Draw(examples, self.media_of[name], name in self.file_keys, keys, name, skipped)
 
@@ -97,14 +99,16 @@ MAX_IN_A_ROW = 1000  # bad samples passed over in a row before a source counts a
 SKIPPED, KEYS = "skipped_samples", "sample_keys"  # carried with a batch to the trainer
 
 
-def _good_row(pool: Sequence[Example], row: int, name: str, skipped: list[Skipped]) -> int:
-    """`row`, or the first row after it (in the file's order, wrapping) whose caption reads:
-    a batch stays a pure function of its number, the same on every rank and every resume."""
+def _good_row(
+    pool: Sequence[Example], row: int, name: str, skipped: list[Skipped]
+) -> tuple[int, Example]:
+    """`row`, or the first row after it (in the file's order, wrapping) whose caption reads,
+    with its example (read once): a batch stays a pure function of its number, the same on
+    every rank and every resume."""
     for step in range(MAX_IN_A_ROW):
         candidate = (row + step) % len(pool)
         try:
-            pool[candidate]
-            return candidate
+            return candidate, pool[candidate]
         except BadSample as bad:
             skipped.append((name, bad.reason, bad.where, bad.detail))
     raise TooManyBadSamples(f"{name}: {MAX_IN_A_ROW} samples in a row are bad, e.g. {skipped[:3]}")
@@ -296,7 +300,7 @@ def stage_batches(
         failed = dict(media.pop(SKIPPED, []))  # position → its undecodable image
         labels = own["labels"]
         if ranks.world > 1:  # the global count `take_rows` made holds them: `loss_weight`
-            masked = [p for p in failed]
+            masked = list(failed)
             own[MASKED_TOKENS] = torch.tensor(answer_tokens(labels[masked]) if masked else 0)
         for position in failed:  # its caption was read: no loss on it, the rows stay
             labels[position] = IGNORE_INDEX

@@ -12,15 +12,12 @@ from lynx_core.data.files.bad_samples import BadSample, BadSamples, TooManyBadSa
 from lynx_core.data.files.caption_files import (
     IMAGE_EXTENSIONS,
     CaptionFile,
-    LlavaPretrain,
     WebDatasetShards,
     index_shard,
-    llava_pair,
-    llava_root,
+    read_llava_pretrain,
 )
 from lynx_core.data.files.formats import (
     FormatError,
-    json_rows,
 )
 from lynx_core.data.files.hf_captions import HuggingFaceCaptions, hf_files, load_hf
 
@@ -102,17 +99,10 @@ def _check_llava(cfg: CaptionFileConfig, rows: int, max_share: float) -> list[st
     if file.suffix not in (".json", ".jsonl"):
         return [f"{file}: a LLaVA pretraining file is .json (or .jsonl)"]
     try:
-        parsed = list(json_rows(file, limit=rows))
+        source, problems = read_llava_pretrain(cfg, limit=rows)
     except FormatError as err:
         return err.problems
-    problems, pairs, lines = [], [], []
-    for where, row in parsed:
-        try:
-            pairs.append(llava_pair(row))
-            lines.append(int(where.rsplit("line ", 1)[1].rstrip(")")))
-        except ValueError as err:
-            problems.append(f"{file} {where}: {err}")
-    source = LlavaPretrain(pairs, llava_root(cfg), file, lines)  # each image decoded
+    problems = [f"{file} {problem}" for problem in problems]
     return problems + _sample_problems(source, rows, cfg.source_name, max_share)
 
 

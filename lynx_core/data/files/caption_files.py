@@ -272,18 +272,27 @@ def llava_root(cfg: CaptionFileConfig) -> Path:
     return Path(cfg.media_root).expanduser() if cfg.media_root else Path(cfg.path).parent
 
 
-def open_llava_pretrain(cfg: CaptionFileConfig, cache: Path | None = None) -> LlavaPretrain:
+def read_llava_pretrain(
+    cfg: CaptionFileConfig, limit: int | None = None
+) -> tuple[LlavaPretrain, list[str]]:
+    """The file's pairs (its first `limit` rows' only, with a limit), each with its line, and
+    'where: why' of each row that is not a pair."""
     (file,) = cfg.paths
     rows, lines, problems = [], [], []
-    for where, row in json_rows(file):
+    for where, row in json_rows(file, limit):
         try:
             rows.append(llava_pair(row))
             lines.append(int(where.rsplit("line ", 1)[1].rstrip(")")))
         except ValueError as err:
             problems.append(f"{where}: {err}")
+    return LlavaPretrain(rows, llava_root(cfg), file, lines), problems
+
+
+def open_llava_pretrain(cfg: CaptionFileConfig, cache: Path | None = None) -> LlavaPretrain:
+    source, problems = read_llava_pretrain(cfg)
     if problems:
-        raise FormatError(file, problems[:20])
-    return LlavaPretrain(rows, llava_root(cfg), file, lines)
+        raise FormatError(source.file, problems[:20])
+    return source
 
 
 READERS: dict[str, Callable[[CaptionFileConfig, Path | None], CaptionFile]] = {
