@@ -177,6 +177,25 @@ class TrainFileConfig(StrictModel):
         "conversation or text_instruction; the study's balance of downstream (VQA) training "
         "reads it (None: not declared, counted as no role and said so)",
     )
+    templates: bool = Field(
+        False,
+        exclude_if=lambda v: v is False,  # a file's stage key is what it was before the field
+        description="re-phrase each single-turn example with the study's templates for its "
+        "role (vqa: the question wrapped; captioning: the instruction replaced), in "
+        "data.prompts.mode, with length instructions that match the answer at "
+        "data.prompts.length_instruction_rate (lynx_core.data.files.file_prompts); False: "
+        "train on the instruction as written",
+    )
+
+    @model_validator(mode="after")
+    def _templates_of_its_role(self) -> TrainFileConfig:
+        if self.templates and self.role not in ("vqa", "captioning"):
+            raise ValueError(
+                f"templates: true needs role vqa or captioning (the kinds the study's templates "
+                f"phrase), not {self.role}; conversations and text-only instructions are "
+                "trained as written"
+            )
+        return self
 
     @property
     def task_name(self) -> str:

@@ -180,7 +180,7 @@ def _stage2_batches(
     media_of = {name: world_media[examples[0].kind] for name, examples in pools.items()}
     ratios = dict(cfg.data.mixture)
     size, frames = cfg.model.vision.image_size, cfg.model.vision.max_frames
-    files = file_pools(cfg.data, cache)
+    files = file_pools(cfg.data, cache, drawn)
     for name, (ratio, pool) in files.items():
         pools[name], ratios[name] = pool, ratio
         media_of[name] = (

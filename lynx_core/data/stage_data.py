@@ -22,6 +22,7 @@ from lynx_core.config import DataConfig, PromptConfig
 from lynx_core.data.dialogue import TEMPLATES, DialogueTemplate
 from lynx_core.data.examples import Example
 from lynx_core.data.files.caption_files import CaptionFile
+from lynx_core.data.files.file_prompts import FileTemplates
 from lynx_core.data.files.training_files import KINDS, MediaKind, TrainingIndex
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
@@ -130,8 +131,14 @@ class FilePool(Sequence[Example]):
     them (a file may hold millions); `example.media` is the example's row here, and
     `media_path(row)` its image or video."""
 
-    def __init__(self, index: TrainingIndex, kind: MediaKind, task: str):
-        self.index, self.kind, self.task = index, kind, task
+    def __init__(
+        self,
+        index: TrainingIndex,
+        kind: MediaKind,
+        task: str,
+        templates: FileTemplates | None = None,
+    ):
+        self.index, self.kind, self.task, self.templates = index, kind, task, templates
         self.rows = index.rows_of(kind)
 
     def __len__(self) -> int:
@@ -141,8 +148,11 @@ class FilePool(Sequence[Example]):
         if not isinstance(row, int) or not 0 <= row < len(self.rows):
             raise IndexError(row)
         item = self.index.item(int(self.rows[row]))
+        prompt = item.prompt
+        if self.templates is not None and not item.history and self.kind != "text":
+            prompt = self.templates.phrase(prompt, item.answer, self.kind, self.key(row))
         return Example(
-            row, self.kind, item.prompt, item.answer, "Others", self.task, history=item.history
+            row, self.kind, prompt, item.answer, "Others", self.task, history=item.history
         )
 
     def media_path(self, row: int) -> Path | None:
@@ -154,11 +164,14 @@ class FilePool(Sequence[Example]):
         return f"@{self.index.offsets[example]}#{self.index.turns[example]}"
 
 
-def file_pools(cfg: DataConfig, cache: Path | None = None) -> dict[str, tuple[float, FilePool]]:
+def file_pools(
+    cfg: DataConfig, cache: Path | None = None, seed: int | str | None = None
+) -> dict[str, tuple[float, FilePool]]:
     """(mixture ratio, pool) per kind of media in each configured training file, named
     `<task>/<kind>`; a file's ratio is split over its kinds by their share of its examples,
     so a batch holds one kind of media and the file is still sampled at its ratio. `cache`
-    (the store's) keeps each file's index once per version of it."""
+    (the store's) keeps each file's index once per version of it; `seed` draws the prompts of
+    a file with `templates` (default: the world's)."""
     pools: dict[str, tuple[float, FilePool]] = {}
     for file in cfg.train_files:
         ratio = cfg.mixture.get(file.task_name, 0.0)
@@ -166,8 +179,10 @@ def file_pools(cfg: DataConfig, cache: Path | None = None) -> dict[str, tuple[fl
             continue
         # skipped rows were reported at validation
         index = TrainingIndex(file.path, file.root, file.format, file.skip_missing_media, cache)
+        drawn = cfg.seed if seed is None else seed
+        phrased = FileTemplates(file.role, cfg.prompts, drawn) if file.templates else None
         for kind in KINDS:
-            pool = FilePool(index, kind, file.task_name)
+            pool = FilePool(index, kind, file.task_name, phrased)
             if len(pool):
                 pools[f"{file.task_name}/{kind}"] = (ratio * len(pool) / len(index), pool)
     return pools

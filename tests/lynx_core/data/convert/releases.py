@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 Expected = list[tuple[str, str, str | None]]
@@ -255,7 +256,7 @@ def ocrvqa(folder: Path, n: int) -> Expected:
     ]
 
 
-def llava_instruct(folder: Path, n: int) -> Expected:
+def llava_instruct(folder: Path, n: int, name: str = "llava_instruct_150k.json") -> Expected:
     rows = [
         {
             "id": f"{i:012d}",
@@ -269,7 +270,7 @@ def llava_instruct(folder: Path, n: int) -> Expected:
         }
         for i in range(n)
     ]
-    _dump(folder / "llava_instruct_150k.json", rows)
+    _dump(folder / name, rows)
     _media(folder / "train2017", [r["image"] for r in rows])
     return [
         (q, a, r["image"])
@@ -294,7 +295,7 @@ def msrvtt_qa(folder: Path, n: int) -> Expected:
     return [(r["question"], r["answer"], f"video{r['video_id']}.mp4") for r in rows]
 
 
-def alpaca(folder: Path, n: int) -> Expected:
+def alpaca(folder: Path, n: int, name: str = "alpaca_data.json") -> Expected:
     rows = [
         {
             "instruction": f"Give a word for {i}.",
@@ -303,10 +304,28 @@ def alpaca(folder: Path, n: int) -> Expected:
         }
         for i in range(n)
     ]
-    _dump(folder / "alpaca_data.json", rows)
+    _dump(folder / name, rows)
     return [
         (r["instruction"] + (f"\n{r['input']}" if r["input"] else ""), r["output"], None)
         for r in rows
+    ]
+
+
+def sthv2(folder: Path, n: int) -> Expected:
+    rows = [  # its labels file as released: the template's placeholders filled in
+        {
+            "id": str(1000 + i),
+            "label": f"putting cube {i} onto a table",
+            "template": "Putting [something] onto [something]",
+            "placeholders": [f"cube {i}", "a table"],
+        }
+        for i in range(n)
+    ]
+    _dump(folder / "something-something-v2-train.json", rows)
+    _media(folder / "20bn-something-something-v2", [f"{r['id']}.webm" for r in rows])
+    return [
+        ("Describe the video shortly.", f"Putting cube {i} onto a table.", f"{1000 + i}.webm")
+        for i in range(n)
     ]
 
 
@@ -320,6 +339,11 @@ RELEASES: dict[str, Callable[[Path, int], Expected]] = {
     "textvqa": textvqa,
     "ocrvqa": ocrvqa,
     "llava_instruct": llava_instruct,
+    "llava_conversation": partial(llava_instruct, name="conversation_58k.json"),
+    "llava_reasoning": partial(llava_instruct, name="complex_reasoning_77k.json"),
+    "llava_detail": partial(llava_instruct, name="detail_23k.json"),
+    "sthv2": sthv2,
     "msrvtt_qa": msrvtt_qa,
     "alpaca": alpaca,
+    "alpaca_gpt4": partial(alpaca, name="alpaca_gpt4_data.json"),
 }

@@ -42,9 +42,8 @@ def test_a_release_becomes_the_training_file_the_stage_reads(tmp_path, name):
     ]
     assert [(i.prompt, i.answer, m) for i, m in zip(items, media, strict=True)] == expected
     kinds = {i.kind for i in items}
-    assert kinds == (
-        {"video"} if name == "msrvtt_qa" else {"text"} if name == "alpaca" else {"image"}
-    )
+    video, text = name in ("msrvtt_qa", "sthv2"), name.startswith("alpaca")
+    assert kinds == ({"video"} if video else {"text"} if text else {"image"})
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(row["source"].startswith(tuple(converter.files)) for row in rows)
     assert manifest == json.loads(manifest_path(out).read_text())
@@ -87,10 +86,11 @@ def _break(release: Path, name: str) -> tuple[Path, int]:
         "gqa": '"question"',
         "textvqa": '"question"',
         "ocrvqa": '"questions"',
-        "llava_instruct": '"conversations"',
+        "llava": '"conversations"',
         "msrvtt_qa": '"question"',
+        "sthv2": '"label"',
         "alpaca": '"instruction"',
-    }[name]
+    }[name.split("_")[0] if name.startswith(("llava", "alpaca")) else name]
     start = 0
     for _ in range(3):
         start = text.index(required + ":", start) + 1
