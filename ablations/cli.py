@@ -46,9 +46,9 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from ablations.execute.capacity import device_problems
     from ablations.planning.cost import gpu_hours_table
     from ablations.planning.plan import make_plan
+    from ablations.planning.sources import print_sources
     from ablations.planning.store import Store
     from ablations.results.formatting import settings as variant_settings
-    from ablations.sweep.variant_checks import missing_local_paths
     from ablations.tracking.recorded import recorded_variants
     from lynx_core.stages import STAGES
 
@@ -96,11 +96,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
         with console.status("estimating GPU-hours (each model built on the meta device)"):
             hours = gpu_hours_table(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources)
         console.print(hours)
-    missing = sorted({m for variant in plan.variants for m in missing_local_paths(variant.config)})
-    if missing:
-        console.print(
-            "[yellow]before running[/yellow], provide local weights and data: " + ", ".join(missing)
-        )
+    print_sources(plan.variants, console)
     return 0
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lynx_core.data.convert.prepare import ConvertError, manifest_path, missing_files, prepare
+from lynx_core.data.convert.recipe import PAPER_ONLY, SOURCES, role_shares
 from lynx_core.data.convert.sources import CONVERTERS
 
 EXIT_BAD_INPUT = 2
@@ -28,6 +29,9 @@ def add_data_command(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="released datasets: list them, convert one")
     actions = data.add_subparsers(dest="action", required=True)
     actions.add_parser("sources", help="the datasets a converter reads, and what each is")
+    actions.add_parser(
+        "recipe", help="the study's data at paper scale (the paper's Table 9): sources, shares"
+    )
     prepare_ = actions.add_parser("prepare", help="convert a release into a training file")
     prepare_.add_argument("source", choices=sorted(CONVERTERS))
     prepare_.add_argument("--from", dest="release", required=True, help="the release's folder")
@@ -51,6 +55,9 @@ def cmd_data(args, console: Console) -> int:
             table.add_row(c.name, c.role, c.released_as, "\n".join(c.files), c.media, c.license)
         console.print(table)
         return 0
+    if args.action == "recipe":
+        print_recipe(console)
+        return 0
     converter, release = CONVERTERS[args.source], Path(args.release)
     out = Path(args.out) if args.out else release / "train.jsonl"
     with console.status(f"converting {converter.name} from {release}"):
@@ -68,3 +75,28 @@ def cmd_data(args, console: Console) -> int:
         highlight=False,
     )
     return 0
+
+
+def print_recipe(console: Console) -> None:
+    """The recipe's sources (sweeps/recipes/lynx-paper-data.yaml reads them), then the paper's
+    stage-2 rows no converter here reads, whose share their role's sources carry."""
+    table = Table(
+        "source", "stage", "role", "paper's row", "paper %", "recipe ratio", "released as",
+        "license", "read at", title="the Lynx study's data (arXiv 2307.02469, Table 9)",
+    )  # fmt: skip
+    for s in SOURCES.values():
+        share = f"{s.paper_share:g}" if s.paper_share else "-"
+        table.add_row(
+            s.name, s.stage, s.role, s.paper_rows, share, f"{s.ratio:g}", s.released_as,
+            s.license, s.path,
+        )  # fmt: skip
+    console.print(table)
+    shares = ", ".join(f"{role} {share:.3g}%" for role, share in role_shares().items())
+    console.print(f"stage 2 by role (the paper's shares, kept): {shares}", highlight=False)
+    missing = ", ".join(f"{row} {share:g}%" for row, (share, _) in PAPER_ONLY.items())
+    console.print(
+        f"the paper's stage-2 rows without a converter here (their role's sources carry their "
+        f"share): {missing}. What to download for each missing source, and where from: "
+        "`make plan NAME=paper SCALE=paper`",
+        highlight=False,
+    )

@@ -48,11 +48,30 @@ def missing_paths(written: dict[str, Any]) -> list[Finding]:
         Finding(
             field,
             f"path '{path}' does not exist (relative paths start at {Path.cwd()}); put what "
-            "it names there or change the path (weights and datasets are never downloaded)",
+            "it names there or change the path (weights and datasets are never downloaded)"
+            + _how_to_get(path),
         )
         for field, path in local_paths(VariantConfig, written)
         if not path.expanduser().exists()
     ]
+
+
+def _how_to_get(path: Path) -> str:
+    """For a file of the data recipe (`lynx_core.data.convert.recipe`), how it is made."""
+    from lynx_core.data.convert.recipe import SOURCES
+
+    known = next((s for s in SOURCES.values() if Path(s.path) == path), None)
+    if known is None:
+        return ""
+    made = (
+        f"made by `python -m ablations data prepare {known.name}`"
+        if known.stage == "stage2"
+        else "fetched with img2dataset"
+    )
+    return (
+        f"; it is the recipe's {known.name} ({known.released_as}), {made} (`make plan` says "
+        "how to get every source)"
+    )
 
 
 def local_paths(
@@ -249,7 +268,8 @@ def caption_files(cfg: VariantConfig) -> list[Finding]:
     for number, source in enumerate(cfg.data.captions.files):
         field = f"data.captions.files.{number}"
         problems = check_caption_file(source, max_share=cfg.train.max_bad_share)
-        found += [Finding(field, problem) for problem in problems]
+        hint = _how_to_get(Path(source.path))
+        found += [Finding(field, problem + hint) for problem in problems]
     return found
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from ablations.results.findings import MIN_SEEDS, Claim, Finding
 from ablations.results.formatting import digits, fmt, fmt_delta, interval_note
 from ablations.results.study import Study
+from lynx_core.data.convert.recipe import SOURCES
 
 
 def findings_markdown(study: Study, found: list[Finding]) -> str:
@@ -20,6 +21,7 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
         f"seeds {', '.join(map(str, study.seeds)) or 'none'}, baseline "
         f"`{study.baseline}`); regenerated each time, never edited by hand. "
         f"{_sentence(interval_note(study))}.",
+        *_data_note(study),
         "",
         "How verdicts are decided: a comparison **agrees** when its 95% interval (seeds and "
         "evaluation items together) lies wholly on the side the paper claims, **disagrees** "
@@ -63,6 +65,35 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
                 continue
             lines += ["", _comparisons(claim).to_markdown(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def _data_note(study: Study) -> list[str]:
+    """What the baseline trains on, when that is released data rather than the generated
+    world alone, and where the data recipe departs from the paper's (its Table 9)."""
+    if study.baseline is None:
+        return []
+    data = study.config(study.baseline).data
+    captions = [f.source_name for f in data.captions.files]
+    files = [f.task_name for f in data.train_files if data.mixture.get(f.task_name, 0) > 0]
+    if not captions and not files:
+        return []
+    world = data.captions.world_ratio > 0 or any(
+        v > 0 for k, v in data.mixture.items() if k not in files
+    )
+    note = (
+        f"Data: `{study.baseline}` aligns on {', '.join(captions) or 'the generated captions'} "
+        f"and is instruction-tuned on {', '.join(files)}"
+        f"{' and the generated world' if world else ''}."
+    )
+    if set(captions + files) & set(SOURCES):
+        note += (
+            " These are the paper's datasets as released (its Table 9), with its departures "
+            "said in `sweeps/recipes/lynx-paper-data.yaml`: stage 1 on image–text pairs only; "
+            "the noisy-data variant replaces the clean sets; the rows without a converter "
+            "(57% of the paper's stage-2 mixture) give their share to their role's sources, so "
+            "text-only instructions are Alpaca-GPT4 alone."
+        )
+    return ["", note]
 
 
 def _p(value: float) -> str:

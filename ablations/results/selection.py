@@ -12,6 +12,7 @@ from typing import Any
 from ablations.results.study import Study
 from ablations.sweep.reference import BASELINE_ROW, paper_figures
 from lynx_core.config import VariantConfig
+from lynx_core.data.convert.recipe import SOURCES
 from lynx_core.data.world.tasks import TASKS
 
 
@@ -61,12 +62,19 @@ QUANTITY_FACTOR = 4.0  # "large-scale": at least this many times the baseline's 
 
 def caption_pairs(study: Study, group: str) -> float | None:
     """Stage 1's image–caption pairs, as the stage counted them (`stage1/pairs`), else as the
-    config says for the generated world alone (None: not known)."""
+    config says for the generated world alone, else as the data recipe says for the released
+    pair sets it names (their published URL counts; None: not known)."""
     counted = study.values(group, "stage1/pairs")
     if counted:
         return sum(counted.values()) / len(counted)
     captions = study.config(group).data.captions
-    return float(captions.images) if not captions.files else None
+    if not captions.files:
+        return float(captions.images)
+    published = [
+        SOURCES[f.source_name].pairs if f.source_name in SOURCES else 0 for f in captions.files
+    ]
+    world = captions.images if captions.world_ratio > 0 else 0
+    return float(sum(published) + world) if all(published) else None
 
 
 def caption_quality(cfg: VariantConfig) -> str | None:

@@ -87,14 +87,23 @@ def _includes(value: Any, lines: dict, source: str) -> list[tuple[int, str, int 
 
 
 def merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """`overrides` over `defaults`; mapping fields merge per key (base per dotted path)."""
+    """`overrides` over `defaults`; mapping fields merge per key (base per dotted path), and
+    `scales` per scale, each section merged the same way (a data recipe included for the
+    paper scale beside the file's own paper-scale weights)."""
     out = {**defaults}
     for key, value in overrides.items():
-        if key in MERGED_FIELDS and isinstance(value, dict) and isinstance(out.get(key), dict):
+        mergeable = isinstance(value, dict) and isinstance(out.get(key), dict)
+        if key in MERGED_FIELDS and mergeable:
             if key == "base":
                 out[key] = {**leaves(out[key]), **leaves(value)}
             else:
                 out[key] = {**out[key], **value}
+        elif key == "scales" and mergeable:
+            scales = {**out[key]}
+            for name, section in value.items():
+                both = isinstance(section, dict) and isinstance(scales.get(name), dict)
+                scales[name] = merge(scales[name], section) if both else section
+            out[key] = scales
         else:
             out[key] = value
     return out

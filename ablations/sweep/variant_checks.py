@@ -11,7 +11,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ablations.sweep.errors import Problem, at, first_names
@@ -235,26 +234,6 @@ def missing_judge_keys(expanded: Expanded) -> list[Problem]:
         )
         for env, names in missing.items()
     ]
-
-
-def missing_local_paths(cfg) -> list[str]:
-    """'field=path' for each local file or folder a variant names that is not here: weights,
-    released benchmarks, training files, and caption files (a shard pattern counts its
-    missing shards)."""
-    from lynx_core.checks import local_paths
-    from lynx_core.config import VariantConfig
-
-    written = cfg.model_dump()
-    missing = [f"{f}={p}" for f, p in local_paths(VariantConfig, written) if not p.exists()]
-    for number, source in enumerate(cfg.data.captions.files):
-        root = Path(source.media_root).expanduser() if source.media_root else None
-        if root is not None and not root.exists():
-            missing.append(f"data.captions.files.{number}.media_root={source.media_root}")
-        absent = [p for p in source.paths if not p.exists()]
-        if absent:
-            of = f" ({len(absent)} of {len(source.paths)} files)" if len(source.paths) > 1 else ""
-            missing.append(f"data.captions.files.{number}.path={source.path}{of}")
-    return missing
 
 
 # the checks of a sweep's variants, in the order they are told

@@ -42,7 +42,8 @@ from lynx_core.data.convert.sources import CONVERTERS
 Stage = Literal["stage1", "stage2"]
 IMG2DATASET = (
     "img2dataset --url_list {urls} --input_format {input} --url_col {url} --caption_col "
-    "{caption} --output_format webdataset --number_sample_per_shard 10000 --output_folder {out}"
+    "{caption} --output_format webdataset --number_sample_per_shard {per_shard} --output_folder "
+    "{out}"
 )
 
 
@@ -57,10 +58,12 @@ class Source:
     role: str  # stage 1: clean or noisy captions; stage 2: the converter's role
     paper_rows: str  # the rows of the paper's Table 9 it stands for
     paper_share: float  # their share of the paper's mixture for that stage, in %
+    ratio: float  # its ratio in the recipe (a caption file's `ratio`, a task's mixture value)
     released_as: str
     obtain: str  # what to download, where from, and what to run
     path: str  # where the sweep's recipe reads it
     license: str
+    pairs: int = 0  # stage 1: the image–text pairs it publishes (URLs; a download gets fewer)
 
 
 def _pairs(
@@ -71,26 +74,26 @@ def _pairs(
     released_as: str,
     urls: str,
     license_: str,
-    shards: int,
-    columns: tuple[str, str, str] = ("parquet", "url", "caption"),
+    pairs: int,
+    columns: tuple[str, str, str],
+    per_shard: int = 10_000,
 ) -> Source:
-    """A stage-1 set of web image–text pairs, published as URLs and fetched with img2dataset
-    into webdataset shards (`shards` of 10,000 URLs, numbered as img2dataset numbers them)."""
+    """A stage-1 set of web image–text pairs, published as `pairs` URLs and fetched with
+    img2dataset into webdataset shards of `per_shard` (numbered as img2dataset numbers them,
+    five digits). A clean set's recipe ratio is its Table 9 share; a noisy set's its size in
+    millions (the noisy sets are sampled by size among themselves)."""
     input_format, url, caption = columns
     command = IMG2DATASET.format(
-        urls=urls, input=input_format, url=url, caption=caption, out=f"data/{name}"
-    )
+        urls=urls, input=input_format, url=url, caption=caption, per_shard=per_shard,
+        out=f"data/{name}",
+    )  # fmt: skip
+    shards = -(-pairs // per_shard)
+    ratio = share if role == "clean" else round(pairs / 1e6)
     return Source(
-        name,
-        "stage1",
-        role,
-        row,
-        share,
-        released_as,
-        f"download {urls}; run `{command}`",
-        f"data/{name}/{{00000..{shards - 1:05d}}}.tar",
-        license_,
-    )
+        name, "stage1", role, row, share, ratio, released_as,
+        f"download {urls}; run `{command}`", f"data/{name}/{{00000..{shards - 1:05d}}}.tar",
+        license_, pairs,
+    )  # fmt: skip
 
 
 WEB = "the images keep their own terms (web-crawled; URLs only are distributed)"
@@ -100,28 +103,28 @@ STAGE1: tuple[Source, ...] = (
     _pairs("blipcapfilt", "clean", "BlipCapFilt", 30.525,
            "BLIP CapFilt-L synthetic captions of LAION-115M, json of url + caption "
            "(github.com/salesforce/LAVIS, dataset card 'laion')",
-           "laion_synthetic_filtered_large.json", f"BSD-3-Clause (captions); {WEB}", 11_500,
-           ("json", "url", "caption")),
+           "laion_synthetic_filtered_large.json", f"BSD-3-Clause (captions); {WEB}",
+           115_000_000, ("json", "url", "caption")),
     _pairs("cc12m", "clean", "CC12M", 2.465,
            "Conceptual 12M tsv of url + caption (github.com/google-research-datasets/"
            "conceptual-12m)", "cc12m.tsv", f"CC12M's own terms (free use, attribution); {WEB}",
-           1_243, ("tsv", "url", "caption")),
+           12_423_374, ("tsv", "url", "caption")),
     _pairs("cc3m", "clean", "CC3M", 10.076,
            "Conceptual Captions 3M tsv of caption + url (ai.google.com/research/"
-           "ConceptualCaptions)", "Train_GCC-training.tsv", f"CC3M's own terms; {WEB}", 332,
-           ("tsv", "url", "caption")),
+           "ConceptualCaptions)", "Train_GCC-training.tsv", f"CC3M's own terms; {WEB}",
+           3_318_333, ("tsv", "url", "caption")),
     _pairs("sbu", "clean", "SBU", 2.987,
            "SBU Captioned Photos, 1M url + caption (www.cs.rice.edu/~vo9/sbucaptions)",
-           "sbu-captions-all.json", f"research use; {WEB}", 100, ("json", "image_urls",
-                                                                     "captions")),
+           "sbu-captions-all.json", f"research use; {WEB}", 1_000_000,
+           ("json", "image_urls", "captions")),
     _pairs("coyo700m", "noisy", "COYO-700M (the paper's noisy ablation)", 0.0,
            "COYO-700M parquet of url + text (Hugging Face hub kakaobrain/coyo-700m)",
-           "coyo-700m parquet files", f"CC BY 4.0 (metadata); {WEB}", 74_700,
+           "coyo-700m parquet files", f"CC BY 4.0 (metadata); {WEB}", 746_972_269,
            ("parquet", "url", "text")),
     _pairs("datacomp1b", "noisy", "DataComp-1B (the paper's noisy ablation)", 0.0,
            "DataComp-1B parquet of url + text (Hugging Face hub mlfoundations/datacomp_1b)",
-           "datacomp_1b parquet files", f"CC BY 4.0 (metadata); {WEB}", 139_000,
-           ("parquet", "url", "text")),
+           "datacomp_1b parquet files", f"CC BY 4.0 (metadata); {WEB}", 1_387_605_888,
+           ("parquet", "url", "text"), per_shard=20_000),
 )
 # fmt: on
 
@@ -193,13 +196,13 @@ def _stage2(name: str) -> Source:
     converter = CONVERTERS[name]
     row, share = STAGE2_ROWS[name]
     obtain = (
-        f"download {converter.released_as} into data/{name}/ ({', '.join(converter.files)}; "
-        f"media under {converter.media}/); run `python -m ablations data prepare {name} --from "
-        f"data/{name} --exclude {BENCHMARKS}`"
+        f"put {', '.join(converter.files)} in data/{name}/ and its media in data/{name}/"
+        f"{converter.media}/; run `python -m ablations data prepare {name} --from data/{name} "
+        f"--exclude {BENCHMARKS}`"
     )
     return Source(
-        name, "stage2", converter.role, row, share, converter.released_as, obtain,
-        f"data/{name}/train.jsonl", converter.license,
+        name, "stage2", converter.role, row, share, stage2_mixture()[name],
+        converter.released_as, obtain, f"data/{name}/train.jsonl", converter.license,
     )  # fmt: skip
 
 

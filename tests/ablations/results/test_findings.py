@@ -10,6 +10,7 @@ import pytest
 
 from ablations.results.calibration import Noise, SimulatedStudy, _draw, chosen_groups
 from ablations.results.findings import Claim, Comparison, Finding, _corrected, findings
+from ablations.results.findings_markdown import findings_markdown
 from ablations.results.selection import caption_quality, vqa_odds
 from ablations.results.stats import NOTHING, Components, Estimate
 from ablations.sweep.spec import load_sweep
@@ -64,6 +65,11 @@ def test_every_paper_row_is_selected_for_its_claim(scale):
     for variant, claim in PAPER_ROWS.items():
         assert variant in compared[claim], (scale, variant, claim, compared[claim])
     assert all(f.verdict != "not tested" for f in findings(fabricated))
+    # findings.md says what the baseline trained on: the paper's datasets at paper scale
+    text = findings_markdown(fabricated, findings(fabricated))
+    data = "Data: `lynx` aligns on blipcapfilt, cc12m, cc3m, sbu and is instruction-tuned on ocrvqa"
+    assert (data in text) == (scale == "paper")
+    assert ("lynx-paper-data.yaml" in text) == (scale == "paper")
 
 
 def test_the_balance_variants_change_the_vqa_share_and_nothing_else():

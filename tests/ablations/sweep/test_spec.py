@@ -211,6 +211,37 @@ axes: {model.adapters.enabled: [false, true]}
     assert config.model.resampler.num_queries == 4 and config.train.seed == 3  # inherited
 
 
+def test_an_included_scale_section_merges_with_the_including_files(tmp_path):
+    """A data recipe included for the paper scale and the file's own paper-scale weights both
+    apply (sweeps/paper.yaml and sweeps/recipes/lynx-paper-data.yaml)."""
+    (tmp_path / "recipe.yaml").write_text("""
+scales:
+  paper:
+    base: {train.stage1.steps: 7, data.prompts.length_instruction_rate: 0.5}
+    variants: {b: {data.prompts.mode: single}}
+""")
+    spec = load_sweep(
+        write(
+            tmp_path,
+            """
+include: recipe.yaml
+name: child
+variants: {a: {}, b: {}}
+scales:
+  paper:
+    base: {train.stage1.steps: 9}
+    variants: {a: {model.adapters.enabled: false}}
+""",
+        ),
+        check_paths=False,
+        scale="paper",
+    )
+    a, b = (v.config for v in spec.expand())
+    assert a.train.stage1.steps == 9  # the including file wins
+    assert a.data.prompts.length_instruction_rate == 0.5  # the included section applies
+    assert b.data.prompts.mode == "single" and not a.model.adapters.enabled
+
+
 def test_include_cycles_and_missing_includes_are_errors(tmp_path):
     (tmp_path / "a.yaml").write_text("include: b.yaml\nname: a\n")
     (tmp_path / "b.yaml").write_text("include: [a.yaml]\nname: b\n")
@@ -238,7 +269,12 @@ def test_paper_sweep_plans_without_weights_but_needs_them_to_run(tmp_path, monke
         "base.model.vision.checkpoint",
         "variants.w-llama.model.llm.path",
         *(f"base.eval.{b}.path" for b in ("openvqa_image", "openvqa_video", "mme", "owleval")),
+        "base.data.train_files",  # the data recipe's converted files (its own file's lines)
     }  # each missing path once, at the line that sets it: in the paper scale's section
+    recipe = problems["base.data.train_files"]
+    assert recipe.line.file.endswith("lynx-paper-data.yaml") and "python -m ablations data" in (
+        recipe.message
+    )
     assert "MME_Benchmark_release_version" in lines_of(paper, problems["base.eval.mme.path"])
     lines = paper.read_text().splitlines()
     assert "weights/vicuna-7b" in lines[problems["base.model.llm.path"].line - 1]
