@@ -64,6 +64,7 @@ class Source:
     path: str  # where the sweep's recipe reads it
     license: str
     pairs: int = 0  # stage 1: the image–text pairs it publishes (URLs; a download gets fewer)
+    media_root: str | None = None  # stage 2: where its converted rows' media are found
 
 
 def _pairs(
@@ -203,6 +204,7 @@ def _stage2(name: str) -> Source:
     return Source(
         name, "stage2", converter.role, row, share, stage2_mixture()[name],
         converter.released_as, obtain, f"data/{name}/train.jsonl", converter.license,
+        media_root=None if converter.media == "." else f"data/{name}/{converter.media}",
     )  # fmt: skip
 
 

@@ -37,8 +37,13 @@ def test_the_sweeps_recipe_is_the_registrys(paper):
     assert _captions(lynx) == clean and lynx.data.captions.world_ratio == 0
     noisy = {s.name: (s.path, s.ratio, s.role) for s in SOURCES.values() if s.role == "noisy"}
     assert _captions(paper["w-large-scale-noisy-data-s0"]) == noisy
-    files = {f.task_name: (str(f.path), f.role) for f in lynx.data.train_files}
-    assert files == {s.name: (s.path, s.role) for s in SOURCES.values() if s.stage == "stage2"}
+    files = {
+        f.task_name: (str(f.path), f.media_root and str(f.media_root), f.role)
+        for f in lynx.data.train_files
+    }
+    assert files == {
+        s.name: (s.path, s.media_root, s.role) for s in SOURCES.values() if s.stage == "stage2"
+    }
     assert all(f.templates == (f.role in ("vqa", "captioning")) for f in lynx.data.train_files)
     # stage 2 at the paper's share of every role, and nothing of the generated world
     assert {k: v for k, v in lynx.data.mixture.items() if v > 0} == stage2_mixture()
