@@ -44,7 +44,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     from rich.table import Table
 
     from ablations.execute.capacity import device_problems
-    from ablations.planning.cost import gpu_hours_table
+    from ablations.planning.cost import gpu_hours_table, other_seeding
     from ablations.planning.plan import make_plan
     from ablations.planning.sources import print_sources
     from ablations.planning.store import Store
@@ -94,7 +94,8 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     )
     if spec.resources.any_gpus or args.gpu is not None:  # a CPU sweep's cost is not GPU-hours
         with console.status("estimating GPU-hours (each model built on the meta device)"):
-            hours = gpu_hours_table(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources)
+            other = other_seeding(spec, candidates)
+            hours = gpu_hours_table(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources, other)
         console.print(hours)
     print_sources(plan.variants, console)
     return 0

@@ -122,6 +122,8 @@ def _train(
     parent = PARENT[stage]
     if parent != "bases":
         model.load_trainable(folders[parent] / WEIGHTS)
+    if stage == "stage2" and cfg.train.stage2_seed is not None:  # its own dropout draws
+        torch.manual_seed(cfg.train.stage2_seed)
     model.to(runtime.device)
     features = feature_cache(model, cfg, runtime, cache)
     data_report: dict[str, float] = {}  # e.g. the share of a caption file its filter kept

@@ -69,6 +69,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "data.validation_examples": "stage1",  # the held-out loss curves of stages 1 and 2
     "train.stage1": "stage1",
     "train.seed": "stage1",  # a seed varies what the variant trains, never its frozen bases
+    "train.stage2_seed": "stage2",  # a seed that varies stage 2 alone (`stage1_per_seed`)
     # stage 2: instruction tuning on the task mixture
     "data.train_images": "stage2",
     "data.train_videos": "stage2",
@@ -110,6 +111,7 @@ INTRODUCED_AT: dict[str, Any] = {
     "model.llm.prompt_template": "lynx",
     "data.captions.files": [],
     "data.captions.world_ratio": 1.0,
+    "train.stage2_seed": None,
     **{f"eval.{name}": None for name in RELEASED},
 }
 

@@ -111,16 +111,32 @@ def assumptions(gpu: str, mfu: float) -> str:
     )
 
 
-def gpu_hours_table(plan, gpu: str, mfu: float, resources):
+def other_seeding(spec, candidates: list) -> tuple[str, Plan]:
+    """The sweep's plan with its seeds the other way (`stage1_per_seed` flipped): what the
+    choice costs or saves (`candidates`: the tuning runs, planned alike)."""
+    from ablations.planning.plan import make_plan
+
+    other = spec.model_copy(update={"stage1_per_seed": not spec.stage1_per_seed})
+    label = (
+        "every seed retraining stage 1 (stage1_per_seed: true)"
+        if spec.stage1_per_seed is False
+        else "one stage 1 per variant for all its seeds (stage1_per_seed: false)"
+    )
+    return label, make_plan(candidates + other.expand(), spec.resources.gpus_by_stage())
+
+
+def gpu_hours_table(plan, gpu: str, mfu: float, resources, other: tuple[str, Plan] | None = None):
     """The training stages' GPU-hours (`ablations.planning.cost`), unique runs against naive, and
-    the wall-clock hours of one run on the GPUs its `resources` give it."""
+    the wall-clock hours of one run on the GPUs its `resources` give it; `other`: the same
+    sweep with its seeds the other way (`other_seeding`), its total beside."""
     from rich.table import Table
 
     from lynx_core.data.stage_data import vocabulary
     from lynx_core.model.llm import build_word_tokenizer
 
     toy_vocab = len(build_word_tokenizer(vocabulary()))  # the toy LLM's; a sized LLM has its own
-    rows = plan_hours(plan, RunFlops(toy_vocab), gpu, mfu)
+    flops = RunFlops(toy_vocab)  # each model's FLOPs once, for both plans
+    rows = plan_hours(plan, flops, gpu, mfu)
     table = Table(
         title=f"GPU-hours at {mfu:.0%} MFU on {gpu.upper()}", caption=assumptions(gpu, mfu)
     )
@@ -136,6 +152,12 @@ def gpu_hours_table(plan, gpu: str, mfu: float, resources):
         table.add_row(row.stage, runs, *map(_hours, cells), f"{_hours(per_run)} ({gpus:g})")
     total = [sum(getattr(r, f) for r in rows) for f in ("unique_hours", "naive_hours")]
     table.add_row("total", "", _hours(total[0]), _hours(total[1]), _hours(total[1] - total[0]))
+    if other is not None:
+        label, other_plan = other
+        theirs = plan_hours(other_plan, flops, gpu, mfu)
+        runs = sum(r.unique_runs for r in theirs if r.stage == "stage1")
+        hours = sum(r.unique_hours for r in theirs)
+        table.add_row(f"with {label}", f"{runs} stage-1", _hours(hours), "", "")
     return table
 
 

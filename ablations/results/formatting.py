@@ -59,7 +59,17 @@ def _value(value: Any) -> str:
 
 def interval_note(study: Study) -> str:
     judged = f"answers judged by {', '.join(study.judges)}; " if study.judges else ""
-    return judged + _intervals(study)
+    return judged + _intervals(study) + _seeded(study)
+
+
+def _seeded(study: Study) -> str:
+    """Which stages a seed varies, so a reader knows which variance the intervals carry."""
+    if len(study.seeds) < 2 or study.spec.stage1_per_seed:
+        return ""
+    return (
+        "; the seeds vary stage 2 and evaluation only (`stage1_per_seed: false`): a variant's "
+        "seeds share one stage 1, so the intervals leave stage 1's seed-to-seed variance out"
+    )
 
 
 def _intervals(study: Study) -> str:

@@ -287,7 +287,11 @@ class Study:
         (each variant's own choice is fair tuning, not a change it makes)."""
         if self.baseline is None:
             return {}
-        seeds = ("train.seed", "train.bases_seed") if self.spec.bases_per_seed else ("train.seed",)
+        seeds = [  # the fields the sweep's seeds set
+            "train.seed",
+            *(["train.bases_seed"] if self.spec.bases_per_seed else []),
+            *(["train.stage2_seed"] if not self.spec.stage1_per_seed else []),
+        ]
         tuned = self.spec.tuned_fields if results_only else ()
         mine = flatten(self.config(group).model_dump(mode="json"))
         theirs = flatten(self.config(self.baseline).model_dump(mode="json"))

@@ -24,6 +24,7 @@ LABEL_PATTERN = r"[A-Za-z0-9._-]+"  # a part of a variant name made from axis va
 MAX_NAME = 80  # with '-s<seed>', a file name, a Ray trial folder and an MLflow tag hold it
 SEED_FIELD = "train.seed"
 BASES_SEED_FIELD = "train.bases_seed"  # set by the seed too where `bases_per_seed: true`
+STAGE2_SEED_FIELD = "train.stage2_seed"  # set by the seed where `stage1_per_seed: false`
 META = ("paper_row", "compare_to", "claims")  # a variant's keys that describe it, not override
 SHAPES = {  # top-level field → (type, what it must be)
     "name": (str, "a name (letters, digits, '.', '-', '_')"),
@@ -35,6 +36,7 @@ SHAPES = {  # top-level field → (type, what it must be)
     "variants": (dict, "a mapping of variant names to their overrides"),
     "seeds": (list, "a list of distinct seeds, e.g. [0, 1, 2]"),
     "bases_per_seed": (bool, "true or false"),
+    "stage1_per_seed": (bool, "true or false"),
     "resources": (dict, "a mapping such as {cpus: 1, gpus: 0}"),
     "baseline": (str, "the name of one variant"),
     "tune": (dict, "a mapping with variants, values (field: [candidates]) and metric"),
@@ -231,6 +233,16 @@ def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
     for g, group in enumerate(raw.get("zip") or []):
         if isinstance(group, dict) and SEED_FIELD in group:
             problems.append(_seed_override(f"zip[{g}].{SEED_FIELD}", at(("zip", g))))
+    for where, written in _override_mappings(raw):
+        if STAGE2_SEED_FIELD in flatten(written):
+            problems.append(
+                Problem(
+                    dotted((*where, STAGE2_SEED_FIELD)),
+                    "sets train.stage2_seed, which the sweep's seeds set (`stage1_per_seed: "
+                    "false`); leave it out and list the seeds under `seeds:`",
+                    at=at(where),
+                )
+            )
     if raw.get("bases_per_seed") is True:
         for where, written in _override_mappings(raw):
             if BASES_SEED_FIELD in flatten(written):

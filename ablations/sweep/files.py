@@ -21,7 +21,9 @@ from ablations.sweep.overrides import leaves
 from lynx_core.presets import PRESETS
 
 MERGED_FIELDS = ("base", "axes", "variants", "resources")
-SCALE_FIELDS = ("base", "axes", "zip", "variants", "resources", "baseline", "tune")
+SCALE_FIELDS = (
+    "base", "axes", "zip", "variants", "resources", "baseline", "tune", "stage1_per_seed",
+)  # fmt: skip
 
 
 def read_yaml(path: Path, included: bool = False) -> tuple[dict[str, Any], dict]:

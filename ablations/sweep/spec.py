@@ -89,6 +89,13 @@ class SweepSpec(StrictModel):
         "so intervals hold the toy LLM's and tower's variance too; false: one set of bases "
         "for every seed, as Vicuna and EVA are fixed in the paper",
     )
+    stage1_per_seed: bool = Field(
+        True,
+        description="each seed also retrains stage 1; false: a variant's seeds share one "
+        "stage 1 (trained at the first seed; train.stage2_seed = the seed), so seeds vary "
+        "stage 2 and evaluation only and intervals leave stage 1's variance out (at paper "
+        "scale stage 1 is 120M pairs, most of the GPU-hours)",
+    )
     resources: Resources = Resources()
     baseline: str | None = None
     tune: TuneSpec | None = None

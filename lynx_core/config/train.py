@@ -55,6 +55,14 @@ class TrainConfig(StrictModel):
         description="what the variant trains: its new modules' init and its batches (a sweep's "
         "`seeds:` set it)",
     )
+    stage2_seed: int | None = Field(
+        None,
+        ge=0,
+        lt=SEED_LIMIT,
+        description="stage 2's own seed (its batches, its sample of the data, its dropout); "
+        "None: `seed`. A sweep with `stage1_per_seed: false` sets it to each seed and `seed` "
+        "to the first, so a variant's seeds share one stage 1",
+    )
     bases_seed: int = Field(
         0,
         ge=0,
@@ -128,3 +136,7 @@ class TrainConfig(StrictModel):
                     f"{self.log_every}: a validation loss goes with a logged step"
                 )
         return self
+
+    def seed_of(self, stage: str) -> int:
+        """The seed `stage` trains with: stage 2's own where it has one, else `seed`."""
+        return self.stage2_seed if stage == "stage2" and self.stage2_seed is not None else self.seed

@@ -169,7 +169,8 @@ def _stage2_batches(
 ) -> Draws:
     """Stage 2: the task mixture (world tasks and the user's training files); each batch is
     one pool's images, videos or text. `cache` keeps each training file's index once."""
-    drawn = sample_seed(cfg.data, cfg.train.seed)  # each seed trains on its own sample
+    seed = cfg.train.seed_of("stage2")
+    drawn = sample_seed(cfg.data, seed)  # each seed trains on its own sample
     images = image_set(world, drawn, cfg.data.train_images, "tasks")
     videos = video_set(world, drawn, cfg.data.train_videos, "tasks")
     pools = stage2_pools(images, videos, cfg.data, drawn)
@@ -188,9 +189,7 @@ def _stage2_batches(
             if pool.kind == "text"
             else partial(_as, "pixels", partial(_file_pixels, pool, size, frames))
         )
-    mixture = Mixture(
-        pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, cfg.train.seed
-    )
+    mixture = Mixture(pools, normalised(ratios, list(pools)), cfg.train.stage2.batch_size, seed)
     return Draws(mixture, media_of, {name: pool.key for name, (_, pool) in files.items()})
 
 

@@ -1,0 +1,77 @@
+"""Seeds where they pay (`stage1_per_seed: false`): a variant's seeds share one stage 1 and
+vary stage 2 and evaluation, keyed so; the default leaves every key as it was; a variant may
+not set the seed the sweep sets; the tables say which variance the intervals carry."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ablations.planning.plan import make_plan
+from ablations.results.formatting import interval_note
+from ablations.spec import SweepError, load_sweep
+from lynx_core.config import VariantConfig
+from lynx_core.data.stage_data import sample_seed
+from tests.ablations.sweep.test_spec import write
+
+SWEEP = """
+name: seeding
+seeds: [3, 5, 7]
+stage1_per_seed: {shared}
+variants:
+  a: {{}}
+  prompts: {{data.prompts.mode: single}}  # stage 2 only
+  steps: {{train.stage1.steps: 11}}  # its own stage 1
+"""
+
+
+def _chains(tmp_path, shared: bool) -> tuple[list, dict]:
+    spec = load_sweep(write(tmp_path, SWEEP.format(shared=str(not shared).lower())))
+    variants = spec.expand()
+    return variants, make_plan(variants, spec.resources.gpus_by_stage()).chains
+
+
+def test_a_variants_seeds_share_one_stage_1_and_vary_stage_2(tmp_path):
+    variants, chains = _chains(tmp_path, shared=True)
+    for variant in variants:  # named and paired by its seed, trained at the first for stage 1
+        assert variant.name.endswith(f"-s{variant.seed}")
+        assert variant.config.train.seed == 3 and variant.config.train.stage2_seed == variant.seed
+        assert variant.config.train.seed_of("stage2") == variant.seed
+    for group in ("a", "prompts", "steps"):
+        stage1 = {chains[f"{group}-s{s}"]["stage1"] for s in (3, 5, 7)}
+        stage2 = {chains[f"{group}-s{s}"]["stage2"] for s in (3, 5, 7)}
+        assert len(stage1) == 1 and len(stage2) == 3, group
+    assert chains["prompts-s5"]["stage1"] == chains["a-s7"]["stage1"]  # stage 2 only: shared
+    assert chains["steps-s5"]["stage1"] != chains["a-s5"]["stage1"]
+    # a variant's first seed trains stage 2 as the default does: only its key says which way
+    per_seed, own = _chains(tmp_path, shared=False)
+    assert all(v.config.train.stage2_seed is None for v in per_seed)
+    assert len({own[f"a-s{s}"]["stage1"] for s in (3, 5, 7)}) == 3
+
+
+def test_stage_2_draws_its_sample_and_batches_with_its_own_seed():
+    shared = VariantConfig(train={"seed": 3, "stage2_seed": 5})
+    alone = VariantConfig(train={"seed": 5})
+    assert shared.train.seed_of("stage2") == alone.train.seed_of("stage2") == 5
+    assert shared.train.seed_of("stage1") == 3
+    assert sample_seed(shared.data, shared.train.seed_of("stage2")) == sample_seed(
+        alone.data, alone.train.seed
+    )
+
+
+def test_a_variant_may_not_set_the_seed_the_sweep_sets(tmp_path):
+    bad = SWEEP.format(shared="false").replace("a: {}", "a: {train.stage2_seed: 4}")
+    with pytest.raises(SweepError) as caught:
+        load_sweep(write(tmp_path, bad))
+    [problem] = caught.value.problems
+    assert problem.field == "variants.a.train.stage2_seed" and problem.line == 6
+    assert "the sweep's seeds set" in problem.message
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_the_tables_say_which_variance_the_intervals_carry(tmp_path, shared):
+    spec = load_sweep(write(tmp_path, SWEEP.format(shared=str(not shared).lower())))
+    study = SimpleNamespace(spec=spec, seeds=[3, 5, 7], judges=[], baseline="a")
+    note = interval_note(study)
+    assert ("leave stage 1's seed-to-seed variance out" in note) == shared
