@@ -94,7 +94,7 @@ def cmd_plan(spec: SweepSpec, args, console: Console) -> int:
     )
     if spec.resources.any_gpus or args.gpu is not None:  # a CPU sweep's cost is not GPU-hours
         with console.status("estimating GPU-hours (each model built on the meta device)"):
-            other = other_seeding(spec, candidates)
+            other = other_seeding(spec)
             hours = gpu_hours_table(plan, args.gpu or DEFAULT_GPU, args.mfu, spec.resources, other)
         console.print(hours)
     print_sources(plan.variants, console)

@@ -268,8 +268,11 @@ def caption_files(cfg: VariantConfig) -> list[Finding]:
     for number, source in enumerate(cfg.data.captions.files):
         field = f"data.captions.files.{number}"
         problems = check_caption_file(source, max_share=cfg.train.max_bad_share)
-        hint = _how_to_get(Path(source.path))
-        found += [Finding(field, problem + hint) for problem in problems]
+        hint = _how_to_get(Path(source.path))  # for a recipe's source whose files are missing
+        found += [
+            Finding(field, problem + (hint if "do not exist" in problem else ""))
+            for problem in problems
+        ]
     return found
 
 

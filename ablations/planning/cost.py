@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ablations.planning.plan import Plan, StageRun
+from ablations.planning.plan import Plan, StageRun, make_plan
 
 if TYPE_CHECKING:
     from lynx_core.flops import ModelFlops, TrunkFlops
@@ -111,17 +111,16 @@ def assumptions(gpu: str, mfu: float) -> str:
     )
 
 
-def other_seeding(spec, candidates: list) -> tuple[str, Plan]:
+def other_seeding(spec) -> tuple[str, Plan]:
     """The sweep's plan with its seeds the other way (`stage1_per_seed` flipped): what the
-    choice costs or saves (`candidates`: the tuning runs, planned alike)."""
-    from ablations.planning.plan import make_plan
-
+    choice costs or saves, its tuning runs planned alike."""
     other = spec.model_copy(update={"stage1_per_seed": not spec.stage1_per_seed})
     label = (
         "every seed retraining stage 1 (stage1_per_seed: true)"
         if spec.stage1_per_seed is False
         else "one stage 1 per variant for all its seeds (stage1_per_seed: false)"
     )
+    candidates = other.tuning().expand() if other.tune else []
     return label, make_plan(candidates + other.expand(), spec.resources.gpus_by_stage())
 
 

@@ -18,7 +18,8 @@ from lynx_core.data.convert.recipe import SOURCES
 @dataclass
 class DataSource:
     """One source as the plan's variants name it (one row of the table); `missing` counts
-    its files not on this machine (a shard pattern names thousands: counted once)."""
+    its files not on this machine (a shard pattern names thousands: counted once; a training
+    file counts its media folder too)."""
 
     name: str
     stage: str
@@ -47,7 +48,13 @@ def data_sources(variants: list[Variant]) -> list[DataSource]:
             for f in data.captions.files
         ]
         named += [
-            ("stage2", f.task_name, f.role or "no role", str(f.path), lambda f=f: [f.path])
+            (
+                "stage2",
+                f.task_name,
+                f.role or "no role",
+                str(f.path),
+                lambda f=f: [f.path, *([f.media_root] if f.media_root else [])],
+            )
             for f in data.train_files
             if data.mixture.get(f.task_name, 0) > 0
         ]

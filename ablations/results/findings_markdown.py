@@ -80,12 +80,14 @@ def _data_note(study: Study) -> list[str]:
     world = data.captions.world_ratio > 0 or any(
         v > 0 for k, v in data.mixture.items() if k not in files
     )
+    tuned = f"is instruction-tuned on {', '.join(files)}" if files else "is instruction-tuned"
     note = (
         f"Data: `{study.baseline}` aligns on {', '.join(captions) or 'the generated captions'} "
-        f"and is instruction-tuned on {', '.join(files)}"
-        f"{' and the generated world' if world else ''}."
+        f"and {tuned}{' on the generated world' if world and not files else ''}"
+        f"{' and the generated world' if world and files else ''}."
     )
-    if set(captions + files) & set(SOURCES):
+    recipe = {s.name for s in SOURCES.values() if s.role == "clean" or s.stage == "stage2"}
+    if set(captions) | set(files) == recipe:  # the recipe as shipped, whose departures are these
         note += (
             " These are the paper's datasets as released (its Table 9), with its departures "
             "said in `sweeps/recipes/lynx-paper-data.yaml`: stage 1 on image–text pairs only; "

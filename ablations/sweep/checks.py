@@ -25,6 +25,7 @@ MAX_NAME = 80  # with '-s<seed>', a file name, a Ray trial folder and an MLflow 
 SEED_FIELD = "train.seed"
 BASES_SEED_FIELD = "train.bases_seed"  # set by the seed too where `bases_per_seed: true`
 STAGE2_SEED_FIELD = "train.stage2_seed"  # set by the seed where `stage1_per_seed: false`
+SEED_FIELDS = (SEED_FIELD, STAGE2_SEED_FIELD)  # no sweep writes them: its seeds do
 META = ("paper_row", "compare_to", "claims")  # a variant's keys that describe it, not override
 SHAPES = {  # top-level field → (type, what it must be)
     "name": (str, "a name (letters, digits, '.', '-', '_')"),
@@ -224,25 +225,25 @@ def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
                 )
             )
         problems += _repeated_values("seeds", seeds, place)
-    for where, written in _override_mappings(raw):
-        if SEED_FIELD in flatten(written):
-            problems.append(_seed_override(dotted((*where, SEED_FIELD)), at(where)))
-    for axis in raw.get("axes") or {}:
-        if axis == SEED_FIELD:
-            problems.append(_seed_override(f"axes.{axis}", at(("axes", axis))))
-    for g, group in enumerate(raw.get("zip") or []):
-        if isinstance(group, dict) and SEED_FIELD in group:
-            problems.append(_seed_override(f"zip[{g}].{SEED_FIELD}", at(("zip", g))))
-    for where, written in _override_mappings(raw):
-        if STAGE2_SEED_FIELD in flatten(written):
-            problems.append(
-                Problem(
-                    dotted((*where, STAGE2_SEED_FIELD)),
-                    "sets train.stage2_seed, which the sweep's seeds set (`stage1_per_seed: "
-                    "false`); leave it out and list the seeds under `seeds:`",
-                    at=at(where),
-                )
+    for seed_field in SEED_FIELDS:
+        for where, written in _override_mappings(raw):
+            if seed_field in flatten(written):
+                problems.append(_seed_override(dotted((*where, seed_field)), at(where)))
+        for axis in raw.get("axes") or {}:
+            if axis == seed_field:
+                problems.append(_seed_override(f"axes.{axis}", at(("axes", axis))))
+        for g, group in enumerate(raw.get("zip") or []):
+            if isinstance(group, dict) and seed_field in group:
+                problems.append(_seed_override(f"zip[{g}].{seed_field}", at(("zip", g))))
+    if raw.get("bases_per_seed") is True and raw.get("stage1_per_seed") is False:
+        problems.append(
+            Problem(
+                "stage1_per_seed",
+                "is false, but bases_per_seed: true gives each seed its own bases, so its "
+                "stage 1 cannot be shared; choose one",
+                at=at(("stage1_per_seed",)),
             )
+        )
     if raw.get("bases_per_seed") is True:
         for where, written in _override_mappings(raw):
             if BASES_SEED_FIELD in flatten(written):
@@ -259,10 +260,11 @@ def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
 
 
 def _seed_override(where: str, place: tuple[Place, ...]) -> Problem:
+    field = where.rsplit(".", 2)[-2:]
     return Problem(
         where,
-        "sets train.seed, which `seeds:` sets for every variant (and would silently replace); "
-        "list the seeds under `seeds:` instead",
+        f"sets {'.'.join(field)}, which `seeds:` sets for every variant (and would silently "
+        "replace); list the seeds under `seeds:` instead",
         at=place,
     )
 

@@ -120,8 +120,9 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
             full = {**base, **overrides, "train.seed": seed}
             if spec.bases_per_seed:
                 full["train.bases_seed"] = seed
-            if not spec.stage1_per_seed:  # one stage 1 for every seed, at the first
-                full.update({"train.seed": seeds[0], "train.stage2_seed": seed})
+            if not spec.stage1_per_seed:  # one stage 1 for every seed: the sweep's first
+                # (a tuning candidate's too: it tunes stage 2 on its variant's stage 1)
+                full.update({"train.seed": spec.seeds[0], "train.stage2_seed": seed})
             try:
                 config = VariantConfig.model_validate(nest(full))
             except ValidationError as err:

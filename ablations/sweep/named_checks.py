@@ -82,7 +82,7 @@ def tune_problems(spec: SweepSpec, base: dict, named: list) -> list[Problem]:
         return problems
     for field in tune.values:
         why = None
-        if field in ("train.seed", "train.bases_seed", "eval.split"):
+        if field in ("train.seed", "train.stage2_seed", "train.bases_seed", "eval.split"):
             why = "is set by the sweep itself (seeds, the validation split)"
         else:
             try:

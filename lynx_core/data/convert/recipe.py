@@ -16,10 +16,10 @@ recipe, `sweeps/recipes/lynx-paper-data.yaml`, and in `findings.md`'s header at 
   small caption sets the paper also mixed into pretraining (~54% of its stage-1 samples) are
   left out, as stage 1 here aligns on captions.
 - **"w/ large-scale noisy data"** is clean pairs *vs* raw web pairs at the same stage-1 steps
-  (COYO-700M and DataComp-1B, ~18x the pairs, replacing the clean sets), so that the variant
-  changes the data's quality and quantity and nothing else, as at toy scale. The paper added
-  them to its clean sets at ratios it does not give; add the clean files back to the variant
-  to train that mix instead.
+  (COYO-700M and DataComp-1B, ~16x the clean sets' published pairs, replacing them), so that
+  the variant changes the data's quality and quantity and nothing else, as at toy scale. The
+  paper added them to its clean sets at ratios it does not give; add the clean files back to
+  the variant to train that mix instead.
 - **Stage 2** keeps the paper's share of each *role* (Table 9's rows summed by kind: image
   VQA and classification 40%, video QA 5%, image captions 1.9%, video captions 10%,
   conversations 13.1%, text-only instructions 30%) and spreads it over the sources a
@@ -30,6 +30,9 @@ recipe, `sweeps/recipes/lynx-paper-data.yaml`, and in `findings.md`'s header at 
   52K instructions) then carries 30% of the samples, about 30 epochs of it in the preset's
   20,000 steps: add a converter for Flan V2 or Baize before a paper-scale run that studies
   text-only instructions.
+- **LLaVA-Instruct-150K** is the union of its conversation, detail and reasoning files, and
+  the recipe trains all four, as the paper's Table 9 does (its "LLaVA Instruction" rows count
+  the union's turns): those examples are seen twice, once as written.
 """
 
 from __future__ import annotations
@@ -84,6 +87,10 @@ def _pairs(
     five digits). A clean set's recipe ratio is its Table 9 share; a noisy set's its size in
     millions (the noisy sets are sampled by size among themselves)."""
     input_format, url, caption = columns
+    header = ""
+    if input_format == "tsv":  # released without a header row: name the columns first
+        first, second = (caption, url) if name == "cc3m" else (url, caption)
+        header = f"`sed -i '1s/^/{first}\\t{second}\\n/' {urls}`, then "
     command = IMG2DATASET.format(
         urls=urls, input=input_format, url=url, caption=caption, per_shard=per_shard,
         out=f"data/{name}",
@@ -92,7 +99,8 @@ def _pairs(
     ratio = share if role == "clean" else round(pairs / 1e6)
     return Source(
         name, "stage1", role, row, share, ratio, released_as,
-        f"download {urls}; run `{command}`", f"data/{name}/{{00000..{shards - 1:05d}}}.tar",
+        f"download {urls}; run {header}`{command}`",
+        f"data/{name}/{{00000..{shards - 1:05d}}}.tar",
         license_, pairs,
     )  # fmt: skip
 
@@ -193,7 +201,7 @@ def stage2_mixture() -> dict[str, float]:
     }
 
 
-def _stage2(name: str) -> Source:
+def _stage2(name: str, mixture: dict[str, float]) -> Source:
     converter = CONVERTERS[name]
     row, share = STAGE2_ROWS[name]
     obtain = (
@@ -202,12 +210,12 @@ def _stage2(name: str) -> Source:
         f"--exclude {BENCHMARKS}`"
     )
     return Source(
-        name, "stage2", converter.role, row, share, stage2_mixture()[name],
+        name, "stage2", converter.role, row, share, mixture[name],
         converter.released_as, obtain, f"data/{name}/train.jsonl", converter.license,
         media_root=None if converter.media == "." else f"data/{name}/{converter.media}",
     )  # fmt: skip
 
 
 SOURCES: dict[str, Source] = {
-    s.name: s for s in (*STAGE1, *(_stage2(name) for name in STAGE2_ROWS))
+    s.name: s for s in (*STAGE1, *(_stage2(name, stage2_mixture()) for name in STAGE2_ROWS))
 }

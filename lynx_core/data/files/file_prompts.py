@@ -86,7 +86,6 @@ LENGTH_WORDINGS: dict[AnswerLength, tuple[str, ...]] = {  # the first is the sin
         "Give a complete answer.",
     ),
 }
-TEMPLATED_ROLES = tuple(TEMPLATES)
 
 
 def answer_length(answer: str) -> AnswerLength:

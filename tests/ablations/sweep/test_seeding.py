@@ -60,13 +60,28 @@ def test_stage_2_draws_its_sample_and_batches_with_its_own_seed():
     )
 
 
-def test_a_variant_may_not_set_the_seed_the_sweep_sets(tmp_path):
+def test_a_sweep_may_not_set_the_seed_its_seeds_set(tmp_path):
     bad = SWEEP.format(shared="false").replace("a: {}", "a: {train.stage2_seed: 4}")
+    bad += "axes: {train.stage2_seed: [1, 2]}\n"
     with pytest.raises(SweepError) as caught:
         load_sweep(write(tmp_path, bad))
-    [problem] = caught.value.problems
-    assert problem.field == "variants.a.train.stage2_seed" and problem.line == 6
-    assert "the sweep's seeds set" in problem.message
+    found = {p.field: p for p in caught.value.problems}
+    assert set(found) == {"variants.a.train.stage2_seed", "axes.train.stage2_seed"}
+    assert found["variants.a.train.stage2_seed"].line == 6
+    assert "sets train.stage2_seed, which `seeds:` sets" in found["axes.train.stage2_seed"].message
+    both = SWEEP.format(shared="false") + "bases_per_seed: true\n"
+    with pytest.raises(SweepError, match="its stage 1 cannot be shared"):
+        load_sweep(write(tmp_path, both))
+
+
+def test_tuning_candidates_tune_stage_2_on_their_variants_stage_1(tmp_path):
+    tune = "{variants: [a], values: {train.stage2.lr: [0.001, 0.003]}, metric: openvqa/overall}"
+    tuned = SWEEP.format(shared="false") + f"tune: {tune}\n"
+    spec = load_sweep(write(tmp_path, tuned))
+    candidates = spec.tuning().expand()
+    chains = make_plan(candidates + spec.expand(), spec.resources.gpus_by_stage()).chains
+    assert {chains[c.name]["stage1"] for c in candidates} == {chains["a-s3"]["stage1"]}
+    assert len({chains[c.name]["stage2"] for c in candidates}) == 2
 
 
 @pytest.mark.parametrize("shared", [True, False])
