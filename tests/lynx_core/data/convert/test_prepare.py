@@ -140,7 +140,13 @@ print(tracemalloc.get_traced_memory()[1])
 """
 
 
-@pytest.mark.parametrize("name", ["vqav2", "coco_captions", "gqa"])  # a join, two passes, an object
+FAST = ("vqav2", "coco_captions", "gqa")  # a join, two passes, an object: in make test
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in sorted(CONVERTERS)],
+)
 def test_memory_does_not_grow_with_the_release(tmp_path, name):
     """Measured in a process of its own: nothing else of the test session allocates then."""
 
