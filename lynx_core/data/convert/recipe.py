@@ -30,6 +30,10 @@ recipe, `sweeps/recipes/lynx-paper-data.yaml`, and in `findings.md`'s header at 
   52K instructions) then carries 30% of the samples, about 30 epochs of it in the preset's
   20,000 steps: add a converter for Flan V2 or Baize before a paper-scale run that studies
   text-only instructions.
+- **No stage-2 source is held out**: `data.prompts.held_out_task` names a task of the generated
+  world, which the recipe does not train. Open-VQA's Place questions (from Places365) are
+  zero-shot at paper scale only because no converter reads Places365 (5% of the paper's
+  mixture, which trained on it).
 - **LLaVA-Instruct-150K** is the union of its conversation, detail and reasoning files, and
   the recipe trains all four, as the paper's Table 9 does (its "LLaVA Instruction" rows count
   the union's turns): those examples are seen twice, once as written.
