@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from lynx_core.config.base import SEED_LIMIT, LocalPath, StrictModel
+from lynx_core.config.patterns import MAX_PATTERN_NAMES, pattern_size
 
 # the generated world's tasks, the keys of `lynx_core.data.world.tasks.TASKS` (a test holds them
 # equal): named here so that the configuration validates a mixture without importing data code
@@ -81,6 +82,17 @@ class CaptionFileConfig(StrictModel):
         "raw web alt-text (noisy); the study's data-quality comparison reads it (None: not "
         "declared, and such a variant is not chosen for it)",
     )
+
+    @field_validator("path")
+    @classmethod
+    def _bounded_pattern(cls, path: str) -> str:
+        names = pattern_size(path)
+        if names > MAX_PATTERN_NAMES:
+            raise ValueError(
+                f"the pattern {path!r} names {names:,} files, more than {MAX_PATTERN_NAMES:,} "
+                "(checked before it is expanded); fix its range, or split the source"
+            )
+        return path
 
     @property
     def paths(self) -> list[Path]:

@@ -484,6 +484,14 @@ CASES = [
         "pairs-1.tar",
         files={"pairs-0.tar": shard_bytes(pairs(2))},
     ),
+    Case(  # counted before it is expanded: the pattern names ten billion shards
+        "caption-pattern-unbounded",
+        "name: sweep\nbase:\n  data.captions.files:\n"
+        "    - {format: webdataset, path: 'pairs-{0000000000..9999999999}.tar'}\n",
+        "data.captions.files",
+        3,  # a schema problem inside a list is told at the list's line
+        "names 10,000,000,000 files, more than 1,000,000 (checked before it is expanded)",
+    ),
     Case(
         "caption-shard-corrupt",
         "name: sweep\nbase:\n  data.captions.files:\n"
