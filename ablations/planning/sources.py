@@ -135,4 +135,4 @@ def _other_missing(variant: Variant) -> list[str]:
 
 def _group(variant: Variant) -> str:
     """The variant without its seed, a tuning candidate under the variant it tunes."""
-    return (variant.group_name or variant.name).split(".tune")[0]
+    return variant.group.split(".tune")[0]

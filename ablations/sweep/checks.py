@@ -228,13 +228,14 @@ def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
     for seed_field in SEED_FIELDS:
         for where, written in _override_mappings(raw):
             if seed_field in flatten(written):
-                problems.append(_seed_override(dotted((*where, seed_field)), at(where)))
+                problems.append(_seed_override(dotted((*where, seed_field)), at(where), seed_field))
         for axis in raw.get("axes") or {}:
             if axis == seed_field:
-                problems.append(_seed_override(f"axes.{axis}", at(("axes", axis))))
+                problems.append(_seed_override(f"axes.{axis}", at(("axes", axis)), seed_field))
         for g, group in enumerate(raw.get("zip") or []):
             if isinstance(group, dict) and seed_field in group:
-                problems.append(_seed_override(f"zip[{g}].{seed_field}", at(("zip", g))))
+                where = f"zip[{g}].{seed_field}"
+                problems.append(_seed_override(where, at(("zip", g)), seed_field))
     if raw.get("bases_per_seed") is True and raw.get("stage1_per_seed") is False:
         problems.append(
             Problem(
@@ -259,11 +260,10 @@ def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _seed_override(where: str, place: tuple[Place, ...]) -> Problem:
-    field = where.rsplit(".", 2)[-2:]
+def _seed_override(where: str, place: tuple[Place, ...], field: str) -> Problem:
     return Problem(
         where,
-        f"sets {'.'.join(field)}, which `seeds:` sets for every variant (and would silently "
+        f"sets {field}, which `seeds:` sets for every variant (and would silently "
         "replace); list the seeds under `seeds:` instead",
         at=place,
     )
