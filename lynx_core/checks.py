@@ -237,12 +237,19 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
             )
             continue
         try:
-            readers[name](benchmark)
+            if not readers[name](benchmark):  # it would train every stage to score nothing
+                found.append(Finding(field, f"{target} holds no questions ({_EMPTY_FIX})"))
         except formats.FormatError as err:
             found.append(Finding(field, str(err)))
         except (OSError, UnicodeDecodeError) as err:
             found.append(Finding(field, f"{target} cannot be read: {err}"))
     return found
+
+
+_EMPTY_FIX = (
+    "an empty benchmark would train every stage and record a NaN score; give the file its "
+    "questions, or leave the benchmark out"
+)
 
 
 def training_files(cfg: VariantConfig) -> list[Finding]:

@@ -3,9 +3,10 @@
 It answers `POST /v1/chat/completions` with a verdict computed from the judge prompt (correct
 when the graded answer equals the first reference), after `latency_s`. Failures can be queued:
 an HTTP status (429, 500), 'hang' (no answer within the client's timeout), 'drop' (the
-connection closed without an answer) or a 200 that is not a completion (`MALFORMED`). A prompt whose
-answer contains 'GIBBERISH' gets a reply without a verdict. It records every request's
-Authorization header, so tests can check the key went to the server and nowhere else.
+connection closed without an answer) or a 200 that is not a completion (`MALFORMED`). A
+prompt whose answer contains 'GIBBERISH' (every prompt, when `evasive`) gets a reply without
+a verdict. It records every request's Authorization header, so tests can check the key went
+to the server and nowhere else.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ MALFORMED = {
 
 
 class FakeOpenAI:
-    def __init__(self, latency_s: float = 0.0, model: str = "gpt-4-0613"):
+    def __init__(self, latency_s: float = 0.0, model: str = "gpt-4-0613", evasive: bool = False):
         self.latency_s = latency_s
         self.model = model
+        self.evasive = evasive  # every reply without a verdict, as for 'GIBBERISH'
         self.failures: deque[int | str] = deque()
         self.requests = 0
         self.auth_headers: list[str] = []
@@ -67,7 +69,7 @@ class FakeOpenAI:
     def reply_for(self, prompt: str) -> str:
         answer = re.search(r"^Answer to grade: (.*)$", prompt, re.MULTILINE).group(1)
         refs = re.search(r"^Reference answers \(any one is right\): (.*)$", prompt, re.MULTILINE)
-        if "GIBBERISH" in answer:
+        if "GIBBERISH" in answer or self.evasive:
             return "I think it might be, hard to say."
         right = answer.strip().lower() in [r.strip().lower() for r in refs.group(1).split(";")]
         return "Verdict: correct" if right else "Verdict: incorrect"

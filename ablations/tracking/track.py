@@ -70,11 +70,11 @@ def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
     return found
 
 
-def _same(held: dict[str, float], key: str, value: float) -> bool:
-    """Whether the run already holds this final value (NaN equal to NaN)."""
-    if key not in held:
-        return False
-    return held[key] == value or (math.isnan(held[key]) and math.isnan(value))
+def _fresh(held: dict[str, float], key: str, value: float) -> bool:
+    """Whether this final value is to be logged: a finite number (no NaN or infinity is
+    ever recorded as a result; evaluation fails on a headline that is not one) that the run
+    does not hold yet."""
+    return math.isfinite(value) and held.get(key) != value
 
 
 class SweepTracker:
@@ -201,7 +201,9 @@ class SweepTracker:
         run_id = self.run_ids[name]
         held = self.client.get_run(run_id).data.metrics
         now = get_current_time_millis()
-        fresh = [Metric(k, float(v), now, 0) for k, v in metrics.items() if not _same(held, k, v)]
+        fresh = [
+            Metric(k, float(v), now, 0) for k, v in metrics.items() if _fresh(held, k, float(v))
+        ]
         for start in range(0, len(fresh), 1000):
             self.client.log_batch(run_id, metrics=fresh[start : start + 1000])
         if outputs is not None and (outputs / "predictions.jsonl").exists():

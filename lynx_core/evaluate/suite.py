@@ -12,7 +12,8 @@ suite describes its images in words, by its bare frozen LLM reading the descript
 (official acc / acc+), hallucination (`lynx_core.evaluate.hallucination`: absent things named
 in the answers asked for detail, where the suite annotates what its images show, and POPE's
 probes), and answers to OwlEval-form open prompts for people to rate. Every answer goes to
-`predictions.jsonl` with its split; the metrics come back as one flat dict.
+`predictions.jsonl` with its split; the metrics come back as one flat dict of finite
+numbers (`lynx_core.evaluate.finite`: a headline that is not one fails the stage).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from lynx_core.data.files.formats import (
 )
 from lynx_core.digests import digest_files
 from lynx_core.evaluate import hallucination, mme, openvqa, rule_judge
+from lynx_core.evaluate.finite import finite_metrics
 from lynx_core.evaluate.following import length_instructed, llm_answers, score_following
 from lynx_core.evaluate.gpt_judge import GptJudge, Verdict, require_verdicts, verdict_counts
 from lynx_core.evaluate.instructions import length_stats
@@ -250,7 +252,7 @@ def evaluate_suite(
         write_text(out / PREDICTIONS, "".join(json.dumps(r) + "\n" for r in records))
     require_verdicts(verdicts, cfg.eval.gpt_judge)  # a judge that failed leaves us unfinished
     log.info("evaluated %s (judge %s)", ", ".join(benchmarks.present()), judge_name)
-    return metrics, judge_name
+    return finite_metrics(metrics), judge_name  # a NaN headline fails the stage
 
 
 @dataclass(frozen=True)

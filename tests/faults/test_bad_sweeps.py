@@ -335,6 +335,22 @@ CASES = [
         3,
         "holds no benchmark",
     ),
+    Case(  # it would train every stage and record "Open-VQA overall nan%"
+        "benchmark-without-questions",
+        "name: sweep\nbase:\n  eval.openvqa_image: {path: released/image.json}\n",
+        "eval.openvqa_image",
+        3,
+        "image.json holds no questions",
+        {"released/image.json": "[]"},
+    ),
+    Case(  # subtask folders, none with a question file
+        "mme-without-questions",
+        "name: sweep\nbase:\n  eval.mme: {path: mme}\n",
+        "eval.mme",
+        3,
+        "mme holds no questions",
+        {"mme/existence/images/readme.txt.keep": ""},
+    ),
     Case(
         "empty-training-file",
         "name: sweep\nbase:\n  data.train_files: [{path: empty.jsonl}]\n",

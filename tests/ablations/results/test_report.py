@@ -334,3 +334,15 @@ def test_evidence_plans_seeds_and_names_where_the_seeds_spread_comes_from(fabric
     text = (report.folder / "evidence.md").read_text()
     assert "image seed spread from" in text and "OCR 100%" in text
     assert "paired seeds would bring every one to it" in text or "no number of seeds" in text
+
+
+def test_every_evaluated_headline_of_the_tables_is_one_evaluation_refuses_as_nan():
+    """The tables' headlines that evaluation scores (training metrics aside) fail the eval
+    stage when not a number (`lynx_core.evaluate.finite`), so no table row holds a NaN
+    as a result."""
+    from ablations.results.tables import HEADLINES
+    from lynx_core.evaluate.finite import HEADLINE_METRICS
+
+    scored = {"openvqa", "openvqa_video", "mme", "compliance", "hallucination"}
+    evaluated = {h.metric for h in HEADLINES if h.metric.split("/")[0] in scored}
+    assert evaluated and evaluated <= set(HEADLINE_METRICS)

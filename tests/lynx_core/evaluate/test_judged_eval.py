@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from lynx_core.evaluate.finite import EvaluationFailed
 from lynx_core.evaluate.gpt_judge import JudgeIncomplete
 from lynx_core.pipeline import run_stage
 from lynx_core.stages import STAGES
@@ -119,3 +120,20 @@ def test_undecided_answers_are_never_scored(trained, tmp_path, monkeypatch):
     assert metrics["Color/total"] == 4 and metrics["undecided"] == 2
     nothing, _ = score(examples[:1], ["red"], [None], "gpt:x")
     assert math.isnan(nothing["overall"])
+
+
+def test_an_eval_whose_judge_decides_nothing_fails_instead_of_recording_nan(
+    trained, tmp_path, monkeypatch
+):
+    """Every reply without a verdict: Overall would be NaN, so the stage fails with the
+    reason and returns no metrics to record (the fault suite's NaN-metric case)."""
+    monkeypatch.setenv("LYNX_TEST_JUDGE_KEY", "sk-test-secret")
+    folders, cache = trained
+    folders = {**folders, "eval": tmp_path / "eval"}
+    with FakeOpenAI(evasive=True) as server, pytest.raises(EvaluationFailed) as failed:
+        run_stage("eval", judged_config(server, tmp_path / "judge_cache"), folders, cache)
+    message = str(failed.value)
+    asked = len(judged_records(folders["eval"]))
+    assert asked > 0 and "openvqa/overall is nan" in message
+    assert "the judge decided none of its answers" in message
+    assert "openvqa_video/overall is nan" in message  # every headline that failed is named
