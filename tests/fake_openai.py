@@ -33,6 +33,13 @@ MALFORMED = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    # the listen backlog, read when the socket starts listening (setting it on an instance
+    # afterwards changes nothing): Python's default of 5 drops the SYNs of a client opening
+    # more connections at once, which then wait a second to retry, as no real API does
+    request_queue_size = 128
+
+
 class FakeOpenAI:
     def __init__(self, latency_s: float = 0.0, model: str = "gpt-4-0613", evasive: bool = False):
         self.latency_s = latency_s
@@ -43,9 +50,8 @@ class FakeOpenAI:
         self.auth_headers: list[str] = []
         self.lock = threading.Lock()
         self.gone = False
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.server.request_queue_size = 128
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -1,37 +1,38 @@
 """GPT judge for open-ended answers, as the Lynx paper scores Open-VQA (GPT-4, 95% agreement).
 
-Each (question, references, prediction) becomes one chat request with a fixed prompt asking for
-a strict verdict line. Requests run with bounded concurrency through the `openai` client;
-429s, 5xx answers, timeouts, dropped connections and 200s that are not a completion are
-retried with exponential backoff and full jitter. Verdicts are cached on disk by (judge model,
-prompt), so judging the same predictions again makes no API call. A reply without a parseable
-verdict is `invalid`, a request that keeps failing is `error`: both are counted and never
-scored as right or wrong (other harnesses inflated scores by scoring failed judge calls), and
-an evaluation with `error`s is not finished (`require_verdicts`): its rerun asks again. The
-API key is read from the environment by name and handed only to the client: it is never
-logged, cached or returned.
+Each (question, references, prediction) becomes one chat request with a fixed prompt asking
+for a strict verdict line. Requests run `concurrency` at a time on one event loop over a
+bounded connection pool (`lynx_core.evaluate.chat_client`); 429s, 5xx answers, timeouts,
+dropped connections and 200s that are not a completion are retried with exponential backoff
+and full jitter. Verdicts are cached on disk by (judge model, prompt), so judging the same
+predictions again makes no API call. A reply without a parseable verdict is `invalid`, a
+request that keeps failing is `error`: both are counted and never scored as right or wrong
+(other harnesses inflated scores by scoring failed judge calls), and an evaluation with
+`error`s is not finished (`require_verdicts`): its rerun asks again. The API key is read
+from the environment by name and handed only to the client: it is never logged, cached or
+returned.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
 import random
 import re
-import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-import openai
 from tqdm.auto import tqdm
 
 from lynx_core.atomic import write_json
 from lynx_core.config import GptJudgeConfig
+from lynx_core.evaluate.chat_client import RETRYABLE, ChatClient, ChatError
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,7 @@ VERDICT = re.compile(
 )
 
 
-class MalformedReply(ValueError):
-    """A 200 answer that is not a chat completion (a cut-off body, JSON of another shape)."""
-
-
-RETRYABLE = (
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.APITimeoutError,
-    openai.APIConnectionError,
-    MalformedReply,
-)
-FAILURES = (openai.OpenAIError, MalformedReply)  # a request that failed for good
+T = TypeVar("T")
 
 Label = Literal["correct", "incorrect", "invalid", "error"]
 
@@ -107,14 +97,12 @@ def require_verdicts(verdicts: Sequence[Verdict], cfg: GptJudgeConfig) -> None:
 
 
 class GptJudge:
-    def __init__(self, cfg: GptJudgeConfig, client: openai.OpenAI | None = None):
+    def __init__(self, cfg: GptJudgeConfig):
         self.cfg = cfg
-        self.client = client or openai.OpenAI(
-            api_key=self._key(), base_url=cfg.base_url, max_retries=0, timeout=cfg.timeout_s
-        )
+        self._key = self._read_key()
         self.calls = 0  # requests sent, retries included (cache hits send none)
 
-    def _key(self) -> str:
+    def _read_key(self) -> str:
         key = os.environ.get(self.cfg.api_key_env)
         if not key:
             raise RuntimeError(
@@ -129,29 +117,13 @@ class GptJudge:
         digest = hashlib.sha256(f"{self.cfg.model}\n{prompt}".encode()).hexdigest()
         return self.cfg.cache_dir / digest[:2] / f"{digest}.json"
 
-    def _ask(self, prompt: str) -> tuple[str, str]:
-        """One request: (reply, model); raises `MalformedReply` for a 200 that is not one."""
-        try:
-            response = self.client.chat.completions.create(
-                model=self.cfg.model,
-                messages=[{"role": "user", "content": prompt}],
-                temperature=0,
-                max_tokens=10,
-            )
-        except json.JSONDecodeError as err:
-            raise MalformedReply(f"a reply that is not JSON ({err.msg})") from None
-        choices = getattr(response, "choices", None)
-        message = getattr(choices[0], "message", None) if choices else None
-        if message is None:
-            raise MalformedReply("a reply without choices[0].message")
-        return message.content or "", str(getattr(response, "model", None) or self.cfg.model)
-
-    def _request(self, prompt: str) -> tuple[str, str]:
+    async def _request(self, client: ChatClient, prompt: str) -> tuple[str, str]:
         """(reply, model) with retries on transient failures; raises when attempts run out."""
         for attempt in range(1, self.cfg.max_attempts + 1):
             self.calls += 1
             try:
-                return self._ask(prompt)
+                found = await client.complete(self.cfg.model, prompt, max_tokens=10)
+                return found.text, found.model
             except RETRYABLE as err:
                 if attempt == self.cfg.max_attempts:
                     raise
@@ -163,24 +135,42 @@ class GptJudge:
                     attempt,
                     delay,
                 )
-                time.sleep(delay)
+                await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    def judge_one(self, question: str, references: Sequence[str], prediction: str) -> Verdict:
-        prompt = judge_prompt(question, references, prediction)
+    async def _judge(self, client: ChatClient, prompt: str) -> Verdict:
         cache = self._cache_path(prompt)
         if cache is not None and cache.exists():
             saved = json.loads(cache.read_text())
             return Verdict(saved["label"], saved["judge_model"], saved["reply"], cached=True)
         try:
-            reply, model = self._request(prompt)
-        except FAILURES as err:
+            reply, model = await self._request(client, prompt)
+        except ChatError as err:
             log.warning("judge request failed for good: %s", type(err).__name__)
             return Verdict("error", self.cfg.model, type(err).__name__)
         verdict = Verdict(parse_verdict(reply), model, reply)
         if cache is not None:  # failures are not cached: a later run tries them again
             write_json(cache, {"label": verdict.label, "judge_model": model, "reply": reply})
         return verdict
+
+    async def _judge_all(self, prompts: Sequence[str]) -> list[Verdict]:
+        """Every prompt's verdict, at most `concurrency` requests in flight (a semaphore over
+        one connection pool of that size), with a progress bar."""
+        gate = asyncio.Semaphore(self.cfg.concurrency)
+        connections, timeout = self.cfg.concurrency, self.cfg.timeout_s
+        with tqdm(total=len(prompts), desc="judge", leave=False, disable=None) as bar:
+            async with ChatClient(self._key, self.cfg.base_url, connections, timeout) as client:
+
+                async def one(prompt: str) -> Verdict:
+                    async with gate:
+                        verdict = await self._judge(client, prompt)
+                    bar.update()
+                    return verdict
+
+                return list(await asyncio.gather(*(one(p) for p in prompts)))
+
+    def judge_one(self, question: str, references: Sequence[str], prediction: str) -> Verdict:
+        return self.judge_many([question], [references], [prediction])[0]
 
     def judge_many(
         self,
@@ -194,11 +184,20 @@ class GptJudge:
         """
         jobs = list(zip(questions, map(tuple, references), predictions, strict=True))
         unique = list(dict.fromkeys(jobs))
-        with ThreadPoolExecutor(self.cfg.concurrency) as pool:
-            results = pool.map(lambda job: self.judge_one(*job), unique)
-            found = list(tqdm(results, total=len(unique), desc="judge", leave=False, disable=None))
+        found = _run(self._judge_all([judge_prompt(*job) for job in unique]))
         by_job = dict(zip(unique, found, strict=True))
         return [by_job[job] for job in jobs]
+
+
+def _run(work: Coroutine[object, object, T]) -> T:
+    """`work` on an event loop of its own; in a thread of its own where this one already
+    runs a loop (a caller inside async code)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, work).result()
 
 
 def verdict_counts(verdicts: Sequence[Verdict]) -> dict[str, float]:

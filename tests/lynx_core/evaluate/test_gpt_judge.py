@@ -173,3 +173,15 @@ def test_the_server_going_away_mid_evaluation_leaves_errors_not_a_crash(make_jud
     with pytest.raises(JudgeIncomplete, match="failed on 2 of 3 answers"):
         require_verdicts(first + rest, judge.cfg)
     require_verdicts(first, judge.cfg)  # all decided: nothing to say
+
+
+def test_the_proxy_the_environment_names_is_used_unless_the_host_is_exempt(monkeypatch):
+    """Read once per client (aiohttp's per-request `trust_env` cost a tenth of the rate)."""
+    from lynx_core.evaluate.chat_client import proxy_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "judge.internal")
+    assert proxy_for("https://api.openai.com/v1/chat/completions") == "http://proxy.example:3128"
+    assert proxy_for("https://judge.internal/v1/chat/completions") is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert proxy_for("https://api.openai.com/v1/chat/completions") is None
