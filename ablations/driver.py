@@ -229,6 +229,7 @@ def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:
     started = time.perf_counter()  # the report's time includes importing what it runs on
     from ablations.execute.progress import print_table
     from ablations.results.report import build_report, headline
+    from ablations.results.report_page import PAGE
 
     report = build_report(spec, results)
     if report.study.runs.empty:
@@ -247,6 +248,7 @@ def show_report(spec: SweepSpec, results: Path, console: Console) -> bool:
         markup=False,
         highlight=False,
     )
+    console.print(f"the report on one page: {report.folder / PAGE}", markup=False, highlight=False)
     return True
 
 

@@ -5,9 +5,10 @@ uncertainty, the way the paper's ablation discussion reads.
   interval (hollow where it contains 0), the paper's published difference as a cross;
 - `classes.png`: accuracy per Open-VQA class and variant, with intervals;
 - `curves_<stage>.png`: training loss per variant, the mean over seeds as a line and the
-  seeds' range as a band, the baseline's mean dashed for reference;
+  seeds' range as a band, the baseline's mean dashed for reference, labelled axes, on a log
+  scale where the first steps would flatten the rest;
 - `tradeoff.png`: correctness against answer length when asked for detail, per variant (the
-  paper's correctness-vs-generation balance).
+  paper's correctness-vs-generation balance), numbered with a key beside it.
 Not here: reading MLflow (`ablations.results.study`) or tables.
 """
 
@@ -164,9 +165,28 @@ def curves_plot(study: Study, name: str, path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     for ax in axes[len(curves) :]:
         ax.axis("off")
+    for ax in axes[: len(curves)]:  # axes are shared: label the outer ones
+        if ax.get_subplotspec().is_last_row() or ax is axes[len(curves) - 1]:
+            ax.set_xlabel("step", fontsize=8)
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("training loss", fontsize=8)
+    scale = _loss_scale(curves.values())
+    axes[0].set_yscale(scale)  # shared by every panel
     baseline = f"; dashed: {study.baseline}" if study.baseline in curves else ""
-    figure.suptitle(f"{study.spec.experiment}: {name} training loss (band: seeds' range{baseline})")
+    note = ", log scale" if scale == "log" else ""
+    figure.suptitle(
+        f"{study.spec.experiment}: {name} training loss (band: seeds' range{baseline}{note})"
+    )
+    figure.tight_layout()
     return _save(figure, path)
+
+
+def _loss_scale(curves) -> str:
+    """'log' where the first steps' loss would flatten the rest on a linear axis (it spans
+    more than a factor of 3, all positive), else 'linear'."""
+    values = [v for seeds in curves for points in seeds.values() for _, v in points]
+    low, high = min(values, default=0.0), max(values, default=0.0)
+    return "log" if low > 0 and high / low > 3 else "linear"
 
 
 def _mean_curve(seeds: dict[int, list[tuple[int, float]]]):
@@ -197,20 +217,45 @@ def tradeoff_plot(study: Study, path: Path) -> Path | None:
         capsize=2,
         markersize=4,
     )
-    for g, x, y in zip(groups, xs, ys, strict=True):
+    # numbers at the points and the names in a key beside the axes: names written at
+    # the points overlap wherever variants score alike; points that nearly coincide share
+    # one label ("1, 4")
+    key = [f"{number:>2}  {g}" for number, g in enumerate(groups, start=1)]
+    for (x, y), numbers in _near([(x.value, y.value) for x, y in zip(xs, ys, strict=True)]):
+        baseline = study.baseline in [groups[n - 1] for n in numbers]
         ax.annotate(
-            g,
-            (x.value, y.value),
-            fontsize=6,
+            ", ".join(map(str, numbers)),
+            (x, y),
+            fontsize=7,
             xytext=(3, 3),
             textcoords="offset points",
-            color="C1" if g == study.baseline else "0.2",
+            color="C1" if baseline else "0.2",
         )
+    ax.text(
+        1.02, 1.0, "\n".join(key), transform=ax.transAxes, va="top", fontsize=7, family="monospace"
+    )
     ax.set_xlabel("words per answer when asked to 'answer in detail'")
     ax.set_ylabel("Open-VQA image Overall %")
     ax.grid(alpha=0.3)
     ax.set_title(f"{study.spec.experiment}: correctness vs answer length (95% intervals)")
     return _save(figure, path)
+
+
+def _near(points: list[tuple[float, float]], bins: int = 40):
+    """((x, y), [numbers]) per cell of a `bins`×`bins` grid over the points' range: the
+    1-based numbers of the points that fall in it, at the first one's place."""
+    finite = [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
+    if not finite:
+        return []
+    xs, ys = zip(*finite, strict=True)
+    width = (max(xs) - min(xs)) / bins or 1.0
+    height = (max(ys) - min(ys)) / bins or 1.0
+    cells: dict[tuple[int, int], tuple[tuple[float, float], list[int]]] = {}
+    for number, (x, y) in enumerate(points, start=1):
+        if math.isfinite(x) and math.isfinite(y):
+            cell = (round(x / width), round(y / height))
+            cells.setdefault(cell, ((x, y), []))[1].append(number)
+    return list(cells.values())
 
 
 def write_plots(study: Study, out: Path) -> list[Path]:

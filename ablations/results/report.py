@@ -1,11 +1,11 @@
 """A sweep's report: every table, plot and `findings.md`, rebuilt from MLflow alone.
 
-`build_report` reads the sweep's finished runs (`ablations.results.study`), writes the tables
-(`ablations.results.table_files`), figures (`ablations.results.plots`) and findings
-(`ablations.results.findings_markdown`) under `results/<sweep>/` with a README that says
-how to read each, and logs them as artifacts of the sweep's parent MLflow run. `make sweep`
-ends with it; `make tables` runs it alone (no retraining; a store copied from a cluster is
-enough).
+`build_report` reads the sweep's finished runs (`ablations.results.study`), writes the
+tables (`ablations.results.table_files`), figures (`ablations.results.plots`) and findings
+(`ablations.results.findings_markdown`) under `results/<sweep>/` with a README that says how
+to read each and all of them on one page (`index.html`, `ablations.results.report_page`),
+and logs them as artifacts of the sweep's parent MLflow run. `make sweep` ends with it;
+`make tables` runs it alone (no retraining; a store copied from a cluster is enough).
 """
 
 from __future__ import annotations
@@ -19,17 +19,22 @@ from mlflow.exceptions import MlflowException
 from ablations.results.findings import Finding, findings
 from ablations.results.findings_markdown import findings_markdown
 from ablations.results.plots import write_plots
+from ablations.results.report_page import PAGE, write_page
 from ablations.results.study import Study
 from ablations.results.table_files import write_tables
 from ablations.results.tables import HEADLINES, ablation_table
 from ablations.sweep.spec import SweepSpec
-from ablations.tracking.track import ROLE, SWEEP
+from ablations.tracking.track import NOTE, ROLE, SWEEP
+from ablations.tracking.ui import description
 from lynx_core.atomic import write_text
 
 ARTIFACTS = "report"  # where the parent run keeps them
 
 GUIDE = {  # file → how to read it
     "README.md": "this index",
+    PAGE: "the whole report on one page, to open in a browser: the findings with their "
+    "verdicts first, then the figures and tables behind them (every table sorts by a click "
+    "on its header)",
     "findings.md": "the paper's conclusions tested on this sweep: each claim, the variants "
     "and metric it compares, our difference with its interval and p, the verdict (Holm across "
     "the claims), the paper's numbers",
@@ -74,31 +79,46 @@ def build_report(spec: SweepSpec, results: Path, uri: str | None = None) -> Repo
     write_text(path, findings_markdown(study, found))
     files.append(path)
     files.append(_readme(spec, study, out, files))
+    title = f"{spec.experiment}: {spec.description}"
+    files.append(write_page(out, title, _intro(spec, study), _guide(files, out)))
     logged = _log(study, out, files)
     return Report(out, files, study, found, logged)
 
 
-def _readme(spec: SweepSpec, study: Study, out: Path, files: list[Path]) -> Path:
-    lines = [
-        f"# {spec.experiment}: {spec.description}",
-        "",
+def _intro(spec: SweepSpec, study: Study) -> str:
+    text = (
         f"Built by `make tables {spec.make_args}` from MLflow: {len(study.runs)} finished runs "
         f"of {len(study.variants)} (variants × seeds {study.seeds}), baseline "
-        f"`{study.baseline}`. Every file is regenerated each time; none is edited by hand.",
-        "",
-    ]
+        f"`{study.baseline}`. Every file is regenerated each time; none is edited by hand."
+    )
     if study.missing:
-        lines += [f"Not finished yet, so not in these numbers: {', '.join(study.missing)}.", ""]
-    listed = ["README.md", *(p.relative_to(out).as_posix() for p in files if p.suffix != ".tex")]
+        text += f"\n\nNot finished yet, so not in these numbers: {', '.join(study.missing)}."
+    return text
+
+
+def _guide(files: list[Path], out: Path) -> dict[str, str]:
+    """How to read each file, by its path under `out`."""
+    guide = dict(GUIDE)
+    for path in files:
+        name = path.relative_to(out).as_posix()
+        if name.startswith("plots/curves_"):
+            curve = name.removeprefix("plots/curves_").removesuffix(".png")
+            guide[name] = CURVES_GUIDE.format(curve)
+    return guide
+
+
+def _readme(spec: SweepSpec, study: Study, out: Path, files: list[Path]) -> Path:
+    lines = [f"# {spec.experiment}: {spec.description}", "", _intro(spec, study), ""]
+    listed = ["README.md", PAGE]
+    listed += [p.relative_to(out).as_posix() for p in files if p.suffix != ".tex"]
+    guides = _guide(files, out)
     for name in dict.fromkeys(listed):
         if name.endswith(".csv"):
             continue
-        guide = GUIDE.get(name)
-        if guide is None and name.startswith("plots/curves_"):
-            guide = CURVES_GUIDE.format(name.removeprefix("plots/curves_").removesuffix(".png"))
+        guide = guides.get(name)
         link = f"[{name}]({name})"
         extra = " (also `.tex`, booktabs, and `.csv`, the numbers)" if name.endswith(".md") else ""
-        if name in ("README.md", "findings.md", "summary.md"):
+        if name in ("README.md", PAGE, "findings.md", "summary.md"):
             extra = " (also `.csv`)" if name == "summary.md" else ""
         lines.append(f"- {link}: {guide or ''}{extra}")
     path = out / "README.md"
@@ -128,6 +148,8 @@ def _log(study: Study, out: Path, files: list[Path]) -> str | None:
             client.log_artifact(run_id, str(path), where)
     except (MlflowException, OSError):
         return None
+    note = description(spec.experiment, spec.source, experiment.experiment_id, run_id)
+    client.set_experiment_tag(experiment.experiment_id, NOTE, note)  # links the page
     return run_id
 
 

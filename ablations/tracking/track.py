@@ -65,7 +65,8 @@ def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
         found, held = experiment.experiment_id, experiment.tags
     wanted = {**EXPERIMENT_KIND, NOTE: description(spec.experiment, spec.source, found)}
     for key, value in wanted.items():
-        if held.get(key) != value:
+        linked = key == NOTE and held.get(key, "").startswith(value.removesuffix("."))
+        if held.get(key) != value and not linked:  # a report's link stays until the next
             client.set_experiment_tag(found, key, value)
     return found
 

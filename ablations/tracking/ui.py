@@ -36,14 +36,26 @@ def variants_url(experiment_id: str, base: str = "") -> str:
     return f"{base}#/experiments/{experiment_id}/runs?{urlencode(query, quote_via=quote)}"
 
 
-def description(experiment: str, source: str, experiment_id: str) -> str:
-    """The experiment's description (Markdown, shown above its runs and its overview)."""
-    return (
+def report_url(experiment_id: str, run_id: str) -> str:
+    """The sweep run's artifact `report/index.html` (the report on one page), which MLflow's
+    artifact view shows rendered."""
+    return f"#/experiments/{experiment_id}/runs/{run_id}/artifacts/report/index.html"
+
+
+def description(
+    experiment: str, source: str, experiment_id: str, report_run: str | None = None
+) -> str:
+    """The experiment's description (Markdown, shown above its runs and its overview); with
+    the link to the report page once `report_run`, the sweep's run, holds it."""
+    text = (
         f"**{experiment}**: the variants of `{source}`, recorded by lynx-ablate. "
         f"[Open the variants side by side]({variants_url(experiment_id)}): each variant's run, "
         "its training curves and final metrics charted together. The sweep's tables, plots "
-        f"and findings are artifacts of its run `{experiment}` (`report/`)."
+        f"and findings are artifacts of its run `{experiment}` (`report/`)"
     )
+    if report_run is None:
+        return text + "."
+    return text + f"; [open the report]({report_url(experiment_id, report_run)}), all on one page."
 
 
 def server_command(uri: str, host: str, port: int) -> tuple[list[str], dict[str, str]]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from ablations.tracking.track import NOTE
+from ablations.tracking.ui import report_url
 from lynx_core.stages import STAGES
 from tests.sweeps import run_cli, variant_runs
 
@@ -161,12 +163,14 @@ def test_smoke_sweep_ends_with_its_tables_plots_and_findings(smoke_run):
         assert f"]({made.relative_to(report).as_posix()})" in readme or made.name == "README.md"
     assert {p.name for p in report.glob("plots/*.png")} >= {"deltas.png", "curves_stage2.png"}
     assert f"tables, plots, findings: {report}/README.md" in first.stdout
+    assert f"the report on one page: {report}/index.html" in first.stdout
     client, _ = variant_runs(results)
-    (parent,) = client.search_runs(
-        [client.get_experiment_by_name("smoke").experiment_id], "tags.lynx_role = 'sweep'"
-    )
+    experiment = client.get_experiment_by_name("smoke")
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.lynx_role = 'sweep'")
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
-    assert {"report/findings.md", "report/ablation.md", "report/plots"} <= logged
+    assert {"report/findings.md", "report/index.html", "report/plots"} <= logged
+    page = report_url(experiment.experiment_id, parent.info.run_id)
+    assert f"[open the report]({page})" in experiment.tags[NOTE]  # the description links it
 
 
 def test_rerun_reuses_finished_runs_without_duplicates(smoke_run):

@@ -346,3 +346,13 @@ def test_every_evaluated_headline_of_the_tables_is_one_evaluation_refuses_as_nan
     scored = {"openvqa", "openvqa_video", "mme", "compliance", "hallucination"}
     evaluated = {h.metric for h in HEADLINES if h.metric.split("/")[0] in scored}
     assert evaluated and evaluated <= set(HEADLINE_METRICS)
+
+
+def test_curves_go_log_where_early_steps_would_flatten_the_rest_and_close_points_share_a_label():
+    from ablations.results.plots import _loss_scale, _near
+
+    assert _loss_scale([{0: [(1, 9.0), (100, 2.0)]}]) == "log"  # a factor 4.5
+    assert _loss_scale([{0: [(1, 2.8), (100, 2.0)]}]) == "linear"
+    assert _loss_scale([{0: [(1, 2.0), (100, -1.0)]}]) == "linear"  # not all positive
+    labels = _near([(4.0, 72.0), (4.0, 42.0), (4.0, 76.3), (4.0, 71.7), (4.0, 44.3)])
+    assert sorted(numbers for _, numbers in labels) == [[1, 4], [2], [3], [5]]

@@ -71,3 +71,16 @@ def test_a_variant_whose_chain_changed_gets_a_new_run(tmp_path):
     on_gpu = make_plan([variant], gpus=1).chains[variant.name]
     second, done = tracker.variant_run(variant, on_gpu)
     assert second != first and not done
+
+
+def test_the_description_keeps_the_report_link_until_a_new_report_replaces_it(tmp_path):
+    from ablations.tracking.ui import description
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    spec = load_sweep(REPO / "sweeps" / "smoke.yaml")
+    found = experiment_id(client, spec, tmp_path)
+    linked = description(spec.experiment, spec.source, found, report_run="abc123")
+    client.set_experiment_tag(found, NOTE, linked)  # as building the report does
+    assert experiment_id(client, spec, tmp_path) == found  # the next sweep on it
+    assert client.get_experiment(found).tags[NOTE] == linked
+    assert "runs/abc123/artifacts/report/index.html" in linked

@@ -9,7 +9,6 @@ and selenium; without them the browser test is skipped, saying why.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -17,10 +16,10 @@ import urllib.request
 
 import pytest
 
+from tests.browser import browser
 from tests.processes import free_port
 from tests.sweeps import REPO, kill_session, local_env, run_cli, session_processes
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOT = REPO / "results" / "ui" / "smoke-variants.png"  # generated, never committed
 
 
@@ -65,23 +64,6 @@ def test_make_ui_starts_only_what_the_ui_needs(ui):
     ]
     assert len(processes) <= 2, commands  # `mlflow ui` and its one uvicorn worker
     assert not [c for c in commands if "huey" in c or "_job_runner" in c], commands
-
-
-def browser():
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("no chromium / chromedriver: install Debian's chromium and chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--window-size=1600,1000", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic",
-    ):  # fmt: skip
-        options.add_argument(flag)  # the network flags: this machine's network is closed
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 @pytest.mark.slow
