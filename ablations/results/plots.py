@@ -241,21 +241,27 @@ def tradeoff_plot(study: Study, path: Path) -> Path | None:
     return _save(figure, path)
 
 
-def _near(points: list[tuple[float, float]], bins: int = 40):
-    """((x, y), [numbers]) per cell of a `bins`×`bins` grid over the points' range: the
-    1-based numbers of the points that fall in it, at the first one's place."""
+def _near(points: list[tuple[float, float]], share: float = 1 / 30):
+    """((x, y), [numbers]) per group of points that nearly coincide: each point joins the
+    first group whose first point is within `share` of the points' range on both axes;
+    numbers are 1-based, places the group's first point."""
     finite = [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
     if not finite:
         return []
     xs, ys = zip(*finite, strict=True)
-    width = (max(xs) - min(xs)) / bins or 1.0
-    height = (max(ys) - min(ys)) / bins or 1.0
-    cells: dict[tuple[int, int], tuple[tuple[float, float], list[int]]] = {}
+    width = (max(xs) - min(xs)) * share or 1e-9
+    height = (max(ys) - min(ys)) * share or 1e-9
+    groups: list[tuple[tuple[float, float], list[int]]] = []
     for number, (x, y) in enumerate(points, start=1):
-        if math.isfinite(x) and math.isfinite(y):
-            cell = (round(x / width), round(y / height))
-            cells.setdefault(cell, ((x, y), []))[1].append(number)
-    return list(cells.values())
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        near = (g for g in groups if abs(g[0][0] - x) <= width and abs(g[0][1] - y) <= height)
+        found = next(near, None)
+        if found is None:
+            groups.append(((x, y), [number]))
+        else:
+            found[1].append(number)
+    return groups
 
 
 def write_plots(study: Study, out: Path) -> list[Path]:

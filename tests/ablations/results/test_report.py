@@ -354,5 +354,5 @@ def test_curves_go_log_where_early_steps_would_flatten_the_rest_and_close_points
     assert _loss_scale([{0: [(1, 9.0), (100, 2.0)]}]) == "log"  # a factor 4.5
     assert _loss_scale([{0: [(1, 2.8), (100, 2.0)]}]) == "linear"
     assert _loss_scale([{0: [(1, 2.0), (100, -1.0)]}]) == "linear"  # not all positive
-    labels = _near([(4.0, 72.0), (4.0, 42.0), (4.0, 76.3), (4.0, 71.7), (4.0, 44.3)])
+    labels = _near([(4.0, 72.0), (4.0, 42.0), (4.0, 76.33), (4.0, 71.67), (4.0, 44.33)])
     assert sorted(numbers for _, numbers in labels) == [[1, 4], [2], [3], [5]]
