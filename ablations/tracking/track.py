@@ -30,6 +30,7 @@ from ablations.planning.plan import Plan
 from ablations.planning.store import Manifest
 from ablations.sweep.spec import SweepSpec
 from ablations.sweep.variant import Variant
+from ablations.tracking.study_view import GROUP_TAG, study_view
 from ablations.tracking.ui import description
 from ablations.tracking.uri import tracking_uri
 from lynx_core.config import flatten
@@ -37,7 +38,7 @@ from lynx_core.faults import fault_point
 from lynx_core.stages import Stage
 
 ROLE, SWEEP, VARIANT, KEY = "lynx_role", "lynx_sweep", "lynx_variant", "lynx_config_hash"
-GROUP, SEED = "lynx_group", "lynx_seed"  # the variant without its seed, and the seed
+GROUP, SEED = GROUP_TAG, "lynx_seed"  # the variant without its seed, and the seed
 PARENT = "mlflow.parentRunId"
 MAX_PARAM_CHARS = 6000
 CURVE = ("loss", "lr", "samples_per_s", "val_loss")  # per-step metrics, <stage>/<field>
@@ -63,7 +64,12 @@ def experiment_id(client: MlflowClient, spec: SweepSpec, results: Path) -> str:
         held = {}
     else:
         found, held = experiment.experiment_id, experiment.tags
-    wanted = {**EXPERIMENT_KIND, NOTE: description(spec.experiment, spec.source, found)}
+    view, state = study_view()  # the view the description's link opens
+    wanted = {
+        **EXPERIMENT_KIND,
+        NOTE: description(spec.experiment, spec.source, found),
+        view: state,
+    }
     for key, value in wanted.items():
         linked = key == NOTE and held.get(key, "").startswith(value.removesuffix("."))
         if held.get(key) != value and not linked:  # a report's link stays until the next

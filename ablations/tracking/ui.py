@@ -2,11 +2,11 @@
 
 MLflow 3's UI opens an experiment on a GenAI overview of traces unless the link says
 otherwise (`workflowType`; a fresh browser defaults to GenAI whatever the experiment's kind),
-and nests the variant runs under their collapsed sweep run, so its chart view has nothing to
-draw. `variants_url` asks for the variant runs only (`searchFilter`), sorted by a metric (which
-also lists them flat instead of nested), in the chart view: every variant's curves and final
-metrics side by side. The sweep's experiment description carries that link, and `make ui`
-prints it for every sweep in the store.
+and lists every seed's run flat, ten of them charted. `variants_url` opens the study's own
+view instead (`ablations.tracking.study_view`, stored as an experiment tag): the variants
+grouped over their seeds, the study's metrics first, in the chart view. The sweep's
+experiment description carries that link, and `make ui` prints it for every sweep in the
+store.
 
 `server_command` starts `mlflow ui` with one uvicorn worker and without MLflow's job runner
 (its GenAI job consumers would start beside the server for a sqlite store): two processes
@@ -19,17 +19,16 @@ import os
 import sys
 from urllib.parse import quote, urlencode
 
-VARIANTS_FILTER = "tags.lynx_role = 'variant'"
-SORT_BY = "metrics.`openvqa/overall`"
+from ablations.tracking.study_view import study_key
 
 
 def variants_url(experiment_id: str, base: str = "") -> str:
-    """The chart view of the experiment's variant runs, flat and best first; relative to
-    the UI's root unless `base` (e.g. `http://127.0.0.1:5000/`) is given."""
+    """The experiment page on the study's view (`ablations.tracking.study_view`: variants
+    grouped over their seeds, the study's metrics charted first), in the chart view and
+    the model-training workflow; relative to the UI's root unless `base` (e.g.
+    `http://127.0.0.1:5000/`) is given."""
     query = {
-        "searchFilter": VARIANTS_FILTER,
-        "orderByKey": SORT_BY,
-        "orderByAsc": "false",
+        "viewStateShareKey": study_key(),
         "compareRunsMode": "CHART",
         "workflowType": "machine_learning",
     }

@@ -84,3 +84,34 @@ def test_the_description_keeps_the_report_link_until_a_new_report_replaces_it(tm
     assert experiment_id(client, spec, tmp_path) == found  # the next sweep on it
     assert client.get_experiment(found).tags[NOTE] == linked
     assert "runs/abc123/artifacts/report/index.html" in linked
+
+
+def test_the_experiment_holds_the_study_view_its_link_opens(tmp_path):
+    """The view the printed link names (by `viewStateShareKey`) is an experiment tag: the
+    variants grouped by the tag every variant run carries, the study's metrics charted
+    first and tabled as columns, every group shown."""
+    import json
+
+    from ablations.results.tables import HEADLINES
+    from ablations.tracking.study_view import STUDY_METRICS, study_key, study_view
+    from ablations.tracking.track import GROUP
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    spec = load_sweep(REPO / "sweeps" / "smoke.yaml")
+    found = experiment_id(client, spec, tmp_path)
+    tag, value = study_view()
+    assert client.get_experiment(found).tags[tag] == value
+    assert f"viewStateShareKey={study_key()}" in variants_url(found)
+    state = json.loads(value)
+    assert state["groupBy"]["groupByKeys"] == [{"mode": "tag", "groupByData": GROUP}]
+    assert state["runsHiddenMode"] == "SHOW_ALL"
+    first = state["compareRunSections"][0]
+    assert first["name"] == "study" and first["display"]
+    charted = [c["metricKey"] for c in state["compareRunCharts"]]
+    assert {c["metricSectionId"] for c in state["compareRunCharts"]} == {first["uuid"]}
+    assert charted[0] == "openvqa/overall" and set(charted) == set(STUDY_METRICS)
+    headlines = {h.metric for h in HEADLINES}
+    assert headlines - set(charted) == set(), "a headline of the tables is not charted first"
+    closed = {s["name"] for s in state["compareRunSections"] if not s["display"]}
+    assert {"bases", "instruct", "clip"} <= closed
+    assert state["selectedColumns"] == [f"metrics.`{m}`" for m in STUDY_METRICS]

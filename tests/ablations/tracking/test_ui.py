@@ -83,8 +83,25 @@ def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
             driver, 90, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
         )
         driver.get(link)
-        for name in ("cross-attention", "prefix"):  # each variant's run, listed flat
+        for name in ("cross-attention", "prefix"):  # each variant a group of its seeds' runs
             wait.until(lambda d, name=name: d.find_elements(By.XPATH, f"//*[text()='{name}']"))
+            wait.until(
+                lambda d, name=name: f"Group: {name}" in d.find_element(By.TAG_NAME, "body").text
+            )
+        wait.until(lambda d: "bases\n(" in d.find_element(By.TAG_NAME, "body").text)
+        body = driver.find_element(By.TAG_NAME, "body").text
+        assert "Group by: lynx_group" in body
+        # the study's section first, training curves next, the frozen bases' at the end
+        assert body.index("study\n(") < body.index("stage2\n(") < body.index("bases\n(")
+
+        def study_chart(d):  # the first chart: image Overall, one bar per variant group
+            card = d.find_element(
+                By.XPATH, "//*[text()='study']/following::*[contains(., 'openvqa/overall')][1]"
+            )
+            plots = card.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
+            return plots and "cross-attention" in card.text and "prefix" in card.text
+
+        wait.until(study_chart, "the study's first chart, image Overall per variant")
 
         def search_charts(d):
             search = d.find_element(By.CSS_SELECTOR, "input[placeholder='Search metric charts']")
@@ -98,17 +115,26 @@ def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
         def stage2_chart(d):
             for plot in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot"):
                 card = plot.find_element(By.XPATH, "./ancestor::*[contains(., 'stage2/loss')][1]")
-                legend = card.text
-                if "prefix (stage2/loss)" in legend and "cross-attention (stage2" in legend:
+                if "prefix" in card.text and "cross-attention" in card.text:
                     curves = plot.find_elements(
                         By.CSS_SELECTOR, ".scatterlayer .trace path.js-line"
                     )
-                    return len(curves) >= 2  # one curve per variant
+                    return len(curves) >= 2  # one curve per variant (its seeds' mean)
             return False
 
         wait.until(stage2_chart, "a stage2/loss chart with one curve per variant")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SCREENSHOT))
+
+        driver.get(link.replace("compareRunsMode=CHART", "compareRunsMode=TABLE"))
+        wanted = {"openvqa/overall", "mme/perception", "compliance/overall"}
+
+        def metric_columns(d):  # the table's columns are the study's metrics
+            headers = {h.text for h in d.find_elements(By.CSS_SELECTOR, "[role=columnheader]")}
+            return wanted <= headers
+
+        wait.until(metric_columns, "the study's metrics as the table's columns")
+        driver.save_screenshot(str(SCREENSHOT.with_name("smoke-table.png")))
 
         # the experiment itself, opened as the experiment list links it: its description
         # holds the same link
