@@ -6,6 +6,7 @@ functions of the sweep: the file's lines are looked up once, by the caller."""
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -33,6 +34,9 @@ if TYPE_CHECKING:  # annotations only: SweepSpec.expand calls this module
     from ablations.sweep.spec import SweepSpec
 
 Option = tuple[str, dict[str, Any], tuple]  # (label, dotted overrides, where in the file)
+# trials (variants × seeds) an axes grid may make: more is a typo or a sweep to split; the
+# count is made before the grid, which would otherwise fill memory at validation
+MAX_TRIALS = 10_000
 
 
 def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
@@ -58,7 +62,11 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
     for dimension in dimensions:
         for _, overrides, where in dimension:
             problems += override_problems(base, overrides, where, check_paths, known)
-    if dimensions:
+    grid = math.prod(len(d) for d in dimensions) if dimensions else 0
+    count = max(grid + len(spec.variants), 1)
+    if count * len(spec.seeds) > MAX_TRIALS:  # counted before the grid is made
+        problems.append(_too_many(grid, len(spec.variants), len(spec.seeds), dimensions))
+    elif dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
             overrides = {k: v for _, option, _ in combo for k, v in option.items()}
@@ -157,6 +165,21 @@ def chosen_overrides(spec: SweepSpec, name: str, overrides: dict) -> dict:
     if spec.tune is None or name in spec.tune.variants:  # tuned, its choice still to come
         return overrides
     return {**choices.get(spec.baseline, {}), **overrides}
+
+
+def _too_many(grid: int, named: int, seeds: int, dimensions: list[list[Option]]) -> Problem:
+    count = max(grid + named, 1)
+    made = (
+        [f"{' × '.join(str(len(d)) for d in dimensions)} = {grid:,} from the axes"] if grid else []
+    )
+    made += [f"{named:,} named"] if named else []
+    return Problem(
+        "axes" if grid else "seeds",
+        f"{count:,} variant(s) ({', '.join(made) or 'the base'}) × {seeds:,} seed(s) = "
+        f"{count * seeds:,} trials: more than {MAX_TRIALS:,} (counted before they are "
+        "expanded); split the sweep, or pair values with `zip:` instead of crossing them",
+        at=at(("axes",) if grid else ("seeds",)),
+    )
 
 
 def tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:

@@ -56,6 +56,12 @@ ALIAS_BOMB = "\n".join(
     + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
 )
 
+GRID_FIELDS = (  # eight fields that take any positive number: 10 values each
+    "train.stage1.steps", "train.stage2.steps", "train.stage1.batch_size",
+    "train.stage2.batch_size", "model.resampler.num_queries", "model.resampler.depth",
+    "eval.max_new_tokens", "train.stage2.lr",
+)  # fmt: skip
+
 CASES = [
     # 1. what used to crash with a traceback
     Case("not-utf8", b"name: sweep\ndescription: caf\xe9\n", "file", 2, "not UTF-8"),
@@ -507,6 +513,24 @@ CASES = [
         "data.captions.files",
         3,  # a schema problem inside a list is told at the list's line
         "names 10,000,000,000 files, more than 1,000,000 (checked before it is expanded)",
+    ),
+    Case(  # 10^8 variants: counted before the grid is made, not after it fills memory
+        "axes-grid-unbounded",
+        "name: sweep\naxes:\n"
+        + "".join(
+            f"  {field}: [{', '.join(str(v + 1) for v in range(10))}]\n" for field in GRID_FIELDS
+        ),
+        "axes",
+        2,
+        "10 × 10 × 10 × 10 × 10 × 10 × 10 × 10 = 100,000,000 from the axes) × 1 seed(s) = "
+        "100,000,000 trials: more than 10,000",
+    ),
+    Case(  # a seed list a script wrote too long
+        "seeds-unbounded",
+        f"name: sweep\nseeds: [{', '.join(map(str, range(20_000)))}]\n",
+        "seeds",
+        2,
+        "1 variant(s) (the base) × 20,000 seed(s) = 20,000 trials: more than 10,000",
     ),
     Case(
         "caption-shard-corrupt",
