@@ -54,6 +54,8 @@ PARTS = (
     Part("summary.md", "Every run", "runs"),
 )
 
+FIRST = ("curves_stage2", "curves_stage1")  # the variants' own training before the bases'
+
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1400px;
        padding: 0 24px 48px; color: #1d1d1f; }
@@ -155,12 +157,16 @@ def _section(part: Part, files: list[Path], out: Path, guide: dict[str, str]) ->
     return "\n".join(chunks)
 
 
+def _reading_order(path: Path) -> tuple[int, str]:
+    return (FIRST.index(path.stem) if path.stem in FIRST else len(FIRST), path.name)
+
+
 def write_page(out: Path, title: str, intro: str, guide: dict[str, str]) -> Path:
     """`out/index.html` from the report files already in `out`; `guide` says how to read
     each (by its path under `out`)."""
     sections, links = [], []
     for part in PARTS:
-        files = sorted(out.glob(part.file))
+        files = sorted(out.glob(part.file), key=_reading_order)
         if not files:
             continue
         sections.append(_section(part, files, out, guide))
