@@ -1,6 +1,9 @@
-"""`make ui` on a finished smoke sweep, looked at in a real browser (headless Chromium): the
-printed link shows every variant's run and their curves charted together, the experiment's
-description carries that link, and the server is two processes, not eight.
+"""`make ui` on a study's store, looked at in a real browser (headless Chromium): the printed
+link opens on the variants grouped over their seeds (each group's mean), the study's metrics
+charted first and tabled as columns, every variant's curve charted together; the
+experiment's description carries that link; the server is two processes, not eight. The
+store is `test_report`'s fabricated one (5 variants × 3 seeds, written by the sweep's own
+tracker: no training), so groups really aggregate seeds.
 
 Needs Debian's `chromium` and `chromium-driver` (`make test-slow` installs them when it can)
 and selenium; without them the browser test is skipped, saying why.
@@ -16,20 +19,19 @@ import urllib.request
 
 import pytest
 
+from tests.ablations.results.test_report import fabricated  # noqa: F401  (the store)
 from tests.browser import browser
 from tests.processes import free_port
-from tests.sweeps import REPO, kill_session, local_env, run_cli, session_processes
+from tests.sweeps import REPO, kill_session, local_env, session_processes
 
-SCREENSHOT = REPO / "results" / "ui" / "smoke-variants.png"  # generated, never committed
+SCREENSHOT = REPO / "results" / "ui" / "study-charts.png"  # generated, never committed
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
-    """A finished smoke sweep, and `python -m ablations ui` serving it: (printed link,
+def ui(fabricated):  # noqa: F811
+    """The fabricated study's store, and `python -m ablations ui` serving it: (printed link,
     the server's session id, base URL)."""
-    results = tmp_path_factory.mktemp("ui") / "results"
-    done = run_cli("sweep", "smoke", results=results)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    _, results, _ = fabricated
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "ablations", "ui", "--results", str(results), "--port", str(port)],
@@ -38,7 +40,7 @@ def ui(tmp_path_factory):
     )  # fmt: skip
     try:
         lines = [server.stdout.readline() for _ in range(2)]
-        link = re.search(r"smoke: (\S+)", lines[1]).group(1)
+        link = re.search(r"fake: (\S+)", lines[1]).group(1)
         base = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 120
         while True:
@@ -83,10 +85,9 @@ def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
             driver, 90, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
         )
         driver.get(link)
-        for name in ("cross-attention", "prefix"):  # each variant a group of its seeds' runs
-            wait.until(lambda d, name=name: d.find_elements(By.XPATH, f"//*[text()='{name}']"))
+        for name in ("lynx", "w-cross-attn"):  # each variant a group of its 3 seeds' runs
             wait.until(
-                lambda d, name=name: f"Group: {name}" in d.find_element(By.TAG_NAME, "body").text
+                lambda d, name=name: f"Group: {name}\n3" in d.find_element(By.TAG_NAME, "body").text
             )
         wait.until(lambda d: "bases\n(" in d.find_element(By.TAG_NAME, "body").text)
         body = driver.find_element(By.TAG_NAME, "body").text
@@ -99,7 +100,7 @@ def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
                 By.XPATH, "//*[text()='study']/following::*[contains(., 'openvqa/overall')][1]"
             )
             plots = card.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
-            return plots and "cross-attention" in card.text and "prefix" in card.text
+            return plots and "w-cross-attn" in card.text and "lynx" in card.text
 
         wait.until(study_chart, "the study's first chart, image Overall per variant")
 
@@ -115,7 +116,7 @@ def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
         def stage2_chart(d):
             for plot in d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot"):
                 card = plot.find_element(By.XPATH, "./ancestor::*[contains(., 'stage2/loss')][1]")
-                if "prefix" in card.text and "cross-attention" in card.text:
+                if "lynx" in card.text and "w-cross-attn" in card.text:
                     curves = plot.find_elements(
                         By.CSS_SELECTOR, ".scatterlayer .trace path.js-line"
                     )
@@ -134,7 +135,9 @@ def test_the_printed_link_shows_the_variants_and_their_curves_in_a_browser(ui):
             return wanted <= headers
 
         wait.until(metric_columns, "the study's metrics as the table's columns")
-        driver.save_screenshot(str(SCREENSHOT.with_name("smoke-table.png")))
+        # a group's row holds its seeds' mean: lynx's image Overall, 70, 72 and 74 → 72
+        wait.until(lambda d: "72 (average)" in d.find_element(By.TAG_NAME, "body").text)
+        driver.save_screenshot(str(SCREENSHOT.with_name("study-table.png")))
 
         # the experiment itself, opened as the experiment list links it: its description
         # holds the same link
