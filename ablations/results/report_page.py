@@ -78,11 +78,12 @@ img { max-width: 100%; border: 1px solid #eee; }
 """
 
 # a click on a header sorts its table's rows by that column: by the number a cell starts
-# with ("28.5 ± 3.9", "+1.2", "−0.4"), else by its text; a second click reverses
+# with ("28.5 ± 3.9", "+1.2", "−0.4"), else by its text ("v10", "stage2_lr"); a second
+# click reverses
 SORT_SCRIPT = """
 function cellKey(cell) {
   const text = cell.textContent.trim().replace(/\\u2212/g, "-");
-  const number = parseFloat(text.replace(/^[^0-9+\\-.]*/, ""));
+  const number = /^[+\\-]?\\.?[0-9]/.test(text) ? parseFloat(text) : NaN;
   return Number.isNaN(number) ? [1, text.toLowerCase()] : [0, number];
 }
 function compare(a, b) {
@@ -93,6 +94,7 @@ document.querySelectorAll("table").forEach((table) => {
   table.querySelectorAll("thead th").forEach((header, column) => {
     header.addEventListener("click", () => {
       const body = table.tBodies[0];
+      if (!body) return;  // a table without rows has nothing to sort
       const up = !header.classList.contains("sorted-up");
       const headers = table.querySelectorAll("thead th");
       headers.forEach((h) => h.classList.remove("sorted-up", "sorted-down"));
@@ -106,7 +108,9 @@ document.querySelectorAll("table").forEach((table) => {
 });
 """
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+# no raw HTML and no images from the text (a sweep's description is text): nothing the page
+# shows is fetched from anywhere
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
 VERDICTS = ("agrees", "disagrees", "inconclusive", "too few seeds", "not tested")
 _VERDICT = re.compile(r"<strong>(" + "|".join(VERDICTS) + r")([^<]*)</strong>")
 _VERDICT_CELL = re.compile(r"<td>(" + "|".join(VERDICTS) + r")</td>")
@@ -145,7 +149,9 @@ def _section(part: Part, files: list[Path], out: Path, guide: dict[str, str]) ->
         if len(files) > 1:
             chunks.append(f"<h3>{html.escape(path.stem.removeprefix('curves_'))}</h3>")
         if how:
-            chunks.append(f'<p class="how">{html.escape(how)} (<code>{name}</code>)</p>')
+            chunks.append(
+                f'<p class="how">{html.escape(how)} (<code>{html.escape(name)}</code>)</p>'
+            )
         if path.suffix == ".png":
             chunks.append(_figure(path, f"{part.title}: {name}"))
         else:

@@ -122,6 +122,8 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
     runs = run_table(study)
     md, csv = out / "summary.md", out / "summary.csv"
     title = f"# {spec.experiment}: every run\n\n{spec.description}\n\n"
-    write_text(md, title + runs.to_markdown(index=False, floatfmt=".2f") + "\n")
+    shown = runs.astype(object).where(runs.notna(), None)  # a metric not recorded: "–"
+    table = shown.to_markdown(index=False, floatfmt=".2f", missingval="–")
+    write_text(md, title + table + "\n")
     write_text(csv, runs.to_csv(index=False))
     return [*written, md, csv]

@@ -65,8 +65,9 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
     grid = math.prod(len(d) for d in dimensions) if dimensions else 0
     count = max(grid + len(spec.variants), 1)
     if count * len(spec.seeds) > MAX_TRIALS:  # counted before the grid is made
-        problems.append(_too_many(grid, len(spec.variants), len(spec.seeds), dimensions))
-    elif dimensions:
+        # alone: the checks that follow would list variants the grid never made
+        return [], [_too_many(grid, len(spec.variants), len(spec.seeds), dimensions)]
+    if dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
             overrides = {k: v for _, option, _ in combo for k, v in option.items()}
@@ -168,17 +169,25 @@ def chosen_overrides(spec: SweepSpec, name: str, overrides: dict) -> dict:
 
 
 def _too_many(grid: int, named: int, seeds: int, dimensions: list[list[Option]]) -> Problem:
+    """The refusal, at the factor that makes the count: the axes, the named variants or
+    the seeds, with the fix that applies to it."""
     count = max(grid + named, 1)
     made = (
         [f"{' × '.join(str(len(d)) for d in dimensions)} = {grid:,} from the axes"] if grid else []
     )
     made += [f"{named:,} named"] if named else []
+    largest = max((grid, "axes"), (named, "variants"), (seeds, "seeds"))[1]
+    fix = {
+        "axes": "pair values with `zip:` instead of crossing them, or split the sweep",
+        "variants": "split the sweep into several files",
+        "seeds": "fewer seeds: the evidence table says how many decide each comparison",
+    }[largest]
     return Problem(
-        "axes" if grid else "seeds",
+        largest,
         f"{count:,} variant(s) ({', '.join(made) or 'the base'}) × {seeds:,} seed(s) = "
         f"{count * seeds:,} trials: more than {MAX_TRIALS:,} (counted before they are "
-        "expanded); split the sweep, or pair values with `zip:` instead of crossing them",
-        at=at(("axes",) if grid else ("seeds",)),
+        f"expanded); {fix}",
+        at=at((largest,)),
     )
 
 

@@ -186,6 +186,7 @@ class SweepTracker:
                 for r in fresh[start : start + per_batch]
                 for field in CURVE
                 if field in r  # the held-out loss is measured at some logged steps only
+                and math.isfinite(float(r[field]))  # nothing that is not a number is recorded
             ]
             self.client.log_batch(self.run_ids[name], metrics=metrics)
             logged.update(int(r["step"]) for r in fresh[start : start + per_batch])
@@ -228,7 +229,7 @@ class SweepTracker:
         candidate's validation score (its metrics)."""
         self.client.set_tag(self.parent_id, tag, text)
         now = get_current_time_millis()
-        metrics = [Metric(k, float(v), now, 0) for k, v in scores.items() if not math.isnan(v)]
+        metrics = [Metric(k, float(v), now, 0) for k, v in scores.items() if math.isfinite(v)]
         for start in range(0, len(metrics), 1000):
             self.client.log_batch(self.parent_id, metrics=metrics[start : start + 1000])
 

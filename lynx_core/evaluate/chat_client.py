@@ -8,7 +8,10 @@ of the ideal rate; this client is a plain asyncio POST over one bounded connecti
 lm-evaluation-harness do. What the SDK did that matters here is kept: every failure is
 classified, as retryable (`RETRYABLE`: rate limits, server errors, timeouts, dropped
 connections, a 200 that is not a completion) or final (`ChatError`: e.g. 401, 400), and the
-key goes in one header, never into an error or a log.
+key goes in one header, never into an error or a log. Where it differs from the SDK: the
+timeout bounds connecting and each wait for bytes, not DNS or a whole request; the proxy is
+the one the environment names for the URL's scheme (not ALL_PROXY); certificates come from
+the system's store.
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ def parse_completion(raw: bytes, requested_model: str) -> Completion:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise MalformedReply(f"a reply that is not JSON ({err})") from None
     choices = reply.get("choices") if isinstance(reply, dict) else None
-    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = first.get("message") if isinstance(first, dict) else None
     if not isinstance(message, dict):
         raise MalformedReply("a reply without choices[0].message")
     return Completion(str(message.get("content") or ""), str(reply.get("model") or requested_model))

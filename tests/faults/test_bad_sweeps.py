@@ -525,6 +525,16 @@ CASES = [
         "10 × 10 × 10 × 10 × 10 × 10 × 10 × 10 = 100,000,000 from the axes) × 1 seed(s) = "
         "100,000,000 trials: more than 10,000",
     ),
+    Case(  # refused alone: not also "baseline is not a variant" of a grid never made
+        "axes-grid-unbounded-with-baseline",
+        "name: sweep\nbaseline: 1-1-1-1-1-1-1-1\naxes:\n"
+        + "".join(
+            f"  {field}: [{', '.join(str(v + 1) for v in range(10))}]\n" for field in GRID_FIELDS
+        ),
+        "axes",
+        3,
+        "100,000,000 trials",
+    ),
     Case(  # a seed list a script wrote too long
         "seeds-unbounded",
         f"name: sweep\nseeds: [{', '.join(map(str, range(20_000)))}]\n",
@@ -827,3 +837,13 @@ def test_command_line_counts_out_of_range_are_refused(option, tmp_path, no_compu
     with pytest.raises(SystemExit) as exited:
         cli.main(["sweep", "smoke", "--results", str(results), *option])
     assert exited.value.code == 2 and not results.exists()
+
+
+def test_a_grid_too_large_is_the_only_problem_told(tmp_path):
+    """Counted first and told alone: the checks after it would name variants (the
+    baseline, tuned ones) that a grid never made does not have."""
+    case = next(c for c in CASES if c.id == "axes-grid-unbounded-with-baseline")
+    with pytest.raises(SweepError) as caught:
+        load_sweep(write_case(tmp_path, case))
+    (problem,) = caught.value.problems
+    assert problem.field == "axes" and "pair values with `zip:`" in problem.message

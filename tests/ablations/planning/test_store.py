@@ -87,15 +87,26 @@ def test_a_run_verifies_the_outputs_it_loads_and_no_others(tmp_path):
         store.verify_inputs(evaluation)
 
 
-def test_a_run_with_a_nan_metric_is_still_finished(tmp_path, run):
+def test_a_run_with_a_nan_secondary_metric_is_still_finished(tmp_path, run):
     store = Store(tmp_path)
     folder = store.folder(run.stage, run.key)
     folder.mkdir(parents=True)
     (folder / "trainable.safetensors").write_bytes(b"weights")
     store.begin(run)
-    store.complete(run, {"openvqa/overall": float("nan")}, [])
+    store.complete(run, {"openvqa/Color/acc": float("nan")}, [])
     manifest = store.manifest(run.stage, run.key)
-    assert manifest is not None and manifest.metrics["openvqa/overall"] != 0  # NaN, not null
+    assert manifest is not None and manifest.metrics["openvqa/Color/acc"] != 0  # NaN, not null
+
+
+def test_a_run_recorded_with_a_nan_headline_is_evaluated_again(tmp_path, run):
+    """A manifest written before evaluation refused NaN headlines: not finished, so the
+    stage runs again rather than a variant finishing without its score."""
+    store = Store(tmp_path)
+    folder = store.folder(run.stage, run.key)
+    folder.mkdir(parents=True)
+    store.begin(run)
+    store.complete(run, {"openvqa/overall": float("nan"), "mme/perception": 120.0}, [])
+    assert store.manifest(run.stage, run.key) is None
 
 
 def test_a_damaged_run_is_rejected_and_computed_again(tmp_path, run):

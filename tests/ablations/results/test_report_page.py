@@ -66,3 +66,14 @@ def test_the_page_renders_in_a_browser_verdicts_first_figures_loaded_tables_sort
         driver.save_screenshot(str(SCREENSHOT))
     finally:
         driver.quit()
+
+
+def test_text_from_a_sweep_file_fetches_nothing_and_runs_nothing():
+    """A sweep's description reaches the page as text: an image in Markdown is not fetched,
+    HTML is shown as text, a javascript: link is not a link."""
+    from ablations.results.report_page import _markdown
+
+    shown = _markdown(
+        "![x](http://example.com/a.png) <script>alert(1)</script> [y](javascript:alert(1))"
+    )
+    assert "<img" not in shown and "<script>" not in shown and 'href="javascript' not in shown

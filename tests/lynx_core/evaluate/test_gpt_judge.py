@@ -185,3 +185,15 @@ def test_the_proxy_the_environment_names_is_used_unless_the_host_is_exempt(monke
     assert proxy_for("https://judge.internal/v1/chat/completions") is None
     monkeypatch.delenv("HTTPS_PROXY")
     assert proxy_for("https://api.openai.com/v1/chat/completions") is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"choices": {"0": {}}}', b'{"choices": 3}', b'{"choices": [3]}', b"[1]", b'{"cho'],
+)
+def test_a_reply_of_another_shape_is_malformed_not_a_crash(body):
+    """Counted as a retryable malformed reply, never an exception that ends the batch."""
+    from lynx_core.evaluate.chat_client import MalformedReply, parse_completion
+
+    with pytest.raises(MalformedReply):
+        parse_completion(body, "gpt-4-0613")
