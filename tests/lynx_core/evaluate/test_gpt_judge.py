@@ -197,3 +197,21 @@ def test_a_reply_of_another_shape_is_malformed_not_a_crash(body):
 
     with pytest.raises(MalformedReply):
         parse_completion(body, "gpt-4-0613")
+
+
+def test_the_judge_works_from_a_thread_and_from_inside_a_running_event_loop(make_judge):
+    """Called from a worker thread (a Ray trial's) or from async code (its own loop then
+    runs in a thread of its own): the same verdicts."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    judge = make_judge()
+
+    async def from_async_code():
+        return judge.judge_many(QUESTIONS, REFERENCES, ["red", "3", "dog"])
+
+    with ThreadPoolExecutor(1) as thread:
+        threaded = thread.submit(judge.judge_many, QUESTIONS, REFERENCES, ["red", "3", "dog"])
+        labels = [v.label for v in threaded.result()]
+    assert labels == ["correct", "correct", "incorrect"]
+    assert [v.label for v in asyncio.run(from_async_code())] == labels
