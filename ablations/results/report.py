@@ -80,7 +80,7 @@ def build_report(spec: SweepSpec, results: Path, uri: str | None = None) -> Repo
     files.append(path)
     files.append(_readme(spec, study, out, files))
     title = f"{spec.experiment}: {spec.description}"
-    files.append(write_page(out, title, _intro(spec, study), _guide(files, out)))
+    files.append(write_page(out, title, _intro(spec, study), _guide(files, out), files))
     logged = _log(study, out, files)
     return Report(out, files, study, found, logged)
 

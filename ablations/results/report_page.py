@@ -167,12 +167,14 @@ def _reading_order(path: Path) -> tuple[int, str]:
     return (FIRST.index(path.stem) if path.stem in FIRST else len(FIRST), path.name)
 
 
-def write_page(out: Path, title: str, intro: str, guide: dict[str, str]) -> Path:
-    """`out/index.html` from the report files already in `out`; `guide` says how to read
-    each (by its path under `out`)."""
+def write_page(out: Path, title: str, intro: str, guide: dict[str, str], built: list[Path]) -> Path:
+    """`out/index.html` from the report files this build wrote (`built`: a file an earlier
+    build left in `out` is not shown); `guide` says how to read each (by its path under
+    `out`)."""
     sections, links = [], []
+    current = set(built)
     for part in PARTS:
-        files = sorted(out.glob(part.file), key=_reading_order)
+        files = sorted((p for p in out.glob(part.file) if p in current), key=_reading_order)
         if not files:
             continue
         sections.append(_section(part, files, out, guide))

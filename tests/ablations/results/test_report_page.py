@@ -77,3 +77,13 @@ def test_text_from_a_sweep_file_fetches_nothing_and_runs_nothing():
         "![x](http://example.com/a.png) <script>alert(1)</script> [y](javascript:alert(1))"
     )
     assert "<img" not in shown and "<script>" not in shown and 'href="javascript' not in shown
+
+
+def test_a_file_an_earlier_build_left_is_not_shown(tmp_path):
+    """The page shows what this build wrote from MLflow, not a stale table beside it."""
+    from ablations.results.report_page import write_page
+
+    (tmp_path / "ablation.md").write_text("# t\n\n| variant |\n|---|\n| now |\n")
+    (tmp_path / "tuning.md").write_text("# t\n\n| variant |\n|---|\n| stale |\n")
+    text = write_page(tmp_path, "t", "", {}, [tmp_path / "ablation.md"]).read_text()
+    assert "now" in text and "stale" not in text and 'id="tuning"' not in text
