@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
 import shutil
 import socket
@@ -32,7 +31,7 @@ from ablations.planning.locks import exclusive
 from ablations.planning.plan import StageRun
 from lynx_core.atomic import write_text
 from lynx_core.checksum import file_sha256
-from lynx_core.evaluate.finite import HEADLINE_METRICS
+from lynx_core.evaluate.finite import nonfinite_headlines
 from lynx_core.stages import READS, Stage
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ class Store:
             if not file.exists() or file.stat().st_size != record.size:
                 log.warning("%s: output %s is missing or resized; rerunning the stage", path, name)
                 return None
-        nan = [n for n in HEADLINE_METRICS if not math.isfinite(manifest.metrics.get(n, 0.0))]
+        nan = nonfinite_headlines(manifest.metrics)
         if nan:  # recorded before evaluation refused it (lynx_core.evaluate.finite)
             log.warning("%s: %s not a number; evaluating again", path, ", ".join(nan))
             return None

@@ -42,10 +42,15 @@ def _why(name: str, metrics: dict[str, float]) -> str:
     return "its benchmark scored no answer"
 
 
+def nonfinite_headlines(metrics: dict[str, float]) -> list[str]:
+    """The headlines `metrics` holds that are not finite numbers."""
+    return [n for n in HEADLINE_METRICS if n in metrics and not math.isfinite(metrics[n])]
+
+
 def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """`metrics` without the secondary ones that are not finite numbers; raises
     `EvaluationFailed` naming each headline that is not."""
-    bad = [n for n in HEADLINE_METRICS if n in metrics and not math.isfinite(metrics[n])]
+    bad = nonfinite_headlines(metrics)
     if bad:
         reasons = "; ".join(f"{n} is {metrics[n]}: {_why(n, metrics)}" for n in bad)
         raise EvaluationFailed(
