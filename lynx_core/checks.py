@@ -1,12 +1,12 @@
 """Checks, before any compute, of what a variant's stages will read from this machine: that
 every local path it names is here, the LLM folder and its sizes, the vision tower's open_clip
-name and checkpoint, the evaluation suite. Each would otherwise fail inside a trial, after
-training (a bad row of the eval suite) or with an error far from its cause (adapter layer 12
-of a 4-layer model). Each is bounded in time and memory: a config file is read up to a cap,
-a benchmark file only if it is a regular file of sane size. A registry of checks, each a
-pure function of the config and the files it names; a sweep runs them once per distinct
-value they read (`ablations.sweep.variant_checks.preflight_problems`), and `missing_paths`
-on every config as written (`ablations.sweep.schema_errors.config_errors`).
+name and checkpoint and the grid it can pool, the evaluation suite. Each would otherwise fail
+inside a trial, after training (a bad row of the eval suite) or with an error far from its
+cause (adapter layer 12 of a 4-layer model). Each is bounded in time and memory: a config
+file is read up to a cap, a benchmark file only if it is a regular file of sane size. A
+registry of checks, each a pure function of the config and the files it names; a sweep runs
+them once per distinct value they read (`ablations.sweep.variant_checks.preflight_problems`),
+and `missing_paths` on every config as written (`ablations.sweep.schema_errors.config_errors`).
 """
 
 from __future__ import annotations
@@ -174,6 +174,32 @@ def vision_tower(cfg: VariantConfig) -> list[Finding]:
     ]
 
 
+def pooling_grid(cfg: VariantConfig) -> list[Finding]:
+    """`avg_pool` cannot make more cells than a named tower has patches per side: its grid
+    is read off the tower built on the meta device (no weights; the toy tower's grid is
+    checked by its config)."""
+    vision, pool = cfg.model.vision, cfg.model.avg_pool
+    if cfg.model.connector != "avg_pool" or vision.open_clip_name not in open_clip_models():
+        return []  # (an unknown name is `vision_tower`'s finding)
+    import torch
+
+    from lynx_core.model.vision import VisionTower, build_visual
+
+    with torch.device("meta"):
+        grid = VisionTower(
+            build_visual(vision.model_copy(update={"checkpoint": None})), frame_std=1
+        ).grid
+    if pool.side <= min(grid):
+        return []
+    return [
+        Finding(
+            "model.avg_pool.tokens",
+            f"{pool.tokens} is more than {vision.open_clip_name}'s {grid[0]}×{grid[1]} patch "
+            f"grid at {vision.image_size} px can pool to; use at most {min(grid) ** 2}",
+        )
+    ]
+
+
 def open_clip_models() -> list[str]:
     """`open_clip.list_models()` without importing open_clip (and torch with it: seconds,
     for a refusal that should take less): the names of the model configs it ships."""
@@ -303,6 +329,7 @@ def attention_kernel(cfg: VariantConfig) -> list[Finding]:
 CHECKS: dict[str, Check] = {
     "llm folder": llm_folder,
     "vision tower": vision_tower,
+    "pooling grid": pooling_grid,
     "eval suite": eval_suite,
     "training files": training_files,
     "caption files": caption_files,
@@ -311,6 +338,7 @@ CHECKS: dict[str, Check] = {
 READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
     "vision tower": ("model.vision.open_clip_name", "model.vision.checkpoint"),
+    "pooling grid": ("model.connector", "model.avg_pool", "model.vision"),
     "eval suite": (
         "eval.suite",
         "eval.openvqa_image",

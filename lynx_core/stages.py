@@ -113,6 +113,7 @@ INTRODUCED_AT: dict[str, Any] = {
     "data.captions.world_ratio": 1.0,
     "train.stage2_seed": None,
     **{f"eval.{name}": None for name in RELEASED},
+    "model.connector": "resampler",  # (the other connectors' sections: `_unread`)
 }
 
 
@@ -129,14 +130,26 @@ def stage_of(field: str) -> Stage | None:
     )
 
 
+# each connector's own section of `model` (`model.connector` names the one built): the others'
+# settings are read by no stage, so a sweep's `base` may set them all without re-keying
+CONNECTOR_SECTIONS: tuple[str, ...] = ("resampler", "mlp", "avg_pool")
+
+
+def _unread(config: VariantConfig) -> tuple[str, ...]:
+    """Prefixes (with their dot) of the fields this config holds but no stage reads."""
+    return tuple(f"model.{c}." for c in CONNECTOR_SECTIONS if c != config.model.connector)
+
+
 def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
     """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
     flat = flatten(config.model_dump(mode="json"))
-    unset = object()
+    unset, unread = object(), _unread(config)
     return {
         field: value
         for field, value in sorted(flat.items())
-        if stage_of(field) == stage and value != INTRODUCED_AT.get(field, unset)
+        if stage_of(field) == stage
+        and value != INTRODUCED_AT.get(field, unset)
+        and not field.startswith(unread)
     }
 
 

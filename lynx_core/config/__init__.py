@@ -32,9 +32,11 @@ from lynx_core.config.data import (
 from lynx_core.config.evaluation import RELEASED, BenchmarkConfig, EvalConfig, GptJudgeConfig
 from lynx_core.config.model import (
     AdapterConfig,
+    AvgPoolConfig,
     CrossAttentionConfig,
     LLMConfig,
     LoraConfig,
+    MlpProjectorConfig,
     ModelConfig,
     ResamplerConfig,
     VisionConfig,
@@ -53,6 +55,7 @@ class VariantConfig(StrictModel):
 
 __all__ = [  # the configuration's one import path: `from lynx_core.config import …`
     "AdapterConfig",
+    "AvgPoolConfig",
     "BenchmarkConfig",
     "CaptionConfig",
     "CaptionFileConfig",
@@ -67,6 +70,7 @@ __all__ = [  # the configuration's one import path: `from lynx_core.config impor
     "LLMConfig",
     "LocalPath",
     "LoraConfig",
+    "MlpProjectorConfig",
     "ModelConfig",
     "MustExist",
     "nest",

@@ -1,5 +1,6 @@
-"""The model a variant builds: vision tower, resampler, LLM (with LoRA), cross-attention,
-adapters, and how they are wired (`model.arch`)."""
+"""The model a variant builds: vision tower, connector (`model.connector`: resampler, MLP
+projector or pooled patches), LLM (with LoRA), cross-attention, adapters, and how visual tokens
+enter the LLM (`model.arch`)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,37 @@ class ResamplerConfig(StrictModel):
     def _heads_split_dim(self) -> ResamplerConfig:
         must_divide(self.heads, self.dim, "resampler heads", "its dim")
         return self
+
+
+class MlpProjectorConfig(StrictModel):
+    """LLaVA-1.5's connector: a two-layer MLP (linear, GELU, linear) on every patch token, so
+    the LLM sees one visual token per patch (per frame for a video)."""
+
+    dim: int = Field(64, gt=0, description="width of the visual tokens (the MLP's hidden width)")
+
+
+class AvgPoolConfig(StrictModel):
+    """Patch tokens average-pooled to a fixed count (as MM1 and Prismatic ablate): each frame's
+    patch grid pooled to a square of `tokens` cells, then one linear map to `dim`."""
+
+    tokens: int = Field(
+        4, gt=0, description="visual tokens per image or frame: a square (1, 4, 9, 16, ...)"
+    )
+    dim: int = Field(64, gt=0, description="width of the visual tokens")
+
+    @model_validator(mode="after")
+    def _square(self) -> AvgPoolConfig:
+        below = int(self.tokens**0.5)
+        if below * below != self.tokens:
+            raise ValueError(
+                f"avg_pool tokens {self.tokens} is not a square: each frame's patch grid is "
+                f"pooled to side × side cells; use {below * below} or {(below + 1) ** 2}"
+            )
+        return self
+
+    @property
+    def side(self) -> int:
+        return int(self.tokens**0.5)
 
 
 class LoraConfig(StrictModel):
@@ -139,11 +171,20 @@ class AdapterConfig(StrictModel):
 
 class ModelConfig(StrictModel):
     arch: Literal["prefix", "cross_attention"] = "prefix"
+    connector: Literal["resampler", "mlp", "avg_pool"] = Field(
+        "resampler",
+        description="how patch tokens become visual tokens (lynx_core.model.connectors): "
+        "'resampler' (Lynx's perceiver resampler, `model.resampler`), 'mlp' (LLaVA's "
+        "two-layer projector, one token per patch, `model.mlp`) or 'avg_pool' (the patch grid "
+        "average-pooled to a fixed count, `model.avg_pool`)",
+    )
     image_token: str = Field(
         "<image>", description="prompt placeholder marking where the media go, if present"
     )
     vision: VisionConfig = VisionConfig()
     resampler: ResamplerConfig = ResamplerConfig()
+    mlp: MlpProjectorConfig = MlpProjectorConfig()
+    avg_pool: AvgPoolConfig = AvgPoolConfig()
     llm: LLMConfig = LLMConfig()
     cross_attention: CrossAttentionConfig = CrossAttentionConfig()
     adapters: AdapterConfig = AdapterConfig()
@@ -156,6 +197,19 @@ class ModelConfig(StrictModel):
             misfits = self.misfits(self.llm.layers, self.llm.hidden_size, "the LLM")
             if misfits:
                 raise ValueError("; ".join(why for _, why in misfits))
+        return self
+
+    @model_validator(mode="after")
+    def _pool_fits_the_toy_grid(self) -> ModelConfig:
+        """Pooling cannot make more cells than the tower has patches (a named open_clip
+        tower's grid is read when it is built, `lynx_core.model.connectors`)."""
+        if self.connector == "avg_pool" and self.vision.open_clip_name is None:
+            grid = self.vision.image_size // self.vision.patch_size
+            if self.avg_pool.side > grid:
+                raise ValueError(
+                    f"avg_pool tokens {self.avg_pool.tokens} is more than the tower's "
+                    f"{grid}×{grid} patches; use at most {grid * grid}"
+                )
         return self
 
     def misfits(self, layers: int, width: int, llm: str) -> list[tuple[str, str]]:

@@ -1,7 +1,9 @@
-"""LynxModel: frozen vision tower → perceiver resampler → injector → (frozen) causal LM.
+"""LynxModel: frozen vision tower → connector → injector → (frozen) causal LM.
 
-Assembles the components named by a `ModelConfig` around any transformers causal LM. Only the
-resampler, the frame embedding, the injector's modules and adapters train, unless the LLM is
+Assembles the components named by a `ModelConfig` around any transformers causal LM. The
+connector (Lynx's perceiver resampler, LLaVA's MLP projector or pooled patches) is registered
+under its own name (`resampler.*`, `mlp.*`, `avg_pool.*` in saved weights). Only the
+connector, the frame embedding, the injector's modules and adapters train, unless the LLM is
 unfrozen (`llm.trainable`) or given LoRA weights (`llm.lora`). Not here: tokenisation, data
 and the training loop.
 """
@@ -18,9 +20,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from lynx_core.atomic import write_with
 from lynx_core.config import ModelConfig
 from lynx_core.model.adapters import attach_adapters
+from lynx_core.model.connectors import CONNECTORS
 from lynx_core.model.injectors import INJECTORS
 from lynx_core.model.llm import add_lora, build_llm, decoder_layers
-from lynx_core.model.resampler import PerceiverResampler
 from lynx_core.model.vision import VisionTower, build_vision_tower
 
 
@@ -58,12 +60,18 @@ class LynxModel(nn.Module):
         self.llm = llm.requires_grad_(cfg.llm.trainable)  # before new modules are attached
         if cfg.llm.lora is not None:
             add_lora(llm, cfg.llm.lora)
-        self.resampler = PerceiverResampler(vision.width, cfg.resampler)
+        # registered under its own name, so saved weights say which connector they are
+        self.connector_name = cfg.connector
+        self.add_module(cfg.connector, CONNECTORS[cfg.connector](vision, cfg))
         llm_dim = llm.config.hidden_size
         layers = decoder_layers(llm)
         self.adapter_layers = attach_adapters(layers, llm_dim, cfg.adapters)
-        self.injector = INJECTORS[cfg.arch](llm, cfg.resampler.dim, cfg)
+        self.injector = INJECTORS[cfg.arch](llm, self.connector.out_dim, cfg)
         keep_fp32_masters(self.trainable_parameters())
+
+    @property
+    def connector(self) -> nn.Module:
+        return getattr(self, self.connector_name)
 
     def enable_gradient_checkpointing(self) -> None:
         """Recompute each LLM layer's activations in the backward pass instead of keeping
@@ -78,12 +86,13 @@ class LynxModel(nn.Module):
     def encode_media(
         self, pixels: torch.Tensor | None, patches: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Image (B, 3, H, W) or video (B, T, 3, H, W) → (B, num_queries, resampler.dim).
+        """Image (B, 3, H, W) or video (B, T, 3, H, W) → (B, N, connector.out_dim): N is the
+        resampler's query count, or per frame the patches (mlp) or pooled cells (avg_pool).
 
         `patches` are the frozen trunk's tokens computed earlier (`VisionTower.trunk_tokens`,
         e.g. from a feature cache); when given, the trunk is skipped.
         """
-        return self.resampler(self.vision(pixels, patches))
+        return self.connector(self.vision(pixels, patches))
 
     def _inject(self, pixels, input_ids, attention_mask, labels=None, patches=None):
         embeds = self.llm.get_input_embeddings()(input_ids)  # (B, T, llm_dim)
@@ -130,7 +139,7 @@ class LynxModel(nn.Module):
             "trainable": count(self.trainable_parameters()),
             "vision": count(self.vision.visual.parameters()),
             "llm": count(p for n, p in self.llm.named_parameters() if not _is_added(n)),
-            "resampler": count(self.resampler.parameters()),
+            "connector": count(self.connector.parameters()),
         }
 
     def save_trainable(self, path: Path) -> None:

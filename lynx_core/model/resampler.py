@@ -50,6 +50,7 @@ class PerceiverResampler(nn.Module):
 
     def __init__(self, in_dim: int, cfg: ResamplerConfig):
         super().__init__()
+        self.out_dim = cfg.dim
         # tower width → resampler width; none needed when they agree (as in Flamingo)
         self.input_proj = nn.Linear(in_dim, cfg.dim) if in_dim != cfg.dim else nn.Identity()
         self.latents = nn.Parameter(torch.randn(cfg.num_queries, cfg.dim) * 0.02)

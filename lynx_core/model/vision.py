@@ -6,7 +6,7 @@ resolution is a config value; a checkpoint made at another resolution has its po
 embeddings interpolated by open_clip / timm on load. A video is T frames encoded one by one,
 plus a learned frame-position embedding (as in Lynx), concatenated along the token axis.
 The trunk is frozen by default; the frame embedding is new and always trains. Not here:
-the resampler and anything that maps tokens into the LLM.
+the connector and anything that maps tokens into the LLM.
 """
 
 from __future__ import annotations
@@ -121,6 +121,13 @@ class VisionTower(nn.Module):
         if frozen:
             self.visual.requires_grad_(False)
             self.visual.eval()
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Patches per frame, rows × columns, as the trunk has them (after any resize)."""
+        if isinstance(self.visual, TimmModel):
+            return tuple(self.visual.trunk.patch_embed.grid_size)
+        return tuple(self.visual.grid_size)
 
     def train(self, mode: bool = True) -> VisionTower:
         super().train(mode)

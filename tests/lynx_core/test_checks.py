@@ -70,3 +70,22 @@ def test_every_marked_path_is_looked_for_and_nothing_else(tmp_path):
     dumped = VariantConfig.model_validate(written).model_dump()  # the config only describes
     assert sorted(f.field for f in missing_paths(dumped)) == sorted(expected)
     assert missing_paths({"model": {"llm": {"path": 7}}, "eval": "not a section"}) == []
+
+
+def test_pooling_more_cells_than_a_named_towers_grid_is_refused_before_compute():
+    from lynx_core.checks import pooling_grid
+    from lynx_core.config import VariantConfig
+
+    def pooled(tokens: int, size: int) -> VariantConfig:
+        vision = {"open_clip_name": "ViT-B-16", "image_size": size}
+        return VariantConfig(
+            model={"connector": "avg_pool", "avg_pool": {"tokens": tokens}, "vision": vision}
+        )
+
+    assert pooling_grid(pooled(196, 224)) == []  # 224 / 16: a 14×14 grid
+    [finding] = pooling_grid(pooled(225, 224))
+    assert finding.field == "model.avg_pool.tokens"
+    assert finding.message == (
+        "225 is more than ViT-B-16's 14×14 patch grid at 224 px can pool to; use at most 196"
+    )
+    assert pooling_grid(pooled(225, 240)) == []  # the grid is read at the size asked for
