@@ -142,11 +142,31 @@ def llm_folder(cfg: VariantConfig) -> list[Finding]:
             Finding(
                 field,
                 f"{path}/config.json lacks hidden_size, num_attention_heads and "
-                "num_hidden_layers (a LLaMA-style causal LM is expected)",
+                "num_hidden_layers (a transformers causal LM's config is expected)",
             )
         )
         return found
-    return found + [Finding(f, why) for f, why in cfg.model.misfits(layers, width, path.name)]
+    found += [Finding(f, why) for f, why in cfg.model.misfits(layers, width, path.name)]
+    if cfg.model.adapters.enabled or cfg.model.arch == "cross_attention":
+        found += _decoder_layers(path)
+    return found
+
+
+def _decoder_layers(path: Path) -> list[Finding]:
+    """Adapters and cross-attention go into the decoder layers the model has: build it from
+    its config on the meta device (no weights read) and look for them as a stage would."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from lynx_core.model.llm import decoder_layers
+
+    try:
+        config = AutoConfig.from_pretrained(path)
+        with torch.device("meta"):
+            decoder_layers(AutoModelForCausalLM.from_config(config))
+    except ValueError as err:  # transformers' own refusals are ValueErrors too
+        return [Finding("model.llm.path", f"{path}: {err}")]
+    return []
 
 
 def vision_tower(cfg: VariantConfig) -> list[Finding]:

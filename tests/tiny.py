@@ -50,7 +50,12 @@ def llm_folder_stub(folder: Path, layers: int = 4, hidden: int = 128, heads: int
     weights file, a tokenizer file) without being a loadable model: for tests that stop at
     validation."""
     folder.mkdir(parents=True, exist_ok=True)
-    sizes = {"hidden_size": hidden, "num_attention_heads": heads, "num_hidden_layers": layers}
+    sizes = {
+        "model_type": "llama",
+        "hidden_size": hidden,
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+    }
     (folder / "config.json").write_text(json.dumps(sizes))
     (folder / "model.safetensors").write_bytes(b"")
     (folder / "tokenizer.json").write_text("{}")

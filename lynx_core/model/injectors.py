@@ -16,7 +16,7 @@ from torch import nn
 
 from lynx_core.config import ModelConfig
 from lynx_core.model.cross_attention import MediaSlot, attach_cross_attention
-from lynx_core.model.llm import decoder_layers
+from lynx_core.model.llm import decoder_layers, word_embedding_std
 from lynx_core.model.prefix import PrefixProjector, insert_prefix
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # embeds, mask, labels
@@ -56,9 +56,7 @@ def build_cross_attention(llm, media_dim: int, cfg: ModelConfig) -> nn.Module:
 
 
 def build_prefix(llm, media_dim: int, cfg: ModelConfig) -> nn.Module:
-    embeddings = llm.get_input_embeddings().weight
-    std = 0.02 if embeddings.is_meta else embeddings.detach().float().std().item()
-    return PrefixInjector(media_dim, llm.config.hidden_size, std)
+    return PrefixInjector(media_dim, llm.config.hidden_size, word_embedding_std(llm))
 
 
 InjectorBuilder = Callable[[nn.Module, int, ModelConfig], nn.Module]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
+from torch import nn
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -101,6 +102,32 @@ def add_lora(llm: PreTrainedModel, cfg: LoraConfig) -> None:
         param.requires_grad_("lora_" in name)
 
 
-def decoder_layers(llm: PreTrainedModel):
-    """The `nn.ModuleList` of decoder layers of a LLaMA-family causal LM."""
-    return llm.get_decoder().layers
+def decoder_layers(llm: PreTrainedModel) -> nn.ModuleList:
+    """The decoder layers the model actually has, where adapters and cross-attention go: the
+    one `nn.ModuleList` of `num_hidden_layers` blocks in its module tree (`model.layers` in
+    LLaMA, Gemma, Qwen and Mistral; `transformer.h` in GPT-2), not a LLaMA attribute path."""
+    count = llm.config.get_text_config().num_hidden_layers
+    found = [m for m in llm.modules() if isinstance(m, nn.ModuleList) and len(m) == count]
+    if len(found) != 1:
+        raise ValueError(
+            f"{type(llm).__name__} has {len(found)} module lists of {count} blocks "
+            f"(num_hidden_layers) where its decoder layers should be one: adapters and "
+            "cross-attention cannot be placed; use model.arch: prefix without adapters"
+        )
+    return found[0]
+
+
+def word_embedding_std(llm: PreTrainedModel) -> float:
+    """The per-dimension spread of what the LLM's input embedding gives a word: the scale a
+    prefix of visual tokens is held at. The weight's spread times what the embedding module
+    multiplies its rows by on the way out (1 for LLaMA or Qwen, √width for Gemma), so a
+    family that scales its embeddings gets a prefix at its words' scale. 0.02 for a model
+    built on the meta device (planning: no values)."""
+    embed = llm.get_input_embeddings()
+    weight = embed.weight.detach()
+    if weight.is_meta:
+        return 0.02
+    ids = torch.arange(min(8, weight.shape[0]), device=weight.device)
+    with torch.no_grad():
+        scale = embed(ids).float().norm() / weight[ids].float().norm()
+    return weight.float().std().item() * scale.item()

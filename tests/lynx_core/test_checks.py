@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import open_clip
 
 from lynx_core.checks import open_clip_models
@@ -89,3 +91,24 @@ def test_pooling_more_cells_than_a_named_towers_grid_is_refused_before_compute()
         "225 is more than ViT-B-16's 14×14 patch grid at 224 px can pool to; use at most 196"
     )
     assert pooling_grid(pooled(225, 240)) == []  # the grid is read at the size asked for
+
+
+def test_a_local_llm_without_decoder_layers_to_hold_adapters_is_refused(tmp_path):
+    """Adapters need the decoder layers the model has; a config transformers cannot build
+    into a causal LM is refused too, with its own words, before any compute."""
+    from lynx_core.checks import llm_folder
+    from lynx_core.config import VariantConfig
+    from tests.tiny import llm_folder_stub
+
+    def findings(folder, adapters: bool) -> list[str]:
+        model = {"llm": {"path": str(folder)}, "adapters": {"enabled": adapters}}
+        return [f.message for f in llm_folder(VariantConfig.model_validate({"model": model}))]
+
+    llama = llm_folder_stub(tmp_path / "llama")
+    assert findings(llama, adapters=True) == []
+    clip = llm_folder_stub(tmp_path / "clip")
+    sizes = json.loads((clip / "config.json").read_text())
+    (clip / "config.json").write_text(json.dumps({**sizes, "model_type": "clip_vision_model"}))
+    assert findings(clip, adapters=False) == []  # a prefix alone needs no decoder layers
+    [message] = findings(clip, adapters=True)
+    assert message.startswith(f"{clip}: Unrecognized configuration class")
