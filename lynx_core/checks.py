@@ -11,6 +11,7 @@ and `missing_paths` on every config as written (`ablations.sweep.schema_errors.c
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import typing
@@ -170,51 +171,73 @@ def _decoder_layers(path: Path) -> list[Finding]:
 
 
 def vision_tower(cfg: VariantConfig) -> list[Finding]:
-    """A named tower must be one open_clip knows (its list of model configs), and its
-    checkpoint a file."""
-    name, checkpoint = cfg.model.vision.open_clip_name, cfg.model.vision.checkpoint
+    """A named tower must be one its family knows (open_clip's model configs, timm's
+    architectures), a checkpoint a file, and a Hugging Face tower a folder with its config."""
+    vision = cfg.model.vision
     found = []
-    if checkpoint is not None and not checkpoint.is_file():
+    if vision.checkpoint is not None and not vision.checkpoint.is_file():
+        what = "an open_clip .pt" if vision.family == "open_clip" else "timm's state dict"
         found.append(
-            Finding("model.vision.checkpoint", f"{checkpoint} is not a file (an open_clip .pt)")
+            Finding("model.vision.checkpoint", f"{vision.checkpoint} is not a file ({what})")
         )
-    if name is None:
-        return found
-    known = open_clip_models()
-    if name in known:
-        return found
-    close = [m for m in known if m.lower().startswith(name.lower()[:4])][:8]
-    hint = f"; close: {', '.join(close)}" if close else ""
-    return [
-        *found,
-        Finding(
+    if vision.hf_path is not None and not (vision.hf_path / "config.json").is_file():
+        found.append(
+            Finding(
+                "model.vision.hf_path",
+                f"{vision.hf_path} holds no config.json (a from_pretrained folder)",
+            )
+        )
+    if vision.timm_name is not None:
+        found += _known(
+            "model.vision.timm_name", vision.timm_name, timm_models(), "timm.list_models()"
+        )
+    if vision.open_clip_name is not None:
+        found += _known(
             "model.vision.open_clip_name",
-            f"{name!r} is not an open_clip model (open_clip.list_models(){hint})",
-        ),
-    ]
+            vision.open_clip_name,
+            open_clip_models(),
+            "open_clip.list_models()",
+        )
+    return found
+
+
+def _known(field: str, name: str, known: list[str], listing: str) -> list[Finding]:
+    """`name` must be in `known` (what `listing`, e.g. 'timm.list_models()', gives)."""
+    if name in known:
+        return []
+    close = sorted(difflib.get_close_matches(name, known, n=5))
+    hint = f"; close: {', '.join(close)}" if close else ""
+    family = listing.split(".")[0]
+    article = "an" if family[0] in "aeiou" else "a"
+    return [Finding(field, f"{name!r} is not {article} {family} model ({listing}{hint})")]
+
+
+def timm_models() -> list[str]:
+    import timm
+
+    return timm.list_models()
 
 
 def pooling_grid(cfg: VariantConfig) -> list[Finding]:
     """`avg_pool` cannot make more cells than a named tower has patches per side: its grid
     is read off the tower built on the meta device (no weights; the toy tower's grid is
-    checked by its config)."""
+    checked by its config). A tower that cannot be built is `vision_tower`'s finding."""
     vision, pool = cfg.model.vision, cfg.model.avg_pool
-    if cfg.model.connector != "avg_pool" or vision.open_clip_name not in open_clip_models():
-        return []  # (an unknown name is `vision_tower`'s finding)
+    if cfg.model.connector != "avg_pool" or vision.toy or vision_tower(cfg):
+        return []
     import torch
 
-    from lynx_core.model.vision import VisionTower, build_visual
+    from lynx_core.model.vision import build_vision_tower
 
     with torch.device("meta"):
-        grid = VisionTower(
-            build_visual(vision.model_copy(update={"checkpoint": None})), frame_std=1
-        ).grid
+        grid = build_vision_tower(vision, weights=False).grid
     if pool.side <= min(grid):
         return []
+    name = vision.open_clip_name or vision.timm_name or vision.hf_path.name
     return [
         Finding(
             "model.avg_pool.tokens",
-            f"{pool.tokens} is more than {vision.open_clip_name}'s {grid[0]}×{grid[1]} patch "
+            f"{pool.tokens} is more than {name}'s {grid[0]}×{grid[1]} patch "
             f"grid at {vision.image_size} px can pool to; use at most {min(grid) ** 2}",
         )
     ]
@@ -357,7 +380,12 @@ CHECKS: dict[str, Check] = {
 }
 READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
-    "vision tower": ("model.vision.open_clip_name", "model.vision.checkpoint"),
+    "vision tower": (
+        "model.vision.open_clip_name",
+        "model.vision.checkpoint",
+        "model.vision.timm_name",
+        "model.vision.hf_path",
+    ),
     "pooling grid": ("model.connector", "model.avg_pool", "model.vision"),
     "eval suite": (
         "eval.suite",

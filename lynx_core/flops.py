@@ -184,7 +184,7 @@ class TrunkFlops:
         from lynx_core.model.vision import build_vision_tower
 
         with torch.device("meta"):
-            self.tower = build_vision_tower(vision.model_copy(update={"checkpoint": None}))
+            self.tower = build_vision_tower(vision, weights=False)
         self.cfg = vision
         self._seen: dict[Kind, tuple[SampleFlops, torch.Tensor]] = {}
 

@@ -114,6 +114,9 @@ INTRODUCED_AT: dict[str, Any] = {
     "train.stage2_seed": None,
     **{f"eval.{name}": None for name in RELEASED},
     "model.connector": "resampler",  # (the other connectors' sections: `_unread`)
+    "model.vision.family": "open_clip",
+    "model.vision.timm_name": None,
+    "model.vision.hf_path": None,
 }
 
 
@@ -173,7 +176,7 @@ def bases_phases(cfg: VariantConfig) -> list[str]:
         phases.append("bases")
         if cfg.model.llm.toy_base == "vicuna":
             phases.append("instruct")
-    if cfg.model.vision.open_clip_name is None and cfg.model.vision.checkpoint is None:
+    if not cfg.model.vision.given:
         phases.append("clip")
     return [p for p in phases if getattr(cfg.train, p).steps > 0]
 

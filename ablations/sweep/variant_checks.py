@@ -49,8 +49,8 @@ NO_EFFECT = (
     ),
     NoEffect(
         tuple(f"model.vision.{f}" for f in TOY_TOWER),
-        lambda c: c.model.vision.open_clip_name is not None,
-        "model.vision.open_clip_name is set: the tower is that open_clip model",
+        lambda c: not c.model.vision.toy,
+        "the tower is a named one (open_clip_name, or a timm or hf family) with its own sizes",
     ),
     NoEffect(
         ("train.bases.",),
@@ -64,10 +64,9 @@ NO_EFFECT = (
     ),
     NoEffect(
         ("train.clip.",),
-        lambda c: (
-            c.model.vision.open_clip_name is not None or c.model.vision.checkpoint is not None
-        ),
-        "the tower is given (open_clip_name / checkpoint): no CLIP pretraining runs",
+        lambda c: c.model.vision.given,
+        "the tower is given (open_clip_name, checkpoint, or a timm or hf family): no CLIP "
+        "pretraining runs",
     ),
 )
 

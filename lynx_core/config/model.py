@@ -12,12 +12,30 @@ from lynx_core.config.base import LocalPath, StrictModel, must_divide
 
 
 class VisionConfig(StrictModel):
-    """Vision tower from open_clip: a named model config, or a tiny custom ViT for toy scale."""
+    """The vision tower (`lynx_core.model.towers`): from open_clip (a named model config, or a
+    tiny custom ViT for toy scale), from timm (a named architecture and its weights file) or a
+    Hugging Face vision model (CLIP, SigLIP, DINOv2, ... from a local folder). Never downloaded."""
 
+    family: Literal["open_clip", "timm", "hf"] = Field(
+        "open_clip",
+        description="where the tower comes from: 'open_clip' (open_clip_name, checkpoint), "
+        "'timm' (timm_name, checkpoint) or 'hf' (hf_path)",
+    )
     open_clip_name: str | None = Field(
         None, description="open_clip model config name, e.g. 'EVA01-g-14'; None = custom ViT below"
     )
-    checkpoint: LocalPath | None = Field(None, description="open_clip checkpoint file")
+    timm_name: str | None = Field(
+        None, description="timm architecture, e.g. 'efficientnet_lite0' (family: timm)"
+    )
+    hf_path: LocalPath | None = Field(
+        None,
+        description="a Hugging Face vision model's from_pretrained folder: a CLIP, SigLIP, "
+        "DINOv2 or other vision model, or a whole CLIP/SigLIP whose vision half is used "
+        "(family: hf)",
+    )
+    checkpoint: LocalPath | None = Field(
+        None, description="the tower's weights file: open_clip's .pt, or timm's state dict"
+    )
     image_size: int = Field(32, gt=0, description="input resolution in pixels")
     patch_size: int = Field(8, gt=0)
     width: int = Field(64, gt=0)
@@ -40,7 +58,38 @@ class VisionConfig(StrictModel):
     )
 
     @model_validator(mode="after")
+    def _one_source(self) -> VisionConfig:
+        """Each family's own fields, and no other's: a timm name beside an open_clip tower
+        would be silently ignored, running another tower than the file says."""
+        own = {"open_clip": {"open_clip_name"}, "timm": {"timm_name"}, "hf": {"hf_path"}}
+        for family, fields in own.items():
+            stray = sorted(f for f in fields if getattr(self, f) is not None)
+            if family != self.family and stray:
+                raise ValueError(
+                    f"{stray[0]} is for family: {family}, and this tower's is {self.family}"
+                )
+        if self.family == "timm" and self.timm_name is None:
+            raise ValueError("family: timm needs timm_name (the architecture of its checkpoint)")
+        if self.family == "hf" and self.hf_path is None:
+            raise ValueError("family: hf needs hf_path (the model's from_pretrained folder)")
+        if self.family == "hf" and self.checkpoint is not None:
+            raise ValueError("family: hf reads its weights from hf_path; checkpoint is not used")
+        return self
+
+    @property
+    def toy(self) -> bool:
+        """The tiny custom ViT, CLIP-pretrained on the world by the bases stage."""
+        return self.family == "open_clip" and self.open_clip_name is None
+
+    @property
+    def given(self) -> bool:
+        """The user's pretrained weights (no CLIP pretraining runs)."""
+        return not self.toy or self.checkpoint is not None
+
+    @model_validator(mode="after")
     def _patches_tile_image(self) -> VisionConfig:
+        if not self.toy:
+            return self
         if self.open_clip_name is None and self.image_size % self.patch_size:
             raise ValueError(
                 f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
@@ -203,7 +252,7 @@ class ModelConfig(StrictModel):
     def _pool_fits_the_toy_grid(self) -> ModelConfig:
         """Pooling cannot make more cells than the tower has patches (a named open_clip
         tower's grid is read when it is built, `lynx_core.model.connectors`)."""
-        if self.connector == "avg_pool" and self.vision.open_clip_name is None:
+        if self.connector == "avg_pool" and self.vision.toy:
             grid = self.vision.image_size // self.vision.patch_size
             if self.avg_pool.side > grid:
                 raise ValueError(

@@ -1,12 +1,13 @@
-"""Vision tower: an open_clip image encoder that returns patch tokens, for images and videos.
+"""Vision tower: an image encoder that returns patch tokens, for images and videos.
 
-The tower comes from open_clip so that any of its model configs plugs in unchanged: a tiny
-custom ViT at toy scale, EVA ViT-g/14 (a timm trunk inside open_clip) for the paper. The input
-resolution is a config value; a checkpoint made at another resolution has its position
-embeddings interpolated by open_clip / timm on load. A video is T frames encoded one by one,
-plus a learned frame-position embedding (as in Lynx), concatenated along the token axis.
-The trunk is frozen by default; the frame embedding is new and always trains. Not here:
-the connector and anything that maps tokens into the LLM.
+The trunk comes from open_clip so that any of its model configs plugs in unchanged (a tiny
+custom ViT at toy scale, EVA ViT-g/14, a timm trunk inside open_clip, for the paper), or from
+timm or a Hugging Face vision model (`model.vision.family`; `lynx_core.model.towers`). The
+input resolution is a config value; a checkpoint made at another resolution has its position
+embeddings interpolated on load. A video is T frames encoded one by one, plus a learned
+frame-position embedding (as in Lynx), concatenated along the token axis. The trunk is
+frozen by default; the frame embedding is new and always trains. Not here: the connector and
+anything that maps tokens into the LLM.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from open_clip.timm_model import TimmModel
 from torch import nn
 
 from lynx_core.config import VisionConfig
+from lynx_core.model.towers import Trunk, hf_trunk, timm_trunk
 from lynx_core.unpickle import tensors_only
 
 TOY_EMBED_DIM = 64
@@ -83,8 +85,7 @@ def at_resolution(visual: nn.Module, size: int) -> nn.Module:
     return visual
 
 
-# How to read patch tokens (without class/prefix tokens) and the width of each trunk kind.
-TokenReader = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+# How to read patch tokens (without class/prefix tokens) and the width of each open_clip trunk.
 
 
 def _open_clip_tokens(visual: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -98,36 +99,37 @@ def _timm_tokens(visual: nn.Module, x: torch.Tensor) -> torch.Tensor:
     )[-1]
 
 
-def _reader(visual: nn.Module) -> tuple[TokenReader, int]:
+def open_clip_trunk(cfg: VisionConfig, weights: bool = True) -> Trunk:
+    visual = build_visual(cfg if weights else cfg.model_copy(update={"checkpoint": None}))
     if isinstance(visual, TimmModel):
-        return _timm_tokens, visual.trunk.embed_dim
-    return _open_clip_tokens, visual.transformer.width
+        grid = tuple(visual.trunk.patch_embed.grid_size)
+        return Trunk(visual, _timm_tokens, visual.trunk.embed_dim, grid)
+    return Trunk(visual, _open_clip_tokens, visual.transformer.width, tuple(visual.grid_size))
+
+
+# `model.vision.family` → its trunk, with (weights=True) or without the user's weights
+TRUNKS: dict[str, Callable[[VisionConfig, bool], Trunk]] = {
+    "open_clip": open_clip_trunk,
+    "timm": timm_trunk,
+    "hf": hf_trunk,
+}
 
 
 class VisionTower(nn.Module):
     """(B, 3, H, W) image → (B, P, width); (B, T, 3, H, W) video → (B, T·P, width)."""
 
-    def __init__(
-        self, visual: nn.Module, max_frames: int = 1, frozen: bool = True, *, frame_std: float
-    ):
+    def __init__(self, trunk: Trunk, max_frames: int = 1, frozen: bool = True, *, frame_std: float):
         """`frame_std`: the frame embeddings' initial scale (`VisionConfig.frame_embed_std`
         holds the default and why)."""
         super().__init__()
-        self.visual = visual
-        self.read_tokens, self.width = _reader(visual)
+        self.visual = trunk.visual
+        self.read_tokens, self.width, self.grid = trunk.read, trunk.width, trunk.grid
         self.frozen = frozen
         self.frame_embed = nn.Parameter(torch.zeros(max_frames, self.width))
         nn.init.trunc_normal_(self.frame_embed, std=frame_std)
         if frozen:
             self.visual.requires_grad_(False)
             self.visual.eval()
-
-    @property
-    def grid(self) -> tuple[int, int]:
-        """Patches per frame, rows × columns, as the trunk has them (after any resize)."""
-        if isinstance(self.visual, TimmModel):
-            return tuple(self.visual.trunk.patch_embed.grid_size)
-        return tuple(self.visual.grid_size)
 
     def train(self, mode: bool = True) -> VisionTower:
         super().train(mode)
@@ -173,7 +175,8 @@ class VisionTower(nn.Module):
         return self.embed(self.trunk_tokens(pixels) if patches is None else patches)
 
 
-def build_vision_tower(cfg: VisionConfig) -> VisionTower:
-    return VisionTower(
-        build_visual(cfg), cfg.max_frames, frozen=cfg.frozen, frame_std=cfg.frame_embed_std
-    )
+def build_vision_tower(cfg: VisionConfig, weights: bool = True) -> VisionTower:
+    """The configured tower; `weights=False` builds it without reading the user's weights
+    (planning, checks: on the meta device)."""
+    trunk = TRUNKS[cfg.family](cfg, weights)
+    return VisionTower(trunk, cfg.max_frames, frozen=cfg.frozen, frame_std=cfg.frame_embed_std)

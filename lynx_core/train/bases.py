@@ -214,7 +214,11 @@ def _tower_template(cfg: VariantConfig) -> tuple:
 
 def _tower_fields(cfg: VariantConfig) -> dict:
     """What the toy tower's weights and curve depend on (its captions' word ids too)."""
-    vision = cfg.model.vision.model_dump(mode="json", exclude={"frozen", "max_frames"})
+    # (a toy tower is always open_clip's custom ViT: the other families' fields are unset)
+    other_families = {"family", "timm_name", "hf_path"}
+    vision = cfg.model.vision.model_dump(
+        mode="json", exclude={"frozen", "max_frames", *other_families}
+    )
     template = cfg.model.llm.prompt_template if cfg.model.llm.path is None else None
     return {
         "part": "tower",

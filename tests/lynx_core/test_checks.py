@@ -112,3 +112,24 @@ def test_a_local_llm_without_decoder_layers_to_hold_adapters_is_refused(tmp_path
     assert findings(clip, adapters=False) == []  # a prefix alone needs no decoder layers
     [message] = findings(clip, adapters=True)
     assert message.startswith(f"{clip}: Unrecognized configuration class")
+
+
+def test_a_tower_of_another_family_is_checked_before_compute(tmp_path):
+    from lynx_core.checks import vision_tower
+    from lynx_core.config import VariantConfig
+
+    def findings(**vision) -> dict[str, str]:
+        cfg = VariantConfig.model_validate({"model": {"vision": vision}})
+        return {f.field: f.message for f in vision_tower(cfg)}
+
+    weights = tmp_path / "lite0.safetensors"
+    weights.write_bytes(b"")
+    assert findings(family="timm", timm_name="efficientnet_lite0", checkpoint=weights) == {}
+    assert findings(family="timm", timm_name="efficientnet_lite9") == {
+        "model.vision.timm_name": "'efficientnet_lite9' is not a timm model (timm.list_models(); "
+        "close: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, efficientnet_lite3, "
+        "efficientnet_lite4)"
+    }
+    assert findings(family="hf", hf_path=tmp_path) == {
+        "model.vision.hf_path": f"{tmp_path} holds no config.json (a from_pretrained folder)"
+    }
