@@ -22,6 +22,7 @@ import torch
 from ablations.planning.cost import GPU_PEAK_BF16
 from lynx_core.config import VariantConfig, nest
 from lynx_core.flops import TEXT_TOKENS, count_flops, sample_inputs
+from lynx_core.model.connectors import visual_tokens
 from lynx_core.model.lynx import LynxModel, build_lynx
 from lynx_core.presets import PRESETS
 
@@ -86,7 +87,8 @@ def main() -> None:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
     seconds = statistics.median(times)
-    tokens = args.batch * (TEXT_TOKENS["stage1"] + cfg.model.resampler.num_queries)
+    visual = visual_tokens(cfg.model, model.vision.grid[0] * model.vision.grid[1])
+    tokens = args.batch * (TEXT_TOKENS["stage1"] + visual)
     print(f"model: {model.parameter_counts()['total'] / 1e9:.2f}B parameters, batch {args.batch}")
     print(f"step: {seconds:.3f} s (median of {len(times)}), {tokens / seconds:,.0f} LLM tokens/s")
     print(f"model FLOPs per step: {flops.total:.3g}")

@@ -113,7 +113,7 @@ INTRODUCED_AT: dict[str, Any] = {
     "data.captions.world_ratio": 1.0,
     "train.stage2_seed": None,
     **{f"eval.{name}": None for name in RELEASED},
-    "model.connector": "resampler",  # (the other connectors' sections: `_unread`)
+    "model.connector": "resampler",  # (the other connectors' sections: `unread_prefixes`)
     "model.vision.family": "open_clip",
     "model.vision.timm_name": None,
     "model.vision.hf_path": None,
@@ -138,7 +138,7 @@ def stage_of(field: str) -> Stage | None:
 CONNECTOR_SECTIONS: tuple[str, ...] = ("resampler", "mlp", "avg_pool")
 
 
-def _unread(config: VariantConfig) -> tuple[str, ...]:
+def unread_prefixes(config: VariantConfig) -> tuple[str, ...]:
     """Prefixes (with their dot) of the fields this config holds but no stage reads."""
     return tuple(f"model.{c}." for c in CONNECTOR_SECTIONS if c != config.model.connector)
 
@@ -146,7 +146,7 @@ def _unread(config: VariantConfig) -> tuple[str, ...]:
 def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
     """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
     flat = flatten(config.model_dump(mode="json"))
-    unset, unread = object(), _unread(config)
+    unset, unread = object(), unread_prefixes(config)
     return {
         field: value
         for field, value in sorted(flat.items())

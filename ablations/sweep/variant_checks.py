@@ -19,7 +19,7 @@ from ablations.sweep.overrides import leaves, overlaps
 from ablations.sweep.variant import Variant
 from lynx_core.checks import preflight
 from lynx_core.config import VariantConfig, flatten
-from lynx_core.stages import stage_of
+from lynx_core.stages import CONNECTOR_SECTIONS, stage_of, unread_prefixes
 
 if TYPE_CHECKING:  # annotations only: the spec runs these checks
     from ablations.sweep.spec import SweepSpec
@@ -67,6 +67,14 @@ NO_EFFECT = (
         lambda c: c.model.vision.given,
         "the tower is given (open_clip_name, checkpoint, or a timm or hf family): no CLIP "
         "pretraining runs",
+    ),
+    *(
+        NoEffect(
+            (f"model.{section}.",),
+            lambda c, section=section: c.model.connector != section,
+            f"model.connector is not {section}: no stage reads model.{section}",
+        )
+        for section in CONNECTOR_SECTIONS
     ),
 )
 
@@ -146,7 +154,12 @@ def result_key(config: VariantConfig) -> str:
     """A hash of the fields that change a result (`lynx_core.stages`): equal for two configs
     that differ only in how the work is done (device, ZeRO, caching, checkpoint cadence)."""
     flat = flatten(config.model_dump(mode="json"))
-    fields = {k: v for k, v in sorted(flat.items()) if stage_of(k) is not None}
+    unread = unread_prefixes(config)
+    fields = {
+        k: v
+        for k, v in sorted(flat.items())
+        if stage_of(k) is not None and not k.startswith(unread)
+    }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

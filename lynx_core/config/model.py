@@ -60,20 +60,34 @@ class VisionConfig(StrictModel):
     @model_validator(mode="after")
     def _one_source(self) -> VisionConfig:
         """Each family's own fields, and no other's: a timm name beside an open_clip tower
-        would be silently ignored, running another tower than the file says."""
+        would be silently ignored, running another tower than the file says. A pretrained
+        tower of another family is used at the size the sweep names, never a default."""
         own = {"open_clip": {"open_clip_name"}, "timm": {"timm_name"}, "hf": {"hf_path"}}
         for family, fields in own.items():
             stray = sorted(f for f in fields if getattr(self, f) is not None)
             if family != self.family and stray:
                 raise ValueError(
-                    f"{stray[0]} is for family: {family}, and this tower's is {self.family}"
+                    f"model.vision.{stray[0]} is for family: {family}, and this tower's is "
+                    f"{self.family}; set model.vision.family: {family}, or remove {stray[0]}"
                 )
-        if self.family == "timm" and self.timm_name is None:
-            raise ValueError("family: timm needs timm_name (the architecture of its checkpoint)")
-        if self.family == "hf" and self.hf_path is None:
-            raise ValueError("family: hf needs hf_path (the model's from_pretrained folder)")
+        needs = {
+            "timm": ("timm_name", "checkpoint"),  # a random frozen tower would learn nothing
+            "hf": ("hf_path",),
+        }
+        missing = [f for f in needs.get(self.family, ()) if getattr(self, f) is None]
+        if missing:
+            raise ValueError(
+                f"family: {self.family} needs model.vision.{missing[0]} (timm: the "
+                "architecture's name and its weights file; hf: the from_pretrained folder)"
+            )
         if self.family == "hf" and self.checkpoint is not None:
-            raise ValueError("family: hf reads its weights from hf_path; checkpoint is not used")
+            raise ValueError("family: hf reads its weights from hf_path; remove checkpoint")
+        if self.family != "open_clip" and "image_size" not in self.model_fields_set:
+            raise ValueError(
+                f"family: {self.family} needs model.vision.image_size: the resolution to run "
+                "the tower at (its own is in its config; another one interpolates its "
+                "position embeddings)"
+            )
         return self
 
     @property

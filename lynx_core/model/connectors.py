@@ -4,8 +4,10 @@ to the LLM. One registered builder per `model.connector` value.
 - `resampler`: Lynx's perceiver resampler, a fixed number of learned queries over all patches
   (and all frames) of a clip (`lynx_core.model.resampler`).
 - `mlp`: LLaVA-1.5's projector, linear → GELU → linear on every patch token: one visual token
-  per patch, per frame. The prefix injector's own linear map follows the second linear, and
-  two linear maps in a row are one, so the prefix path is LLaVA's two-layer MLP exactly.
+  per patch, per frame. Under the prefix injector the second linear is followed by the
+  injector's own linear map and its scale hold (`lynx_core.model.prefix`): two linear maps in
+  a row are one, so the path is LLaVA's two-layer MLP (hidden width `mlp.dim`, not the LLM's)
+  with its output held at a word's scale, as every connector's is.
 - `avg_pool`: each frame's patch grid average-pooled to `tokens` cells (side × side), then one
   linear map: a fixed count without learned queries, as MM1 and Prismatic ablate it.
 
@@ -42,8 +44,9 @@ class MlpProjector(nn.Module):
 
 class AvgPoolConnector(nn.Module):
     """(B, T·gh·gw, in_dim) patch tokens → (B, T·side², dim): each frame's gh × gw grid
-    average-pooled to side × side cells (adaptive: cells cover the grid evenly even where
-    side does not divide it), then a linear map. Frames stay apart and in order."""
+    average-pooled to side × side cells, then a linear map. Frames stay apart and in order.
+    Pooling is adaptive: where side does not divide the grid, neighbouring cells overlap
+    (3 cells over 4 patches average patches 0–1, 1–2 and 2–3)."""
 
     def __init__(self, in_dim: int, grid: tuple[int, int], cfg: AvgPoolConfig):
         super().__init__()

@@ -107,6 +107,9 @@ def decoder_layers(llm: PreTrainedModel) -> nn.ModuleList:
     one `nn.ModuleList` of `num_hidden_layers` blocks in its module tree (`model.layers` in
     LLaMA, Gemma, Qwen and Mistral; `transformer.h` in GPT-2), not a LLaMA attribute path."""
     count = llm.config.get_text_config().num_hidden_layers
+    decoder = getattr(llm.get_decoder(), "layers", None) if hasattr(llm, "get_decoder") else None
+    if isinstance(decoder, nn.ModuleList) and len(decoder) == count:
+        return decoder  # the usual place, whatever else holds as many modules
     found = [m for m in llm.modules() if isinstance(m, nn.ModuleList) and len(m) == count]
     if len(found) != 1:
         raise ValueError(

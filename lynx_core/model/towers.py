@@ -27,14 +27,17 @@ from lynx_core.config import VisionConfig
 from lynx_core.unpickle import tensors_only
 
 TokenReader = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+PROCESSOR = "preprocessor_config.json"
 
 
 @dataclass(frozen=True)
 class Trunk:
     visual: nn.Module  # the pretrained weights: frozen, or trained with the connector
-    read: TokenReader  # (visual, (N, 3, H, W) CLIP-normalised pixels) → (N, P, width)
+    read: TokenReader  # (visual, (N, 3, H, W) pixels in its own statistics) → (N, P, width)
     width: int
     grid: tuple[int, int]  # patches per frame, rows × columns
+    # CLIP-normalised pixels → the trunk's own statistics; None where they are CLIP's
+    renormalise: nn.Module | None = None
 
 
 class Renormalise(nn.Module):
@@ -57,31 +60,42 @@ class Renormalise(nn.Module):
         return pixels * self.scale.to(pixels.dtype) + self.shift.to(pixels.dtype)
 
 
-def _in_own_statistics(read: TokenReader, mean, std) -> TokenReader:
+def to_own_statistics(mean, std) -> Renormalise | None:
+    """The map into a trunk's own pixel statistics; None where they are CLIP's (or unknown,
+    for a timm architecture that declares none)."""
     if mean is None or std is None:
-        return read
+        return None
     if tuple(mean) == tuple(OPENAI_DATASET_MEAN) and tuple(std) == tuple(OPENAI_DATASET_STD):
-        return read
-    renormalise = Renormalise(mean, std)
-    return lambda visual, pixels: read(visual, renormalise.to(pixels.device)(pixels))
+        return None
+    return Renormalise(mean, std)
 
 
 # timm
 
 
-def _timm_features(visual: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
-    """A CNN's last feature map (N, C, H, W) as H·W tokens; a ViT's tokens without its
-    class and register tokens."""
+def _timm_map(visual: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """The trunk's last features: a feature map (N, H, W, C) or tokens (N, L, C)."""
     out = visual.forward_features(pixels)
+    if out.dim() == 4 and getattr(visual, "output_fmt", "NCHW") != "NHWC":
+        out = out.permute(0, 2, 3, 1)  # most CNNs give NCHW; Swin-like trunks NHWC already
+    return out
+
+
+def _timm_features(visual: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
+    """A feature map's H·W cells as tokens (row-major); a ViT's tokens without its class
+    and register tokens."""
+    out = _timm_map(visual, pixels)
     if out.dim() == 4:
-        return out.flatten(2).transpose(1, 2)
+        return out.flatten(1, 2)
     return out[:, getattr(visual, "num_prefix_tokens", 0) :]
 
 
 def _timm_model(cfg: VisionConfig) -> nn.Module:
+    """The architecture (a pretrained tag such as 'convnext_base.clip_laion2b' picks its
+    pixel statistics), built without weights and without a classifier head."""
     import timm
 
-    if cfg.timm_name not in timm.list_models():
+    if not timm.is_model(cfg.timm_name):
         raise ValueError(f"model.vision.timm_name {cfg.timm_name!r} is not a timm architecture")
     return timm.create_model(cfg.timm_name, pretrained=False, num_classes=0)
 
@@ -122,20 +136,34 @@ def timm_trunk(cfg: VisionConfig, weights: bool = True) -> Trunk:
     if weights and cfg.checkpoint is not None:
         _load_timm_weights(model, cfg.checkpoint)
     model = _at_size(model, cfg.image_size)
-    with torch.device("meta"):  # the grid, from a forward pass of the same architecture's shapes
+    with torch.device("meta"):  # the shapes, from a forward pass of the same architecture
         shapes = _at_size(_timm_model(cfg), cfg.image_size)
-        shape = _timm_features(shapes, torch.zeros(1, 3, cfg.image_size, cfg.image_size))
-    grid = _timm_grid(model, cfg.image_size, shape.shape[1])
+        pixels = torch.zeros(1, 3, cfg.image_size, cfg.image_size)
+        features, tokens = _timm_map(shapes, pixels), _timm_features(shapes, pixels)
+    grid = _timm_grid(model, features, tokens.shape[1], cfg)
+    if tokens.shape[-1] != model.num_features:
+        raise ValueError(
+            f"model.vision.timm_name {cfg.timm_name!r}: its features are {tokens.shape[-1]} "
+            f"wide, not the {model.num_features} it declares; choose another architecture"
+        )
     mean, std = model.pretrained_cfg.get("mean"), model.pretrained_cfg.get("std")
-    return Trunk(model, _in_own_statistics(_timm_features, mean, std), model.num_features, grid)
+    return Trunk(model, _timm_features, model.num_features, grid, to_own_statistics(mean, std))
 
 
-def _timm_grid(model: nn.Module, size: int, tokens: int) -> tuple[int, int]:
-    patch_embed = getattr(model, "patch_embed", None)
-    if patch_embed is not None and getattr(patch_embed, "grid_size", None) is not None:
-        return tuple(patch_embed.grid_size)
-    side = round(tokens**0.5)  # a CNN on a square input: a square feature map
-    return side, tokens // side
+def _timm_grid(
+    model: nn.Module, features: torch.Tensor, tokens: int, cfg: VisionConfig
+) -> tuple[int, int]:
+    """A feature map's own rows × columns; a ViT's patch grid, which must account for
+    every token after its class and register tokens."""
+    if features.dim() == 4:
+        return features.shape[1], features.shape[2]
+    grid = getattr(getattr(model, "patch_embed", None), "grid_size", None)
+    if grid is None or grid[0] * grid[1] != tokens:
+        raise ValueError(
+            f"model.vision.timm_name {cfg.timm_name!r} gives {tokens} tokens at "
+            f"{cfg.image_size} px that are not its patch grid {grid}; choose a ViT or a CNN"
+        )
+    return tuple(grid)
 
 
 # Hugging Face
@@ -145,30 +173,46 @@ def _hf_model(path: Path, weights: bool) -> tuple[nn.Module, object]:
     """The vision model (a whole CLIP or SigLIP gives its vision half) and its config."""
     from transformers import AutoConfig, AutoModel
 
-    if weights:
+    if weights:  # in fp32 as the other towers, whatever dtype the folder was saved in
         with tensors_only(path):
-            model = AutoModel.from_pretrained(path)
+            model = AutoModel.from_pretrained(path, dtype=torch.float32)
     else:
         model = AutoModel.from_config(AutoConfig.from_pretrained(path))
     config = getattr(model.config, "vision_config", model.config)
     return getattr(model, "vision_model", model), config
 
 
-def _hf_statistics(path: Path) -> tuple[list[float] | None, list[float] | None]:
-    """The image processor's mean and std, where the folder has one."""
+def hf_statistics(path: Path) -> tuple[list[float], list[float]]:
+    """The pixel mean and std the model was trained with, from its image processor's file:
+    without them its inputs would be normalised as CLIP's, silently (SigLIP's are 0.5)."""
     import json
 
-    processor = path / "preprocessor_config.json"
+    processor = path / PROCESSOR
     if not processor.is_file():
-        return None, None
+        raise ValueError(
+            f"model.vision.hf_path {path} has no {PROCESSOR}: the pixel mean and std the "
+            "model was trained with are unknown; copy the model's image processor file there"
+        )
     values = json.loads(processor.read_text())
-    return values.get("image_mean"), values.get("image_std")
+    mean, std = values.get("image_mean"), values.get("image_std")
+    if mean is None or std is None:
+        raise ValueError(f"{processor} lacks image_mean or image_std")
+    return _rgb(mean), _rgb(std)
+
+
+def _rgb(value: float | list[float]) -> list[float]:
+    return [float(value)] * 3 if isinstance(value, int | float) else [float(v) for v in value]
 
 
 def hf_trunk(cfg: VisionConfig, weights: bool = True) -> Trunk:
     path = cfg.hf_path
     visual, config = _hf_model(path, weights)
-    patch = config.patch_size
+    patch = getattr(config, "patch_size", None)
+    if not isinstance(patch, int):
+        raise ValueError(
+            f"model.vision.hf_path {path} is a {config.model_type} model without one patch "
+            "size: a ViT-style vision model (CLIP, SigLIP, DINOv2, ...) is expected"
+        )
     if cfg.image_size % patch:
         raise ValueError(
             f"model.vision.image_size {cfg.image_size} is not a multiple of {path.name}'s "
@@ -181,8 +225,17 @@ def hf_trunk(cfg: VisionConfig, weights: bool = True) -> Trunk:
     else:
         options = {}  # (DINOv2 interpolates by itself)
 
+    patches = grid[0] * grid[1]
+    prefixes = {0, 1 + getattr(config, "num_register_tokens", 0)}  # none, or CLS + registers
+
     def read(module: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
         hidden = module(pixel_values=pixels, **options).last_hidden_state
-        return hidden[:, hidden.shape[1] - grid[0] * grid[1] :]  # without CLS or registers
+        if hidden.dim() != 3 or hidden.shape[1] - patches not in prefixes:
+            raise ValueError(
+                f"model.vision.hf_path {path}: its output {tuple(hidden.shape)} is not "
+                f"{patches} patch tokens after {' or '.join(map(str, sorted(prefixes)))} others"
+            )
+        return hidden[:, hidden.shape[1] - patches :]  # without CLS or registers
 
-    return Trunk(visual, _in_own_statistics(read, *_hf_statistics(path)), config.hidden_size, grid)
+    renormalise = to_own_statistics(*hf_statistics(path))
+    return Trunk(visual, read, config.hidden_size, grid, renormalise)

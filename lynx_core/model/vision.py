@@ -124,6 +124,8 @@ class VisionTower(nn.Module):
         super().__init__()
         self.visual = trunk.visual
         self.read_tokens, self.width, self.grid = trunk.read, trunk.width, trunk.grid
+        # a submodule: its statistics move with the tower and are in its weights' digest
+        self.renormalise = trunk.renormalise
         self.frozen = frozen
         self.frame_embed = nn.Parameter(torch.zeros(max_frames, self.width))
         nn.init.trunc_normal_(self.frame_embed, std=frame_std)
@@ -138,7 +140,9 @@ class VisionTower(nn.Module):
         return self
 
     def patch_tokens(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) → (N, P, width), P = (H / patch) · (W / patch)."""
+        """(N, 3, H, W) CLIP-normalised pixels → (N, P, width), P = the grid's cells."""
+        if self.renormalise is not None:
+            pixels = self.renormalise(pixels)
         with torch.set_grad_enabled(not self.frozen and torch.is_grad_enabled()):
             return self.read_tokens(self.visual, pixels)
 

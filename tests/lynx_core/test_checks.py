@@ -75,7 +75,7 @@ def test_every_marked_path_is_looked_for_and_nothing_else(tmp_path):
 
 
 def test_pooling_more_cells_than_a_named_towers_grid_is_refused_before_compute():
-    from lynx_core.checks import pooling_grid
+    from lynx_core.checks import vision_tower
     from lynx_core.config import VariantConfig
 
     def pooled(tokens: int, size: int) -> VariantConfig:
@@ -84,34 +84,41 @@ def test_pooling_more_cells_than_a_named_towers_grid_is_refused_before_compute()
             model={"connector": "avg_pool", "avg_pool": {"tokens": tokens}, "vision": vision}
         )
 
-    assert pooling_grid(pooled(196, 224)) == []  # 224 / 16: a 14×14 grid
-    [finding] = pooling_grid(pooled(225, 224))
+    assert vision_tower(pooled(196, 224)) == []  # 224 / 16: a 14×14 grid
+    [finding] = vision_tower(pooled(225, 224))
     assert finding.field == "model.avg_pool.tokens"
     assert finding.message == (
         "225 is more than ViT-B-16's 14×14 patch grid at 224 px can pool to; use at most 196"
     )
-    assert pooling_grid(pooled(225, 240)) == []  # the grid is read at the size asked for
+    assert vision_tower(pooled(225, 240)) == []  # the grid is read at the size asked for
 
 
-def test_a_local_llm_without_decoder_layers_to_hold_adapters_is_refused(tmp_path):
-    """Adapters need the decoder layers the model has; a config transformers cannot build
-    into a causal LM is refused too, with its own words, before any compute."""
+def test_a_local_llm_is_built_from_its_config_before_compute(tmp_path):
+    """Sizes come from the config as transformers reads it (GPT-2 calls them n_embd and
+    n_layer); a config transformers cannot build into a causal LM is refused, with its
+    own words, whatever the variant places in it."""
     from lynx_core.checks import llm_folder
     from lynx_core.config import VariantConfig
     from tests.tiny import llm_folder_stub
 
-    def findings(folder, adapters: bool) -> list[str]:
-        model = {"llm": {"path": str(folder)}, "adapters": {"enabled": adapters}}
+    def findings(folder, **adapters) -> list[str]:
+        model = {"llm": {"path": str(folder)}, "adapters": {"enabled": True, **adapters}}
         return [f.message for f in llm_folder(VariantConfig.model_validate({"model": model}))]
 
-    llama = llm_folder_stub(tmp_path / "llama")
-    assert findings(llama, adapters=True) == []
+    assert findings(llm_folder_stub(tmp_path / "llama")) == []
+    gpt = llm_folder_stub(tmp_path / "gpt")
+    sizes = {"model_type": "gpt2", "n_embd": 64, "n_layer": 4, "n_head": 4}
+    (gpt / "config.json").write_text(json.dumps(sizes))
+    assert findings(gpt, layers=[3]) == []
+    assert findings(gpt, layers=[4]) == [
+        "adapters.layers [4] are not layers of gpt (it has 4: 0 to 3)"
+    ]
     clip = llm_folder_stub(tmp_path / "clip")
-    sizes = json.loads((clip / "config.json").read_text())
-    (clip / "config.json").write_text(json.dumps({**sizes, "model_type": "clip_vision_model"}))
-    assert findings(clip, adapters=False) == []  # a prefix alone needs no decoder layers
-    [message] = findings(clip, adapters=True)
-    assert message.startswith(f"{clip}: Unrecognized configuration class")
+    (clip / "config.json").write_text(json.dumps({"model_type": "clip_vision_model"}))
+    [message] = findings(clip, enabled=False)  # even a prefix needs a causal LM
+    assert message.startswith(
+        f"{clip} is not a causal LM transformers can build: Unrecognized configuration class"
+    )
 
 
 def test_a_tower_of_another_family_is_checked_before_compute(tmp_path):
@@ -124,12 +131,13 @@ def test_a_tower_of_another_family_is_checked_before_compute(tmp_path):
 
     weights = tmp_path / "lite0.safetensors"
     weights.write_bytes(b"")
-    assert findings(family="timm", timm_name="efficientnet_lite0", checkpoint=weights) == {}
-    assert findings(family="timm", timm_name="efficientnet_lite9") == {
+    timm = {"family": "timm", "checkpoint": weights, "image_size": 224}
+    assert findings(timm_name="efficientnet_lite0", **timm) == {}
+    assert findings(timm_name="efficientnet_lite9", **timm) == {
         "model.vision.timm_name": "'efficientnet_lite9' is not a timm model (timm.list_models(); "
         "close: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, efficientnet_lite3, "
         "efficientnet_lite4)"
     }
-    assert findings(family="hf", hf_path=tmp_path) == {
+    assert findings(family="hf", hf_path=tmp_path, image_size=224) == {
         "model.vision.hf_path": f"{tmp_path} holds no config.json (a from_pretrained folder)"
     }

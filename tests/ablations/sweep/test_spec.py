@@ -435,6 +435,12 @@ def test_an_unknown_scale_on_the_command_line_is_named_as_such(tmp_path):
             5,
             "no toy LLM is pretrained",
         ),
+        (  # another connector's settings do nothing beside the resampler
+            "name: x\naxes:\n  model.mlp.dim: [32, 64]\n",
+            "axes.model.mlp.dim",
+            3,
+            "has no effect (model.connector is not mlp: no stage reads model.mlp)",
+        ),
         (  # how the work is done changes no result: still one experiment
             "name: x\nvariants:\n  a: {}\n  b: {train.feature_cache: false}\n",
             "variants.b",

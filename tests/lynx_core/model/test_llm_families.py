@@ -132,7 +132,10 @@ def test_the_prefix_is_held_at_the_scale_the_llm_gives_its_words(family, tokeniz
 
 
 def test_a_model_whose_decoder_layers_cannot_be_told_apart_is_refused(tokenizer):
-    llm = llama(tokenizer)
-    llm.model.extra = torch.nn.ModuleList(torch.nn.Identity() for _ in range(4))
-    with pytest.raises(ValueError, match="LlamaForCausalLM has 2 module lists of 4 blocks"):
+    llm = gpt2(tokenizer)  # its blocks are not at `.layers`: they are looked for
+    llm.transformer.extra = torch.nn.ModuleList(torch.nn.Identity() for _ in range(4))
+    with pytest.raises(ValueError, match="GPT2LMHeadModel has 2 module lists of 4 blocks"):
         decoder_layers(llm)
+    lynx = llama(tokenizer)  # beside `model.layers` another list of as many is no doubt
+    lynx.model.extra = torch.nn.ModuleList(torch.nn.Identity() for _ in range(4))
+    assert decoder_layers(lynx) is lynx.model.layers

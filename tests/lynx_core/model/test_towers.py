@@ -9,6 +9,7 @@ import json
 import pytest
 import timm
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from pydantic import ValidationError
 from safetensors.torch import save_file
 from transformers import (
@@ -18,6 +19,8 @@ from transformers import (
     CLIPVisionModel,
     Dinov2Config,
     Dinov2Model,
+    Dinov2WithRegistersConfig,
+    Dinov2WithRegistersModel,
     SiglipVisionConfig,
     SiglipVisionModel,
 )
@@ -31,9 +34,17 @@ TINY_VIT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 
+def statistics(folder, mean, std):
+    """The image processor's file, as a released model's folder has it."""
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps({"image_mean": list(mean), "image_std": list(std)})
+    )
+
+
 def clip_vision(folder):
     cfg = CLIPVisionConfig(**TINY_VIT, num_attention_heads=2, image_size=32, patch_size=8)
     CLIPVisionModel(cfg).save_pretrained(folder)
+    statistics(folder, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD)
 
 
 def whole_clip(folder):
@@ -43,21 +54,29 @@ def whole_clip(folder):
     CLIPModel(
         CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
     ).save_pretrained(folder)
+    statistics(folder, OPENAI_DATASET_MEAN, OPENAI_DATASET_STD)
 
 
 def siglip(folder):
     cfg = SiglipVisionConfig(**TINY_VIT, num_attention_heads=2, image_size=32, patch_size=8)
     SiglipVisionModel(cfg).save_pretrained(folder)
-    processor = {"image_mean": [0.5] * 3, "image_std": [0.5] * 3}
-    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    statistics(folder, [0.5] * 3, [0.5] * 3)
 
 
 def dinov2(folder):
     """DINOv2 with ImageNet statistics; trained at 32 px, asked for 48 (it interpolates)."""
     cfg = Dinov2Config(**TINY_VIT, num_attention_heads=2, image_size=32, patch_size=8)
     Dinov2Model(cfg).save_pretrained(folder)
-    processor = {"image_mean": IMAGENET[0], "image_std": IMAGENET[1]}
-    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    statistics(folder, *IMAGENET)
+
+
+def dinov2_registers(folder):
+    """DINOv2 with 4 register tokens after its CLS token: 5 tokens to drop, not 1."""
+    cfg = Dinov2WithRegistersConfig(
+        **TINY_VIT, num_attention_heads=2, image_size=32, patch_size=8, num_register_tokens=4
+    )
+    Dinov2WithRegistersModel(cfg).save_pretrained(folder)
+    statistics(folder, *IMAGENET)
 
 
 HF = {  # writer, image size asked, grid, width
@@ -65,10 +84,12 @@ HF = {  # writer, image size asked, grid, width
     "whole-clip": (whole_clip, 32, (4, 4), 32),
     "siglip": (siglip, 48, (6, 6), 32),  # at another size than trained: interpolated
     "dinov2": (dinov2, 48, (6, 6), 32),
+    "dinov2-registers": (dinov2_registers, 32, (4, 4), 32),
 }
 TIMM = {  # architecture, image size, grid, width
     "vit_tiny_patch16_224": (64, (4, 4), 192),  # a ViT: its CLS token dropped
     "efficientnet_lite0": (64, (2, 2), 1280),  # a CNN: its last feature map, 32× smaller
+    "swin_tiny_patch4_window7_224": (224, (7, 7), 768),  # channels last, 4 stages: 56 → 7
 }
 
 
@@ -123,7 +144,19 @@ def test_a_timm_tower_reads_its_grid_and_its_checkpoint(name, tmp_path):
     tower = build_vision_tower(cfg)
     size, grid, width = TIMM[name]
     assert (tower.grid, tower.width) == (grid, width)
-    assert tower(torch.randn(2, 3, size, size)).shape == (2, grid[0] * grid[1], width)
+    pixels = torch.randn(2, 3, size, size)
+    tokens = tower(pixels)
+    assert tokens.shape == (2, grid[0] * grid[1], width)
+    # the trunk's own features, cell by cell (row-major), in its own statistics
+    own = tower.renormalise(pixels) if tower.renormalise is not None else pixels
+    features = tower.visual.forward_features(own)
+    if name.startswith("vit"):
+        expected = features[:, 1:]  # without CLS
+    elif name.startswith("swin"):
+        expected = features.flatten(1, 2)  # (N, H, W, C)
+    else:
+        expected = features.flatten(2).transpose(1, 2)  # (N, C, H, W)
+    torch.testing.assert_close(tokens, expected)
     saved = timm.models.load_state_dict(str(cfg.checkpoint))
     for key, value in tower.visual.state_dict().items():
         if key in saved and saved[key].shape == value.shape:
@@ -140,13 +173,24 @@ def test_a_checkpoint_of_another_architecture_is_refused(tmp_path):
         build_vision_tower(wrong)
 
 
-def test_each_family_takes_its_own_fields_only():
-    with pytest.raises(ValidationError, match="family: timm needs timm_name"):
-        VisionConfig(family="timm")
-    with pytest.raises(ValidationError, match="timm_name is for family: timm"):
+def test_each_family_takes_its_own_fields_only(tmp_path):
+    with pytest.raises(ValidationError, match="family: timm needs model.vision.timm_name"):
+        VisionConfig(family="timm", image_size=224)
+    with pytest.raises(ValidationError, match="family: timm needs model.vision.checkpoint"):
+        VisionConfig(family="timm", timm_name="efficientnet_lite0", image_size=224)
+    with pytest.raises(ValidationError, match="set model.vision.family: timm, or remove"):
         VisionConfig(timm_name="efficientnet_lite0")
-    with pytest.raises(ValidationError, match="family: hf needs hf_path"):
-        VisionConfig(family="hf")
+    with pytest.raises(ValidationError, match="family: hf needs model.vision.hf_path"):
+        VisionConfig(family="hf", image_size=224)
+    with pytest.raises(ValidationError, match="family: hf needs model.vision.image_size"):
+        VisionConfig(family="hf", hf_path=tmp_path)
+
+
+def test_a_hugging_face_folder_without_its_pixel_statistics_is_refused(tmp_path):
+    cfg = hf_tower("siglip", tmp_path)
+    (cfg.hf_path / "preprocessor_config.json").unlink()
+    with pytest.raises(ValueError, match="has no preprocessor_config.json: the pixel mean"):
+        build_vision_tower(cfg)
 
 
 @pytest.mark.parametrize("connector", ["resampler", "avg_pool"])
@@ -188,6 +232,7 @@ def test_a_variant_on_a_hugging_face_tower_runs_every_stage(tmp_path):
         **{
             "model.vision.family": "hf",
             "model.vision.hf_path": str(tmp_path / "siglip"),
+            "model.vision.image_size": 32,
             "model.connector": "mlp",
         }
     )

@@ -1,44 +1,42 @@
 """Checks, before any compute, of what a variant's stages will read from this machine: that
-every local path it names is here, the LLM folder and its sizes, the vision tower's open_clip
-name and checkpoint and the grid it can pool, the evaluation suite. Each would otherwise fail
-inside a trial, after training (a bad row of the eval suite) or with an error far from its
-cause (adapter layer 12 of a 4-layer model). Each is bounded in time and memory: a config
-file is read up to a cap, a benchmark file only if it is a regular file of sane size. A
-registry of checks, each a pure function of the config and the files it names; a sweep runs
-them once per distinct value they read (`ablations.sweep.variant_checks.preflight_problems`),
-and `missing_paths` on every config as written (`ablations.sweep.schema_errors.config_errors`).
+every local path it names is here, the LLM folder, the vision tower (open_clip's, timm's or a
+Hugging Face folder) and the grid it can pool (`lynx_core.checks.models`), the evaluation
+suite, training and caption files. Each would otherwise fail inside a trial, after training
+(a bad row of the eval suite) or with an error far from its cause (adapter layer 12 of a
+4-layer model). Each is bounded in time and memory: a config file is read up to a cap, a
+benchmark file only if it is a regular file of sane size. A registry of checks, each a pure
+function of the config and the files it names; a sweep runs them once per distinct value
+they read (`ablations.sweep.variant_checks.preflight_problems`), and `missing_paths` on
+every config as written (`ablations.sweep.schema_errors.config_errors`).
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import json
 import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from lynx_core.checks.findings import MAX_BENCHMARK_BYTES, Check, Finding, sane_file
+from lynx_core.checks.models import llm_folder, open_clip_models, vision_tower
 from lynx_core.config import MustExist, VariantConfig, flatten
 
-MAX_CONFIG_BYTES = 1_000_000  # a model's config.json is a few kB
-MAX_BENCHMARK_BYTES = 500_000_000  # Open-VQA and OwlEval files are under 1 MB
-WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt", "*.pth")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A problem with what a config names: the dotted field and what to do."""
-
-    field: str
-    message: str
-
-
-Check = Callable[[VariantConfig], list[Finding]]
+__all__ = [
+    "CHECKS",
+    "Finding",
+    "eval_suite",
+    "llm_folder",
+    "local_paths",
+    "missing_paths",
+    "open_clip_models",
+    "preflight",
+    "training_files",
+    "vision_tower",
+]
 
 
 def missing_paths(written: dict[str, Any]) -> list[Finding]:
@@ -118,143 +116,6 @@ def _section(annotation: Any) -> type[BaseModel] | None:
     return found[0] if found else None
 
 
-def llm_folder(cfg: VariantConfig) -> list[Finding]:
-    """A local LLM is a `from_pretrained` folder: config.json with its sizes, weights, a
-    tokenizer; its layers hold the adapters and cross-attention the variant places."""
-    path = cfg.model.llm.path
-    if path is None:
-        return []
-    field = "model.llm.path"
-    if not path.is_dir():
-        return [Finding(field, f"{path} is not a folder; give the model's from_pretrained folder")]
-    sizes, problem = _json_object(path / "config.json")
-    if problem:
-        return [Finding(field, f"{path} holds no usable model: config.json {problem}")]
-    found = []
-    if not any(next(path.glob(p), None) for p in WEIGHT_FILES):
-        found.append(Finding(field, f"{path} holds no weights ({', '.join(WEIGHT_FILES)})"))
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        found.append(Finding(field, f"{path} holds no tokenizer ({', '.join(TOKENIZER_FILES)})"))
-    width, heads, layers = (
-        sizes.get(k) for k in ("hidden_size", "num_attention_heads", "num_hidden_layers")
-    )
-    if not all(isinstance(v, int) and v > 0 for v in (width, heads, layers)):
-        found.append(
-            Finding(
-                field,
-                f"{path}/config.json lacks hidden_size, num_attention_heads and "
-                "num_hidden_layers (a transformers causal LM's config is expected)",
-            )
-        )
-        return found
-    found += [Finding(f, why) for f, why in cfg.model.misfits(layers, width, path.name)]
-    if cfg.model.adapters.enabled or cfg.model.arch == "cross_attention":
-        found += _decoder_layers(path)
-    return found
-
-
-def _decoder_layers(path: Path) -> list[Finding]:
-    """Adapters and cross-attention go into the decoder layers the model has: build it from
-    its config on the meta device (no weights read) and look for them as a stage would."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    from lynx_core.model.llm import decoder_layers
-
-    try:
-        config = AutoConfig.from_pretrained(path)
-        with torch.device("meta"):
-            decoder_layers(AutoModelForCausalLM.from_config(config))
-    except ValueError as err:  # transformers' own refusals are ValueErrors too
-        return [Finding("model.llm.path", f"{path}: {err}")]
-    return []
-
-
-def vision_tower(cfg: VariantConfig) -> list[Finding]:
-    """A named tower must be one its family knows (open_clip's model configs, timm's
-    architectures), a checkpoint a file, and a Hugging Face tower a folder with its config."""
-    vision = cfg.model.vision
-    found = []
-    if vision.checkpoint is not None and not vision.checkpoint.is_file():
-        what = "an open_clip .pt" if vision.family == "open_clip" else "timm's state dict"
-        found.append(
-            Finding("model.vision.checkpoint", f"{vision.checkpoint} is not a file ({what})")
-        )
-    if vision.hf_path is not None and not (vision.hf_path / "config.json").is_file():
-        found.append(
-            Finding(
-                "model.vision.hf_path",
-                f"{vision.hf_path} holds no config.json (a from_pretrained folder)",
-            )
-        )
-    if vision.timm_name is not None:
-        found += _known(
-            "model.vision.timm_name", vision.timm_name, timm_models(), "timm.list_models()"
-        )
-    if vision.open_clip_name is not None:
-        found += _known(
-            "model.vision.open_clip_name",
-            vision.open_clip_name,
-            open_clip_models(),
-            "open_clip.list_models()",
-        )
-    return found
-
-
-def _known(field: str, name: str, known: list[str], listing: str) -> list[Finding]:
-    """`name` must be in `known` (what `listing`, e.g. 'timm.list_models()', gives)."""
-    if name in known:
-        return []
-    close = sorted(difflib.get_close_matches(name, known, n=5))
-    hint = f"; close: {', '.join(close)}" if close else ""
-    family = listing.split(".")[0]
-    article = "an" if family[0] in "aeiou" else "a"
-    return [Finding(field, f"{name!r} is not {article} {family} model ({listing}{hint})")]
-
-
-def timm_models() -> list[str]:
-    import timm
-
-    return timm.list_models()
-
-
-def pooling_grid(cfg: VariantConfig) -> list[Finding]:
-    """`avg_pool` cannot make more cells than a named tower has patches per side: its grid
-    is read off the tower built on the meta device (no weights; the toy tower's grid is
-    checked by its config). A tower that cannot be built is `vision_tower`'s finding."""
-    vision, pool = cfg.model.vision, cfg.model.avg_pool
-    if cfg.model.connector != "avg_pool" or vision.toy or vision_tower(cfg):
-        return []
-    import torch
-
-    from lynx_core.model.vision import build_vision_tower
-
-    with torch.device("meta"):
-        grid = build_vision_tower(vision, weights=False).grid
-    if pool.side <= min(grid):
-        return []
-    name = vision.open_clip_name or vision.timm_name or vision.hf_path.name
-    return [
-        Finding(
-            "model.avg_pool.tokens",
-            f"{pool.tokens} is more than {name}'s {grid[0]}×{grid[1]} patch "
-            f"grid at {vision.image_size} px can pool to; use at most {min(grid) ** 2}",
-        )
-    ]
-
-
-def open_clip_models() -> list[str]:
-    """`open_clip.list_models()` without importing open_clip (and torch with it: seconds,
-    for a refusal that should take less): the names of the model configs it ships."""
-    spec = importlib.util.find_spec("open_clip")
-    folder = Path(spec.origin).parent / "model_configs" if spec and spec.origin else None
-    if folder is None or not folder.is_dir():  # another layout: ask open_clip itself
-        import open_clip
-
-        return open_clip.list_models()
-    return sorted(p.stem for p in folder.glob("*.json"))
-
-
 def eval_suite(cfg: VariantConfig) -> list[Finding]:
     """A user's evaluation folder must hold at least one benchmark, and every benchmark a
     sweep names (the folder's, and released files given as `eval.openvqa_image`, …) must
@@ -300,7 +161,7 @@ def eval_suite(cfg: VariantConfig) -> list[Finding]:
             found.append(Finding(field, f"{target} is not a folder (MME's release folder)"))
             continue
         folder_allowed = name == "pope" and target.is_dir()  # POPE's files, or their folder
-        if name != "mme" and not folder_allowed and not _sane_file(target):
+        if name != "mme" and not folder_allowed and not sane_file(target):
             found.append(
                 Finding(field, f"{target} is not a regular file under {MAX_BENCHMARK_BYTES:,} B")
             )
@@ -372,7 +233,6 @@ def attention_kernel(cfg: VariantConfig) -> list[Finding]:
 CHECKS: dict[str, Check] = {
     "llm folder": llm_folder,
     "vision tower": vision_tower,
-    "pooling grid": pooling_grid,
     "eval suite": eval_suite,
     "training files": training_files,
     "caption files": caption_files,
@@ -380,13 +240,7 @@ CHECKS: dict[str, Check] = {
 }
 READS: dict[str, tuple[str, ...]] = {  # the fields each check's result depends on
     "llm folder": ("model.llm.path", "model.adapters", "model.arch", "model.cross_attention"),
-    "vision tower": (
-        "model.vision.open_clip_name",
-        "model.vision.checkpoint",
-        "model.vision.timm_name",
-        "model.vision.hf_path",
-    ),
-    "pooling grid": ("model.connector", "model.avg_pool", "model.vision"),
+    "vision tower": ("model.vision", "model.connector", "model.avg_pool"),
     "eval suite": (
         "eval.suite",
         "eval.openvqa_image",
@@ -415,18 +269,3 @@ def preflight(configs: list[VariantConfig]) -> list[tuple[int, Finding]]:
                 seen.add(key)
                 found += [(index, f) for f in check(cfg)]
     return found
-
-
-def _sane_file(path: Path, limit: int = MAX_BENCHMARK_BYTES) -> bool:
-    return path.is_file() and path.stat().st_size <= limit
-
-
-def _json_object(path: Path) -> tuple[dict, str | None]:
-    """(object, None) or ({}, why not), reading at most `MAX_CONFIG_BYTES`."""
-    if not _sane_file(path, MAX_CONFIG_BYTES):
-        return {}, "is missing (or not a small regular file)"
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError) as err:
-        return {}, f"cannot be read: {err}"
-    return (data, None) if isinstance(data, dict) else ({}, "is not a JSON object")
