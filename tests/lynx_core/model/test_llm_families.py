@@ -139,3 +139,13 @@ def test_a_model_whose_decoder_layers_cannot_be_told_apart_is_refused(tokenizer)
     lynx = llama(tokenizer)  # beside `model.layers` another list of as many is no doubt
     lynx.model.extra = torch.nn.ModuleList(torch.nn.Identity() for _ in range(4))
     assert decoder_layers(lynx) is lynx.model.layers
+
+
+def test_a_llama_prefix_keeps_the_scale_it_had_from_the_embedding_weight(tokenizer):
+    """LLaMA's embedding returns its rows as they are: the scale is exactly the weight's
+    spread, as before the module's output was measured (stored runs stay comparable)."""
+    from lynx_core.model.llm import word_embedding_std
+
+    llm = llama(tokenizer)
+    weight = llm.get_input_embeddings().weight.detach()
+    assert word_embedding_std(llm) == weight.float().std().item()
