@@ -4,8 +4,9 @@ folder). Never downloaded: timm is asked for no pretrained weights and transform
 only the given folder.
 
 A trunk is what `lynx_core.model.vision.VisionTower` wraps: the module holding the weights,
-how to read its patch tokens (N, P, width) from CLIP-normalised pixels, its width and its
-patch grid (rows, columns) at the configured resolution, all read from the model itself.
+how to read its patch tokens (N, P, width), its width and its patch grid (rows, columns) at
+the configured resolution, all read from the model itself, and the map into its pixel
+statistics.
 The data pipeline normalises pixels once, with CLIP's mean and std
 (`lynx_core.data.batches.to_pixels`); a tower trained with other statistics (ImageNet's for
 DINOv2 and timm's CNNs, 0.5 for SigLIP) gets them converted to its own on the way in, an
@@ -51,10 +52,10 @@ class Renormalise(nn.Module):
             torch.tensor(std, dtype=torch.float),
         )
         # x_own = (x·σ_clip + μ_clip − μ_own) / σ_own = x·scale + shift
-        self.register_buffer("scale", (clip_std / own_std).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer(
-            "shift", ((clip_mean - own_mean) / own_std).view(1, 3, 1, 1), persistent=False
-        )
+        # persistent: in the tower's state, so the feature cache's digest of it (which names
+        # the kept tokens) tells two towers apart that differ only in their statistics
+        self.register_buffer("scale", (clip_std / own_std).view(1, 3, 1, 1))
+        self.register_buffer("shift", ((clip_mean - own_mean) / own_std).view(1, 3, 1, 1))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return pixels * self.scale.to(pixels.dtype) + self.shift.to(pixels.dtype)

@@ -245,3 +245,14 @@ def test_a_variant_on_a_hugging_face_tower_runs_every_stage(tmp_path):
     )
     overall = outputs["eval"].metrics["openvqa/overall"]
     assert 0 <= overall <= 100
+
+
+def test_kept_tokens_are_named_by_the_towers_statistics_too(tmp_path):
+    """Two folders with the same weights and other pixel statistics give other tokens: the
+    feature cache's digest of the tower tells them apart."""
+    from lynx_core.model.features import trunk_digest
+
+    cfg = hf_tower("dinov2", tmp_path)
+    first = trunk_digest(build_vision_tower(cfg))
+    statistics(cfg.hf_path, [0.5] * 3, [0.5] * 3)
+    assert trunk_digest(build_vision_tower(cfg)) != first
