@@ -43,7 +43,21 @@ def llm_folder(cfg: VariantConfig) -> list[Finding]:
     places = cfg.model.adapters.enabled or cfg.model.arch == "cross_attention"
     if places and isinstance(layers_found, str):
         found.append(Finding(field, f"{path}: {layers_found}"))
+    if cfg.model.llm.prompt_template == "chat_template" and not found:
+        found += _chat_template(path)
     return found
+
+
+def _chat_template(path: Path) -> list[Finding]:
+    """The tokenizer's chat template, cut into turns as training and evaluation will."""
+    from lynx_core.data.dialogue import chat_dialogue
+    from lynx_core.model.llm import load_tokenizer
+
+    try:
+        chat_dialogue(load_tokenizer(path))
+    except Exception as err:  # noqa: BLE001 - a tokenizer or template refuses in many ways
+        return [Finding("model.llm.prompt_template", f"{path}'s tokenizer: {err}")]
+    return []
 
 
 def _causal_lm_on_meta(path: Path):

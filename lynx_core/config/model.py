@@ -188,11 +188,13 @@ class LLMConfig(StrictModel):
         "same result up to float rounding; flash_attention_2 needs the flash-attn package "
         "and a CUDA GPU",
     )
-    prompt_template: Literal["lynx", "vicuna_v1.1"] = Field(
+    prompt_template: Literal["lynx", "vicuna_v1.1", "chat_template"] = Field(
         "lynx",
         description="how conversations are written for this LLM (lynx_core.data.dialogue): "
         "'lynx' is the released Lynx prompt 'User: {q}\\nBot: {a}'; 'vicuna_v1.1' is the "
-        "format Vicuna v1.1+ was fine-tuned on (system message, 'USER: {q} ASSISTANT: {a}</s>')",
+        "format Vicuna v1.1+ was fine-tuned on (system message, 'USER: {q} ASSISTANT: {a}</s>'); "
+        "'chat_template' is the local model's tokenizer's own chat template, each answer "
+        "ended by its end-of-turn token",
     )
     toy_base: Literal["llama", "vicuna"] = Field(
         "vicuna",
@@ -204,6 +206,15 @@ class LLMConfig(StrictModel):
     def _one_way_to_train(self) -> LLMConfig:
         if self.trainable and self.lora is not None:
             raise ValueError("set either trainable: true (full fine-tuning) or lora, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _chat_template_is_a_tokenizers(self) -> LLMConfig:
+        if self.prompt_template == "chat_template" and self.path is None:
+            raise ValueError(
+                "prompt_template chat_template is read from a local model's tokenizer; the toy "
+                "LLM's word tokenizer has none: set model.llm.path, or use lynx or vicuna_v1.1"
+            )
         return self
 
     @model_validator(mode="after")

@@ -22,15 +22,25 @@ from lynx_core.data.files.formats import read_image, read_video
 
 
 def encode(
-    tokenizer: PreTrainedTokenizerBase, prompt: str, answer: str | None
+    tokenizer: PreTrainedTokenizerBase,
+    template: DialogueTemplate,
+    prompt: str,
+    answer: str | None,
 ) -> tuple[list[int], list[int]]:
-    """Token ids and labels of `<s> prompt answer </s>`; labels hide the prompt."""
-    prompt_ids = [tokenizer.bos_token_id, *tokenizer(prompt, add_special_tokens=False).input_ids]
+    """Token ids and labels of `<s> prompt answer <end>`, the answer after the `template`'s
+    `before_answer` and ended by its answer-end token (`</s>`, or a chat template's
+    end-of-turn); labels hide the prompt. No BOS where the tokenizer has none (Qwen)."""
+    prompt_ids = [*_bos(tokenizer), *tokenizer(prompt, add_special_tokens=False).input_ids]
     if answer is None:
         return prompt_ids, [IGNORE_INDEX] * len(prompt_ids)
-    answer_ids = [*tokenizer(" " + answer, add_special_tokens=False).input_ids]
-    answer_ids.append(tokenizer.eos_token_id)
+    text = template.before_answer + answer
+    answer_ids = [*tokenizer(text, add_special_tokens=False).input_ids]
+    answer_ids.append(template.answer_end_id(tokenizer))
     return prompt_ids + answer_ids, [IGNORE_INDEX] * len(prompt_ids) + answer_ids
+
+
+def _bos(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    return [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
 
 
 def to_pixels(media: np.ndarray, size: int) -> torch.Tensor:
@@ -76,6 +86,7 @@ def collate(
     encoded = [
         encode(
             tokenizer,
+            template,
             template.prompt(ex.prompt, ex.context, ex.history),
             ex.answer if with_answers else None,
         )
@@ -93,9 +104,10 @@ def plain_batch(
     """Language-model batch of plain text (`<s> line </s>`, loss on every token), left-padded."""
     encoded = []
     for line in lines:
-        ids = [tokenizer.bos_token_id, *tokenizer(line, add_special_tokens=False).input_ids]
+        bos = _bos(tokenizer)
+        ids = [*bos, *tokenizer(line, add_special_tokens=False).input_ids]
         ids.append(tokenizer.eos_token_id)
-        encoded.append((ids, [IGNORE_INDEX, *ids[1:]]))
+        encoded.append((ids, [IGNORE_INDEX] * len(bos) + ids[len(bos) :]))
     return _pad(encoded, tokenizer.pad_token_id)
 
 

@@ -24,7 +24,7 @@ from lynx_core.data.batches import (
     take_rows,
     to_pixels,
 )
-from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.dialogue import dialogue_template
 from lynx_core.data.examples import IGNORE_INDEX, Example
 from lynx_core.data.files.bad_samples import BadSample, BadSamples, TooManyBadSamples
 from lynx_core.data.files.caption_files import CaptionFile, open_caption_file, source_version
@@ -253,7 +253,7 @@ def validation_batches(
     examples = validation_examples(stage, images, videos, data)
     arrays = {"image": images.images, "video": videos.videos}
     media = {k: _world_media(arrays[k], cfg, features) for k in arrays}
-    template = TEMPLATES[cfg.model.llm.prompt_template]
+    template = dialogue_template(cfg.model.llm.prompt_template, tokenizer)
     batches = []
     for kind in ("image", "video", "text"):
         mine = [e for e in examples if e.kind == kind]
@@ -286,7 +286,7 @@ def stage_batches(
     and stops the stage past the sweep's threshold; `cache` (the store's) keeps what is
     computed from a data file once (`lynx_core.data.files.computed`)."""
     draws = BUILDERS[stage](cfg, world, features, {} if report is None else report, cache)
-    template = TEMPLATES[cfg.model.llm.prompt_template]
+    template = dialogue_template(cfg.model.llm.prompt_template, tokenizer)
 
     def mine(rows: Sequence) -> Sequence:
         return rows if ranks.world == 1 else rows[ranks.rows(len(rows))]

@@ -50,7 +50,8 @@ def decode_answers(
         "do_sample": False,
         "num_beams": cfg.num_beams,
         "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
+        # a chat template's answers end with its end-of-turn token, a base model's with eos
+        "eos_token_id": sorted({tokenizer.eos_token_id, template.answer_end_id(tokenizer)}),
     }
     chunks = [examples[s : s + cfg.batch_size] for s in range(0, len(examples), cfg.batch_size)]
     hand = dealt(chunks, ranks)

@@ -34,7 +34,7 @@ from lynx_core.compute.ranks import SINGLE, Ranks
 from lynx_core.compute.runtime import CPU, Runtime
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
-from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.dialogue import dialogue_template
 from lynx_core.data.examples import Example
 from lynx_core.data.files.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.files.formats import (
@@ -157,7 +157,7 @@ class Answerer:
         return openvqa.generate_answers(
             self.model,
             self.tokenizer,
-            TEMPLATES[self.cfg.model.llm.prompt_template],
+            dialogue_template(self.cfg.model.llm.prompt_template, self.tokenizer),
             examples,
             partial(self.table.read, examples[0].kind),
             self.cfg.eval,
@@ -271,7 +271,7 @@ def _bare_llm_following(
     """The frozen LLM's compliance on the described questions, judged as the model's are,
     on the ranks and device the model's `answer`s use (its copy freed on return: at paper
     scale a second 7B LLM), or from the cache when these bases answered them before."""
-    template = TEMPLATES[cfg.model.llm.prompt_template]
+    template = dialogue_template(cfg.model.llm.prompt_template, tokenizer)
     asked = [template.prompt(e.prompt, e.context, e.history) for e in described]
     settings = (cfg.eval.max_new_tokens, cfg.eval.num_beams, cfg.eval.batch_size)
     digest = hashlib.sha256(json.dumps([base.identity, asked, settings]).encode()).hexdigest()

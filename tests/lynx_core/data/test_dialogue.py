@@ -7,10 +7,15 @@ from __future__ import annotations
 import json
 from typing import get_args
 
+import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from lynx_core.config import LLMConfig, VariantConfig, flatten
-from lynx_core.data.dialogue import TEMPLATES
+from lynx_core.data.batches import collate
+from lynx_core.data.dialogue import CHAT_TEMPLATE, TEMPLATES, dialogue_template
+from lynx_core.data.examples import Example
+from lynx_core.model.released import GEMMA3_CHAT_TEMPLATE
 from lynx_core.stages import INTRODUCED_AT, STAGES, stage_inputs
 from tests.tiny import tiny_config
 
@@ -41,7 +46,8 @@ def test_the_vicuna_template_writes_fastchats_vicuna_v1_1_conversation():
 
 
 def test_every_configurable_template_exists_and_the_default_keeps_earlier_keys():
-    assert set(get_args(LLMConfig.model_fields["prompt_template"].annotation)) == set(TEMPLATES)
+    choices = set(get_args(LLMConfig.model_fields["prompt_template"].annotation))
+    assert choices == {*TEMPLATES, CHAT_TEMPLATE}
     defaults = flatten(VariantConfig().model_dump(mode="json"))
     assert all(defaults[field] == value for field, value in INTRODUCED_AT.items())
     lynx, vicuna = tiny_config(), tiny_config(**{"model.llm.prompt_template": "vicuna_v1.1"})
@@ -103,3 +109,67 @@ def test_a_vicuna_llm_is_instruction_tuned_and_trained_on_its_own_format(tmp_pat
         prompts.add(tuple(prompt_ids.tolist()))
     assert prompts == expected
     assert tokenizer.eos_token_id in tokenizer(second_turn, add_special_tokens=False).input_ids
+
+
+def _chat_tokenizer(chat_template: str | None, turn_tokens: tuple[str, ...]):
+    """The toy word tokenizer with a chat template and its turn markers as special tokens."""
+    from lynx_core.data.stage_data import vocabulary
+    from lynx_core.model.llm import build_word_tokenizer
+
+    tokenizer = build_word_tokenizer([*vocabulary(), "user", "model", "assistant", "system"])
+    tokenizer.add_special_tokens({"additional_special_tokens": list(turn_tokens)})
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+# ChatML (Qwen2's): a default system message before the first turn, <|im_end|> closes a turn
+CHATML = (
+    "{% for m in messages %}{% if loop.first and m['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nbe brief .<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@pytest.mark.parametrize(
+    ("chat_template", "turn_tokens", "end"),
+    [
+        (GEMMA3_CHAT_TEMPLATE, ("<start_of_turn>", "<end_of_turn>"), "<end_of_turn>"),
+        (CHATML, ("<|im_start|>", "<|im_end|>"), "<|im_end|>"),
+    ],
+)
+def test_a_chat_template_writes_prompts_as_the_tokenizer_does_and_answers_end_its_turn(
+    chat_template, turn_tokens, end
+):
+    tokenizer = _chat_tokenizer(chat_template, turn_tokens)
+    template = dialogue_template("chat_template", tokenizer)
+    turns = [("what colour is it ?", "red"), ("what shape is it ?", "square")]
+    messages = [
+        {"role": r, "content": c} for q, a in turns for r, c in (("user", q), ("assistant", a))
+    ]
+    asked = tokenizer.apply_chat_template(
+        [*messages, {"role": "user", "content": "how many ?"}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    asked = asked.removeprefix(tokenizer.bos_token)  # `encode` adds the BOS itself
+    assert template.prompt("how many ?", history=turns) == asked
+
+    example = Example(-1, "text", "how many ?", "two", "count", history=tuple(turns))
+    batch = collate([example], tokenizer, template)
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    answer = [i for i, label in zip(ids, labels, strict=True) if label != -100]
+    assert answer == [tokenizer.convert_tokens_to_ids("two"), tokenizer.convert_tokens_to_ids(end)]
+    assert ids[0] == tokenizer.bos_token_id and tokenizer.unk_token_id not in ids
+    prompt = tokenizer(asked, add_special_tokens=False).input_ids
+    assert ids[: len(ids) - 2] == [tokenizer.bos_token_id, *prompt]  # the tokenizer's own text
+
+
+def test_a_chat_template_is_refused_where_there_is_none_or_it_cannot_be_cut_into_turns():
+    with pytest.raises(ValueError, match="has no chat template"):
+        dialogue_template("chat_template", _chat_tokenizer(None, ()))
+    echoed = "{% for m in messages %}{{ m['content'] + m['content'] }}{% endfor %}"
+    with pytest.raises(ValueError, match="does not write each message once"):
+        dialogue_template("chat_template", _chat_tokenizer(echoed, ()))
+    with pytest.raises(ValidationError, match="has none: set model.llm.path"):
+        LLMConfig(prompt_template="chat_template")
