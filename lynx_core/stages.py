@@ -63,6 +63,7 @@ FIELD_STAGE: dict[str, Stage | None] = {
     "model.llm.trainable": "stage1",
     "model.llm.lora": "stage1",
     "model.vision.frozen": "stage1",
+    "model.vision.lr_scale": "stage1",
     "model.vision.max_frames": "stage1",
     "model.vision.frame_embed_std": "stage1",
     "data.captions": "stage1",
@@ -117,6 +118,7 @@ INTRODUCED_AT: dict[str, Any] = {
     "model.vision.family": "open_clip",
     "model.vision.timm_name": None,
     "model.vision.hf_path": None,
+    "model.vision.lr_scale": 1.0,
 }
 
 

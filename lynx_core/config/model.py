@@ -48,6 +48,13 @@ class VisionConfig(StrictModel):
         "frames); one learned embedding each. Toy clips have 4; Lynx uses 5",
     )
     frozen: bool = True
+    lr_scale: float = Field(
+        1.0,
+        gt=0,
+        description="a trainable tower's learning rate as a multiple of the stage's (e.g. 0.1: "
+        "pretrained weights moved ten times more gently than the new connector); frozen: "
+        "false only",
+    )
     frame_embed_std: float = Field(
         1.0,
         gt=0,
@@ -56,6 +63,15 @@ class VisionConfig(StrictModel):
         "clip's frames differ from the first step (at 0.02 they were 2% of a token, and "
         "whether a seed learned frame order or motion was chance)",
     )
+
+    @model_validator(mode="after")
+    def _scaled_only_if_trained(self) -> VisionConfig:
+        if self.frozen and self.lr_scale != 1.0:
+            raise ValueError(
+                f"model.vision.lr_scale {self.lr_scale} has no effect on a frozen tower; set "
+                "model.vision.frozen: false to train it at that scale, or remove lr_scale"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_source(self) -> VisionConfig:

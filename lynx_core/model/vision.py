@@ -115,12 +115,28 @@ TRUNKS: dict[str, Callable[[VisionConfig, bool], Trunk]] = {
 }
 
 
+# a parameter's learning rate as a multiple of the stage's, set where the module that owns it
+# is built (a trained trunk's `model.vision.lr_scale`); 1 where unset. An attribute of the
+# parameter, so that every optimizer (plain, data-parallel, ZeRO) groups by it alike
+# (`lynx_core.train.optimization.optimizer_and_schedule`)
+LR_SCALE = "lr_scale"
+
+
 class VisionTower(nn.Module):
     """(B, 3, H, W) image → (B, P, width); (B, T, 3, H, W) video → (B, T·P, width)."""
 
-    def __init__(self, trunk: Trunk, max_frames: int = 1, frozen: bool = True, *, frame_std: float):
+    def __init__(
+        self,
+        trunk: Trunk,
+        max_frames: int = 1,
+        frozen: bool = True,
+        *,
+        frame_std: float,
+        lr_scale: float = 1.0,
+    ):
         """`frame_std`: the frame embeddings' initial scale (`VisionConfig.frame_embed_std`
-        holds the default and why)."""
+        holds the default and why); `lr_scale`: a trained trunk's learning rate as a multiple
+        of the stage's, carried by its parameters (`LR_SCALE`)."""
         super().__init__()
         self.visual = trunk.visual
         self.read_tokens, self.width, self.grid = trunk.read, trunk.width, trunk.grid
@@ -132,6 +148,8 @@ class VisionTower(nn.Module):
         if frozen:
             self.visual.requires_grad_(False)
             self.visual.eval()
+        for param in self.visual.parameters():
+            setattr(param, LR_SCALE, lr_scale)
 
     def train(self, mode: bool = True) -> VisionTower:
         super().train(mode)
@@ -183,4 +201,10 @@ def build_vision_tower(cfg: VisionConfig, weights: bool = True) -> VisionTower:
     """The configured tower; `weights=False` builds it without reading the user's weights
     (planning, checks: on the meta device)."""
     trunk = TRUNKS[cfg.family](cfg, weights)
-    return VisionTower(trunk, cfg.max_frames, frozen=cfg.frozen, frame_std=cfg.frame_embed_std)
+    return VisionTower(
+        trunk,
+        cfg.max_frames,
+        frozen=cfg.frozen,
+        frame_std=cfg.frame_embed_std,
+        lr_scale=cfg.lr_scale,
+    )

@@ -217,7 +217,7 @@ def _tower_fields(cfg: VariantConfig) -> dict:
     # (a toy tower is always open_clip's custom ViT: the other families' fields are unset)
     other_families = {"family", "timm_name", "hf_path"}
     vision = cfg.model.vision.model_dump(
-        mode="json", exclude={"frozen", "max_frames", *other_families}
+        mode="json", exclude={"frozen", "lr_scale", "max_frames", *other_families}
     )
     template = cfg.model.llm.prompt_template if cfg.model.llm.path is None else None
     return {

@@ -15,6 +15,7 @@ import torch
 from transformers import get_cosine_schedule_with_warmup
 
 from lynx_core.config import StageConfig
+from lynx_core.model.vision import LR_SCALE
 from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -44,7 +45,14 @@ class Optimization(Protocol):
 
 
 def optimizer_and_schedule(params, cfg: StageConfig):
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    """AdamW over `params`, one group per learning-rate scale (in the parameters' order), and
+    the cosine schedule with warmup, which scales every group's rate alike."""
+    scales = list(dict.fromkeys(getattr(p, LR_SCALE, 1.0) for p in params))
+    groups = [
+        {"params": [p for p in params if getattr(p, LR_SCALE, 1.0) == s], "lr": cfg.lr * s}
+        for s in scales
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.0)
     return optimizer, get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
 
 

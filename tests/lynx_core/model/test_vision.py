@@ -79,3 +79,27 @@ def test_named_open_clip_configs_are_accepted():
     assert "EVA01-g-14" in open_clip.list_models()
     with pytest.raises(ValueError, match="unknown open_clip model"):
         build_vision_tower(VisionConfig(open_clip_name="not-a-model"))
+
+
+def test_a_trained_trunk_moves_at_its_own_learning_rate_and_a_frozen_one_takes_none():
+    """`lr_scale` 0.1: AdamW's first step moves each weight by about its group's rate, so
+    the trunk's weights move a tenth as far as the frame embedding's; the scale is refused
+    on a frozen tower, where it would do nothing."""
+    from lynx_core.config import StageConfig
+    from lynx_core.train.optimization import TorchOptimization
+
+    tower = build_vision_tower(VisionConfig(frozen=False, lr_scale=0.1))
+    params = [p for p in tower.parameters() if p.requires_grad]
+    optimization = TorchOptimization(params, StageConfig(steps=10, lr=1e-2, warmup_steps=0))
+    before = [p.detach().clone() for p in params]
+    tower(torch.randn(2, 4, 3, 32, 32)).square().mean().backward()
+    optimization.step()
+    low, high = sorted(optimization.schedule.get_last_lr())
+    assert low == pytest.approx(0.1 * high)
+    moved = {
+        id(p): (p.detach() - b).abs().max().item() for p, b in zip(params, before, strict=True)
+    }
+    trunk = max(moved[id(p)] for p in tower.visual.parameters())
+    assert moved[id(tower.frame_embed)] == pytest.approx(10 * trunk, rel=0.05)
+    with pytest.raises(ValueError, match="no effect on a frozen tower"):
+        VisionConfig(lr_scale=0.1)
