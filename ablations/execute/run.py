@@ -141,6 +141,9 @@ def run_graph(
     the path of its log."""
     # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only add noise
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # a sweep's relative paths (weights/…, data/…) are the driver's working directory's, as
+    # the validator checked them: Tune would move each trial into its own folder first
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     # the classic reporter honours verbose=0; the new one prints a box per experiment (level)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     # ...so the result grid has no result files to read back; it would warn once per trial

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from PIL import Image
 
 from ablations.tracking.track import NOTE
 from ablations.tracking.ui import report_url
 from lynx_core.stages import STAGES
-from tests.sweeps import run_cli, variant_runs
+from tests.sweeps import REPO, run_cli, variant_runs
 
 
 def test_bad_sweep_exits_nonzero_before_ray_or_mlflow_start(tmp_path):
@@ -216,9 +218,24 @@ def stage_attempts(results: Path, stage: str) -> dict[str, int]:
     return {f.name: len((f / "attempts.jsonl").read_text().splitlines()) for f in folders}
 
 
+def _relative_training_file(folder: Path) -> str:
+    """A one-row training file in `folder`, named relative to the repository: where the sweep
+    runs and validates it (a Ray trial must find it there too, not in its own folder)."""
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(folder / "red.png")
+    row = {"image": "red.png", "instruction": "what colour is it ?", "answer": "red"}
+    (folder / "talk.jsonl").write_text(json.dumps(row) + "\n")
+    return os.path.relpath(folder / "talk.jsonl", REPO)
+
+
 def test_variants_differing_only_in_stage2_train_stage1_once(tmp_path):
     sweep, results = tmp_path / "dedupe.yaml", tmp_path / "results"
-    sweep.write_text(DEDUPE_SWEEP)
+    talk = _relative_training_file(tmp_path)
+    sweep.write_text(
+        DEDUPE_SWEEP.replace(
+            "variants:",
+            f"  data.train_files: [{{path: {talk}}}]\n  data.mixture.talk: 1.0\nvariants:",
+        )
+    )
     done = run_cli("sweep", str(sweep), results=results)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "stage runs: 6 computed, 0 reused" in done.stdout
@@ -242,7 +259,7 @@ def test_variants_differing_only_in_stage2_train_stage1_once(tmp_path):
     assert first["lr-low"] == first["lr-high"] and len(first["lr-low"]) == 2
 
     # a new stage-2 variant later: bases and stage 1 come from the store
-    sweep.write_text(DEDUPE_SWEEP + "  lr-mid: {train.stage2.lr: 0.002}\n")
+    sweep.write_text(sweep.read_text() + "  lr-mid: {train.stage2.lr: 0.002}\n")
     again = run_cli("sweep", str(sweep), results=results)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "stage runs: 2 computed, 2 reused" in again.stdout
