@@ -29,7 +29,8 @@ def encode(
 ) -> tuple[list[int], list[int]]:
     """Token ids and labels of `<s> prompt answer <end>`, the answer after the `template`'s
     `before_answer` and ended by its answer-end token (`</s>`, or a chat template's
-    end-of-turn); labels hide the prompt. No BOS where the tokenizer has none (Qwen)."""
+    end-of-turn); labels hide the prompt. `<s>` is the tokenizer's BOS, or its end-of-text
+    token where it has none (`_bos`)."""
     prompt_ids = [*_bos(tokenizer), *tokenizer(prompt, add_special_tokens=False).input_ids]
     if answer is None:
         return prompt_ids, [IGNORE_INDEX] * len(prompt_ids)
@@ -40,7 +41,11 @@ def encode(
 
 
 def _bos(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    return [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
+    """What a sequence starts with, and the media follow (`lynx_core.model.lynx.media_anchor`):
+    the BOS, or for a tokenizer without one (Qwen) its end-of-text token, where its
+    pretraining saw each document begin."""
+    start = tokenizer.bos_token_id
+    return [tokenizer.eos_token_id if start is None else start]
 
 
 def to_pixels(media: np.ndarray, size: int) -> torch.Tensor:
@@ -104,10 +109,9 @@ def plain_batch(
     """Language-model batch of plain text (`<s> line </s>`, loss on every token), left-padded."""
     encoded = []
     for line in lines:
-        bos = _bos(tokenizer)
-        ids = [*bos, *tokenizer(line, add_special_tokens=False).input_ids]
+        ids = [*_bos(tokenizer), *tokenizer(line, add_special_tokens=False).input_ids]
         ids.append(tokenizer.eos_token_id)
-        encoded.append((ids, [IGNORE_INDEX] * len(bos) + ids[len(bos) :]))
+        encoded.append((ids, [IGNORE_INDEX, *ids[1:]]))
     return _pad(encoded, tokenizer.pad_token_id)
 
 

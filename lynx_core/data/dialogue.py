@@ -7,6 +7,7 @@ description, where a Lynx prefix puts the visual tokens), the conversation's ear
 and the question awaiting its answer. The answer follows after `before_answer` and ends
 with the template's `answer_end` token: the tokenizer's end-of-sequence token for the
 written templates, the end-of-turn token of a chat template (`lynx_core.data.batches.encode`).
+A chat template's turns hold all the text, so there the context opens the first user message.
 
 `chat_template` is not written here but read from a local LLM's tokenizer
 (`chat_dialogue`): its own chat template is rendered around placeholders once and cut into
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from transformers import PreTrainedTokenizerBase
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 Turn = tuple[str, str]  # (question, answer) of an earlier, finished turn
 
@@ -37,9 +40,20 @@ class DialogueTemplate:
     before_answer: str = " "  # between `ask` and the answer
     joiner: str = " "  # joins the system message, the context and the conversation
     answer_end: str | None = None  # the token ending an answer; None: the tokenizer's eos
+    # where set, the context opens the first user message, joined to it by this (a chat
+    # template's turns hold all text); else it stands before the conversation
+    context_in_turn: str | None = None
 
     def prompt(self, question: str, context: str = "", history: Sequence[Turn] = ()) -> str:
         """The text the model continues with its answer."""
+        if context and self.context_in_turn is not None:
+            first = f"{context}{self.context_in_turn}"
+            if history:
+                (q, a), *rest = history
+                history = [(first + q, a), *rest]
+            else:
+                question = first + question
+            context = ""
         past = self.between_turns.join(
             f"{self.ask.format(question=q)}{self.before_answer}{a}{self.end_of_answer}"
             for q, a in history
@@ -123,13 +137,16 @@ def chat_dialogue(tokenizer: PreTrainedTokenizerBase) -> DialogueTemplate:
         before_ask="",
         before_answer="",
         joiner="",
+        context_in_turn="\n\n",  # as Gemma 3's template folds a system message into the turn
         # an answer ends with the close's first token where that is one of the tokenizer's
         # own (`<end_of_turn>`, `<|im_end|>`, `<|eot_id|>`), else with its eos
         answer_end=first[0] if first and first[0] in tokenizer.get_added_vocab() else None,
     )
     if (
         not between.startswith(close)
+        or template.prompt(_QUESTION) != one
         or template.prompt(_QUESTION, history=[(_QUESTION, _ANSWER)]) != two
+        or not answered.startswith(template.prompt(_QUESTION) + _ANSWER)
     ):
         raise ValueError(f"{name}'s chat template cannot be cut into turns: it writes {two!r}")
     return template

@@ -45,9 +45,10 @@ class Optimization(Protocol):
 
 
 def optimizer_and_schedule(params, cfg: StageConfig):
-    """AdamW over `params`, one group per learning-rate scale (in the parameters' order), and
-    the cosine schedule with warmup, which scales every group's rate alike."""
-    scales = list(dict.fromkeys(getattr(p, LR_SCALE, 1.0) for p in params))
+    """AdamW over `params`, one group per learning-rate scale, the stage's own rate (scale 1)
+    first (the one `lr()` reports and the loop logs), and the cosine schedule with warmup,
+    which scales every group's rate alike."""
+    scales = sorted({getattr(p, LR_SCALE, 1.0) for p in params}, key=lambda s: (s != 1.0, s))
     groups = [
         {"params": [p for p in params if getattr(p, LR_SCALE, 1.0) == s], "lr": cfg.lr * s}
         for s in scales

@@ -141,3 +141,25 @@ def test_a_tower_of_another_family_is_checked_before_compute(tmp_path):
     assert findings(family="hf", hf_path=tmp_path, image_size=224) == {
         "model.vision.hf_path": f"{tmp_path} holds no config.json (a from_pretrained folder)"
     }
+
+
+def test_a_chat_template_is_cut_into_turns_before_compute(tmp_path):
+    """`prompt_template: chat_template` loads the folder's tokenizer in the preflight: one
+    without a chat template is refused at the field, one with a template that cuts passes."""
+    from lynx_core.checks import llm_folder
+    from lynx_core.config import VariantConfig
+    from lynx_core.model.llm import build_word_tokenizer
+    from lynx_core.model.released import GEMMA3_CHAT_TEMPLATE
+    from tests.tiny import llm_folder_stub
+
+    folder = llm_folder_stub(tmp_path / "llm")
+    tokenizer = build_word_tokenizer(["red", "user", "model"])
+    tokenizer.save_pretrained(folder)
+    llm = {"path": str(folder), "prompt_template": "chat_template"}
+    cfg = VariantConfig.model_validate({"model": {"llm": llm}})
+    [refused] = llm_folder(cfg)
+    assert refused.field == "model.llm.prompt_template"
+    assert refused.message.endswith("has no chat template; use prompt_template lynx or vicuna_v1.1")
+    tokenizer.chat_template = GEMMA3_CHAT_TEMPLATE
+    tokenizer.save_pretrained(folder)
+    assert llm_folder(cfg) == []

@@ -8,6 +8,7 @@ import json
 from typing import get_args
 
 import pytest
+import torch
 from PIL import Image
 from pydantic import ValidationError
 
@@ -173,3 +174,52 @@ def test_a_chat_template_is_refused_where_there_is_none_or_it_cannot_be_cut_into
         dialogue_template("chat_template", _chat_tokenizer(echoed, ()))
     with pytest.raises(ValidationError, match="has none: set model.llm.path"):
         LLMConfig(prompt_template="chat_template")
+
+
+def test_a_chat_templates_context_opens_the_first_user_message_and_no_bos_starts_with_eos():
+    """Text context (a scene's description) is inside the turn, as the tokenizer would write
+    it; a tokenizer without BOS (Qwen's) starts each sequence with its end-of-text token, the
+    place the media follow."""
+    tokenizer = _chat_tokenizer(CHATML, ("<|im_start|>", "<|im_end|>"))
+    template = dialogue_template("chat_template", tokenizer)
+    asked = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "a red square .\n\nwhat colour is it ?"}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    assert template.prompt("what colour is it ?", context="a red square .") == asked
+    tokenizer.bos_token = None
+    example = Example(-1, "text", "what colour is it ?", "red", "color", context="a red square .")
+    ids = collate([example], tokenizer, template)["input_ids"][0].tolist()
+    assert ids[0] == tokenizer.eos_token_id and ids.count(tokenizer.eos_token_id) == 1
+
+
+# Llama 2's: a BOS opens every turn, so a turn's opening cannot be told from the system part
+LLAMA2 = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}"
+    "{{ bos_token + '[INST] ' + m['content'] + ' [/INST]' }}"
+    "{% else %}{{ ' ' + m['content'] + ' ' + eos_token }}{% endif %}{% endfor %}"
+)
+
+
+def test_a_template_whose_turns_cannot_be_told_apart_is_refused():
+    with pytest.raises(ValueError, match="cannot be cut into turns"):
+        dialogue_template("chat_template", _chat_tokenizer(LLAMA2, ()))
+
+
+def test_decoding_stops_at_a_chat_templates_end_of_turn_as_at_eos():
+    from lynx_core.config import EvalConfig
+    from lynx_core.evaluate.openvqa import decode_answers
+
+    tokenizer = _chat_tokenizer(CHATML, ("<|im_start|>", "<|im_end|>"))
+    asked = {}
+
+    def generate(batch, **settings):
+        asked.update(settings)
+        return torch.tensor([[tokenizer.convert_tokens_to_ids("red")]])
+
+    example = Example(-1, "text", "what colour is it ?", "red", "color")
+    template = dialogue_template("chat_template", tokenizer)
+    assert decode_answers([example], tokenizer, template, EvalConfig(), generate) == ["red"]
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert asked["eos_token_id"] == sorted({tokenizer.eos_token_id, end})
