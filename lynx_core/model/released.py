@@ -122,10 +122,16 @@ def gemma_folder(gguf_file: Path, target: Path) -> None:
     """The GGUF file → an fp32 `from_pretrained` folder at `target`: weights dequantised by
     transformers, its tokenizer, Gemma 3's chat template."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging
 
     where = {"pretrained_model_name_or_path": gguf_file.parent, "gguf_file": gguf_file.name}
-    tokenizer = AutoTokenizer.from_pretrained(**where)
-    model = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # reading a GGUF tokenizer warns with all its 6,000 tokens
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(**where)
+        model = AutoModelForCausalLM.from_pretrained(**where, dtype=torch.float32)
+    finally:
+        logging.set_verbosity(verbosity)
     model.hf_quantizer = None  # dequantised on load: saved as plain weights
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
