@@ -121,7 +121,7 @@ baseline: nope
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: paper, tiny, toy"),
+        ("name: x\nscale: huge\n", "unknown scale preset 'huge'; allowed: paper, small, tiny, toy"),
         ("name: x\nscale: paper\n", "path 'weights/vicuna-7b' does not exist"),
         ("name: x\nresources: {gpus: -1}\n", "greater than or equal to 0"),
         ("name: x\nfrobnicate: 1\n", "frobnicate"),
@@ -383,7 +383,9 @@ def test_a_toy_field_in_the_base_is_fine_where_some_variant_uses_it(tmp_path):
 
 
 def test_an_unknown_scale_on_the_command_line_is_named_as_such(tmp_path):
-    with pytest.raises(SweepError, match=r"--scale: unknown scale 'huge'; allowed: paper, tiny"):
+    with pytest.raises(
+        SweepError, match=r"--scale: unknown scale 'huge'; allowed: paper, small, tiny"
+    ):
         load_sweep(write(tmp_path, "name: x\n"), scale="huge")
 
 
@@ -403,7 +405,7 @@ def test_an_unknown_scale_on_the_command_line_is_named_as_such(tmp_path):
             6,
             "declare it under `variants:`",
         ),
-        ("name: x\nscales:\n  huge: {}\n", "scales.huge", 3, "allowed: paper, tiny, toy"),
+        ("name: x\nscales:\n  huge: {}\n", "scales.huge", 3, "allowed: paper, small, tiny, toy"),
         ("name: x\nscales:\n  toy: {name: y}\n", "scales.toy.name", 3, "a scale section"),
         (
             "name: x\nvariants:\n  a: {paper_row: w/ cross attn}\n",
