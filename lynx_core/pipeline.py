@@ -37,7 +37,7 @@ from lynx_core.data.world.worldset import (
 from lynx_core.evaluate.suite import BaseLLM, evaluate_suite
 from lynx_core.model.features import FeatureCache, cached_trunk, token_files
 from lynx_core.model.lynx import LynxModel, build_lynx
-from lynx_core.model.vision import LR_SCALE
+from lynx_core.model.vision import lr_scale_of
 from lynx_core.stages import PARENT, STAGES, Stage
 from lynx_core.train.bases import load_bases, load_tower, prepare_bases
 from lynx_core.train.checkpoint import load_checkpoint
@@ -102,7 +102,7 @@ def make_optimization(
 ) -> Optimization:
     params = model.trainable_parameters()
     trunk = [p for p in model.vision.visual.parameters() if p.requires_grad]
-    if any(getattr(p, LR_SCALE, 1.0) != cfg.model.vision.lr_scale for p in trunk):
+    if any(lr_scale_of(p) != cfg.model.vision.lr_scale for p in trunk):
         raise RuntimeError(  # a copy of the model (deepcopy) drops parameters' attributes
             "the trained tower's parameters lost their model.vision.lr_scale; build the model "
             "with build_model, not a copy"

@@ -122,6 +122,11 @@ TRUNKS: dict[str, Callable[[VisionConfig, bool], Trunk]] = {
 LR_SCALE = "lr_scale"
 
 
+def lr_scale_of(param: nn.Parameter) -> float:
+    """The parameter's learning-rate scale (`LR_SCALE`), 1 where none was set."""
+    return getattr(param, LR_SCALE, 1.0)
+
+
 class VisionTower(nn.Module):
     """(B, 3, H, W) image → (B, P, width); (B, T, 3, H, W) video → (B, T·P, width)."""
 

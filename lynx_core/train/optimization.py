@@ -15,7 +15,7 @@ import torch
 from transformers import get_cosine_schedule_with_warmup
 
 from lynx_core.config import StageConfig
-from lynx_core.model.vision import LR_SCALE
+from lynx_core.model.vision import lr_scale_of
 from lynx_core.train.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -48,10 +48,9 @@ def optimizer_and_schedule(params, cfg: StageConfig):
     """AdamW over `params`, one group per learning-rate scale, the stage's own rate (scale 1)
     first (the one `lr()` reports and the loop logs), and the cosine schedule with warmup,
     which scales every group's rate alike."""
-    scales = sorted({getattr(p, LR_SCALE, 1.0) for p in params}, key=lambda s: (s != 1.0, s))
+    scales = sorted({lr_scale_of(p) for p in params}, key=lambda s: (s != 1.0, s))
     groups = [
-        {"params": [p for p in params if getattr(p, LR_SCALE, 1.0) == s], "lr": cfg.lr * s}
-        for s in scales
+        {"params": [p for p in params if lr_scale_of(p) == s], "lr": cfg.lr * s} for s in scales
     ]
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.0)
     return optimizer, get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
