@@ -48,10 +48,10 @@ IMAGES_AND_TEXT = {"data.mixture": {"text": 1.0, "color": 1.0}}
 
 
 def stage2(
-    stage1, out, zero: int | None, on_log=None, offload=False, video=False
+    stage1, out, zero: int | None, on_log=None, offload=False, video=False, **extra
 ) -> dict[str, torch.Tensor]:
     folders, cache = stage1
-    changes = dict(BASE) | ({} if video else IMAGES_AND_TEXT)
+    changes = dict(BASE) | ({} if video else IMAGES_AND_TEXT) | extra
     if zero is not None:
         changes["train.deepspeed.zero_stage"] = zero
         changes["train.deepspeed.offload_optimizer"] = offload
@@ -69,6 +69,45 @@ def test_zero_trains_the_same_weights_as_the_plain_loop(stage1, tmp_path, zero, 
     start = load_file(stage1[0]["stage1"] / WEIGHTS)
     trained = {name for name, weight in plain.items() if not torch.equal(weight, start[name])}
     assert {n for n in plain if n.startswith(("resampler.", "injector."))} <= trained
+    for name, weight in plain.items():
+        torch.testing.assert_close(sharded[name], weight, rtol=1e-4, atol=1e-5, msg=name)
+
+
+TRAINED_TOWER = {"model.vision.frozen": False, "model.vision.lr_scale": 0.1}
+
+
+@pytest.fixture(scope="module")
+def stage1_trained_tower(stage1, tmp_path_factory):
+    """Stage 1 with the tower trained at a tenth of the rate, on the shared bases."""
+    folders, cache = stage1
+    folders = {**folders, "stage1": tmp_path_factory.mktemp("tower") / "stage1"}
+    run_stage("stage1", tiny_config(**BASE, **TRAINED_TOWER), folders, cache)
+    return folders, cache
+
+
+@pytest.fixture(scope="module")
+def plain_trained_tower(stage1_trained_tower, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tower") / "plain"
+    return stage2(stage1_trained_tower, out, None, **TRAINED_TOWER)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("zero", [2, 3])
+def test_zero_trains_a_tower_at_its_own_learning_rate_as_the_plain_loop(
+    stage1_trained_tower, plain_trained_tower, tmp_path, zero
+):
+    """Two AdamW groups (the tower's at a tenth of the stage's rate) reach DeepSpeed as its
+    client optimizer's groups: the sharded run moves every weight, the trunk's included, as
+    the plain loop does."""
+    plain = plain_trained_tower
+    sharded = stage2(stage1_trained_tower, tmp_path / f"zero{zero}", zero, **TRAINED_TOWER)
+    start = load_file(stage1_trained_tower[0]["stage1"] / WEIGHTS)
+    trunk = {n for n in plain if n.startswith("vision.visual.")}
+    moved = {n for n in trunk if not torch.equal(plain[n], start[n])}
+    # the tokens are read before the trunk's final norm and projection, which stay put
+    assert moved == trunk - {
+        f"vision.visual.{n}" for n in ("ln_post.weight", "ln_post.bias", "proj")
+    }
     for name, weight in plain.items():
         torch.testing.assert_close(sharded[name], weight, rtol=1e-4, atol=1e-5, msg=name)
 
@@ -109,3 +148,25 @@ def test_zero3_resumes_from_its_checkpoint(stage1, tmp_path):
     assert [r["step"] for r in logs] == [10]  # continued from step 5
     for name, weight in unbroken.items():
         torch.testing.assert_close(resumed[name], weight, rtol=1e-5, atol=1e-6, msg=name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("zero", [None, 3])
+def test_a_tower_at_its_own_learning_rate_resumes_exactly(
+    stage1_trained_tower, plain_trained_tower, tmp_path, zero
+):
+    """The two groups' moments and rates come back from the checkpoint: killed at step 5, the
+    stage ends as the unbroken plain run (plain and ZeRO-3 checkpoints alike)."""
+
+    def crash_at_step_5(record: dict) -> None:
+        if record["step"] == 5:
+            raise Crash("simulated crash")
+
+    out = tmp_path / "resumed"
+    with pytest.raises(Crash):
+        stage2(stage1_trained_tower, out, zero, on_log=crash_at_step_5, **TRAINED_TOWER)
+    logs: list[dict] = []
+    resumed = stage2(stage1_trained_tower, out, zero, on_log=logs.append, **TRAINED_TOWER)
+    assert [r["step"] for r in logs] == [10]  # continued from step 5
+    for name, weight in plain_trained_tower.items():
+        torch.testing.assert_close(resumed[name], weight, rtol=1e-4, atol=1e-5, msg=name)
