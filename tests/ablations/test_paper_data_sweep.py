@@ -1,6 +1,6 @@
 """The Lynx study's shape on the paper's data, end to end: tiny releases of every source the
 recipe names, in their published formats, converted as a user converts them; sweeps/paper.yaml's
-variants with the recipe's data (sweeps/recipes/lynx-paper-data.yaml) at the tiny scale, every
+variants with the recipe's data (sweeps/recipes/lynx-paper-data*.yaml) at the tiny scale, every
 variant through stage 2 and eval; the sample logs say that each variant trained on exactly
 the sources its recipe names, phrased as its prompt mode says."""
 
@@ -74,8 +74,10 @@ def _sweep(tmp_path: Path, paths: dict[str, str]) -> Path:
     tuning (a tuned rate is no data axis), every sample logged, stage 2 long enough to draw
     every source but the rarest."""
     paper = yaml.safe_load((REPO / "sweeps" / "paper.yaml").read_text())
-    recipe = yaml.safe_load((REPO / "sweeps" / "recipes" / "lynx-paper-data.yaml").read_text())
-    section = recipe["scales"]["paper"]
+    recipes = REPO / "sweeps" / "recipes"
+    base = yaml.safe_load((recipes / "lynx-paper-data.yaml").read_text())["scales"]["paper"]
+    changes = yaml.safe_load((recipes / "lynx-paper-data-variants.yaml").read_text())
+    section = {**base, "variants": changes["scales"]["paper"]["variants"]}
     files = [
         *section["base"]["data.captions"]["files"],
         *section["variants"]["w-large-scale-noisy-data"]["data.captions"]["files"],

@@ -9,7 +9,7 @@ DataComp-1B. Its stage 2 ("instruction finetuning") mixes ~50 datasets in five k
 classification, captioning (image and video), dialogue, and text-only instructions.
 
 What this project does with it, and where it departs (each said once more in the sweep's
-recipe, `sweeps/recipes/lynx-paper-data.yaml`, and in `findings.md`'s header at paper scale):
+recipe, `sweeps/recipes/lynx-paper-data.yaml` and its variants file, and in `findings.md`'s header at paper scale):
 
 - **Stage 1** reads image–text pairs only (caption files: img2dataset webdataset shards). The
   four pair sets keep their Table 9 ratios among themselves; the labelled task data and the

@@ -79,6 +79,23 @@ def test_each_data_variant_changes_only_the_data_its_claim_is_about(paper):
             assert heavy[task] == pytest.approx(expected, abs=1e-3), (name, task)
 
 
+def test_the_other_axes_train_on_the_recipe_at_paper_scale(paper):
+    """sweeps/axes.yaml includes the recipe without the data variants: every variant reads
+    exactly the paper study's baseline data, so its stage-2 amounts are of the real mixture."""
+    spec = load_sweep(REPO / "sweeps" / "axes.yaml", check_paths=False, scale="paper")
+    axes = {v.name: v.config for v in spec.expand() if v.seed == 0}
+    recipe = paper["lynx-s0"].data
+    for name, cfg in axes.items():
+        assert (cfg.data.captions, cfg.data.train_files, cfg.data.mixture) == (
+            recipe.captions,
+            recipe.train_files,
+            recipe.mixture,
+        ), name
+    steps = {n: c.train.stage2.steps for n, c in axes.items() if "stage2-training" in n}
+    assert steps == {"less-stage2-training-s0": 5000, "more-stage2-training-s0": 40000}
+    assert axes["lynx-s0"].train.stage2.steps == 20000
+
+
 def test_the_toy_scale_reads_no_recipe_source():
     spec = load_sweep(REPO / "sweeps" / "paper.yaml", check_paths=False)
     assert data_sources(spec.expand()) == []
