@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lynx_core.data.convert.prepare import ConvertError, manifest_path, missing_files, prepare
-from lynx_core.data.convert.recipe import PAPER_ONLY, SOURCES, role_shares
+from lynx_core.data.convert.recipe import HELD_OUT, PAPER_ONLY, SOURCES, role_shares
 from lynx_core.data.convert.sources import CONVERTERS
 
 EXIT_BAD_INPUT = 2
@@ -79,7 +79,8 @@ def cmd_data(args, console: Console) -> int:
 
 def print_recipe(console: Console) -> None:
     """The recipe's sources (sweeps/recipes/lynx-paper-data.yaml reads them), then the paper's
-    stage-2 rows no converter here reads, whose share their role's sources carry."""
+    stage-2 rows no converter here reads, whose share their role's sources carry, and the
+    one the recipe holds out."""
     table = Table(
         "source", "stage", "role", "paper's row", "paper %", "recipe ratio", "released as",
         "license", "read at", title="the Lynx study's data (arXiv 2307.02469, Table 9)",
@@ -94,9 +95,11 @@ def print_recipe(console: Console) -> None:
     shares = ", ".join(f"{role} {share:.3g}%" for role, share in role_shares().items())
     console.print(f"stage 2 by role (the paper's shares, kept): {shares}", highlight=False)
     missing = ", ".join(f"{row} {share:g}%" for row, (share, _) in PAPER_ONLY.items())
+    held_out = ", ".join(f"{row} {share:g}%" for row, (share, _) in HELD_OUT.items())
     console.print(
         f"the paper's stage-2 rows without a converter here (their role's sources carry their "
-        f"share): {missing}. What to download for each missing source, and where from: "
+        f"share): {missing}. Held out, as the generated world's place task is: {held_out}. "
+        "What to download for each missing source, and where from: "
         "`make plan NAME=paper SCALE=paper`",
         highlight=False,
     )

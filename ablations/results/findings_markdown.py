@@ -8,7 +8,7 @@ import pandas as pd
 from ablations.results.findings import MIN_SEEDS, Claim, Finding
 from ablations.results.formatting import digits, fmt, fmt_delta, interval_note
 from ablations.results.study import Study
-from lynx_core.data.convert.recipe import SOURCES
+from lynx_core.data.convert.recipe import PAPER_ONLY, SOURCES
 
 
 def findings_markdown(study: Study, found: list[Finding]) -> str:
@@ -92,8 +92,9 @@ def _data_note(study: Study) -> list[str]:
             " These are the paper's datasets as released (its Table 9), with its departures "
             "said in `sweeps/recipes/lynx-paper-data.yaml`: stage 1 on image–text pairs only; "
             "the noisy-data variant replaces the clean sets; the rows without a converter "
-            "(57% of the paper's stage-2 mixture) give their share to their role's sources, so "
-            "text-only instructions are Alpaca-GPT4 alone."
+            f"({sum(share for share, _ in PAPER_ONLY.values()):.0f}% of the paper's stage-2 "
+            "mixture, Flan V2 the largest) give their share to their role's sources; "
+            "Places365 is held out, as the generated world's place task is."
         )
     return ["", note]
 

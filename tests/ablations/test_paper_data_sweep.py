@@ -35,10 +35,10 @@ def _real_media(folder: Path) -> None:
         colour = (i * 53 % 256, i * 97 % 256, i * 29 % 256)
         if path.suffix in (".jpg", ".png"):
             Image.fromarray(np.full((20, 24, 3), colour, np.uint8)).save(path, format="PNG")
-        elif path.suffix in (".mp4", ".webm"):
+        elif path.suffix in (".mp4", ".webm", ".avi"):
             with av.open(str(path), mode="w", format=path.suffix[1:]) as container:
                 stream = container.add_stream(
-                    "mpeg4" if path.suffix == ".mp4" else "libvpx", rate=4
+                    "libvpx" if path.suffix == ".webm" else "mpeg4", rate=4
                 )
                 stream.width = stream.height = 16
                 stream.pix_fmt = "yuv420p"
@@ -141,6 +141,7 @@ def test_every_variant_trains_on_exactly_its_recipes_sources_and_prompts(tmp_pat
     clean = {s.name for s in SOURCES.values() if s.role == "clean"}
     noisy = {s.name for s in SOURCES.values() if s.role == "noisy"}
     every_task = {s.name for s in SOURCES.values() if s.stage == "stage2"}
+    assert len(text := {s.name for s in SOURCES.values() if s.role == "text_instruction"}) == 3
     spec = load_sweep(sweep)
     for variant in spec.expand():
         logged = trained[variant.name]
@@ -154,9 +155,7 @@ def test_every_variant_trains_on_exactly_its_recipes_sources_and_prompts(tmp_pat
         named = {t for t, r in mixture.items() if r > 0}
         rare = {t for t in named if mixture[t] < 0.02 * sum(mixture.values())}
         assert pools <= named and named - pools <= rare, (variant.name, pools, named)
-        assert named == every_task - (
-            {"alpaca_gpt4"} if variant.group == "no-text-instructions" else set()
-        )
+        assert named == every_task - (text if variant.group == "no-text-instructions" else set())
 
         # the prompts each trained example had, phrased as the variant's own data draws them
         data = variant.config.data

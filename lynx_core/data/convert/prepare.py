@@ -103,13 +103,34 @@ class Release:
             raise ConvertError([*self.problems, "… (stopped here)"])
 
     def rows(self, name: str) -> Iterator[tuple[str, object]]:
-        """(where, row) of a file holding one JSON list; refuses one that is not."""
+        """(where, row) of a file holding one JSON list, or of a `.jsonl` file's lines (a line
+        that is not JSON is told as a problem); refuses a file that is neither."""
         file = self.files[name]
+        if file.suffix == ".jsonl":
+            for where, line in self.lines(name):
+                try:
+                    yield where, json.loads(line)
+                except json.JSONDecodeError as err:
+                    self.problem(file, where, f"not JSON ({err.msg})")
+            return
         try:
             for item in array_items(file):
                 yield f"line {item.line}", item.value
         except JsonArrayError as err:
             raise ConvertError([f"{file}: {err}"]) from None
+
+    def lines(self, name: str) -> Iterator[tuple[str, str]]:
+        """(where, line) of each line of a text file that holds more than blanks, its line
+        ending taken off; read one at a time."""
+        file = self.files[name]
+        with file.open("rb") as binary:  # decoded a line at a time, to tell which is not text
+            for number, raw in enumerate(binary, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ConvertError([f"{file}: line {number}: not UTF-8 text"]) from None
+                if line.strip():
+                    yield f"line {number}", line.rstrip("\r\n")
 
     def members(self, name: str) -> Iterator[tuple[str, str, object]]:
         """(key, where, value) of a file holding one JSON object (a list member's items one

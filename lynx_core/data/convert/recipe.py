@@ -9,7 +9,7 @@ DataComp-1B. Its stage 2 ("instruction finetuning") mixes ~50 datasets in five k
 classification, captioning (image and video), dialogue, and text-only instructions.
 
 What this project does with it, and where it departs (each said once more in the sweep's
-recipe, `sweeps/recipes/lynx-paper-data.yaml` and its variants file, and in `findings.md`'s header at paper scale):
+recipe, `sweeps/recipes/lynx-paper-data*.yaml`, and in `findings.md`'s header at paper scale):
 
 - **Stage 1** reads image–text pairs only (caption files: img2dataset webdataset shards). The
   four pair sets keep their Table 9 ratios among themselves; the labelled task data and the
@@ -25,15 +25,15 @@ recipe, `sweeps/recipes/lynx-paper-data.yaml` and its variants file, and in `fin
   conversations 13.1%, text-only instructions 30%) and spreads it over the sources a
   converter here reads, in proportion to their own Table 9 shares (LLaVA Reasoning, a VQA
   row there, counts as a conversation: its answers are paragraphs). `PAPER_ONLY` lists the
-  rows without a converter (57% of the paper's mixture, by share); their roles' shares fall
-  on the listed sources of the same role. The text-only role's one source here (Alpaca-GPT4,
-  52K instructions) then carries 30% of the samples, about 30 epochs of it in the preset's
-  20,000 steps: add a converter for Flan V2 or Baize before a paper-scale run that studies
-  text-only instructions.
-- **No stage-2 source is held out**: `data.prompts.held_out_task` names a task of the generated
-  world, which the recipe does not train. Open-VQA's Place questions (from Places365) are
-  zero-shot at paper scale only because no converter reads Places365 (5% of the paper's
-  mixture, which trained on it).
+  rows without a converter (26% of the paper's mixture, by share: Flan V2 15% and VLN
+  Caption 5% the largest); their roles' shares fall on the listed sources of the same role.
+  Text-only instructions are Baize, OIG-small-chip2 and Alpaca-GPT4 here, at their Table 9
+  proportions, carrying Flan V2's and Unnatural Instructions' share too.
+- **Places365 is held out** (`HELD_OUT`): a converter reads it, but the recipe does not train
+  it, as the generated world holds out its `place` task (`data.prompts.held_out_task`), so
+  that Open-VQA's Place questions are zero-shot at both scales. The paper trained on it (5%
+  of its mixture, given here to the other image-VQA sources); add its file to a variant's
+  `data.train_files` and `data.mixture` to train it as the paper did.
 - **LLaVA-Instruct-150K** is the union of its conversation, detail and reasoning files, and
   the recipe trains all four, as the paper's Table 9 does (its "LLaVA Instruction" rows count
   the union's turns): those examples are seen twice, once as written.
@@ -144,37 +144,49 @@ STAGE1: tuple[Source, ...] = (
 # Table 9's finetuning share of each row a converter here reads, by the row's kind.
 STAGE2_ROWS: dict[str, tuple[str, float]] = {
     "ocrvqa": ("OCRVQA", 12.349),
+    "vgqa": ("VGQA", 10.880),
     "gqa": ("GQA", 3.999),
     "vqav2": ("VQAv2", 3.449),
     "textvqa": ("TextVQA", 0.478),
+    "stvqa": ("STVQA", 0.359),
+    "vizwiz": ("VizWiz", 0.087),
     "okvqa": ("OKVQA", 0.038),
     "msrvtt_qa": ("MSR-VTT-QA", 3.137),
+    "msvd_qa": ("MSVD-QA", 0.611),
     "llava_detail": ("LLaVA Caption", 0.945),
     "sthv2": ("SthV2", 5.000),
     "llava_instruct": ("LLaVA Instruction", 5.845),
     "llava_conversation": ("LLaVA Dialog", 4.155),
     "llava_reasoning": ("LLaVA Reasoning", 3.119),
+    "baize": ("Baize", 10.000),
+    "oig_chip2": ("LAION OIG Small", 3.884),
     "alpaca_gpt4": ("Alpaca GPT4", 0.955),
 }
+
 # Table 9's finetuning rows no converter here reads: (share %, the recipe role it counts in).
 PAPER_ONLY: dict[str, tuple[float, str]] = {
-    "VGQA": (10.880, "image_vqa"), "Visual7W": (0.593, "image_vqa"),
-    "VizWiz": (0.087, "image_vqa"), "WebSRC": (1.814, "image_vqa"), "STVQA": (0.359, "image_vqa"),
-    "Places365": (5.000, "image_vqa"), "NLVR2": (0.671, "image_vqa"),
-    "WikiArt": (0.180, "image_vqa"), "HAR": (0.053, "image_vqa"),
+    "Visual7W": (0.593, "image_vqa"), "WebSRC": (1.814, "image_vqa"),
+    "NLVR2": (0.671, "image_vqa"), "WikiArt": (0.180, "image_vqa"), "HAR": (0.053, "image_vqa"),
     "TimeClassification": (0.049, "image_vqa"),
     "VLN VQA": (0.629, "video_vqa"), "NeXT-QA": (0.623, "video_vqa"),
-    "MSVD-QA": (0.611, "video_vqa"),
     "Visual Genome Caption": (0.798, "image_captioning"),
     "MiniGPT4 IFT": (0.138, "image_captioning"), "VLN Caption": (5.000, "video_captioning"),
-    "Flan V2": (15.000, "text_instruction"), "LAION OIG Small": (3.884, "text_instruction"),
-    "Unnatural Instruction": (0.161, "text_instruction"), "Baize": (10.000, "text_instruction"),
+    "Flan V2": (15.000, "text_instruction"),
+    "Unnatural Instruction": (0.161, "text_instruction"),
 }  # fmt: skip
+
+# Table 9's finetuning rows a converter here reads that the recipe holds out, as the generated
+# world holds out its place task: Places365 is the paper's place classification, so Open-VQA's
+# Place questions stay zero-shot at both scales. (share %, role), as PAPER_ONLY.
+HELD_OUT: dict[str, tuple[float, str]] = {"Places365": (5.000, "image_vqa")}
+
 RECIPE_ROLE = {  # each covered source's role in the share arithmetic above
-    "ocrvqa": "image_vqa", "gqa": "image_vqa", "vqav2": "image_vqa", "textvqa": "image_vqa",
-    "okvqa": "image_vqa", "msrvtt_qa": "video_vqa", "llava_detail": "image_captioning",
+    "ocrvqa": "image_vqa", "vgqa": "image_vqa", "gqa": "image_vqa", "vqav2": "image_vqa",
+    "textvqa": "image_vqa", "stvqa": "image_vqa", "vizwiz": "image_vqa", "okvqa": "image_vqa",
+    "msrvtt_qa": "video_vqa", "msvd_qa": "video_vqa", "llava_detail": "image_captioning",
     "sthv2": "video_captioning", "llava_instruct": "conversation",
     "llava_conversation": "conversation", "llava_reasoning": "conversation",
+    "baize": "text_instruction", "oig_chip2": "text_instruction",
     "alpaca_gpt4": "text_instruction",
 }  # fmt: skip
 BENCHMARKS = "data/open_vqa/Open_VQA_images.jsonl data/open_vqa/Open_VQA_videos.jsonl " + (
@@ -187,7 +199,7 @@ def role_shares() -> dict[str, float]:
     shares: dict[str, float] = {}
     for name, (_, share) in STAGE2_ROWS.items():
         shares[RECIPE_ROLE[name]] = shares.get(RECIPE_ROLE[name], 0.0) + share
-    for share, role in PAPER_ONLY.values():
+    for share, role in (*PAPER_ONLY.values(), *HELD_OUT.values()):
         shares[role] = shares.get(role, 0.0) + share
     return shares
 

@@ -1,8 +1,9 @@
 """The released datasets a study can train stage 2 on, as a registry: `CONVERTERS[name]`
 says what the source is (role, format, where it is published, license), which files of the
 release it reads and where its media lie by convention, and reads it
-(`lynx_core.data.convert.prepare`). The VQA readers are `lynx_core.data.convert.vqa`; the
-caption, conversation, video and text-only ones are here."""
+(`lynx_core.data.convert.prepare`). The VQA readers are `lynx_core.data.convert.vqa`, the
+text-only ones `lynx_core.data.convert.text`; the caption, conversation, video and
+classification ones are here."""
 
 from __future__ import annotations
 
@@ -15,12 +16,25 @@ from lynx_core.data.convert.prepare import (
     Scratch,
     Skip,
 )
-from lynx_core.data.convert.vqa import read_aokvqa, read_gqa, read_ocrvqa, read_textvqa, vqa_pair
+from lynx_core.data.convert.text import BAIZE, alpaca_style, read_baize, read_oig
+from lynx_core.data.convert.vqa import (
+    VG_IMAGES,
+    VG_QUESTIONS,
+    read_aokvqa,
+    read_gqa,
+    read_ocrvqa,
+    read_stvqa,
+    read_textvqa,
+    read_vgqa,
+    read_vizwiz,
+    vqa_pair,
+)
 
 # the paper's own prompts for these tasks (its Table 10); a training file converted with them
 # can be re-phrased per variant by the study's templates (`TrainFileConfig.templates`)
 CAPTION_INSTRUCTION = "Describe the image briefly."
 VIDEO_CAPTION_INSTRUCTION = "Describe the video shortly."
+PLACE_QUESTION = "Where is this? Answer with a place name."
 
 
 def read_coco_captions(release: Release) -> Iterator[Example | Skip]:
@@ -89,19 +103,62 @@ def read_msrvtt_qa(release: Release) -> Iterator[Example | Skip]:
         yield Example(str(row["question"]), str(row["answer"]), source, video=video)
 
 
-def alpaca_style(name: str) -> Callable[[Release], Iterator[Example | Skip]]:
-    """A reader of an Alpaca-format json (`alpaca_data.json`, Alpaca-GPT4's
-    `alpaca_gpt4_data.json`): a list of `{"instruction", "input", "output"}`; text only, the
-    input (if any) after the instruction."""
+def read_msvd_qa(release: Release) -> Iterator[Example | Skip]:
+    """MSVD-QA's `train_qa.json`: a list of `{"answer", "id", "question", "video_id"}`; its
+    `youtube_mapping.txt`: a line `<clip> vid<video_id>` per MSVD clip; videos
+    `YouTubeClips/<clip>.avi` (MSVD's own names)."""
+    with Scratch() as clips:
+        clips.put_all(_msvd_clips(release))
+        for _, source, row in release.records(MSVD_QA, "video_id", "question", "answer"):
+            clip = clips.get(f"vid{row['video_id']}")
+            if clip is None:
+                yield Skip("the video is not in youtube_mapping.txt", source)
+            else:
+                yield Example(str(row["question"]), str(row["answer"]), source, video=f"{clip}.avi")
 
-    def read(release: Release) -> Iterator[Example | Skip]:
-        for _, source, row in release.records(name, "instruction", "output"):
-            extra = str(row.get("input") or "").strip()
-            instruction = str(row["instruction"]).strip() + (f"\n{extra}" if extra else "")
-            output = str(row["output"]).strip()
-            yield Example(instruction, output, source) if output else Skip("empty output", source)
 
-    return read
+def _msvd_clips(release: Release) -> Iterator[tuple[str, str]]:
+    for where, line in release.lines(MSVD_MAPPING):
+        fields = line.split()
+        if len(fields) != 2 or not fields[1].startswith("vid"):
+            release.problem(
+                release.files[MSVD_MAPPING], where,
+                f"{line!r} is not '<clip> vid<N>' (the format requires a clip and its id)",
+            )  # fmt: skip
+            continue
+        yield fields[1], fields[0]
+
+
+def read_places365(release: Release) -> Iterator[Example | Skip]:
+    """Places365-Standard's file lists: `categories_places365.txt`, a line `/<letter>/<class>
+    <index>` per class (`/a/apartment_building/outdoor 8`), and `places365_train_standard.txt`,
+    a line `/<letter>/<class>/<8 digits>.jpg <index>` per image; images `data_256/<that
+    path>`. Asked as the paper asks it (Table 10), answered with the class's name
+    ("apartment building, outdoor")."""
+    names = dict(_places_lines(release, PLACES_CLASSES))
+    for where, (path, index) in _places_lines(release, PLACES_TRAIN):
+        source = f"{PLACES_TRAIN}:{where}"
+        if index not in names:
+            yield Skip("the class index is not in categories_places365.txt", source)
+        else:
+            yield Example(PLACE_QUESTION, names[index], source, path.lstrip("/"))
+
+
+def _places_lines(release: Release, name: str) -> Iterator[tuple[str, tuple[str, str]]]:
+    """(where, (path, class index)) of each line; a class list's path becomes its name."""
+    for where, line in release.lines(name):
+        path, _, index = line.strip().rpartition(" ")
+        if not path.startswith("/") or not index.isdigit():
+            release.problem(
+                release.files[name], where,
+                f"{line!r} is not '<path> <index>' (the format requires a path and a class "
+                "index)",
+            )  # fmt: skip
+            continue
+        if name == PLACES_CLASSES:
+            yield index, ", ".join(p.replace("_", " ") for p in path.split("/")[2:])
+        else:
+            yield where, (path, index)
 
 
 def read_sthv2(release: Release) -> Iterator[Example | Skip]:
@@ -123,6 +180,8 @@ def _coco_2014(image_id: int) -> str:
     return f"COCO_train2014_{image_id:012d}.jpg"
 
 
+MSVD_QA, MSVD_MAPPING = "train_qa.json", "youtube_mapping.txt"
+PLACES_CLASSES, PLACES_TRAIN = "categories_places365.txt", "places365_train_standard.txt"
 VQAV2 = ("v2_OpenEnded_mscoco_train2014_questions.json", "v2_mscoco_train2014_annotations.json")
 OKVQA = ("OpenEnded_mscoco_train2014_questions.json", "mscoco_train2014_annotations.json")
 CC_BY_4 = "CC BY 4.0 (annotations); the images keep their own (COCO: Flickr terms)"
@@ -167,6 +226,28 @@ CONVERTERS: dict[str, Converter] = {c.name: c for c in (
     Converter("sthv2", "captioning", "Something-Something v2 labels json + webm clips "
               "(Qualcomm developer site)", "Qualcomm's research license (non-commercial)",
               ("something-something-v2-train.json",), "20bn-something-something-v2", read_sthv2),
+    Converter("vizwiz", "vqa", "VizWiz-VQA train.json from its annotations zip "
+              "(vizwiz.org)", "CC BY 4.0", ("train.json",), "train", read_vizwiz),
+    Converter("stvqa", "vqa", "ST-VQA train_task_3.json (rrc.cvc.uab.es, Scene Text VQA)",
+              "the Robust Reading Competition's terms of use; images keep their own",
+              ("train_task_3.json",), "train_images", read_stvqa),
+    Converter("vgqa", "vqa", "Visual Genome 1.2 question_answers.json + image_data.json "
+              "(visualgenome.org)", "CC BY 4.0", (VG_QUESTIONS, VG_IMAGES), "images",
+              read_vgqa),
+    Converter("places365", "vqa", "Places365-Standard file lists + data_256 images "
+              "(places2.csail.mit.edu)",
+              "non-commercial research and education (the images' terms)",
+              (PLACES_CLASSES, PLACES_TRAIN), "data_256", read_places365),
+    Converter("msvd_qa", "vqa", "MSVD-QA json + youtube_mapping.txt (github.com/xudejing/"
+              "video-question-answering) with MSVD's YouTubeClips", RESEARCH,
+              (MSVD_QA, MSVD_MAPPING), "YouTubeClips", read_msvd_qa),
+    Converter("baize", "text_instruction", "Baize self-chat json (github.com/project-baize/"
+              "baize-chatbot, data/)",
+              "research use only (its README; generated with ChatGPT, whose terms apply)", BAIZE,
+              ".", read_baize),
+    Converter("oig_chip2", "text_instruction", "LAION OIG-small-chip2 unified_chip2.jsonl "
+              "(Hugging Face hub laion/OIG)", "Apache-2.0", ("unified_chip2.jsonl",), ".",
+              read_oig("unified_chip2.jsonl")),
     Converter("alpaca", "text_instruction", "Stanford Alpaca json (github.com/tatsu-lab)",
               NON_COMMERCIAL, ("alpaca_data.json",), ".", alpaca_style("alpaca_data.json")),
     Converter("alpaca_gpt4", "text_instruction", "Alpaca-GPT4 json (github.com/"

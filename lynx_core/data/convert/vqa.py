@@ -1,12 +1,14 @@
 """Readers of released VQA datasets, each written from its format's public description:
 VQAv2 and OK-VQA (questions and annotations in two files, joined by question id), A-OKVQA,
-GQA (questions by id), TextVQA, OCR-VQA (questions and answers by book). Each yields the
+GQA (questions by id), TextVQA, OCR-VQA (questions and answers by book), VizWiz, ST-VQA,
+Visual Genome QA (questions by image, image folders by URL). Each yields the
 question as released and one answer: the one most annotators gave (VQAv2's
 `multiple_choice_answer` where the release states it)."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -119,3 +121,66 @@ def read_ocrvqa(release: Release) -> Iterator[Example | Skip]:
         extension = os.path.splitext(str(row["imageURL"]))[1] or ".jpg"
         for question, answer in zip(questions, answers, strict=True):
             yield Example(str(question), str(answer), source, f"{book}{extension}")
+
+
+def read_vizwiz(release: Release) -> Iterator[Example | Skip]:
+    """VizWiz-VQA's `train.json` (from its annotations zip): a list of `{"image":
+    "VizWiz_train_00000000.jpg", "question", "answers": [10 × {"answer",
+    "answer_confidence"}], "answer_type", "answerable"}`; images `train/<image>`. The answer
+    most annotators gave, "unanswerable" included: the release's own answer where the photo
+    cannot answer the question."""
+    for _, source, row in release.records("train.json", "image", "question", "answers"):
+        yield _answered(row["question"], row["answers"], source, str(row["image"]))
+
+
+def read_stvqa(release: Release) -> Iterator[Example | Skip]:
+    """ST-VQA's `train_task_3.json`: `{"data": [{"file_path":
+    "coco-text/COCO_train2014_000000214792.jpg", "question", "answers": [...],
+    "question_id", "dataset", ...}], ...}`; images `train_images/<file_path>`."""
+    rows = release.records("train_task_3.json", "file_path", "question", "answers", member="data")
+    for _, source, row in rows:
+        yield _answered(row["question"], row["answers"], source, str(row["file_path"]))
+
+
+VG_QUESTIONS, VG_IMAGES = "question_answers.json", "image_data.json"
+_VG_FOLDER = re.compile(r"/(VG_100K(?:_2)?)/([^/]+)$")
+
+
+def read_vgqa(release: Release) -> Iterator[Example | Skip]:
+    """Visual Genome's `question_answers.json`: a list, one entry per image, `{"id", "qas":
+    [{"qa_id", "image_id", "question", "answer", ...}]}`; its `image_data.json`: a list of
+    `{"image_id", "url", ...}`, the URL naming the image's folder (`VG_100K/` or
+    `VG_100K_2/`, the two images zips, unpacked side by side in `images/`). Answers are
+    released as sentences ("Green."): the closing full stop is taken off, as VQA answers go."""
+    with Scratch() as folders:
+        folders.put_all(_vg_folders(release))
+        for _, source, entry in release.records(VG_QUESTIONS, "qas"):
+            qas = entry["qas"]
+            where = source.removeprefix(f"{VG_QUESTIONS}:")
+            if not isinstance(qas, list):
+                release.problem(release.files[VG_QUESTIONS], where, "'qas' must be a list")
+                continue
+            for qa in qas:
+                checked = release.fields(VG_QUESTIONS, where, qa, "image_id", "question", "answer")
+                if checked is None:
+                    continue
+                image = folders.get(checked["image_id"])
+                answer = str(checked["answer"]).strip().removesuffix(".").strip()
+                if image is None:
+                    yield Skip("the image is not in image_data.json", source)
+                elif not answer:
+                    yield Skip("no answer", source)
+                else:
+                    yield Example(str(checked["question"]).strip(), answer, source, str(image))
+
+
+def _vg_folders(release: Release) -> Iterator[tuple[object, str]]:
+    for _, source, row in release.records(VG_IMAGES, "image_id", "url"):
+        found = _VG_FOLDER.search(str(row["url"]))
+        if found is None:
+            where = source.removeprefix(f"{VG_IMAGES}:")
+            release.problem(
+                release.files[VG_IMAGES], where, "the url names no VG_100K or VG_100K_2 image"
+            )
+            continue
+        yield row["image_id"], f"{found.group(1)}/{found.group(2)}"

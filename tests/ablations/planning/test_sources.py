@@ -138,4 +138,5 @@ def test_the_data_command_prints_the_recipe_and_what_it_leaves_out(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert all(name in out for name in SOURCES)
     assert "image_vqa 40%" in out and "text_instruction 30%" in out
-    assert "Flan V2 15%" in out and "Baize 10%" in out  # the rows no converter reads
+    assert "Flan V2 15%" in out and "VLN Caption 5%" in out  # the rows no converter reads
+    assert "Held out, as the generated world's place task is: Places365 5%" in out

@@ -329,6 +329,150 @@ def sthv2(folder: Path, n: int) -> Expected:
     ]
 
 
+def vizwiz(folder: Path, n: int) -> Expected:
+    rows = [  # as VizWiz-VQA's annotations zip has them (answer_type, answerable included)
+        {
+            "image": f"VizWiz_train_{i:08d}.jpg",
+            "question": f"What is this can {i}?",
+            "answers": [
+                {"answer": f"soup {i}", "answer_confidence": "yes"},
+                *({"answer": "unanswerable", "answer_confidence": "maybe"} for _ in range(3)),
+                *({"answer": f"soup {i}", "answer_confidence": "maybe"} for _ in range(6)),
+            ],
+            "answer_type": "other",
+            "answerable": 1,
+        }
+        for i in range(n)
+    ]
+    _dump(folder / "train.json", rows)
+    _media(folder / "train", [r["image"] for r in rows])
+    return [(r["question"], f"soup {i}", r["image"]) for i, r in enumerate(rows)]
+
+
+def stvqa(folder: Path, n: int) -> Expected:
+    rows = [
+        {
+            "dataset": "coco-text",
+            "file_name": f"COCO_train2014_{i:012d}.jpg",
+            "file_path": f"coco-text/COCO_train2014_{i:012d}.jpg",
+            "image_id": i,
+            "question": f"What is written on sign {i}?",
+            "question_id": 100 + i,
+            "answers": [f"stop {i}", f"stop {i}", "stop"],
+            "set_name": "train",
+        }
+        for i in range(n)
+    ]
+    _dump(folder / "train_task_3.json", {"dataset": "ST-VQA", "version": "1.0", "data": rows})
+    _media(folder / "train_images", [r["file_path"] for r in rows])
+    return [(r["question"], f"stop {i}", r["file_path"]) for i, r in enumerate(rows)]
+
+
+def vgqa(folder: Path, n: int) -> Expected:
+    images = [  # ids 1.. as released; odd ones in the second zip's folder
+        {
+            "width": 800,
+            "height": 600,
+            "url": f"https://cs.stanford.edu/people/rak248/VG_100K{'_2' if i % 2 else ''}/{i}.jpg",
+            "image_id": i,
+            "coco_id": None,
+            "flickr_id": None,
+        }
+        for i in range(1, -(-n // 2) + 1)
+    ]
+    qas = [  # two questions an image; answers released as sentences
+        {
+            "id": image["image_id"],
+            "qas": [
+                {
+                    "qa_id": 10 * image["image_id"] + k,
+                    "image_id": image["image_id"],
+                    "question": f"What color is clock {image['image_id']}{k}?",
+                    "answer": f"Green {k}.",
+                    "a_objects": [],
+                    "q_objects": [],
+                }
+                for k in range(2)
+            ],
+        }
+        for image in images
+    ]
+    _dump(folder / "image_data.json", images)
+    _dump(folder / "question_answers.json", qas)
+    media = [f"VG_100K{'_2' if i['image_id'] % 2 else ''}/{i['image_id']}.jpg" for i in images]
+    _media(folder / "images", media)
+    return [
+        (qa["question"], qa["answer"].removesuffix("."), path)
+        for entry, path in zip(qas, media, strict=True)
+        for qa in entry["qas"]
+    ]
+
+
+def places365(folder: Path, n: int) -> Expected:
+    classes = ["/a/airfield", "/a/apartment_building/outdoor", "/b/bus_station/indoor"]
+    names = ["airfield", "apartment building, outdoor", "bus station, indoor"]
+    (folder / "categories_places365.txt").parent.mkdir(parents=True, exist_ok=True)
+    (folder / "categories_places365.txt").write_text(
+        "".join(f"{c} {i}\n" for i, c in enumerate(classes))
+    )
+    images = [f"{classes[i % 3]}/{i + 1:08d}.jpg" for i in range(n)]
+    (folder / "places365_train_standard.txt").write_text(
+        "".join(f"{path} {i % 3}\n" for i, path in enumerate(images))
+    )
+    _media(folder / "data_256", [p.lstrip("/") for p in images])
+    question = "Where is this? Answer with a place name."
+    return [(question, names[i % 3], p.lstrip("/")) for i, p in enumerate(images)]
+
+
+def msvd_qa(folder: Path, n: int) -> Expected:
+    rows = [
+        {"answer": f"pour{i}", "id": i, "question": f"who pours liquid {i}?", "video_id": i + 1}
+        for i in range(n)
+    ]
+    clips = [f"-4wsuPC{i}_5_15" for i in range(n)]
+    _dump(folder / "train_qa.json", rows)
+    (folder / "youtube_mapping.txt").write_text(
+        "".join(f"{clip} vid{i + 1}\n" for i, clip in enumerate(clips))
+    )
+    _media(folder / "YouTubeClips", [f"{c}.avi" for c in clips])
+    return [(r["question"], r["answer"], f"{c}.avi") for r, c in zip(rows, clips, strict=True)]
+
+
+def baize(folder: Path, n: int) -> Expected:
+    """Half the chats in the first self-chat file, a quarter in each other; each as
+    `preprocess.py` writes it: the preamble, turns whose text may break lines, and an open
+    human turn at the end."""
+    expected: Expected = []
+    files = ("quora_chat_data.json", "stackoverflow_chat_data.json", "medical_chat_data.json")
+    for f, name in enumerate(files):
+        rows = []
+        for i in (i for i in range(n) if max(i % 4 - 1, 0) == f):
+            turns = [
+                (f"How do I invest {i}?", f"Open an account.\nThen buy {i}."),
+                ("And then?", "Wait."),
+            ]
+            text = "The conversation between human and AI assistant.\n" + "".join(
+                f"[|Human|] {q}\n[|AI|] {a}\n" for q, a in turns
+            )
+            rows.append({"topic": f"invest {i}", "input": text + "[|Human|] "})
+            expected += [(q, a, None) for q, a in turns]
+        _dump(folder / name, rows)
+    return expected
+
+
+def oig_chip2(folder: Path, n: int) -> Expected:
+    rows = [
+        {
+            "text": f"<human>: Name a fruit {i}.\n<bot>: An apple {i}.",
+            "metadata": {"source": "unified_chip2"},
+        }
+        for i in range(n)
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "unified_chip2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return [(f"Name a fruit {i}.", f"An apple {i}.", None) for i in range(n)]
+
+
 RELEASES: dict[str, Callable[[Path, int], Expected]] = {
     "coco_captions": coco_captions,
     "textcaps": textcaps,
@@ -346,4 +490,11 @@ RELEASES: dict[str, Callable[[Path, int], Expected]] = {
     "msrvtt_qa": msrvtt_qa,
     "alpaca": alpaca,
     "alpaca_gpt4": partial(alpaca, name="alpaca_gpt4_data.json"),
+    "vizwiz": vizwiz,
+    "stvqa": stvqa,
+    "vgqa": vgqa,
+    "places365": places365,
+    "msvd_qa": msvd_qa,
+    "baize": baize,
+    "oig_chip2": oig_chip2,
 }

@@ -18,6 +18,7 @@ from lynx_core.data.files.training_files import load_training_file
 from tests.lynx_core.data.convert.releases import RELEASES
 
 REPO = Path(__file__).resolve().parents[4]
+VIDEO = ("msrvtt_qa", "msvd_qa", "sthv2")
 
 
 def test_every_converter_has_a_release_written_from_its_format():
@@ -42,7 +43,7 @@ def test_a_release_becomes_the_training_file_the_stage_reads(tmp_path, name):
     ]
     assert [(i.prompt, i.answer, m) for i, m in zip(items, media, strict=True)] == expected
     kinds = {i.kind for i in items}
-    video, text = name in ("msrvtt_qa", "sthv2"), name.startswith("alpaca")
+    video, text = name in VIDEO, converter.role == "text_instruction"
     assert kinds == ({"video"} if video else {"text"} if text else {"image"})
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(row["source"].startswith(tuple(converter.files)) for row in rows)
@@ -74,9 +75,15 @@ def test_the_test_split_of_a_release_is_never_converted(tmp_path):
 
 
 def _break(release: Path, name: str) -> tuple[Path, int]:
-    """Remove a required field from the release's third row; (file, its line)."""
+    """Remove a required field from the release's third row (of a text file: cut the third
+    line's class index off); (file, its line)."""
     file = release / CONVERTERS[name].files[0]
     text = file.read_text()
+    if file.suffix == ".txt":
+        lines = text.splitlines(keepends=True)
+        lines[2] = lines[2].rsplit(" ", 1)[0] + "\n"
+        file.write_text("".join(lines))
+        return file, 3
     required = {
         "coco_captions": '"caption"',
         "textcaps": '"caption_str"',
@@ -90,6 +97,12 @@ def _break(release: Path, name: str) -> tuple[Path, int]:
         "msrvtt_qa": '"question"',
         "sthv2": '"label"',
         "alpaca": '"instruction"',
+        "vizwiz": '"question"',
+        "stvqa": '"question"',
+        "vgqa": '"qas"',
+        "msvd_qa": '"question"',
+        "baize": '"input"',
+        "oig_chip2": '"text"',
     }[name.split("_")[0] if name.startswith(("llava", "alpaca")) else name]
     start = 0
     for _ in range(3):
@@ -195,3 +208,42 @@ def test_no_row_shows_media_the_evaluation_asks_about(tmp_path):
     items, _ = load_training_file(out, release / "images")
     assert {i.media.name for i in items}.isdisjoint({asked, expected[-1][2]})
     assert len(items) == len(expected) - len(left_out)
+
+
+def test_a_chat_whose_turns_do_not_alternate_is_skipped_and_counted(tmp_path):
+    release = tmp_path / "release"
+    expected = RELEASES["baize"](release, 8)
+    quora = release / "quora_chat_data.json"
+    rows = json.loads(quora.read_text())
+    chat = "The conversation between human and AI assistant.\n[|Human|] Hi\n[|Human|] Hello?\n"
+    rows.append({"topic": "hi", "input": chat + "[|AI|] Hi.\n[|Human|] "})
+    quora.write_text(json.dumps(rows, indent=1))
+    out = tmp_path / "train.jsonl"
+    manifest = prepare(CONVERTERS["baize"], release, out)
+    assert manifest["skipped"] == {"turns do not alternate human and AI": 1}
+    items, _ = load_training_file(out, release)
+    assert [(i.prompt, i.answer) for i in items] == [(q, a) for q, a, _ in expected]
+    assert items[1].history == ((items[0].prompt, items[0].answer),)  # a chat's second turn
+
+
+def test_a_json_lines_release_refuses_a_line_that_is_not_json(tmp_path):
+    release = tmp_path / "release"
+    RELEASES["oig_chip2"](release, 5)
+    chip2 = release / "unified_chip2.jsonl"
+    lines = chip2.read_text().splitlines(keepends=True)
+    lines[3] = lines[3][:20] + "\n"
+    chip2.write_text("".join(lines))
+    with pytest.raises(ConvertError) as err:
+        prepare(CONVERTERS["oig_chip2"], release, tmp_path / "train.jsonl")
+    [problem] = err.value.problems
+    assert problem.startswith(f"{chip2}: line 4: not JSON")
+    assert not (tmp_path / "train.jsonl").exists()
+
+
+def test_a_text_list_that_is_not_utf8_is_refused_with_its_line(tmp_path):
+    release = tmp_path / "release"
+    RELEASES["msvd_qa"](release, 5)
+    mapping = release / "youtube_mapping.txt"
+    mapping.write_bytes(mapping.read_bytes() + b"clip\xff vid9\n")
+    with pytest.raises(ConvertError, match=r"youtube_mapping.txt: line 6: not UTF-8 text"):
+        prepare(CONVERTERS["msvd_qa"], release, tmp_path / "train.jsonl")
