@@ -126,16 +126,11 @@ def _built_tower(cfg: VariantConfig) -> list[Finding]:
             grid = build_vision_tower(vision, weights=False).grid
     except Exception as err:  # noqa: BLE001 - each family refuses in its own way
         return [Finding(field.get(vision.family, "model.vision.hf_path"), str(err))]
-    if cfg.model.connector != "avg_pool" or pool.side <= min(grid):
-        return []
     name = vision.open_clip_name or vision.timm_name or vision.hf_path.name
-    return [
-        Finding(
-            "model.avg_pool.tokens",
-            f"{pool.tokens} is more than {name}'s {grid[0]}×{grid[1]} patch "
-            f"grid at {vision.image_size} px can pool to; use at most {min(grid) ** 2}",
-        )
-    ]
+    misfit = pool.misfit(grid, f"{name} at {vision.image_size} px")
+    if cfg.model.connector != "avg_pool" or misfit is None:
+        return []
+    return [Finding("model.avg_pool.tokens", misfit.removeprefix("model.avg_pool.tokens "))]
 
 
 def _known(field: str, name: str, known: list[str], listing: str) -> list[Finding]:

@@ -176,6 +176,17 @@ class AvgPoolConfig(StrictModel):
     def side(self) -> int:
         return int(self.tokens**0.5)
 
+    def misfit(self, grid: tuple[int, int], tower: str) -> str | None:
+        """Why pooling cannot make `tokens` cells of a `tower`'s patch grid (more cells than
+        patches along a side), or None: one check for the config, the connector and the
+        preflight."""
+        if self.side <= min(grid):
+            return None
+        return (
+            f"model.avg_pool.tokens {self.tokens} is more than the {grid[0]}×{grid[1]} patch "
+            f"grid of {tower} can pool to; use at most {min(grid) ** 2}"
+        )
+
 
 class LoraConfig(StrictModel):
     """LoRA on the LLM's projections (via peft): a cheap 'trainable LLM'."""
@@ -295,11 +306,9 @@ class ModelConfig(StrictModel):
         tower's grid is read when it is built, `lynx_core.model.connectors`)."""
         if self.connector == "avg_pool" and self.vision.toy:
             grid = self.vision.image_size // self.vision.patch_size
-            if self.avg_pool.side > grid:
-                raise ValueError(
-                    f"avg_pool tokens {self.avg_pool.tokens} is more than the tower's "
-                    f"{grid}×{grid} patches; use at most {grid * grid}"
-                )
+            misfit = self.avg_pool.misfit((grid, grid), "the toy tower")
+            if misfit:
+                raise ValueError(misfit)
         return self
 
     def misfits(self, layers: int, width: int, llm: str) -> list[tuple[str, str]]:

@@ -23,7 +23,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 import torch
@@ -34,7 +34,7 @@ from lynx_core.compute.ranks import SINGLE, Ranks
 from lynx_core.compute.runtime import CPU, Runtime
 from lynx_core.config import VariantConfig
 from lynx_core.data.batches import read_pixels
-from lynx_core.data.dialogue import dialogue_template
+from lynx_core.data.dialogue import DialogueTemplate, dialogue_template
 from lynx_core.data.examples import Example
 from lynx_core.data.files.benchmarks import Benchmark, Benchmarks
 from lynx_core.data.files.formats import (
@@ -150,6 +150,11 @@ class Answerer:
     runtime: Runtime
     ranks: Ranks = SINGLE
 
+    @cached_property
+    def template(self) -> DialogueTemplate:
+        """Cut once: a chat template is the tokenizer's, rendered (`chat_dialogue`)."""
+        return dialogue_template(self.cfg.model.llm.prompt_template, self.tokenizer)
+
     def __call__(self, examples: Sequence[Example], max_new_tokens: int | None = None):
         """Answers to examples of one media kind."""
         if not examples:
@@ -157,7 +162,7 @@ class Answerer:
         return openvqa.generate_answers(
             self.model,
             self.tokenizer,
-            dialogue_template(self.cfg.model.llm.prompt_template, self.tokenizer),
+            self.template,
             examples,
             partial(self.table.read, examples[0].kind),
             self.cfg.eval,

@@ -50,11 +50,9 @@ class AvgPoolConnector(nn.Module):
 
     def __init__(self, in_dim: int, grid: tuple[int, int], cfg: AvgPoolConfig):
         super().__init__()
-        if cfg.side > min(grid):
-            raise ValueError(
-                f"model.avg_pool.tokens {cfg.tokens} is more than the tower's {grid[0]}×"
-                f"{grid[1]} patch grid can pool to; use at most {min(grid) ** 2}"
-            )
+        misfit = cfg.misfit(grid, "the tower")
+        if misfit:
+            raise ValueError(misfit)
         self.grid, self.side, self.out_dim = grid, cfg.side, cfg.dim
         self.proj = nn.Linear(in_dim, cfg.dim)
 

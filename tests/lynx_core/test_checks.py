@@ -88,7 +88,7 @@ def test_pooling_more_cells_than_a_named_towers_grid_is_refused_before_compute()
     [finding] = vision_tower(pooled(225, 224))
     assert finding.field == "model.avg_pool.tokens"
     assert finding.message == (
-        "225 is more than ViT-B-16's 14×14 patch grid at 224 px can pool to; use at most 196"
+        "225 is more than the 14×14 patch grid of ViT-B-16 at 224 px can pool to; use at most 196"
     )
     assert vision_tower(pooled(225, 240)) == []  # the grid is read at the size asked for
 

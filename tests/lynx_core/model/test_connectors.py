@@ -62,7 +62,7 @@ def test_average_pooling_averages_each_frames_quadrants_in_order():
 def test_pooled_tokens_are_a_square_no_larger_than_the_grid():
     with pytest.raises(ValidationError, match="not a square.*use 4 or 9"):
         AvgPoolConfig(tokens=5)
-    with pytest.raises(ValidationError, match="more than the tower's 4×4 patches"):
+    with pytest.raises(ValidationError, match="more than the 4×4 patch grid of the toy tower"):
         ModelConfig(connector="avg_pool", avg_pool={"tokens": 25})
     with pytest.raises(ValueError, match="model.avg_pool.tokens 25"):
         AvgPoolConnector(8, (4, 4), AvgPoolConfig(tokens=25))
