@@ -145,16 +145,26 @@ def unread_prefixes(config: VariantConfig) -> tuple[str, ...]:
     return tuple(f"model.{c}." for c in CONNECTOR_SECTIONS if c != config.model.connector)
 
 
-def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
-    """The dotted fields, with values, that `stage` itself reads (ancestors' not included)."""
+def read_fields(config: VariantConfig) -> dict[str, Any]:
+    """The dotted fields, with values, that some stage reads (`stage_of`), less those the
+    config's own choices leave unread (`unread_prefixes`): what changes a result."""
     flat = flatten(config.model_dump(mode="json"))
-    unset, unread = object(), unread_prefixes(config)
+    unread = unread_prefixes(config)
     return {
         field: value
         for field, value in sorted(flat.items())
-        if stage_of(field) == stage
-        and value != INTRODUCED_AT.get(field, unset)
-        and not field.startswith(unread)
+        if stage_of(field) is not None and not field.startswith(unread)
+    }
+
+
+def stage_inputs(config: VariantConfig, stage: Stage) -> dict[str, Any]:
+    """The dotted fields, with values, that `stage` itself reads (ancestors' not included),
+    less those at the value they had before they existed (`INTRODUCED_AT`)."""
+    unset = object()
+    return {
+        field: value
+        for field, value in read_fields(config).items()
+        if stage_of(field) == stage and value != INTRODUCED_AT.get(field, unset)
     }
 
 

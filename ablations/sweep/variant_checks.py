@@ -18,8 +18,8 @@ from ablations.sweep.lines import dotted
 from ablations.sweep.overrides import leaves, overlaps
 from ablations.sweep.variant import Variant
 from lynx_core.checks import preflight
-from lynx_core.config import VariantConfig, flatten
-from lynx_core.stages import CONNECTOR_SECTIONS, stage_of, unread_prefixes
+from lynx_core.config import VariantConfig
+from lynx_core.stages import CONNECTOR_SECTIONS, read_fields
 
 if TYPE_CHECKING:  # annotations only: the spec runs these checks
     from ablations.sweep.spec import SweepSpec
@@ -153,13 +153,7 @@ def _no_effect(where: tuple, field: str, rule: NoEffect, scale: str) -> Problem:
 def result_key(config: VariantConfig) -> str:
     """A hash of the fields that change a result (`lynx_core.stages`): equal for two configs
     that differ only in how the work is done (device, ZeRO, caching, checkpoint cadence)."""
-    flat = flatten(config.model_dump(mode="json"))
-    unread = unread_prefixes(config)
-    fields = {
-        k: v
-        for k, v in sorted(flat.items())
-        if stage_of(k) is not None and not k.startswith(unread)
-    }
+    fields = read_fields(config)
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -86,4 +86,3 @@ CONNECTORS: dict[str, ConnectorBuilder] = {
     "mlp": build_mlp,
     "avg_pool": build_avg_pool,
 }
-
