@@ -86,3 +86,14 @@ CONNECTORS: dict[str, ConnectorBuilder] = {
     "mlp": build_mlp,
     "avg_pool": build_avg_pool,
 }
+
+
+def visual_tokens(cfg: ModelConfig, patches_per_frame: int, frames: int = 1) -> int:
+    """How many visual tokens the connector hands the LLM for one image (frames = 1) or a
+    clip of `frames` frames: what `bench/gpu_step.py` counts in the LLM's sequence."""
+    per_clip = {
+        "resampler": lambda: cfg.resampler.num_queries,
+        "mlp": lambda: patches_per_frame * frames,
+        "avg_pool": lambda: cfg.avg_pool.tokens * frames,
+    }
+    return per_clip[cfg.connector]()

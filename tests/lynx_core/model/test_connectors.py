@@ -10,7 +10,7 @@ import torch
 from pydantic import ValidationError
 
 from lynx_core.config import AvgPoolConfig, ModelConfig
-from lynx_core.model.connectors import CONNECTORS, AvgPoolConnector
+from lynx_core.model.connectors import CONNECTORS, AvgPoolConnector, visual_tokens
 from lynx_core.model.lynx import LynxModel
 from lynx_core.model.vision import build_vision_tower
 
@@ -35,6 +35,7 @@ def test_each_connector_gives_the_tokens_it_promises(name, frames):
     out = connector(patches)
     expected = {"resampler": 8, "mlp": 16 * frames, "avg_pool": 4 * frames}[name]
     assert out.shape == (2, expected, connector.out_dim)
+    assert visual_tokens(cfg, 16, frames) == expected  # what bench/gpu_step.py counts
 
 
 @pytest.mark.parametrize("name", CONNECTOR_NAMES)
