@@ -94,7 +94,8 @@ def _data_note(study: Study) -> list[str]:
             "the noisy-data variant replaces the clean sets; the rows without a converter "
             f"({sum(share for share, _ in PAPER_ONLY.values()):.0f}% of the paper's stage-2 "
             "mixture, Flan V2 the largest) give their share to their role's sources; "
-            "Places365 is held out, as the generated world's place task is."
+            "Places365 (scene classification) is held out, as the generated world's place task "
+            "is, though other sources still ask where a picture was taken."
         )
     return ["", note]
 

@@ -128,7 +128,8 @@ class Release:
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise ConvertError([f"{file}: line {number}: not UTF-8 text"]) from None
+                    self.problem(file, f"line {number}", "not UTF-8 text")
+                    continue
                 if line.strip():
                     yield f"line {number}", line.rstrip("\r\n")
 

@@ -30,8 +30,11 @@ recipe, `sweeps/recipes/lynx-paper-data*.yaml`, and in `findings.md`'s header at
   Text-only instructions are Baize, OIG-small-chip2 and Alpaca-GPT4 here, at their Table 9
   proportions, carrying Flan V2's and Unnatural Instructions' share too.
 - **Places365 is held out** (`HELD_OUT`): a converter reads it, but the recipe does not train
-  it, as the generated world holds out its `place` task (`data.prompts.held_out_task`), so
-  that Open-VQA's Place questions are zero-shot at both scales. The paper trained on it (5%
+  it, as the generated world holds out its `place` task (`data.prompts.held_out_task`): the
+  scene-classification task ("Where is this? Answer with a place name.") is never trained.
+  Held out as a dataset, not as knowledge: GQA, Visual Genome QA and LLaVA's descriptions
+  still ask and tell where a picture was taken, so Open-VQA's Place questions are not
+  zero-shot at paper scale as they are on the generated world. The paper trained on it (5%
   of its mixture, given here to the other image-VQA sources); add its file to a variant's
   `data.train_files` and `data.mixture` to train it as the paper did.
 - **LLaVA-Instruct-150K** is the union of its conversation, detail and reasoning files, and
@@ -176,8 +179,9 @@ PAPER_ONLY: dict[str, tuple[float, str]] = {
 }  # fmt: skip
 
 # Table 9's finetuning rows a converter here reads that the recipe holds out, as the generated
-# world holds out its place task: Places365 is the paper's place classification, so Open-VQA's
-# Place questions stay zero-shot at both scales. (share %, role), as PAPER_ONLY.
+# world holds out its place task: Places365 is the paper's place classification (other sources
+# still ask where a picture was taken: a dataset held out, not knowledge). (share %, role), as
+# PAPER_ONLY.
 HELD_OUT: dict[str, tuple[float, str]] = {"Places365": (5.000, "image_vqa")}
 
 RECIPE_ROLE = {  # each covered source's role in the share arithmetic above

@@ -55,28 +55,29 @@ def read_baize(release: Release) -> Iterator[Example | Skip]:
     `stackoverflow_chat_data.json`, `medical_chat_data.json`, as `preprocess.py` writes them):
     each a list of `{"topic", "input"}`, `input` one text "The conversation between human and
     AI assistant.\\n[|Human|] …\\n[|AI|] …\\n … [|Human|] " that ends on an open human turn.
-    A turn may hold line breaks, so turns are cut at the markers. A chat whose turns do not
-    alternate is skipped and counted."""
+    A turn may hold line breaks, so turns are cut at the markers. A chat that is not answered
+    human/AI pairs (turns out of order, an empty turn, no marker) is skipped and counted."""
     for name in BAIZE:
         for _, source, row in release.records(name, "input"):
             turns = marked_turns(str(row["input"]), _BAIZE_MARKER, {"Human": "human", "AI": "gpt"})
             yield (
-                Skip("turns do not alternate human and AI", source)
+                Skip("turns are not answered human/AI pairs", source)
                 if turns is None
                 else Example("", "", source, conversations=turns)
             )
 
 
 def read_oig(name: str) -> Callable[[Release], Iterator[Example | Skip]]:
-    """A reader of one of LAION OIG's JSON-lines files (OIG-small-chip2: `unified_chip2.jsonl`):
-    a line `{"text": "<human>: …\\n<bot>: …", "metadata": {…}}` per example, turns cut at the
-    `<human>: ` and `<bot>: ` markers that open a line."""
+    """A reader of LAION OIG-small-chip2's JSON lines (`unified_chip2.jsonl`): a line
+    `{"text": "<human>: …\\n<bot>: …", "metadata": {…}}` per example, turns cut at the
+    `<human>: ` and `<bot>: ` markers that open a line. (Other OIG files may put background
+    text before the first turn, which this reader would drop.)"""
 
     def read(release: Release) -> Iterator[Example | Skip]:
         for _, source, row in release.records(name, "text"):
             turns = marked_turns(str(row["text"]), _OIG_MARKER, {"human": "human", "bot": "gpt"})
             yield (
-                Skip("turns do not alternate human and bot", source)
+                Skip("turns are not answered human/bot pairs", source)
                 if turns is None
                 else Example("", "", source, conversations=turns)
             )

@@ -136,10 +136,21 @@ def read_vizwiz(release: Release) -> Iterator[Example | Skip]:
 def read_stvqa(release: Release) -> Iterator[Example | Skip]:
     """ST-VQA's `train_task_3.json`: `{"data": [{"file_path":
     "coco-text/COCO_train2014_000000214792.jpg", "question", "answers": [...],
-    "question_id", "dataset", ...}], ...}`; images `train_images/<file_path>`."""
-    rows = release.records("train_task_3.json", "file_path", "question", "answers", member="data")
-    for _, source, row in rows:
-        yield _answered(row["question"], row["answers"], source, str(row["file_path"]))
+    "question_id", "dataset", "file_name", ...}], ...}`; images `train_images/<file_path>`
+    (where a row lacks `file_path`, `<dataset>/<file_name>`, as loaders build it)."""
+    name = "train_task_3.json"
+    for _, source, row in release.records(name, "question", "answers", member="data"):
+        image = row.get("file_path")
+        if not image and row.get("dataset") and row.get("file_name"):
+            image = f"{row['dataset']}/{row['file_name']}"
+        if not image:
+            where = source.removeprefix(f"{name}:")
+            release.problem(
+                release.files[name], where,
+                "no file_path (the format requires file_path, or dataset and file_name)",
+            )  # fmt: skip
+            continue
+        yield _answered(row["question"], row["answers"], source, str(image))
 
 
 VG_QUESTIONS, VG_IMAGES = "question_answers.json", "image_data.json"
@@ -160,8 +171,9 @@ def read_vgqa(release: Release) -> Iterator[Example | Skip]:
             if not isinstance(qas, list):
                 release.problem(release.files[VG_QUESTIONS], where, "'qas' must be a list")
                 continue
-            for qa in qas:
-                checked = release.fields(VG_QUESTIONS, where, qa, "image_id", "question", "answer")
+            for k, qa in enumerate(qas):
+                required = ("image_id", "question", "answer")
+                checked = release.fields(VG_QUESTIONS, f"{where}: qas[{k}]", qa, *required)
                 if checked is None:
                     continue
                 image = folders.get(checked["image_id"])

@@ -152,11 +152,12 @@ def test_zero3_resumes_from_its_checkpoint(stage1, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("zero", [None, 3])
-def test_a_tower_at_its_own_learning_rate_resumes_exactly(
+def test_a_tower_at_its_own_learning_rate_resumes(
     stage1_trained_tower, plain_trained_tower, tmp_path, zero
 ):
-    """The two groups' moments and rates come back from the checkpoint: killed at step 5, the
-    stage ends as the unbroken plain run (plain and ZeRO-3 checkpoints alike)."""
+    """The two groups' moments and rates come back from the checkpoint: killed at step 5, a
+    plain stage ends exactly as the unbroken plain run, and a ZeRO-3 stage (from its own
+    checkpoint) as the plain run within the ZeRO comparison's tolerance."""
 
     def crash_at_step_5(record: dict) -> None:
         if record["step"] == 5:
@@ -165,8 +166,17 @@ def test_a_tower_at_its_own_learning_rate_resumes_exactly(
     out = tmp_path / "resumed"
     with pytest.raises(Crash):
         stage2(stage1_trained_tower, out, zero, on_log=crash_at_step_5, **TRAINED_TOWER)
+    if zero is not None:
+        assert (out / "train.ckpt.ds" / "latest").read_text().strip() == "step5"
     logs: list[dict] = []
     resumed = stage2(stage1_trained_tower, out, zero, on_log=logs.append, **TRAINED_TOWER)
     assert [r["step"] for r in logs] == [10]  # continued from step 5
+    if zero is None:  # the unbroken run made here: after the ZeRO tests in one process, the
+        # plain loop's last bits differ from the fixture's run made before them (seen, not
+        # explained: DeepSpeed's set-up changes some process-wide state)
+        unbroken = stage2(stage1_trained_tower, tmp_path / "unbroken", None, **TRAINED_TOWER)
+        for name, weight in unbroken.items():
+            assert torch.equal(resumed[name], weight), name
+        return
     for name, weight in plain_trained_tower.items():
         torch.testing.assert_close(resumed[name], weight, rtol=1e-4, atol=1e-5, msg=name)

@@ -344,9 +344,14 @@ def vizwiz(folder: Path, n: int) -> Expected:
         }
         for i in range(n)
     ]
+    unanswerable = rows[-1]  # a blurred photo: most annotators say so, and that is trained
+    unanswerable.update(answerable=0, answer_type="unanswerable")
+    for answer in unanswerable["answers"][4:]:
+        answer["answer"] = "unanswerable"
     _dump(folder / "train.json", rows)
     _media(folder / "train", [r["image"] for r in rows])
-    return [(r["question"], f"soup {i}", r["image"]) for i, r in enumerate(rows)]
+    answers = [f"soup {i}" for i in range(n - 1)] + ["unanswerable"]
+    return [(r["question"], a, r["image"]) for r, a in zip(rows, answers, strict=True)]
 
 
 def stvqa(folder: Path, n: int) -> Expected:

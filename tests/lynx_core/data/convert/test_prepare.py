@@ -220,7 +220,7 @@ def test_a_chat_whose_turns_do_not_alternate_is_skipped_and_counted(tmp_path):
     quora.write_text(json.dumps(rows, indent=1))
     out = tmp_path / "train.jsonl"
     manifest = prepare(CONVERTERS["baize"], release, out)
-    assert manifest["skipped"] == {"turns do not alternate human and AI": 1}
+    assert manifest["skipped"] == {"turns are not answered human/AI pairs": 1}
     items, _ = load_training_file(out, release)
     assert [(i.prompt, i.answer) for i in items] == [(q, a) for q, a, _ in expected]
     assert items[1].history == ((items[0].prompt, items[0].answer),)  # a chat's second turn
@@ -247,3 +247,25 @@ def test_a_text_list_that_is_not_utf8_is_refused_with_its_line(tmp_path):
     mapping.write_bytes(mapping.read_bytes() + b"clip\xff vid9\n")
     with pytest.raises(ConvertError, match=r"youtube_mapping.txt: line 6: not UTF-8 text"):
         prepare(CONVERTERS["msvd_qa"], release, tmp_path / "train.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "line"),
+    [
+        ("msvd_qa", "youtube_mapping.txt", "-4wsuPC9_5_15\n"),  # no vid<N>
+        ("places365", "places365_train_standard.txt", "/a/airfield/00000009.jpg\n"),  # no class
+    ],
+)
+def test_a_text_lists_malformed_line_is_refused_with_its_number(tmp_path, name, file, line):
+    """The second file of the release (the first is `_break`'s), its line 3 broken."""
+    release = tmp_path / "release"
+    RELEASES[name](release, 5)
+    listed = (release / file).read_text().splitlines(keepends=True)
+    listed[2] = line
+    (release / file).write_text("".join(listed))
+    out = tmp_path / "train.jsonl"
+    with pytest.raises(ConvertError) as err:
+        prepare(CONVERTERS[name], release, out)
+    [problem] = err.value.problems
+    assert problem.startswith(f"{release / file}: line 3: ") and "the format requires" in problem
+    assert not out.exists()
