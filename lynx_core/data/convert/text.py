@@ -58,13 +58,7 @@ def read_baize(release: Release) -> Iterator[Example | Skip]:
     A turn may hold line breaks, so turns are cut at the markers. A chat that is not answered
     human/AI pairs (turns out of order, an empty turn, no marker) is skipped and counted."""
     for name in BAIZE:
-        for _, source, row in release.records(name, "input"):
-            turns = marked_turns(str(row["input"]), _BAIZE_MARKER, {"Human": "human", "AI": "gpt"})
-            yield (
-                Skip("turns are not answered human/AI pairs", source)
-                if turns is None
-                else Example("", "", source, conversations=turns)
-            )
+        yield from _chats(release, name, "input", _BAIZE_MARKER, {"Human": "human", "AI": "gpt"})
 
 
 def read_oig(name: str) -> Callable[[Release], Iterator[Example | Skip]]:
@@ -74,12 +68,20 @@ def read_oig(name: str) -> Callable[[Release], Iterator[Example | Skip]]:
     text before the first turn, which this reader would drop.)"""
 
     def read(release: Release) -> Iterator[Example | Skip]:
-        for _, source, row in release.records(name, "text"):
-            turns = marked_turns(str(row["text"]), _OIG_MARKER, {"human": "human", "bot": "gpt"})
-            yield (
-                Skip("turns are not answered human/bot pairs", source)
-                if turns is None
-                else Example("", "", source, conversations=turns)
-            )
+        yield from _chats(release, name, "text", _OIG_MARKER, {"human": "human", "bot": "gpt"})
 
     return read
+
+
+def _chats(
+    release: Release, name: str, field: str, marker: re.Pattern, speakers: dict[str, str]
+) -> Iterator[Example | Skip]:
+    """Each row's `field`, one chat written with `marker`s, as a conversation without media;
+    a chat that is not answered pairs (`marked_turns`) is skipped and counted."""
+    for _, source, row in release.records(name, field):
+        turns = marked_turns(str(row[field]), marker, speakers)
+        yield (
+            Skip(f"turns are not answered {'/'.join(speakers)} pairs", source)
+            if turns is None
+            else Example("", "", source, conversations=turns)
+        )

@@ -220,7 +220,7 @@ def test_a_chat_whose_turns_do_not_alternate_is_skipped_and_counted(tmp_path):
     quora.write_text(json.dumps(rows, indent=1))
     out = tmp_path / "train.jsonl"
     manifest = prepare(CONVERTERS["baize"], release, out)
-    assert manifest["skipped"] == {"turns are not answered human/AI pairs": 1}
+    assert manifest["skipped"] == {"turns are not answered Human/AI pairs": 1}
     items, _ = load_training_file(out, release)
     assert [(i.prompt, i.answer) for i in items] == [(q, a) for q, a, _ in expected]
     assert items[1].history == ((items[0].prompt, items[0].answer),)  # a chat's second turn
