@@ -52,6 +52,7 @@ def test_bf16_autocast_runs_the_model_in_bf16():
     assert layer.weight.dtype == torch.float32  # master weights stay fp32
 
 
+@pytest.mark.slow  # ~20 s: make test stays under 15 minutes from a fresh clone
 def test_a_stage_trains_under_bf16_autocast(tmp_path):
     from lynx_core.pipeline import run_stage
     from lynx_core.stages import STAGES

@@ -83,7 +83,10 @@ def test_an_unfrozen_trunk_is_never_cached():
         trunk_encoder(build_vision_tower(VisionConfig(frozen=False)))
 
 
-@pytest.mark.parametrize("arch", ["prefix", "cross_attention"])
+@pytest.mark.parametrize(
+    "arch",
+    ["prefix", pytest.param("cross_attention", marks=pytest.mark.slow)],  # time: ~12 s
+)
 def test_stages_train_and_evaluate_the_same_with_and_without_the_cache(tmp_path, arch):
     torch.set_num_threads(1)
     results = {}
