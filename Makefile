@@ -61,7 +61,7 @@ test: $(STAMP)             ## the CI suite (slow tests excluded)
 	$(PY) -m pytest -m "not slow"
 
 test-slow: $(STAMP) browser ## slow end-to-end tests only (the fault suite's kills, the UI in a browser)
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow --durations=15
 
 # the UI test drives Debian's chromium; without root or a package mirror it is skipped, saying so
 browser:

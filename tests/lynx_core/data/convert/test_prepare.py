@@ -171,7 +171,7 @@ def test_memory_does_not_grow_with_the_release(tmp_path, name):
         done = subprocess.run(args, capture_output=True, text=True, check=True, cwd=REPO)
         return int(done.stdout.split()[-1])
 
-    small, large = peak(2_000), peak(40_000)  # the large release is 20x the small one's bytes
+    small, large = peak(2_000), peak(20_000)  # the large release is 10x the small one's bytes
     assert large < 1.5 * small, (small, large)
 
 
