@@ -102,6 +102,12 @@ class Release:
         if len(self.problems) >= MAX_PROBLEMS:
             raise ConvertError([*self.problems, "… (stopped here)"])
 
+    def row_problem(self, source: str, why: str) -> None:
+        """A problem with the row at `source`, `<file name>:<where>` as `records` and the
+        readers name a row."""
+        name, _, where = source.partition(":")
+        self.problem(self.files[name], where, why)
+
     def rows(self, name: str) -> Iterator[tuple[str, object]]:
         """(where, row) of a file holding one JSON list, or of a `.jsonl` file's lines (a line
         that is not JSON is told as a problem); refuses a file that is neither."""

@@ -85,10 +85,7 @@ def llava_conversations(name: str) -> Callable[[Release], Iterator[Example | Ski
             )
             alternate = speakers == ["human", "gpt"] * (len(speakers) // 2)
             if not speakers or not alternate or len(speakers) % 2:
-                where = source.removeprefix(f"{name}:")
-                release.problem(
-                    release.files[name], where, "'conversations' must alternate human and gpt turns"
-                )
+                release.row_problem(source, "'conversations' must alternate human and gpt turns")
                 continue
             yield Example("", "", source, str(row["image"]), conversations=turns)
 
@@ -121,10 +118,8 @@ def _msvd_clips(release: Release) -> Iterator[tuple[str, str]]:
     for where, line in release.lines(MSVD_MAPPING):
         fields = line.split()
         if len(fields) != 2 or not fields[1].startswith("vid"):
-            release.problem(
-                release.files[MSVD_MAPPING], where,
-                f"{line!r} is not '<clip> vid<N>' (the format requires a clip and its id)",
-            )  # fmt: skip
+            why = f"{line!r} is not '<clip> vid<N>' (the format requires a clip and its id)"
+            release.row_problem(f"{MSVD_MAPPING}:{where}", why)
             continue
         yield fields[1], fields[0]
 
@@ -135,30 +130,24 @@ def read_places365(release: Release) -> Iterator[Example | Skip]:
     a line `/<letter>/<class>/<8 digits>.jpg <index>` per image; images `data_256/<that
     path>`. Asked as the paper asks it (Table 10), answered with the class's name
     ("apartment building, outdoor")."""
-    names = dict(_places_lines(release, PLACES_CLASSES))
-    for where, (path, index) in _places_lines(release, PLACES_TRAIN):
-        source = f"{PLACES_TRAIN}:{where}"
+    names = {index: ", ".join(p.replace("_", " ") for p in path.split("/")[2:])
+             for _, path, index in _places_lines(release, PLACES_CLASSES)}  # fmt: skip
+    for source, path, index in _places_lines(release, PLACES_TRAIN):
         if index not in names:
             yield Skip("the class index is not in categories_places365.txt", source)
         else:
             yield Example(PLACE_QUESTION, names[index], source, path.lstrip("/"))
 
 
-def _places_lines(release: Release, name: str) -> Iterator[tuple[str, tuple[str, str]]]:
-    """(where, (path, class index)) of each line; a class list's path becomes its name."""
+def _places_lines(release: Release, name: str) -> Iterator[tuple[str, str, str]]:
+    """(source, path, class index) of each line of a Places365 list."""
     for where, line in release.lines(name):
         path, _, index = line.strip().rpartition(" ")
         if not path.startswith("/") or not index.isdigit():
-            release.problem(
-                release.files[name], where,
-                f"{line!r} is not '<path> <index>' (the format requires a path and a class "
-                "index)",
-            )  # fmt: skip
+            why = f"{line!r} is not '<path> <index>' (the format requires a path and a class index)"
+            release.row_problem(f"{name}:{where}", why)
             continue
-        if name == PLACES_CLASSES:
-            yield index, ", ".join(p.replace("_", " ") for p in path.split("/")[2:])
-        else:
-            yield where, (path, index)
+        yield f"{name}:{where}", path, index
 
 
 def read_sthv2(release: Release) -> Iterator[Example | Skip]:

@@ -42,8 +42,7 @@ def vqa_pair(questions: str, annotations: str, image: Callable[[int], str]):
                     yield Skip("no annotation for the question", source)
                     continue
                 if not str(row["image_id"]).isdigit():
-                    where = source.removeprefix(f"{questions}:")
-                    release.problem(release.files[questions], where, "image_id is not a number")
+                    release.row_problem(source, "image_id is not a number")
                     continue
                 picture = image(int(row["image_id"]))
                 yield Example(str(row["question"]), str(answer), source, picture)
@@ -113,10 +112,7 @@ def read_ocrvqa(release: Release) -> Iterator[Example | Skip]:
             or not isinstance(answers, list)
             or len(questions) != len(answers)
         ):
-            where = source.removeprefix(f"{name}:")
-            release.problem(
-                release.files[name], where, "'questions' and 'answers' must be lists of one length"
-            )
+            release.row_problem(source, "'questions' and 'answers' must be lists of one length")
             continue
         extension = os.path.splitext(str(row["imageURL"]))[1] or ".jpg"
         for question, answer in zip(questions, answers, strict=True):
@@ -144,11 +140,8 @@ def read_stvqa(release: Release) -> Iterator[Example | Skip]:
         if not image and row.get("dataset") and row.get("file_name"):
             image = f"{row['dataset']}/{row['file_name']}"
         if not image:
-            where = source.removeprefix(f"{name}:")
-            release.problem(
-                release.files[name], where,
-                "no file_path (the format requires file_path, or dataset and file_name)",
-            )  # fmt: skip
+            why = "no file_path (the format requires file_path, or dataset and file_name)"
+            release.row_problem(source, why)
             continue
         yield _answered(row["question"], row["answers"], source, str(image))
 
@@ -169,7 +162,7 @@ def read_vgqa(release: Release) -> Iterator[Example | Skip]:
             qas = entry["qas"]
             where = source.removeprefix(f"{VG_QUESTIONS}:")
             if not isinstance(qas, list):
-                release.problem(release.files[VG_QUESTIONS], where, "'qas' must be a list")
+                release.row_problem(source, "'qas' must be a list")
                 continue
             for k, qa in enumerate(qas):
                 required = ("image_id", "question", "answer")
@@ -190,9 +183,6 @@ def _vg_folders(release: Release) -> Iterator[tuple[object, str]]:
     for _, source, row in release.records(VG_IMAGES, "image_id", "url"):
         found = _VG_FOLDER.search(str(row["url"]))
         if found is None:
-            where = source.removeprefix(f"{VG_IMAGES}:")
-            release.problem(
-                release.files[VG_IMAGES], where, "the url names no VG_100K or VG_100K_2 image"
-            )
+            release.row_problem(source, "the url names no VG_100K or VG_100K_2 image")
             continue
         yield row["image_id"], f"{found.group(1)}/{found.group(2)}"
