@@ -23,6 +23,7 @@ from lynx_core.presets import PRESETS
 MERGED_FIELDS = ("base", "axes", "variants", "resources")
 SCALE_FIELDS = (
     "base", "axes", "zip", "variants", "resources", "baseline", "tune", "stage1_per_seed",
+    "seeds",
 )  # fmt: skip
 
 
