@@ -50,15 +50,14 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
 def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path, scale):
     done = run_cli("plan", "paper", "--scale", scale, results=tmp_path / "results")
     assert done.returncode == 0, done.stdout + done.stderr
-    # 10 variants × 4 seeds and 9 tuning candidates on a seed of their own (4): 3 bases for
-    # all (2 LLMs, 2 resolutions); per seed 6 stage-1 runs (the 4 variants that change only
-    # stage 2 share lynx's) and 3 for the candidates (a variant's share one); 49 stage-2 runs
-    # and an eval each
-    # at paper scale a variant's seeds share one stage 1 (`stage1_per_seed: false`), its
-    # tuning candidates too: 6 stage-1 runs, 21 fewer
-    counts = "128 unique of 196 naive (unique/naive ratio 0.65)"
-    if scale == "paper":
-        counts = "107 unique of 196 naive (unique/naive ratio 0.55)"
+    # toy: 10 variants × 8 seeds and 9 tuning candidates on a seed of their own (8): 3 bases
+    # for all (2 LLMs, 2 resolutions); per seed 6 stage-1 runs (the 4 variants that change
+    # only stage 2 share lynx's) and 3 for the candidates (a variant's share one); 89 stage-2
+    # runs and an eval each
+    counts, variants = "232 unique of 356 naive (unique/naive ratio 0.65)", 89
+    if scale == "paper":  # 4 seeds; a variant's seeds share one stage 1 (`stage1_per_seed:
+        # false`), its tuning candidates too: 6 stage-1 runs, 21 fewer than 4 seeds' 27
+        counts, variants = "107 unique of 196 naive (unique/naive ratio 0.55)", 49
     assert f"stage runs: {counts}" in done.stdout
     out = " ".join(done.stdout.split())  # unwrapped
     missing = [
@@ -67,7 +66,7 @@ def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path,
     ]
     assert all((m in out) == (scale == "paper") for m in missing), out
     title = "paper@paper" if scale == "paper" else "paper"
-    assert f"{title} (sweeps/paper.yaml): 49 variants, scale {scale}" in done.stdout
+    assert f"{title} (sweeps/paper.yaml): {variants} variants, scale {scale}" in done.stdout
     # cost before compute: GPU-hours per training stage, and what stage dedupe saves (for
     # trials on GPUs: the paper scale's; toy scale's trials run on CPUs)
     assert ("GPU-hours at 40% MFU on A100" in done.stdout) == (scale == "paper")

@@ -89,7 +89,8 @@ def _sweep(tmp_path: Path, paths: dict[str, str]) -> Path:
             entry["media_root"] = str(Path(entry["path"]).parent / Path(entry["media_root"]).name)
     for drop in ("include", "tune"):
         paper.pop(drop)
-    paper["scales"] = {"toy": paper["scales"]["toy"], "tiny": section}
+    toy = {k: v for k, v in paper["scales"]["toy"].items() if k != "seeds"}  # one seed
+    paper["scales"] = {"toy": toy, "tiny": section}
     paper.update(name="paperdata", scale="tiny", seeds=[0])
     # a batch is one source's: enough small batches that each source over 2% is drawn
     paper["base"].update({"train.sample_log": True, "train.stage2.steps": 240})

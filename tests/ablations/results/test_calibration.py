@@ -46,14 +46,15 @@ def test_power_grows_with_the_effect_and_false_disagreements_stay_rare(paper):
 
 def test_every_conclusion_can_disagree_when_the_truth_is_the_other_way(paper):
     """The same effect against the paper's direction: at 16 points each conclusion says
-    'disagrees' (and never 'agrees'); at 6, where power is partial, it disagrees about as
-    often as it agrees at +6 (the rules do not lean towards the paper)."""
-    rates = calibrate(paper, effects=(6.0, -6.0, -16.0), studies=300, seed=3)
+    'disagrees' (and never 'agrees'); at 4, where power is partial at the sweep's eight
+    seeds (at 6 it is all but 1), it disagrees about as often as it agrees at +4 (the rules
+    do not lean towards the paper)."""
+    rates = calibrate(paper, effects=(4.0, -4.0, -16.0), studies=300, seed=3)
     at = {e: rows.set_index("conclusion") for e, rows in rates.groupby("effect")}
     assert (at[-16.0]["disagrees"] >= 0.8).all(), at[-16.0]
     assert (at[-16.0]["agrees"] <= MAX_FALSE).all(), at[-16.0]
-    assert at[6.0]["agrees"].between(0.1, 0.9).all(), at[6.0]  # partial
-    assert (at[-6.0]["disagrees"] >= at[6.0]["agrees"] - 0.1).all(), (at[6.0], at[-6.0])
+    assert at[4.0]["agrees"].between(0.1, 0.9).all(), at[4.0]  # partial
+    assert (at[-4.0]["disagrees"] >= at[4.0]["agrees"] - 0.1).all(), (at[4.0], at[-4.0])
 
 
 def test_the_noise_a_study_measured_is_the_noise_it_was_drawn_with(paper):

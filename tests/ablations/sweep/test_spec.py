@@ -334,12 +334,14 @@ scales:
   toy:
     base: {model.vision.image_size: 64}
     variants: {low-res: {model.vision.image_size: 32}}
+    seeds: [3, 4]
   paper:
     variants:
       low-res: {model.vision.image_size: 224}
     resources: {gpus: 1}
 """,
     )
+    assert load_sweep(path).seeds == [3, 4]  # seeds are cheap at toy scale, GPU-hours at paper
     toy = {v.group: v for v in load_sweep(path).expand()}
     assert toy["lynx"].config.model.vision.image_size == 64 and toy["lynx"].paper_row == "Lynx"
     low = toy["low-res"].config.model
@@ -349,6 +351,7 @@ scales:
     assert paper["low-res"].config.model.vision.image_size == 224
     assert paper["lynx"].config.model.vision.image_size == 420  # the preset's: toy's 64 stays
     assert spec.resources.gpus == 1 and spec.experiment == "two@paper"
+    assert spec.seeds == [0] and {v.seed for v in spec.expand()} == {0}  # the file's own
     assert load_sweep(path).experiment == "two"  # the file's own scale keeps its name
     tiny = {v.group: v for v in load_sweep(path, scale="tiny").expand()}
     assert tiny["low-res"].config.model.vision.image_size == 32  # tiny is toy, smaller
