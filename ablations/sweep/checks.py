@@ -270,12 +270,19 @@ def _seed_override(where: str, place: tuple[Place, ...], field: str) -> Problem:
 
 
 def _repeated_values(where: str, values: list[Any], place: tuple[Place, ...]) -> list[Problem]:
-    seen: list[tuple[type, Any]] = []  # by type too: true is not 1, 1 is not 1.0
+    seen: set[tuple[type, Any]] = set()  # by type too: true is not 1, 1 is not 1.0
+    unhashable: list[tuple[type, Any]] = []  # a list given as a value: compared one by one
     repeated = []
-    for v in values:
-        if (type(v), v) in seen and v not in repeated:
+    for v in values:  # linear in the values: a script's 20,000 seeds are refused in seconds
+        key = (type(v), v)
+        try:
+            again = key in seen
+            seen.add(key)
+        except TypeError:
+            again = key in unhashable
+            unhashable.append(key)
+        if again and v not in repeated:
             repeated.append(v)
-        seen.append((type(v), v))
     if not repeated:
         return []
     return [
