@@ -208,7 +208,7 @@ def choose_and_plan(spec: SweepSpec, results: Path, tracker, console: Console):
     """The tuned variants' choices from their candidates' validation scores: recorded in
     MLflow (the sweep run's tag and metrics), said, and the plan of the sweep with them."""
     from ablations.planning.plan import make_plan
-    from ablations.sweep.tuning import CHOICES, choices, describe
+    from ablations.sweep.tuning import CHOICES, at_edge, choices, describe
     from ablations.tracking.recorded import tuning_scores
 
     scores = tuning_scores(spec, results)
@@ -220,6 +220,8 @@ def choose_and_plan(spec: SweepSpec, results: Path, tracker, console: Console):
         console.print(
             f"  {variant} chose {', '.join(f'{k}={v}' for k, v in values.items())}", highlight=False
         )
+    for edge in at_edge(chosen, spec):
+        console.print(f"  [yellow]at the grid's edge[/yellow]: {edge}", highlight=False)
     tuned = spec.with_choices(chosen)
     return tuned, make_plan(tuned.expand(), tuned.resources.gpus_by_stage())
 

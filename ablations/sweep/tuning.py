@@ -44,3 +44,30 @@ def choices(scores: pd.DataFrame, spec: SweepSpec) -> dict[str, dict[str, Any]]:
 def describe(chosen: dict[str, dict[str, Any]]) -> str:
     """The choices as the parent run's tag holds them."""
     return json.dumps(chosen, sort_keys=True)
+
+
+def at_edge(chosen: dict[str, dict[str, Any]], spec: SweepSpec) -> list[str]:
+    """Each choice that is the smallest or largest of its field's numeric candidates, said
+    with what to do: the best value may lie beyond the grid, and a comparison of variants
+    each held at an edge is not yet a fair one (a sweep that tuned lr over 0.001-0.01 chose
+    0.001 for all three architectures; 0.0003 then scored higher for each)."""
+    if spec.tune is None:
+        return []
+    found = []
+    for variant, values in chosen.items():
+        for field, value in values.items():
+            grid = [v for v in spec.tune.values[field] if _number(v)]
+            if len(grid) < 3 or not _number(value):
+                continue  # two candidates have no inside; a label is not an edge
+            side = "smallest" if value == min(grid) else "largest" if value == max(grid) else ""
+            if side:
+                beyond = "below" if side == "smallest" else "above"
+                found.append(
+                    f"{variant} chose {field}={value}, the {side} candidate: its best may lie "
+                    f"{beyond} the grid; add a candidate {beyond} it"
+                )
+    return found
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

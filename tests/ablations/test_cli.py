@@ -373,7 +373,9 @@ def test_a_tuned_sweep_runs_its_candidates_on_validation_then_its_choices(tmp_pa
         group = run.data.tags["lynx_group"]
         assert float(run.data.params["train.stage2.lr"]) == chosen[group]["train.stage2.lr"]
         assert run.data.params["eval.split"] == "test"
-    rows = (results / "tiny-tuned" / "tuning.md").read_text().splitlines()
+    text = (results / "tiny-tuned" / "tuning.md").read_text()
+    rows = text.splitlines()
     assert sum("✓" in row for row in rows if row.startswith("| ")) == 2  # one choice each
+    assert "No choice is the smallest or largest" in text  # two candidates: no edge
     again = run_cli("plan", str(sweep), results=results)
     assert "variants: 0 to run, 8 recorded in MLflow" in again.stdout

@@ -510,4 +510,4 @@ def test_the_readme_sweep_example_validates_at_both_scales(tmp_path):
     path.write_text("".join(line for line in example.splitlines(True) if "include:" not in line))
     for scale in ("toy", "paper"):
         variants = load_sweep(path, check_paths=False, scale=scale).expand()
-        assert "prefix-no-adapters-low-short" in {v.name for v in variants}
+        assert "prefix-no-adapters-low-short" in {v.group for v in variants}

@@ -9,7 +9,7 @@ import pytest
 
 from ablations.planning.plan import make_plan
 from ablations.sweep.spec import SweepError, load_sweep
-from ablations.sweep.tuning import choices
+from ablations.sweep.tuning import at_edge, choices
 
 SWEEP = """name: tuned
 baseline: lynx
@@ -88,6 +88,20 @@ def test_each_variant_chooses_its_best_candidate_once_every_one_is_scored(spec):
         "lynx": {"train.stage2.lr": 0.01},  # its best rate failed to train: the next one
         "cross": {"train.stage2.lr": 0.001},
     }
+
+
+def test_a_choice_at_the_edge_of_its_grid_is_said_with_the_way_to_extend_it(spec, tmp_path):
+    """The toy paper sweep's three architectures all chose 0.001 from 0.001-0.01; 0.0003
+    then scored higher for each. A choice at an edge is not yet a fair comparison."""
+    edges = at_edge({"lynx": {"train.stage2.lr": 0.001}, "cross": {"train.stage2.lr": 0.01}}, spec)
+    assert len(edges) == 2
+    assert "lynx chose train.stage2.lr=0.001, the smallest" in edges[0]
+    assert "below the grid" in edges[0] and "above the grid" in edges[1]
+    assert at_edge({"lynx": {"train.stage2.lr": 0.003}}, spec) == []  # inside: nothing said
+    two = tmp_path / "two" / "tuned.yaml"  # two candidates have no inside: nothing to say
+    two.parent.mkdir()
+    two.write_text(SWEEP.replace("[0.001, 0.003, 0.01]", "[0.001, 0.003]"))
+    assert at_edge({"lynx": {"train.stage2.lr": 0.001}}, load_sweep(two)) == []
 
 
 @pytest.mark.parametrize(
