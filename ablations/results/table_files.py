@@ -23,7 +23,7 @@ from ablations.results.tables import (
 )
 from ablations.sweep.reference import paper_figures
 from ablations.sweep.spec import SweepSpec
-from ablations.sweep.tuning import at_edge
+from ablations.sweep.tuning import edge_note
 from lynx_core.atomic import write_text
 
 
@@ -117,13 +117,7 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
             f"the test questions), mean over the tuning seeds; ✓: the value it chose "
             f"({'highest' if spec.tune.goal == 'max' else 'lowest'} score), with which every "
             "table's numbers of it were run. "
-        )
-        edges = at_edge(spec.choices, spec)
-        text += (
-            f"**At the grid's edge**: {'; '.join(edges)}."
-            if edges
-            else "No choice is the smallest or largest of three or more numeric candidates."
-        )
+        ) + edge_note(study.spec)  # the study's spec holds the choices the sweep made
         title = f"{spec.experiment}: fair tuning on the validation split"
         written += write_table(out, "tuning", tuning_cells(numbers), numbers, title, text)
     runs = run_table(study)

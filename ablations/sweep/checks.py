@@ -272,24 +272,25 @@ def _seed_override(where: str, place: tuple[Place, ...], field: str) -> Problem:
 def _repeated_values(where: str, values: list[Any], place: tuple[Place, ...]) -> list[Problem]:
     seen: set[tuple[type, Any]] = set()  # by type too: true is not 1, 1 is not 1.0
     unhashable: list[tuple[type, Any]] = []  # a list given as a value: compared one by one
-    repeated = []
+    repeated: list[tuple[type, Any]] = []  # in the order they repeat, each once
+    told: set[tuple[type, Any]] = set()
     for v in values:  # linear in the values: a script's 20,000 seeds are refused in seconds
         key = (type(v), v)
         try:
-            again = key in seen
+            first_repeat = key in seen and key not in told
             seen.add(key)
+            if first_repeat:
+                told.add(key)
         except TypeError:
-            again = key in unhashable
+            first_repeat = key in unhashable and key not in repeated
             unhashable.append(key)
-        if again and v not in repeated:
-            repeated.append(v)
+        if first_repeat:
+            repeated.append(key)
     if not repeated:
         return []
-    return [
-        Problem(
-            where, f"lists {', '.join(map(repr, repeated))} twice: one run, two names", at=place
-        )
-    ]
+    shown = ", ".join(repr(v) for _, v in repeated[:10])
+    more = f" and {len(repeated) - 10} more" if len(repeated) > 10 else ""
+    return [Problem(where, f"lists {shown}{more} twice: one run, two names", at=place)]
 
 
 def _section_value(where: tuple, field: str, value: Any) -> list[Problem]:

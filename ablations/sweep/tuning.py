@@ -57,17 +57,27 @@ def at_edge(chosen: dict[str, dict[str, Any]], spec: SweepSpec) -> list[str]:
     for variant, values in chosen.items():
         for field, value in values.items():
             grid = [v for v in spec.tune.values[field] if _number(v)]
-            if len(grid) < 3 or not _number(value):
+            if len(set(grid)) < 3 or not _number(value):
                 continue  # two candidates have no inside; a label is not an edge
             side = "smallest" if value == min(grid) else "largest" if value == max(grid) else ""
             if side:
                 beyond = "below" if side == "smallest" else "above"
                 found.append(
-                    f"{variant} chose {field}={value}, the {side} candidate: its best may lie "
-                    f"{beyond} the grid; add a candidate {beyond} it"
+                    f"{variant} chose {field}={value}, the {side} candidate, so its best may "
+                    f"lie {beyond} the grid (add a candidate {beyond} it)"
                 )
     return found
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def edge_note(spec: SweepSpec) -> str:
+    """What `tuning.md` says of the choices of `spec` (a sweep with its choices applied)."""
+    if not spec.choices:
+        return "No variant has chosen yet."
+    edges = at_edge(spec.choices, spec)
+    if not edges:
+        return "No choice is the smallest or largest of three or more numeric candidates."
+    return f"**At the grid's edge**: {'; '.join(edges)}."

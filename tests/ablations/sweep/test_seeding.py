@@ -90,3 +90,29 @@ def test_the_tables_say_which_variance_the_intervals_carry(tmp_path, shared):
     study = SimpleNamespace(spec=spec, seeds=[3, 5, 7], judges=[], baseline="a")
     note = interval_note(study)
     assert ("leave stage 1's seed-to-seed variance out" in note) == shared
+
+
+def test_repeated_seeds_are_each_named_once_and_a_long_list_shortly(tmp_path):
+    """true is not 1 (each repeat named once, in order); 30 repeated seeds name 10 and count
+    the rest, in a time linear in the list (a script's 20,000 seeds: the fault suite)."""
+    seeds = ", ".join(map(str, [*range(30), *range(30)]))
+    with pytest.raises(SweepError) as caught:
+        load_sweep(write(tmp_path, f"name: x\nvariants:\n  a: {{}}\nseeds: [{seeds}]\n"))
+    (problem,) = caught.value.problems
+    assert (
+        problem.message
+        == "lists 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 20 more twice: one run, two names"
+    )
+    axis = "name: x\naxes: {model.adapters.enabled: [true, 1, true, 1]}\n"
+    with pytest.raises(SweepError, match=r"lists True, 1 twice"):
+        load_sweep(write(tmp_path, axis))
+
+
+def test_a_scale_sections_seeds_are_checked_at_their_line(tmp_path):
+    text = "name: x\nvariants:\n  a: {}\nseeds: [0, 1]\nscales:\n  toy:\n    seeds: [2, 2]\n"
+    with pytest.raises(SweepError) as caught:
+        load_sweep(write(tmp_path, text))
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.message) == (7, "lists 2 twice: one run, two names")
+    paper = load_sweep(write(tmp_path, text.replace("[2, 2]", "[2, 3]")), False, scale="paper")
+    assert paper.seeds == [0, 1]  # the toy section's seeds are toy's alone

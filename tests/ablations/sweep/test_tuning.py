@@ -9,7 +9,7 @@ import pytest
 
 from ablations.planning.plan import make_plan
 from ablations.sweep.spec import SweepError, load_sweep
-from ablations.sweep.tuning import at_edge, choices
+from ablations.sweep.tuning import at_edge, choices, edge_note
 
 SWEEP = """name: tuned
 baseline: lynx
@@ -123,3 +123,17 @@ def test_a_bad_tune_section_is_refused_before_compute(tmp_path, tune, message):
     path.write_text(SWEEP.split("tune:")[0] + f"tune: {tune}\n")
     with pytest.raises(SweepError, match=message):
         load_sweep(path)
+
+
+def test_tuning_md_says_what_the_sweeps_choices_are_at(spec):
+    """Read from the sweep with its choices (the study's spec): a sweep read from its file
+    has none, which tuning.md says as such rather than 'no choice at an edge'."""
+    assert edge_note(spec) == "No variant has chosen yet."
+    inside = spec.with_choices({"lynx": {"train.stage2.lr": 0.003}})
+    assert edge_note(inside).startswith("No choice is the smallest or largest")
+    edge = spec.with_choices(
+        {"lynx": {"train.stage2.lr": 0.001}, "cross": {"train.stage2.lr": 0.01}}
+    )
+    note = edge_note(edge)
+    assert note.startswith("**At the grid's edge**: lynx chose train.stage2.lr=0.001")
+    assert note.count("; ") == 1 and note.endswith("(add a candidate above it).")
