@@ -72,7 +72,7 @@ class Report:
 def build_report(spec: SweepSpec, results: Path, uri: str | None = None) -> Report:
     out = results / spec.experiment
     study = Study.load(spec, results, uri)
-    files = write_tables(spec, study, out)
+    files = write_tables(study, out)
     files += write_plots(study, out / "plots")
     found = findings(study)
     path = out / "findings.md"

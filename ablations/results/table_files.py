@@ -22,7 +22,6 @@ from ablations.results.tables import (
     tuning_table,
 )
 from ablations.sweep.reference import paper_figures
-from ablations.sweep.spec import SweepSpec
 from ablations.sweep.tuning import edge_note
 from lynx_core.atomic import write_text
 
@@ -65,8 +64,10 @@ def _tex(text: Any) -> str:
     return "".join(_TEX.get(ch, ch) for ch in str(text))
 
 
-def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
-    """Every table of the study into `out`; returns the files written."""
+def write_tables(study: Study, out: Path) -> list[Path]:
+    """Every table of the study into `out`; returns the files written. The sweep is the
+    study's own, with the choices its tuning made (`Study.load`)."""
+    spec = study.spec
     note = interval_note(study)
     written = []
     cells, numbers = ablation_table(study)
@@ -117,7 +118,7 @@ def write_tables(spec: SweepSpec, study: Study, out: Path) -> list[Path]:
             f"the test questions), mean over the tuning seeds; ✓: the value it chose "
             f"({'highest' if spec.tune.goal == 'max' else 'lowest'} score), with which every "
             "table's numbers of it were run. "
-        ) + edge_note(study.spec)  # the study's spec holds the choices the sweep made
+        ) + edge_note(spec)
         title = f"{spec.experiment}: fair tuning on the validation split"
         written += write_table(out, "tuning", tuning_cells(numbers), numbers, title, text)
     runs = run_table(study)
