@@ -39,7 +39,7 @@ from lynx_core.data.world.prompts import MME_SUFFIX, held_out_prompt
 from lynx_core.data.world.render import render, render_clip
 from lynx_core.data.world.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
-WORLD_VERSION = 6  # bump whenever rendering or tasks change, so no stale cache is reused
+WORLD_VERSION = 7  # bump whenever rendering or tasks change, so no stale cache is reused
 OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"
 DESCRIPTIONS = "openvqa/image_descriptions.jsonl"  # each image in words, for the bare LLM
 MME_DIR, OWL_QUESTIONS, OWL_IMAGES = "mme", "owleval/questions.jsonl", "owleval/images"
@@ -160,6 +160,32 @@ def _openvqa_rows(items, tasks, media_key: str, rng: random.Random) -> list[dict
     return rows
 
 
+def balanced_yes_no(rows: list[dict], rng: random.Random) -> list[dict]:
+    """`rows` with as many 'yes' as 'no' questions in each yes/no class: the surplus answer's
+    extra questions are dropped at random, as MME and POPE are built balanced.
+
+    A toy model that cannot yet see motion answers 'is it moving?' by form, all 'yes' on one
+    seed and all 'no' on the next. With 231 moving and 171 still clips that flip alone moved
+    video Overall by 8 points between seeds; balanced, any constant answer scores 50%, so the
+    class measures what was seen, not which way a seed's answers lean."""
+    answers: dict[str, Counter] = {}
+    for row in rows:
+        answers.setdefault(row["class"], Counter())[tuple(row["answer"])] += 1
+    drop: set[int] = set()
+    for category, counts in answers.items():
+        if set(counts) != {("yes",), ("no",)}:
+            continue
+        surplus = max(counts, key=counts.__getitem__)
+        extra = counts[surplus] - min(counts.values())
+        candidates = [
+            i for i, r in enumerate(rows)
+            if r["class"] == category and tuple(r["answer"]) == surplus
+        ]  # fmt: skip
+        drop |= set(rng.sample(candidates, extra))
+    kept = [row for i, row in enumerate(rows) if i not in drop]
+    return [{**row, "index": i} for i, row in enumerate(kept)]
+
+
 def _mme_pairs(scene: tw.Scene, subtask: str, rng: random.Random) -> list[tuple[str, str]] | None:
     """Two yes/no questions about `scene` for an MME subtask, one true and one false."""
     other = lambda options, value: rng.choice([o for o in options if o != value])  # noqa: E731
@@ -247,7 +273,9 @@ def validation_suite(root: Path, cfg: DataConfig) -> Path:
         for i, scene in enumerate(scenes):
             _save_png(render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
-        _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
+        rows = _openvqa_rows(scenes, tasks, "image", rng)
+        balance = random.Random(f"balance-validation-{cfg.seed}")
+        _write_jsonl(out / OPENVQA_IMAGE, balanced_yes_no(rows, balance))
 
     return _cached(root, "validation", {"seed": cfg.seed, "images": cfg.validation_images}, build)
 
@@ -274,7 +302,9 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         for i, scene in enumerate(tqdm(scenes, desc="eval images", leave=False)):
             _save_png(render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
-        _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng))
+        balance = random.Random(f"balance-{cfg.seed}")
+        image_rows = _openvqa_rows(scenes, tasks, "image", rng)
+        _write_jsonl(out / OPENVQA_IMAGE, balanced_yes_no(image_rows, balance))
         described = [
             {
                 "image": _media_path("image", i),
@@ -288,7 +318,8 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         for i, clip in enumerate(clips):
             for t, frame in enumerate(render_clip(clip)):
                 _save_png(frame, out / "openvqa" / _media_path("video", i) / f"{t}.png")
-        _write_jsonl(out / OPENVQA_VIDEO, _openvqa_rows(clips, VIDEO_TASKS, "video", rng))
+        video_rows = _openvqa_rows(clips, VIDEO_TASKS, "video", rng)
+        _write_jsonl(out / OPENVQA_VIDEO, balanced_yes_no(video_rows, balance))
         _write_mme(out / MME_DIR, cfg.seed, cfg.eval_mme_images)
         _write_pope(
             out / POPE_DIR, scenes[: cfg.eval_pope_images], random.Random(f"pope-{cfg.seed}")

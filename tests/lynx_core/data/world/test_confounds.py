@@ -16,7 +16,16 @@ from lynx_core.data.stage_data import instruct_corpus, stage2_pools
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import held_out_instructions
 from lynx_core.data.world.tasks import TASKS
-from lynx_core.data.world.worldset import DESCRIPTIONS, image_set, video_set
+from lynx_core.data.world.worldset import (
+    DESCRIPTIONS,
+    OPENVQA_IMAGE,
+    OPENVQA_VIDEO,
+    balanced_yes_no,
+    eval_suite,
+    image_set,
+    validation_suite,
+    video_set,
+)
 from lynx_core.evaluate.following import length_instructed
 from lynx_core.evaluate.rule_judge import RuleJudge, normalise
 
@@ -57,8 +66,6 @@ def test_no_evaluation_picture_is_trained_on_by_value(tmp_path):
     """No stage (the toy LLaMA's text, the toy Vicuna's dialogues, the tower's CLIP images,
     stage-1 captions at either size, stage-2 tasks, the validation split) sees a test
     scene or clip, by what it shows: not even its description is a training caption."""
-    from lynx_core.data.world.worldset import eval_suite
-
     suite = eval_suite(tmp_path / "world", SMALL)
     described = [json.loads(line) for line in (suite / DESCRIPTIONS).read_text().splitlines()]
     test = _scene_contents(tw.sample_scenes(SMALL.seed, SMALL.eval_images, "eval"))
@@ -154,3 +161,42 @@ def test_each_seed_trains_on_its_own_sample_of_the_world(tmp_path, seed):
     mine = image_set(tmp_path, f"0.{seed}", 64, "tasks").images
     other = image_set(tmp_path, f"0.{seed + 1}", 64, "tasks").images
     assert not np.array_equal(mine, other)
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_constant_answer_scores_half_of_every_yes_no_class(tmp_path):
+    """Answering by form (always 'yes', or always 'no') earns nothing: every yes/no class of
+    the test and validation sets holds as many 'yes' as 'no' questions, so a seed whose
+    answers lean one way scores as a seed whose answers lean the other."""
+    suite = eval_suite(tmp_path, SMALL)
+    sets = {
+        "image": _rows(suite / OPENVQA_IMAGE),
+        "video": _rows(suite / OPENVQA_VIDEO),
+        "validation": _rows(validation_suite(tmp_path, SMALL) / OPENVQA_IMAGE),
+    }
+    judge = RuleJudge.of((r["class"], r["answer"]) for rows in sets.values() for r in rows)
+    yes_no = set()
+    for name, rows in sets.items():
+        assert [r["index"] for r in rows] == list(range(len(rows)))
+        for category in {r["class"] for r in rows}:
+            asked = [r for r in rows if r["class"] == category]
+            if {tuple(r["answer"]) for r in asked} != {("yes",), ("no",)}:
+                continue
+            yes_no.add((name, category))
+            for constant in ("yes", "no"):
+                right = sum(judge(constant, r["answer"], category) for r in asked)
+                assert right * 2 == len(asked), (name, category, constant)
+    assert yes_no >= {("image", "Reasoning"), ("video", "Action(Y/N)")}
+
+
+def test_balancing_drops_only_the_surplus_answers_questions():
+    rows = [{"class": "A", "answer": ["yes"]}] * 7 + [{"class": "A", "answer": ["no"]}] * 3
+    rows += [{"class": "B", "answer": ["red"]}] * 4 + [{"class": "C", "answer": ["yes"]}] * 2
+    kept = balanced_yes_no([{**r, "n": i} for i, r in enumerate(rows)], random.Random(0))
+    assert Counter((r["class"], r["answer"][0]) for r in kept) == {
+        ("A", "yes"): 3, ("A", "no"): 3, ("B", "red"): 4, ("C", "yes"): 2,
+    }  # fmt: skip
+    assert [r["n"] for r in kept] == sorted(r["n"] for r in kept)  # the order is kept
