@@ -45,7 +45,7 @@ ON_DEVICE: tuple[Stage, ...] = ("stage1", "stage2", "eval")
 # outputs of that stage (and of everything after it) are not reused as if still current
 # 2: the world's splits by value and long tail, single prompts with length instructions, each
 # seed's own sample of the world, the rule judge's hedges, POPE and CHAIR
-# 3 (eval): every yes/no class of the toy Open-VQA sets as many "yes" as "no" questions
+# 3 (eval): every yes/no class of the toy Open-VQA sets holds as many "yes" as "no" questions
 STAGE_VERSION: dict[Stage, int] = {"bases": 2, "stage1": 2, "stage2": 2, "eval": 3}
 
 FIELD_STAGE: dict[str, Stage | None] = {

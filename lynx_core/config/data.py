@@ -256,8 +256,8 @@ class DataConfig(StrictModel):
     validation_images: int = Field(
         96, gt=0, description="validation-split images asked Open-VQA questions (tuning)"
     )
-    eval_images: int = Field(384, gt=0, description="held-out images (~5.8 questions each)")
-    eval_videos: int = Field(528, ge=0, description="held-out clips (~1.5 questions each)")
+    eval_images: int = Field(384, gt=0, description="held-out images (~5.7 questions each)")
+    eval_videos: int = Field(528, ge=0, description="held-out clips (~1.3 questions each)")
     eval_mme_images: int = Field(40, ge=0, description="MME-form images per subtask")
     eval_pope_images: int = Field(
         96, ge=0, description="held-out images asked POPE-form probes (present and absent objects)"

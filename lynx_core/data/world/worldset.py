@@ -161,13 +161,15 @@ def _openvqa_rows(items, tasks, media_key: str, rng: random.Random) -> list[dict
 
 
 def balanced_yes_no(rows: list[dict], rng: random.Random) -> list[dict]:
-    """`rows` with as many 'yes' as 'no' questions in each yes/no class: the surplus answer's
-    extra questions are dropped at random, as MME and POPE are built balanced.
+    """`rows` with as many 'yes' as 'no' questions in each yes/no class, as MME and POPE are
+    balanced: the surplus answer's extra questions are dropped at random, the rest keep their
+    order and are numbered again (`index`, which no reader relies on beyond being unique).
 
-    A toy model that cannot yet see motion answers 'is it moving?' by form, all 'yes' on one
-    seed and all 'no' on the next. With 231 moving and 171 still clips that flip alone moved
-    video Overall by 8 points between seeds; balanced, any constant answer scores 50%, so the
-    class measures what was seen, not which way a seed's answers lean."""
+    A toy model that cannot yet see motion answers 'is it moving?' by form, and seeds differ
+    in how far their answers lean to 'yes'. Unbalanced, that lean alone moves the class's
+    score, and with it video Overall, between seeds (the default test set has 231 moving and
+    171 still clips: all 'yes' scores 57%, all 'no' 43%); balanced, a constant 'yes' or 'no'
+    scores 50%, so the class measures what was seen, not which way a seed's answers lean."""
     answers: dict[str, Counter] = {}
     for row in rows:
         answers.setdefault(row["class"], Counter())[tuple(row["answer"])] += 1
@@ -178,9 +180,10 @@ def balanced_yes_no(rows: list[dict], rng: random.Random) -> list[dict]:
         surplus = max(counts, key=counts.__getitem__)
         extra = counts[surplus] - min(counts.values())
         candidates = [
-            i for i, r in enumerate(rows)
+            i
+            for i, r in enumerate(rows)
             if r["class"] == category and tuple(r["answer"]) == surplus
-        ]  # fmt: skip
+        ]
         drop |= set(rng.sample(candidates, extra))
     kept = [row for i, row in enumerate(rows) if i not in drop]
     return [{**row, "index": i} for i, row in enumerate(kept)]

@@ -177,9 +177,9 @@ def test_a_constant_answer_scores_half_of_every_yes_no_class(tmp_path):
         "video": _rows(suite / OPENVQA_VIDEO),
         "validation": _rows(validation_suite(tmp_path, SMALL) / OPENVQA_IMAGE),
     }
-    judge = RuleJudge.of((r["class"], r["answer"]) for rows in sets.values() for r in rows)
     yes_no = set()
     for name, rows in sets.items():
+        judge = RuleJudge.of((r["class"], r["answer"]) for r in rows)  # one per set, as scored
         assert [r["index"] for r in rows] == list(range(len(rows)))
         for category in {r["class"] for r in rows}:
             asked = [r for r in rows if r["class"] == category]
@@ -193,6 +193,8 @@ def test_a_constant_answer_scores_half_of_every_yes_no_class(tmp_path):
 
 
 def test_balancing_drops_only_the_surplus_answers_questions():
+    """Only a class answered by both 'yes' and 'no' is balanced; every other row is kept,
+    in order, and the kept rows are numbered again."""
     rows = [{"class": "A", "answer": ["yes"]}] * 7 + [{"class": "A", "answer": ["no"]}] * 3
     rows += [{"class": "B", "answer": ["red"]}] * 4 + [{"class": "C", "answer": ["yes"]}] * 2
     kept = balanced_yes_no([{**r, "n": i} for i, r in enumerate(rows)], random.Random(0))
@@ -200,3 +202,4 @@ def test_balancing_drops_only_the_surplus_answers_questions():
         ("A", "yes"): 3, ("A", "no"): 3, ("B", "red"): 4, ("C", "yes"): 2,
     }  # fmt: skip
     assert [r["n"] for r in kept] == sorted(r["n"] for r in kept)  # the order is kept
+    assert [r["index"] for r in kept] == list(range(len(kept)))
