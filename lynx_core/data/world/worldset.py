@@ -165,8 +165,8 @@ def balanced_yes_no(rows: list[dict], rng: random.Random) -> list[dict]:
     balanced: the surplus answer's extra questions are dropped at random, the rest keep their
     order and are numbered again (`index`, which no reader relies on beyond being unique).
 
-    A toy model that cannot yet see motion answers 'is it moving?' by form, and seeds differ
-    in how far their answers lean to 'yes'. Unbalanced, that lean alone moves the class's
+    A toy model that does not see motion answers 'is it moving?' from other cues, and seeds
+    differ in how far their answers lean to 'yes'. Unbalanced, that lean alone moves the class's
     score, and with it video Overall, between seeds (the default test set has 231 moving and
     171 still clips: all 'yes' scores 57%, all 'no' 43%); balanced, a constant 'yes' or 'no'
     scores 50%, so the class measures what was seen, not which way a seed's answers lean."""
