@@ -138,7 +138,11 @@ def _media_path(kind: str, i: int) -> str:
     return f"images/{i:05d}.png" if kind == "image" else f"videos/{i:05d}"
 
 
-def _openvqa_rows(items, tasks, media_key: str, rng: random.Random) -> list[dict]:
+def _openvqa_rows(
+    items, tasks, media_key: str, rng: random.Random, balance: random.Random
+) -> list[dict]:
+    """Open-VQA rows asking `tasks` of each item with held-out wordings (`rng`), every yes/no
+    class balanced (`balance`: which surplus questions go)."""
     rows = []
     for i, item in enumerate(items):
         for name in tasks:
@@ -151,13 +155,12 @@ def _openvqa_rows(items, tasks, media_key: str, rng: random.Random) -> list[dict
                     "dataset": "lynx-toyworld",
                     "question": example.prompt,
                     "answer": list(example.accepted),
-                    "index": len(rows),
                     media_key: _media_path(media_key, i),
                     "origin_dataset": name,
                     "class": example.category,
                 }
             )
-    return rows
+    return balanced_yes_no(rows, balance)
 
 
 def balanced_yes_no(rows: list[dict], rng: random.Random) -> list[dict]:
@@ -170,21 +173,16 @@ def balanced_yes_no(rows: list[dict], rng: random.Random) -> list[dict]:
     score, and with it video Overall, between seeds (the default test set has 231 moving and
     171 still clips: all 'yes' scores 57%, all 'no' 43%); balanced, a constant 'yes' or 'no'
     scores 50%, so the class measures what was seen, not which way a seed's answers lean."""
-    answers: dict[str, Counter] = {}
-    for row in rows:
-        answers.setdefault(row["class"], Counter())[tuple(row["answer"])] += 1
+    positions: dict[str, dict[tuple, list[int]]] = {}  # class → answer → its rows
+    for i, row in enumerate(rows):
+        positions.setdefault(row["class"], {}).setdefault(tuple(row["answer"]), []).append(i)
     drop: set[int] = set()
-    for category, counts in answers.items():
-        if set(counts) != {("yes",), ("no",)}:
+    for by_answer in positions.values():
+        if set(by_answer) != {("yes",), ("no",)}:
             continue
-        surplus = max(counts, key=counts.__getitem__)
-        extra = counts[surplus] - min(counts.values())
-        candidates = [
-            i
-            for i, r in enumerate(rows)
-            if r["class"] == category and tuple(r["answer"]) == surplus
-        ]
-        drop |= set(rng.sample(candidates, extra))
+        fewer = min(len(rows_of) for rows_of in by_answer.values())
+        surplus = max(by_answer.values(), key=len)
+        drop |= set(rng.sample(surplus, len(surplus) - fewer))
     kept = [row for i, row in enumerate(rows) if i not in drop]
     return [{**row, "index": i} for i, row in enumerate(kept)]
 
@@ -276,9 +274,8 @@ def validation_suite(root: Path, cfg: DataConfig) -> Path:
         for i, scene in enumerate(scenes):
             _save_png(render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
-        rows = _openvqa_rows(scenes, tasks, "image", rng)
         balance = random.Random(f"balance-validation-{cfg.seed}")
-        _write_jsonl(out / OPENVQA_IMAGE, balanced_yes_no(rows, balance))
+        _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng, balance))
 
     return _cached(root, "validation", {"seed": cfg.seed, "images": cfg.validation_images}, build)
 
@@ -306,8 +303,7 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
             _save_png(render(scene), out / "openvqa" / _media_path("image", i))
         tasks = [t for t in IMAGE_TASKS if t != "caption"]
         balance = random.Random(f"balance-{cfg.seed}")
-        image_rows = _openvqa_rows(scenes, tasks, "image", rng)
-        _write_jsonl(out / OPENVQA_IMAGE, balanced_yes_no(image_rows, balance))
+        _write_jsonl(out / OPENVQA_IMAGE, _openvqa_rows(scenes, tasks, "image", rng, balance))
         described = [
             {
                 "image": _media_path("image", i),
@@ -321,8 +317,8 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         for i, clip in enumerate(clips):
             for t, frame in enumerate(render_clip(clip)):
                 _save_png(frame, out / "openvqa" / _media_path("video", i) / f"{t}.png")
-        video_rows = _openvqa_rows(clips, VIDEO_TASKS, "video", rng)
-        _write_jsonl(out / OPENVQA_VIDEO, balanced_yes_no(video_rows, balance))
+        video_rows = _openvqa_rows(clips, VIDEO_TASKS, "video", rng, balance)
+        _write_jsonl(out / OPENVQA_VIDEO, video_rows)
         _write_mme(out / MME_DIR, cfg.seed, cfg.eval_mme_images)
         _write_pope(
             out / POPE_DIR, scenes[: cfg.eval_pope_images], random.Random(f"pope-{cfg.seed}")
