@@ -46,7 +46,9 @@ ON_DEVICE: tuple[Stage, ...] = ("stage1", "stage2", "eval")
 # 2: the world's splits by value and long tail, single prompts with length instructions, each
 # seed's own sample of the world, the rule judge's hedges, POPE and CHAIR
 # 3 (eval): every yes/no class of the toy Open-VQA sets holds as many "yes" as "no" questions
-STAGE_VERSION: dict[Stage, int] = {"bases": 2, "stage1": 2, "stage2": 2, "eval": 3}
+# 3 (bases, stage1, stage2), 4 (eval): the world's splits by picture (everything drawn) and
+# by description, not by caption; text describes a scene with where its shapes stand
+STAGE_VERSION: dict[Stage, int] = {"bases": 3, "stage1": 3, "stage2": 3, "eval": 4}
 
 FIELD_STAGE: dict[str, Stage | None] = {
     # bases: the frozen LLM (trained on world text at toy scale, else the user's weights) and

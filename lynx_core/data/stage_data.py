@@ -24,6 +24,7 @@ from lynx_core.data.examples import Example
 from lynx_core.data.files.caption_files import CaptionFile
 from lynx_core.data.files.file_prompts import FileTemplates
 from lynx_core.data.files.training_files import KINDS, MediaKind, TrainingIndex
+from lynx_core.data.world import splits
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import LENGTH_INSTRUCTIONS, MME_SUFFIX, training_prompt
 from lynx_core.data.world.tasks import TASKS
@@ -47,11 +48,11 @@ def vocabulary(template: DialogueTemplate = TEMPLATES["lynx"]) -> list[str]:
     texts += [p for t in TASKS.values() for p in t.paraphrases]
     texts += [i for kind in LENGTH_INSTRUCTIONS.values() for i in kind]
     texts += [*tw.COLORS, *tw.SHAPES, *map(tw.plural, tw.SHAPES), *tw.NUMBERS, *tw.COLUMNS]
-    texts += [*tw.PLACES, *tw.WORDS, *tw.DIRECTIONS]
+    texts += [*tw.PLACES, *tw.WORDS, *tw.DIRECTIONS, *tw.ROWS]
     rng = random.Random(0)  # answers and captions: sample enough facts to see every form
     for _ in range(400):
-        scene, clip = tw.sample_scene(rng, tw.FOUNDATION), tw.sample_clip(rng)
-        texts += [scene.caption(), clip.caption(), *tw.world_text(rng.randrange(9), 1)]
+        scene, clip = tw.sample_scene(rng, splits.TEXT), tw.sample_clip(rng)
+        texts += [scene.description(), clip.caption(), *tw.world_text(rng.randrange(9), 1)]
         for task in TASKS.values():
             item = clip if task.media == "video" else scene
             fact = task.fact(item, rng)
@@ -63,8 +64,9 @@ def vocabulary(template: DialogueTemplate = TEMPLATES["lynx"]) -> list[str]:
 def task_examples(
     task: str, items: list, cfg: PromptConfig, seed: int | str, context: bool = False
 ) -> list[Example]:
-    """One example per item the task applies to; `context` puts the item's caption before
-    the user turn (bases instruction tuning: the words stand where visual tokens will)."""
+    """One example per item the task applies to; `context` puts the item's description
+    before the user turn (bases instruction tuning: the words stand where visual tokens
+    will)."""
     rng = random.Random(f"{task}-{seed}")
     spec = TASKS[task]
     examples = []
@@ -73,7 +75,7 @@ def task_examples(
         if example is None:
             continue
         if context and item is not None:
-            example = replace(example, context=f"{item.caption()} .")
+            example = replace(example, context=f"{item.description()} .")
         examples.append(example)
     return examples
 
@@ -191,10 +193,10 @@ def file_pools(
 def instruct_corpus(seed: int, n: int, held_out_task: str | None = None) -> list[Example]:
     """The toy Vicuna's instruction data: dialogues about described scenes and clips (every
     task but the one evaluation holds out, diverse prompts) and text-only instructions; no
-    pixels, and only scenes and clips of the training split."""
+    pixels, and only training descriptions of scenes (`splits.TEXT`) and training clips."""
     rng = random.Random(f"instruct-{seed}")
-    scenes = [tw.sample_scene(rng, tw.STREAMS["instruct"]) for _ in range(n)]
-    clips = [tw.sample_clip(rng, tw.STREAMS["instruct"]) for _ in range(n // 4)]
+    scenes = [tw.sample_scene(rng, splits.STREAMS["instruct"]) for _ in range(n)]
+    clips = [tw.sample_clip(rng, splits.STREAMS["instruct"]) for _ in range(n // 4)]
     prompts = PromptConfig(held_out_task=held_out_task)
     corpus: list[Example] = []
     items = {"image": scenes, "video": clips, "text": [None] * (n // 4)}

@@ -37,7 +37,7 @@ from lynx_core.data.batches import batch_indices, collate, plain_batch, to_pixel
 from lynx_core.data.dialogue import TEMPLATES
 from lynx_core.data.stage_data import instruct_corpus, vocabulary
 from lynx_core.data.world import toyworld as tw
-from lynx_core.data.world.worldset import image_set
+from lynx_core.data.world.worldset import WORLD_VERSION, image_set
 from lynx_core.digests import digest_of
 from lynx_core.model.llm import build_llm, build_word_tokenizer, load_tokenizer
 from lynx_core.model.vision import VisionTower, build_clip
@@ -52,6 +52,7 @@ CLIP_IMAGES = 1024
 TOWER = "tower.safetensors"
 HISTORY = "history.json"
 SHARED_VERSION = 1  # bump when what a shared half holds, or how it is trained, changes
+# (a half is also kept by the world's version: a new world is new pretraining data)
 
 
 def _phase(
@@ -232,7 +233,7 @@ def _tower_fields(cfg: VariantConfig) -> dict:
 
 
 def _kept(shared: Path, fields: dict) -> Path:
-    return shared / f"{fields['part']}-{digest_of(SHARED_VERSION, fields)}"
+    return shared / f"{fields['part']}-{digest_of(SHARED_VERSION, WORLD_VERSION, fields)}"
 
 
 def _in_training(shared: Path | None, fields: dict) -> bool:

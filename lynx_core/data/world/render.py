@@ -82,7 +82,8 @@ def render(scene: Scene) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     for slot in scene.slots:
         row, col = divmod(slot, 3)
-        _draw_shape(draw, scene.shape, SLOT_X[col], SLOT_Y[row], RADIUS, COLORS[scene.color])
+        x, y = SLOT_X[col] + scene.offset[0], SLOT_Y[row] + scene.offset[1]
+        _draw_shape(draw, scene.shape, x, y, RADIUS, COLORS[scene.color])
     if scene.word:
         x = scene.sign_x
         draw.rectangle((x, _SIGN_Y, x + 28, _SIGN_Y + 14), fill=(255, 255, 255), outline=(0, 0, 0))

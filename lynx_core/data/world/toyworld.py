@@ -16,8 +16,16 @@
   (web-like: another image's caption, truncated, or keyword soup with filler words).
 - Plain world text (for the toy "LLaMA") and text-only instructions (for the toy "Vicuna").
 - Splits by value: every scene and clip belongs to one of train, validation or test by a hash
-  of what it shows (`split_of`), and each stream draws from one split (`STREAMS`), so no
-  evaluation image or clip is ever shown, or described, to any training stage.
+  of its picture (`split_of`; everything drawn, the shapes' small offset and the sign's
+  jitter included), and an image's description (`Scene.description`: what it shows and
+  where) by a hash of its own. Training streams draw training pictures, text-only ones
+  training descriptions, and held-out streams pictures *and* descriptions of their split
+  (`STREAMS`), so no evaluation image or clip is ever shown to any training stage, nor an
+  evaluation image's description written in any training text. What a caption names (two
+  red squares at the beach, a red square moving left) occurs in every split, in other
+  pictures: held out by caption instead, the test showed only combinations training never
+  showed, and whatever a model memorised of training's combinations was wrong on it by
+  construction.
 
 Same seed and stream name, same world. Drawn as pixels by `lynx_core.data.world.render`.
 Nothing here knows about prompts or tasks (`lynx_core.data.world.tasks`) or files
@@ -26,12 +34,21 @@ Nothing here knows about prompts or tasks (`lynx_core.data.world.tasks`) or file
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+
+from lynx_core.data.world.splits import (
+    STREAMS,
+    TRAINING,
+    Key,
+    Population,
+    Tail,
+    belongs,
+    population,
+)
 
 RENDER_SIZE = 64
 FRAMES = 4
@@ -66,77 +83,12 @@ DIRECTIONS = ("left", "right", "up", "down")
 FILLER = ("photo", "image", "stock", "free", "download", "best", "hd", "picture", "new")
 
 
-@dataclass(frozen=True)
-class Tail:
-    """How often a scene's colour, shape and sign word come from the rare values (uniformly
-    among them) instead of the common ones."""
-
-    color: float
-    shape: float
-    word: float
-
-
-NATURAL = Tail(
-    color=0.01, shape=0.006, word=0.016
-)  # each rare value ~0.2% of scenes (words of signs)
-
-
-OPEN = Tail(color=0.25, shape=0.25, word=0.25)  # the open world: rare values are everywhere
-Split = Literal["train", "validation", "test"]
-SPLIT_SHARES: tuple[tuple[Split, float], ...] = (("test", 0.2), ("validation", 0.1), ("train", 0.7))
-
-
-@dataclass(frozen=True)
-class Population:
-    """What a stream draws: scenes and clips of one split, with its long tail's rates."""
-
-    split: Split
-    tail: Tail
-
-
-TRAINING = Population("train", NATURAL)  # what Lynx trains on: stage-1 captions, stage-2 tasks
-FOUNDATION = Population("train", OPEN)  # what the frozen bases were pretrained on
-VALIDATION = Population("validation", OPEN)  # held out from training, apart from the test
-EVALUATION = Population("test", OPEN)  # the held-out benchmarks
-
-
-# every named stream of the world and its population: a stream outside this list is an error
-STREAMS: dict[str, Population] = {
-    "captions": TRAINING,
-    "tasks": TRAINING,
-    "clip": FOUNDATION,
-    "text": FOUNDATION,
-    "instruct": FOUNDATION,
-    "validation": VALIDATION,
-    "eval": EVALUATION,
-    "mme": EVALUATION,
-}
-
-
-def split_of(content: tuple) -> Split:
-    """The split a scene or clip belongs to, by a hash of what it shows: fixed for all seeds,
-    so the same picture is never in two splits."""
-    digest = hashlib.sha256(repr(content).encode()).digest()
-    share = int.from_bytes(digest[:8], "big") / 2**64
-    for split, upper in _split_bounds():
-        if share < upper:
-            return split
-    return "train"
-
-
-def _split_bounds() -> list[tuple[Split, float]]:
-    bounds, total = [], 0.0
-    for split, share in SPLIT_SHARES:
-        total += share
-        bounds.append((split, total))
-    return bounds
-
-
 def plural(noun: str) -> str:
     return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 SLOT_X, SLOT_Y, RADIUS = (11, 32, 53), (11, 30), 7  # 2 rows × 3 columns above the sign strip
+ROWS = ("top", "bottom")
 
 
 @dataclass(frozen=True)
@@ -149,6 +101,7 @@ class Scene:
     place: str
     word: str | None = None
     sign_x: int = 0  # left edge of the sign, jittered so a word is not a fixed pixel pattern
+    offset: tuple[int, int] = (0, 0)  # pixels the shapes stand off their slots' centres
 
     @property
     def count(self) -> int:
@@ -161,11 +114,27 @@ class Scene:
 
     @property
     def content(self) -> tuple:
-        """What the image shows, as its caption names it: how many shapes of which colour
-        and kind, where (the sign's word, the shapes' slots and the sign's jitter aside):
-        its identity across splits, so no test image shares even the objects its
-        description names with a training one."""
+        """What the image shows as its caption names it: how many shapes of which colour and
+        kind, where. Every split holds every such combination, in other pictures."""
         return ("scene", self.color, self.shape, self.count, self.place)
+
+    @property
+    def picture(self) -> tuple:
+        """Everything that is drawn: two scenes with the same picture have the same pixels.
+        The offset and the sign's jitter make each description one of 49 to 1,323 pictures,
+        so which of them training shows is random, whatever they show: no colour, shape or
+        place is rarer in training for being common in the test."""
+        return (*self.content, self.slots, self.word, self.sign_x, self.offset)
+
+    def key(self, by: Key) -> tuple:
+        """What a split holds out by: the picture, or what its description says."""
+        if by == "picture":
+            return self.picture
+        return ("description", *self.content, self.slots, self.word)
+
+    def where(self) -> str:
+        """The slots in words: 'top left and bottom middle'."""
+        return " and ".join(f"{ROWS[s // 3]} {COLUMNS[s % 3]}" for s in self.slots)
 
     def noun(self) -> str:
         return plural(self.shape) if self.count > 1 else self.shape
@@ -181,6 +150,11 @@ class Scene:
         text = f"{NUMBERS[self.count - 1]} {self.color} {self.noun()} at the {self.place}"
         return f"{text} . the sign says {self.word}" if self.word else text
 
+    def description(self) -> str:
+        """The image in words for a text-only model: its caption and where its shapes stand
+        (last, so that no description is the start of another's)."""
+        return f"{self.caption()} , {self.where()}"
+
 
 @dataclass(frozen=True)
 class Clip:
@@ -194,8 +168,25 @@ class Clip:
 
     @property
     def content(self) -> tuple:
-        """What the clip shows as its caption says it (where it starts aside)."""
+        """What the clip shows as its caption says it (where it starts aside). Every split
+        holds every such combination, in other pictures."""
         return ("clip", self.kind, self.shape, self.colors, self.direction)
+
+    @property
+    def picture(self) -> tuple:
+        """Everything that is drawn, the same for the clip and its time-reversal (the same
+        frames), so no test clip's frame sequence is a training clip's, played either way
+        (single frames recur: a still clip's are half an order clip's)."""
+        played = ((*clip.content, clip.start) for clip in (self, self.reversed()))
+        return min(played, key=repr)
+
+    def key(self, by: Key) -> tuple:
+        """A clip holds out by its picture either way: it is described by its caption, which
+        no evaluation gives a text-only model."""
+        return self.picture
+
+    def description(self) -> str:
+        return self.caption()
 
     def caption(self) -> str:
         if self.kind == "order":
@@ -225,6 +216,7 @@ def _draw_scene(rng: random.Random, tail: Tail) -> Scene:
         place=rng.choice(PLACES),
         word=word,
         sign_x=rng.randint(4, 30) if word else 0,
+        offset=(rng.randint(-3, 3), rng.randint(-3, 3)),
     )
 
 
@@ -236,7 +228,7 @@ def sample_scene(rng: random.Random, population: Population = TRAINING) -> Scene
     """A scene of `population`: its long tail's rates, and only pictures of its split."""
     while True:
         scene = _draw_scene(rng, population.tail)
-        if split_of(scene.content) == population.split:
+        if belongs(scene, population):
             return scene
 
 
@@ -254,7 +246,7 @@ def sample_clip(rng: random.Random, population: Population = TRAINING) -> Clip:
     """A clip of `population`'s split (clips show common shapes and colours only)."""
     while True:
         clip = _draw_clip(rng)
-        if split_of(clip.content) == population.split:
+        if belongs(clip, population):
             return clip
 
 
@@ -262,7 +254,8 @@ def _draw_clip(rng: random.Random) -> Clip:
     kind = rng.choice(("move", "move", "still", "order"))
     shape = rng.choice(HEAD_SHAPES)
     if kind == "order":
-        return Clip("order", shape, tuple(rng.sample(list(HEAD_COLORS), 2)), None, (32, 32))
+        colors = tuple(rng.sample(list(HEAD_COLORS), 2))
+        return Clip("order", shape, colors, None, (rng.randint(14, 50), rng.randint(14, 50)))
     color = (rng.choice(list(HEAD_COLORS)),)
     if kind == "still":
         return Clip("still", shape, color, None, (rng.randint(14, 50), rng.randint(14, 50)))
@@ -307,12 +300,6 @@ def sample_clips(seed: int | str, n: int, stream: str) -> list[Clip]:
     return [sample_clip(rng, population(stream)) for _ in range(n)]
 
 
-def population(stream: str) -> Population:
-    if stream not in STREAMS:
-        raise ValueError(f"unknown world stream {stream!r}; streams: {', '.join(STREAMS)}")
-    return STREAMS[stream]
-
-
 def captions(
     scenes: Iterable[Scene], quality: Literal["clean", "noisy"], seed: int | str
 ) -> list[str]:
@@ -322,7 +309,8 @@ def captions(
 
 def world_text(seed: int, n: int) -> list[str]:
     """Plain sentences about the world, no dialogue: what the toy 'LLaMA' is pretrained on
-    (the open world's training split: every rare word, never a test picture's caption)."""
+    (descriptions of the open world's training split: every rare word, never a test
+    image's description)."""
     rng = random.Random(f"text-{seed}")
     lines = []
     for _ in range(n):
@@ -335,7 +323,7 @@ def world_text(seed: int, n: int) -> list[str]:
                 f"{rng.choice(WORDS)} is a word",
             )
         )
-        lines.append(f"{scene.caption()} . {extra}".strip(" ."))
+        lines.append(f"{scene.description()} . {extra}".strip(" ."))
     return lines
 
 

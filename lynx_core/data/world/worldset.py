@@ -9,9 +9,10 @@ concurrent trials never write half a part (`write_dir` renames a finished folder
   through `lynx_core.data.files.formats`, so the toy world exercises the real readers: Open-VQA
   image/video jsonl files (videos as folders of frames), an MME release folder (two yes/no
   questions per image), an OwlEval-style questions file and POPE-form probes about present
-  and absent objects; beside them each evaluation image's clean caption and the words that
-  name what it shows, so the bare LLM can be asked the same questions in words and answers
-  can be checked for things the image does not show.
+  and absent objects; beside them each evaluation image's description (its caption, where
+  its shapes stand and whether it has a sign) and the words that name what it shows, so the
+  bare LLM can be asked the same questions in words and answers can be checked for things
+  the image does not show.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ from tqdm.auto import tqdm
 from lynx_core.atomic import write_dir
 from lynx_core.config import DataConfig
 from lynx_core.data.files.benchmarks import Benchmark, Benchmarks
+from lynx_core.data.world import splits
 from lynx_core.data.world import toyworld as tw
 from lynx_core.data.world.prompts import MME_SUFFIX, held_out_prompt
 from lynx_core.data.world.render import render, render_clip
 from lynx_core.data.world.tasks import IMAGE_TASKS, MME_SUBTASKS, TASKS, VIDEO_TASKS
 
-WORLD_VERSION = 7  # bump whenever rendering or tasks change, so no stale cache is reused
+WORLD_VERSION = 8  # bump whenever rendering or tasks change, so no stale cache is reused
 OPENVQA_IMAGE, OPENVQA_VIDEO = "openvqa/image.jsonl", "openvqa/video.jsonl"
 DESCRIPTIONS = "openvqa/image_descriptions.jsonl"  # each image in words, for the bare LLM
 MME_DIR, OWL_QUESTIONS, OWL_IMAGES = "mme", "owleval/questions.jsonl", "owleval/images"
@@ -74,7 +76,9 @@ def _cached(root: Path, part: str, params: dict, build: Callable[[Path], None]) 
 
 def _scene_from_json(text: str) -> tw.Scene:
     fields = json.loads(text)
-    return tw.Scene(**{**fields, "slots": tuple(fields["slots"])})
+    return tw.Scene(
+        **{**fields, "slots": tuple(fields["slots"]), "offset": tuple(fields["offset"])}
+    )
 
 
 def _clip_from_json(text: str) -> tw.Clip:
@@ -222,7 +226,7 @@ def _mme_pairs(scene: tw.Scene, subtask: str, rng: random.Random) -> list[tuple[
 def _write_mme(out: Path, seed: int, per_subtask: int) -> None:
     rng = random.Random(f"mme-{seed}")
     scene_rng = random.Random(f"scenes-mme-{seed}")
-    population = tw.STREAMS["mme"]
+    population = splits.STREAMS["mme"]
     for subtask in MME_SUBTASKS:
         written = 0
         while written < per_subtask:
@@ -284,8 +288,9 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
     """The held-out evaluation files (Open-VQA, MME, OwlEval and POPE forms); returns their
     folder.
 
-    Questions use only held-out paraphrases, and every image and clip is of the test split's
-    own pictures (`toyworld.split_of`), so no evaluation item was ever trained on.
+    Questions use only held-out paraphrases, every image and clip is one of the test split's
+    own pictures, and every image's description one of its own descriptions
+    (`splits.STREAMS`), so no evaluation item was ever trained on, by pixels or in words.
     """
     stream = "eval"
     params = {
@@ -307,7 +312,7 @@ def eval_suite(root: Path, cfg: DataConfig) -> Path:
         described = [
             {
                 "image": _media_path("image", i),
-                "description": s.caption(),
+                "description": s.description(),
                 "mentions": list(s.mentions()),
             }
             for i, s in enumerate(scenes)

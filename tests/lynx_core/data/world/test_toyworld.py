@@ -88,7 +88,7 @@ def test_the_held_out_task_is_not_trained_and_ratio_zero_tasks_are_left_out(tmp_
 
 
 def test_toy_vicuna_trains_on_dialogues_with_the_scene_where_the_prefix_goes():
-    corpus = instruct_corpus(0, 64)
+    corpus = instruct_corpus(0, 128)  # 32 clips: every kind of clip, so every task
     assert {e.task for e in corpus} == set(TASKS)
     visual = [e for e in corpus if e.kind != "text"]
     assert all(e.context.endswith(" .") and e.answer for e in visual)
