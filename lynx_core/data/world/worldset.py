@@ -9,8 +9,8 @@ concurrent trials never write half a part (`write_dir` renames a finished folder
   through `lynx_core.data.files.formats`, so the toy world exercises the real readers: Open-VQA
   image/video jsonl files (videos as folders of frames), an MME release folder (two yes/no
   questions per image), an OwlEval-style questions file and POPE-form probes about present
-  and absent objects; beside them each evaluation image's description (its caption, where
-  its shapes stand and whether it has a sign) and the words that name what it shows, so the
+  and absent objects; beside them each evaluation image's description (its caption and
+  where its shapes stand) and the words that name what it shows, so the
   bare LLM can be asked the same questions in words and answers can be checked for things
   the image does not show.
 """
