@@ -70,6 +70,9 @@ class SimulatedStudy(Study):
     def __post_init__(self) -> None:
         self._groups = list(dict.fromkeys(v.group for v in self.variants))
         self._seeds = sorted({v.seed for v in self.variants})
+        self._own: dict[str, set[int]] = {}  # group → the seeds it runs (its own, or the sweep's)
+        for v in self.variants:
+            self._own.setdefault(v.group, set()).add(v.seed)
 
     @property
     def groups(self) -> list[str]:
@@ -84,7 +87,8 @@ class SimulatedStudy(Study):
         if found is None:
             return {}
         per_seed = found.mean(axis=1) if found.ndim == 2 else found
-        return dict(zip(self.seeds, map(float, per_seed), strict=True))
+        own = self._own.get(group, set(self.seeds))  # drawn at every seed, run at its own
+        return {s: float(v) for s, v in zip(self.seeds, per_seed, strict=True) if s in own}
 
     def _table(self, group, metric, seeds, against=None, against_metric=None) -> Table | None:
         mine = self.draws.get((group, metric))

@@ -73,8 +73,9 @@ def _seeded(study: Study) -> str:
 
 
 def _intervals(study: Study) -> str:
-    seeds = len(study.seeds)
-    if seeds >= 2:
+    counts = study.seed_counts or [0]
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    if counts[-1] >= 2:
         return (
             f"mean ± 95% interval over {seeds} seeds and the evaluation items (Student t, "
             "variance of seeds and of images by a two-way random-effects model, Satterthwaite "

@@ -103,6 +103,14 @@ class Study:
     def seeds(self) -> list[int]:
         return sorted(set(self.runs["seed"])) if not self.runs.empty else []
 
+    @property
+    def seed_counts(self) -> list[int]:
+        """How many seeds the variants have, fewest to most: one number when all have as
+        many (a variant may have its own, more where its comparison is noisy)."""
+        if self.runs.empty:
+            return []
+        return sorted({int(n) for n in self.runs.groupby("group")["seed"].nunique()})
+
     def variant(self, group: str) -> Variant:
         if "variants" not in self._memo:  # group → its first variant, looked up often
             self._memo["variants"] = {}

@@ -26,7 +26,9 @@ SEED_FIELD = "train.seed"
 BASES_SEED_FIELD = "train.bases_seed"  # set by the seed too where `bases_per_seed: true`
 STAGE2_SEED_FIELD = "train.stage2_seed"  # set by the seed where `stage1_per_seed: false`
 SEED_FIELDS = (SEED_FIELD, STAGE2_SEED_FIELD)  # no sweep writes them: its seeds do
-META = ("paper_row", "compare_to", "claims")  # a variant's keys that describe it, not override
+# a variant's keys that describe it, not override: its paper row, what else it is compared
+# with, the claims it declares and its own seeds (replacing the sweep's: more for a noisy pair)
+META = ("paper_row", "compare_to", "claims", "seeds")
 SHAPES = {  # top-level field → (type, what it must be)
     "name": (str, "a name (letters, digits, '.', '-', '_')"),
     "description": (str, "text"),
@@ -140,18 +142,29 @@ def _declared_name(path: Path) -> str | None:
 def _override_mappings(raw: dict[str, Any]) -> Iterator[tuple[tuple, dict]]:
     """(where, overrides) of every mapping that sets config fields: base, each variant, and
     the same inside each scale section."""
-    sections = [((), raw)]
-    scales = raw.get("scales")
-    if isinstance(scales, dict):
-        sections += [(("scales", s), v) for s, v in scales.items() if isinstance(v, dict)]
-    for prefix, section in sections:
+    for prefix, section in _sections(raw):
         if isinstance(section.get("base"), dict):
             yield (*prefix, "base"), section["base"]
+    for where, written in _variant_mappings(raw):
+        yield where, {k: v for k, v in written.items() if k not in META}
+
+
+def _variant_mappings(raw: dict[str, Any]) -> Iterator[tuple[tuple, dict]]:
+    """(where, as written) of every variant, in the file and in each scale section."""
+    for prefix, section in _sections(raw):
         variants = section.get("variants")
         for name, written in (variants or {}).items() if isinstance(variants, dict) else ():
             if isinstance(written, dict):
-                overrides = {k: v for k, v in written.items() if k not in META}
-                yield (*prefix, "variants", name), overrides
+                yield (*prefix, "variants", name), written
+
+
+def _sections(raw: dict[str, Any]) -> list[tuple[tuple, dict]]:
+    """The file's top level and each of its scale sections, with their places."""
+    scales = raw.get("scales")
+    found = [((), raw)]
+    if isinstance(scales, dict):
+        found += [(("scales", s), v) for s, v in scales.items() if isinstance(v, dict)]
+    return found
 
 
 def _axis_problems(axes: dict[str, Any]) -> list[Problem]:
@@ -211,20 +224,12 @@ def _zip_problems(groups: list[Any], axes: dict[str, Any]) -> list[Problem]:
 
 def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
     problems = []
-    seeds = raw.get("seeds")
-    place = at(("seeds",))
-    if seeds is not None:
-        if not seeds:
-            problems.append(Problem("seeds", "must list at least one seed, e.g. [0]", at=place))
-        bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int)]
-        bad += [s for s in seeds if isinstance(s, int) and not 0 <= s < SEED_LIMIT]
-        if bad:
-            problems.append(
-                Problem(
-                    "seeds", f"seeds are integers from 0 to {SEED_LIMIT - 1}; not {bad}", at=place
-                )
-            )
-        problems += _repeated_values("seeds", seeds, place)
+    if raw.get("seeds") is not None:
+        problems += _seed_list_problems("seeds", raw["seeds"], at(("seeds",)))
+    for where, written in _variant_mappings(raw):
+        if written.get("seeds") is not None:
+            field = dotted((*where, "seeds"))
+            problems += _seed_list_problems(field, written["seeds"], at(where, "seeds"))
     for seed_field in SEED_FIELDS:
         for where, written in _override_mappings(raw):
             if seed_field in flatten(written):
@@ -258,6 +263,21 @@ def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _seed_list_problems(field: str, seeds: Any, place: tuple[Place, ...]) -> list[Problem]:
+    """A list of seeds, the sweep's or a variant's own: distinct integers in range."""
+    if not isinstance(seeds, list):
+        return [Problem(field, f"must be {SHAPES['seeds'][1]}; got {seeds!r:.60}", at=place)]
+    if not seeds:
+        return [Problem(field, "must list at least one seed, e.g. [0]", at=place)]
+    problems = []
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int)]
+    bad += [s for s in seeds if isinstance(s, int) and not 0 <= s < SEED_LIMIT]
+    if bad:
+        message = f"seeds are integers from 0 to {SEED_LIMIT - 1}; not {bad}"
+        problems.append(Problem(field, message, at=place))
+    return problems + _repeated_values(field, seeds, place)
 
 
 def _seed_override(where: str, place: tuple[Place, ...], field: str) -> Problem:

@@ -64,9 +64,10 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
             problems += override_problems(base, overrides, where, check_paths, known)
     grid = math.prod(len(d) for d in dimensions) if dimensions else 0
     count = max(grid + len(spec.variants), 1)
-    if count * len(spec.seeds) > MAX_TRIALS:  # counted before the grid is made
+    most = max(len(spec.seeds_of(name)) for name in [*spec.variants, ""])
+    if count * most > MAX_TRIALS:  # counted before the grid is made
         # alone: the checks that follow would list variants the grid never made
-        return [], [_too_many(grid, len(spec.variants), len(spec.seeds), dimensions)]
+        return [], [_too_many(grid, len(spec.variants), most, dimensions)]
     if dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
@@ -108,9 +109,9 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
     if problems:  # per-override errors first: they name the exact line to fix
         return [], problems
 
-    seeds = spec.seeds
+    of_variant = {name: name for name, _, _ in named}  # a run's name → its named variant
     if spec.is_tuning:
-        named, seeds = tuning_candidates(spec, named)
+        named, of_variant = tuning_candidates(spec, named)
     elif spec.choices:
         named = [(n, chosen_overrides(spec, n, o), w) for n, o, w in named]
     variants, seen = [], {}
@@ -125,13 +126,16 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
             )
             continue
         seen[name] = overrides
+        own = spec.seeds_of(of_variant[name])
+        seeds = spec.tuning_seeds if spec.is_tuning else own
+        several = len(seeds) > 1 or (not spec.is_tuning and len(spec.seeds) > 1)
         for seed in seeds:
             full = {**base, **overrides, "train.seed": seed}
             if spec.bases_per_seed:
                 full["train.bases_seed"] = seed
-            if not spec.stage1_per_seed:  # one stage 1 for every seed: the sweep's first
+            if not spec.stage1_per_seed:  # one stage 1 for every seed: the variant's first
                 # (a tuning candidate's too: it tunes stage 2 on its variant's stage 1)
-                full.update({"train.seed": spec.seeds[0], "train.stage2_seed": seed})
+                full.update({"train.seed": own[0], "train.stage2_seed": seed})
             try:
                 config = VariantConfig.model_validate(nest(full))
             except ValidationError as err:
@@ -144,7 +148,7 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
                     for e in err.errors()
                 ]
                 break
-            label = name if len(seeds) == 1 else f"{name}-s{seed}"
+            label = f"{name}-s{seed}" if several else name
             described = meta.get(name, {})
             row, other = described.get("paper_row"), described.get("compare_to")
             claims = tuple(str(c) for c in described.get("claims") or ())
@@ -191,17 +195,18 @@ def _too_many(grid: int, named: int, seeds: int, dimensions: list[list[Option]])
     )
 
 
-def tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:
-    """Every tuned variant with each candidate, evaluated on the validation split, and the
-    seeds the choice is made on."""
+def tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, dict[str, str]]:
+    """Every tuned variant with each candidate, evaluated on the validation split (run on
+    `spec.tuning_seeds`), and each candidate's variant."""
     tune = spec.tune
-    by_name = {name: (overrides, where) for name, overrides, where in named}
-    candidates = [
-        (f"{name}.tune{i}", {**by_name[name][0], **values, **TUNING_SPLIT}, ("tune", "values"))
+    by_name = {name: overrides for name, overrides, _ in named}
+    candidates = {
+        f"{name}.tune{i}": (name, {**by_name[name], **values, **TUNING_SPLIT})
         for name in tune.variants
         for i, values in enumerate(tune.candidates)
-    ]
-    return candidates, spec.tuning_seeds
+    }
+    runs = [(label, overrides, ("tune", "values")) for label, (_, overrides) in candidates.items()]
+    return runs, {label: name for label, (name, _) in candidates.items()}
 
 
 def _grid_dimensions(spec: SweepSpec) -> tuple[list[list[Option]], list[Problem]]:

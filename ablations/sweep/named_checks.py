@@ -50,7 +50,7 @@ def tune_problems(spec: SweepSpec, base: dict, named: list) -> list[Problem]:
                 at=at((*where, "variants")),
             )
         )
-    overlap = sorted(set(tune.seeds or []) & set(spec.seeds))
+    overlap = sorted(set(tune.seeds or []) & set(spec.all_seeds))
     if overlap:
         problems.append(
             Problem(

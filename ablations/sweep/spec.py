@@ -160,11 +160,23 @@ class SweepSpec(StrictModel):
     def tuned_fields(self) -> tuple[str, ...]:
         return tuple(self.tune.values) if self.tune else ()
 
+    def seeds_of(self, variant: str) -> list[int]:
+        """A named variant's seeds: its own `seeds:` (more where its comparison is noisy), else
+        the sweep's."""
+        own = (self.variants.get(variant) or {}).get("seeds")
+        return list(own) if own else list(self.seeds)
+
+    @property
+    def all_seeds(self) -> list[int]:
+        """Every seed a run of the study has (a variant's own included)."""
+        return sorted({s for name in self.variants for s in self.seeds_of(name)} | {*self.seeds})
+
     @property
     def tuning_seeds(self) -> list[int]:
+        """The seeds the choice is made on: none of the study's, any variant's own included."""
         if self.tune is None:
             return []
-        return list(self.tune.seeds or [max(self.seeds) + 1])
+        return list(self.tune.seeds or [max(self.all_seeds) + 1])
 
     @property
     def choosing(self) -> set[str]:

@@ -57,6 +57,18 @@ def test_every_conclusion_can_disagree_when_the_truth_is_the_other_way(paper):
     assert (at[-4.0]["disagrees"] >= at[4.0]["agrees"] - 0.1).all(), (at[4.0], at[-4.0])
 
 
+def test_a_simulated_variant_has_the_seeds_it_runs(paper):
+    """A variant with its own seeds (the paper sweep's cross-attention pair has 12) is
+    simulated at those, and pairs with the baseline on the seeds both run, as in a study."""
+    variants = paper.expand()
+    draws = _draw(variants, {}, Noise(), np.random.default_rng(0))
+    study = SimulatedStudy(paper, pd.DataFrame(), None, variants, draws=draws)
+    lynx = study.values("lynx", "openvqa/overall")
+    cross = study.values("w-cross-attn", "openvqa/overall")
+    assert set(lynx) == set(paper.seeds) and set(cross) == set(paper.seeds_of("w-cross-attn"))
+    assert len(cross) > len(lynx)
+
+
 def test_the_noise_a_study_measured_is_the_noise_it_was_drawn_with(paper):
     """`fitted_noise` reads the crossed model's spread back from a study's paired tables, so
     a calibration can run at the noise of the sweep whose verdicts it checks."""

@@ -87,9 +87,12 @@ def test_tuning_candidates_tune_stage_2_on_their_variants_stage_1(tmp_path):
 @pytest.mark.parametrize("shared", [True, False])
 def test_the_tables_say_which_variance_the_intervals_carry(tmp_path, shared):
     spec = load_sweep(write(tmp_path, SWEEP.format(shared=str(not shared).lower())))
-    study = SimpleNamespace(spec=spec, seeds=[3, 5, 7], judges=[], baseline="a")
+    study = SimpleNamespace(spec=spec, seeds=[3, 5, 7], seed_counts=[3], judges=[], baseline="a")
     note = interval_note(study)
     assert ("leave stage 1's seed-to-seed variance out" in note) == shared
+    assert "over 3 seeds and the evaluation items" in note
+    study.seed_counts = [2, 3]  # a variant with its own seeds: the range, not the most
+    assert "over 2 to 3 seeds and the evaluation items" in interval_note(study)
 
 
 def test_repeated_seeds_are_each_named_once_and_a_long_list_shortly(tmp_path):

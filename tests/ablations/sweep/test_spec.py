@@ -86,6 +86,70 @@ seeds: [1, 2]
     assert variants[0].key != variants[1].key  # seeds are different runs
 
 
+def test_a_variant_may_run_its_own_seeds_and_tuning_stays_apart_from_every_one(tmp_path):
+    """More seeds where one comparison is noisy, not for the whole study: the variant runs
+    its own seeds (given in a scale section too), the rest the sweep's, and the tuning seed
+    is past every seed a run has, so no final run is a tuning candidate."""
+    path = write(
+        tmp_path,
+        """name: few
+variants:
+  base: {}
+  noisy: {model.arch: cross_attention}
+  other: {model.arch: cross_attention, model.llm.trainable: true}
+seeds: [0, 1]
+tune: {variants: [noisy], values: {train.stage2.lr: [0.001, 0.003]}}
+scales:
+  toy:
+    variants:
+      noisy: {seeds: [0, 1, 2, 3]}
+""",
+    )
+    spec = load_sweep(path)
+    runs = [v.name for v in spec.expand()]
+    assert runs == [
+        *["base-s0", "base-s1"],
+        *["noisy-s0", "noisy-s1", "noisy-s2", "noisy-s3"],
+        *["other-s0", "other-s1"],
+    ]
+    assert spec.all_seeds == [0, 1, 2, 3] and spec.tuning_seeds == [4]
+    assert {v.seed for v in spec.tuning().expand()} == {4}
+    shared = load_sweep(path, scale="paper", check_paths=False)  # the toy section is not read
+    assert [v.name for v in shared.expand()][:4] == ["base-s0", "base-s1", "noisy-s0", "noisy-s1"]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "says"),
+    [
+        ("[1, 1]", "lists 1 twice"),
+        ("[-1]", "integers from 0"),
+        ("[]", "at least one seed"),
+        ("3", "a list of distinct seeds"),
+    ],
+)
+def test_a_variants_own_seeds_are_checked_at_their_line(tmp_path, seeds, says):
+    path = write(tmp_path, f"name: few\nvariants:\n  a: {{}}\n  b:\n    seeds: {seeds}\n")
+    with pytest.raises(SweepError) as caught:
+        load_sweep(path)
+    (problem,) = caught.value.problems
+    assert problem.field == "variants.b.seeds" and says in problem.message
+    assert problem.line == 5
+
+
+def test_a_tuning_seed_that_is_a_variants_own_is_refused(tmp_path):
+    path = write(
+        tmp_path,
+        """name: few
+variants:
+  a: {}
+  b: {seeds: [0, 5]}
+tune: {variants: [a], values: {train.stage2.lr: [0.001, 0.003]}, seeds: [5]}
+""",
+    )
+    with pytest.raises(SweepError, match=r"\[5\] are seeds of the study too"):
+        load_sweep(path)
+
+
 def test_every_problem_is_reported_at_once_with_file_line_and_allowed_values(tmp_path):
     path = write(
         tmp_path,
@@ -303,8 +367,9 @@ def test_the_paper_study_changes_one_thing_per_variant_with_seeds():
         }
         base = {v.seed: v.config.model_dump() for v in variants if v.group == "lynx"}
         for v in variants:  # every variant differs from lynx of its seed, and only there
-            if v.group != "lynx":
+            if v.group != "lynx" and v.seed in base:  # (a variant's own extra seeds aside)
                 assert v.config.model_dump() != base[v.seed], v.name
+        assert {v.seed for v in variants if v.group != "lynx"} >= set(base)
     toy = {v.group: v.config for v in load_sweep(REPO / "sweeps" / "paper.yaml").expand()}
     paper = {
         v.group: v.config
