@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ablations.results.findings import MIN_SEEDS, Claim, Finding
-from ablations.results.formatting import digits, fmt, fmt_delta, interval_note
+from ablations.results.formatting import digits, fmt, fmt_delta, interval_note, seeds_text
 from ablations.results.study import Study
 from lynx_core.data.convert.recipe import PAPER_ONLY, SOURCES
 
@@ -18,7 +18,7 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
         f"# {study.spec.experiment}: the paper's conclusions, tested on this sweep",
         "",
         f"Written by `make tables {study.spec.make_args}` from MLflow ({runs} finished runs, "
-        f"seeds {', '.join(map(str, study.seeds)) or 'none'}, baseline "
+        f"seeds {seeds_text(study)}, baseline "
         f"`{study.baseline}`); regenerated each time, never edited by hand. "
         f"{_sentence(interval_note(study))}.",
         *_data_note(study),

@@ -59,7 +59,24 @@ def _value(value: Any) -> str:
 
 def interval_note(study: Study) -> str:
     judged = f"answers judged by {', '.join(study.judges)}; " if study.judges else ""
-    return judged + _intervals(study) + _seeded(study)
+    return judged + _intervals(study) + _own_seeds(study) + _seeded(study)
+
+
+def seeds_text(study: Study) -> str:
+    """The study's seeds, and how many a variant has where that differs between them."""
+    listed = ", ".join(map(str, study.seeds)) or "none"
+    counts = study.seed_counts
+    return listed if len(counts) < 2 else f"{listed} ({counts[0]} to {counts[-1]} a variant)"
+
+
+def _own_seeds(study: Study) -> str:
+    """Where variants have different seeds, which seeds a mean and a Δ are over."""
+    if len(study.seed_counts) < 2:
+        return ""
+    return (
+        "; a variant's mean is over its own seeds (the seeds column), its Δ over the seeds "
+        "both sides ran (evidence.md: how many)"
+    )
 
 
 def _seeded(study: Study) -> str:

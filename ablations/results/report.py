@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 
 from ablations.results.findings import Finding, findings
 from ablations.results.findings_markdown import findings_markdown
+from ablations.results.formatting import seeds_text
 from ablations.results.plots import write_plots
 from ablations.results.report_page import PAGE, write_page
 from ablations.results.study import Study
@@ -88,7 +89,7 @@ def build_report(spec: SweepSpec, results: Path, uri: str | None = None) -> Repo
 def _intro(spec: SweepSpec, study: Study) -> str:
     text = (
         f"Built by `make tables {spec.make_args}` from MLflow: {len(study.runs)} finished runs "
-        f"of {len(study.variants)} (variants × seeds {study.seeds}), baseline "
+        f"of {len(study.variants)} (variants at seeds {seeds_text(study)}), baseline "
         f"`{study.baseline}`. Every file is regenerated each time; none is edited by hand."
     )
     if study.missing:

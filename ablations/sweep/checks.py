@@ -226,10 +226,25 @@ def _seed_problems(raw: dict[str, Any]) -> list[Problem]:
     problems = []
     if raw.get("seeds") is not None:
         problems += _seed_list_problems("seeds", raw["seeds"], at(("seeds",)))
+    sweep = raw.get("seeds") if isinstance(raw.get("seeds"), list) else [0]
     for where, written in _variant_mappings(raw):
-        if written.get("seeds") is not None:
-            field = dotted((*where, "seeds"))
-            problems += _seed_list_problems(field, written["seeds"], at(where, "seeds"))
+        own = written.get("seeds")
+        if own is None:
+            continue
+        field, place = dotted((*where, "seeds")), at(where, "seeds")
+        found = _seed_list_problems(field, own, place)
+        missing = [s for s in sweep if s not in own] if not found else []
+        if missing:  # its comparisons pair on the seeds both sides ran: it adds, never drops
+            found.append(
+                Problem(
+                    field,
+                    f"leaves out the sweep's seeds {missing}: a variant's comparisons pair on "
+                    "the seeds both sides ran, so its own seeds are the sweep's and more; "
+                    f"add {missing}",
+                    at=place,
+                )
+            )
+        problems += found
     for seed_field in SEED_FIELDS:
         for where, written in _override_mappings(raw):
             if seed_field in flatten(written):

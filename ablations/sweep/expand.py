@@ -5,6 +5,7 @@ functions of the sweep: the file's lines are looked up once, by the caller."""
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 from typing import TYPE_CHECKING, Any
@@ -63,11 +64,11 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
         for _, overrides, where in dimension:
             problems += override_problems(base, overrides, where, check_paths, known)
     grid = math.prod(len(d) for d in dimensions) if dimensions else 0
-    count = max(grid + len(spec.variants), 1)
-    most = max(len(spec.seeds_of(name)) for name in [*spec.variants, ""])
-    if count * most > MAX_TRIALS:  # counted before the grid is made
+    named_trials = sum(len(spec.seeds_of(name)) for name in spec.variants)
+    trials = grid * len(spec.seeds) + named_trials or len(spec.seeds)  # or the base's
+    if trials > MAX_TRIALS:  # counted before the grid is made
         # alone: the checks that follow would list variants the grid never made
-        return [], [_too_many(grid, len(spec.variants), most, dimensions)]
+        return [], [_too_many(grid, len(spec.variants), len(spec.seeds), trials, dimensions)]
     if dimensions:
         for combo in itertools.product(*dimensions):
             name = "-".join(label for label, _, _ in combo)
@@ -109,9 +110,9 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
     if problems:  # per-override errors first: they name the exact line to fix
         return [], problems
 
-    of_variant = {name: name for name, _, _ in named}  # a run's name → its named variant
+    tuning: list[int] = []
     if spec.is_tuning:
-        named, of_variant = tuning_candidates(spec, named)
+        named, tuning = tuning_candidates(spec, named)
     elif spec.choices:
         named = [(n, chosen_overrides(spec, n, o), w) for n, o, w in named]
     variants, seen = [], {}
@@ -126,16 +127,15 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
             )
             continue
         seen[name] = overrides
-        own = spec.seeds_of(of_variant[name])
-        seeds = spec.tuning_seeds if spec.is_tuning else own
-        several = len(seeds) > 1 or (not spec.is_tuning and len(spec.seeds) > 1)
+        seeds = tuning or spec.seeds_of(name)  # a variant's own seeds hold the sweep's
+        several = len(seeds) > 1 or (not tuning and len(spec.seeds) > 1)
         for seed in seeds:
             full = {**base, **overrides, "train.seed": seed}
             if spec.bases_per_seed:
                 full["train.bases_seed"] = seed
-            if not spec.stage1_per_seed:  # one stage 1 for every seed: the variant's first
+            if not spec.stage1_per_seed:  # one stage 1 for every seed: the sweep's first
                 # (a tuning candidate's too: it tunes stage 2 on its variant's stage 1)
-                full.update({"train.seed": own[0], "train.stage2_seed": seed})
+                full.update({"train.seed": spec.seeds[0], "train.stage2_seed": seed})
             try:
                 config = VariantConfig.model_validate(nest(full))
             except ValidationError as err:
@@ -153,9 +153,26 @@ def expand_variants(spec: SweepSpec) -> tuple[list[Variant], list[Problem]]:
             row, other = described.get("paper_row"), described.get("compare_to")
             claims = tuple(str(c) for c in described.get("claims") or ())
             variants.append(Variant(label, config, overrides, seed, name, row, other, claims))
+    problems += _run_name_clashes(variants, {name: where for name, _, where in named})
     expanded = Expanded(spec, variants, named)
     problems += variant_problems(expanded, check_paths, sound=not problems)
     return variants, problems
+
+
+def _run_name_clashes(variants: list[Variant], wheres: dict[str, tuple]) -> list[Problem]:
+    """A run named twice: a variant's own seeds name its runs `<variant>-s<seed>` even in a
+    one-seed sweep, where another variant may already be called that."""
+    counts = collections.Counter(v.name for v in variants)
+    return [
+        Problem(
+            ".".join(map(str, wheres[v.group])),
+            f"run name {v.name!r} is also variant {v.group!r}'s run at seed {v.seed}; rename "
+            "one of the two variants",
+            at=at(wheres[v.group]),
+        )
+        for v in variants
+        if counts[v.name] > 1 and v.name != v.group
+    ]
 
 
 TUNING_SPLIT = {"eval.split": "validation"}  # a tuning candidate reads no test question
@@ -172,7 +189,9 @@ def chosen_overrides(spec: SweepSpec, name: str, overrides: dict) -> dict:
     return {**choices.get(spec.baseline, {}), **overrides}
 
 
-def _too_many(grid: int, named: int, seeds: int, dimensions: list[list[Option]]) -> Problem:
+def _too_many(
+    grid: int, named: int, seeds: int, trials: int, dimensions: list[list[Option]]
+) -> Problem:
     """The refusal, at the factor that makes the count: the axes, the named variants or
     the seeds, with the fix that applies to it."""
     count = max(grid + named, 1)
@@ -186,27 +205,27 @@ def _too_many(grid: int, named: int, seeds: int, dimensions: list[list[Option]])
         "variants": "split the sweep into several files",
         "seeds": "fewer seeds: the evidence table says how many decide each comparison",
     }[largest]
+    own = " (a variant with its own seeds: as many as it lists)" if trials != count * seeds else ""
     return Problem(
         largest,
-        f"{count:,} variant(s) ({', '.join(made) or 'the base'}) × {seeds:,} seed(s) = "
-        f"{count * seeds:,} trials: more than {MAX_TRIALS:,} (counted before they are "
+        f"{count:,} variant(s) ({', '.join(made) or 'the base'}) × {seeds:,} seed(s){own}"
+        f" = {trials:,} trials: more than {MAX_TRIALS:,} (counted before they are "
         f"expanded); {fix}",
         at=at((largest,)),
     )
 
 
-def tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, dict[str, str]]:
-    """Every tuned variant with each candidate, evaluated on the validation split (run on
-    `spec.tuning_seeds`), and each candidate's variant."""
+def tuning_candidates(spec: SweepSpec, named: list) -> tuple[list, list[int]]:
+    """Every tuned variant with each candidate, evaluated on the validation split, and the
+    seeds the choice is made on."""
     tune = spec.tune
-    by_name = {name: overrides for name, overrides, _ in named}
-    candidates = {
-        f"{name}.tune{i}": (name, {**by_name[name], **values, **TUNING_SPLIT})
+    by_name = {name: (overrides, where) for name, overrides, where in named}
+    candidates = [
+        (f"{name}.tune{i}", {**by_name[name][0], **values, **TUNING_SPLIT}, ("tune", "values"))
         for name in tune.variants
         for i, values in enumerate(tune.candidates)
-    }
-    runs = [(label, overrides, ("tune", "values")) for label, (_, overrides) in candidates.items()]
-    return runs, {label: name for label, (name, _) in candidates.items()}
+    ]
+    return candidates, spec.tuning_seeds
 
 
 def _grid_dimensions(spec: SweepSpec) -> tuple[list[list[Option]], list[Problem]]:

@@ -59,7 +59,7 @@ class TuneSpec(StrictModel):
     seeds: list[int] | None = Field(
         None,
         description="the seeds the choice is made on, apart from the study's (default: one "
-        "past the sweep's last): a final run is never the candidate that won on its own luck",
+        "past every seed a run has): a final run is never the candidate that won on its own luck",
     )
 
     @property

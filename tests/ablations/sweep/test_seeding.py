@@ -92,7 +92,9 @@ def test_the_tables_say_which_variance_the_intervals_carry(tmp_path, shared):
     assert ("leave stage 1's seed-to-seed variance out" in note) == shared
     assert "over 3 seeds and the evaluation items" in note
     study.seed_counts = [2, 3]  # a variant with its own seeds: the range, not the most
-    assert "over 2 to 3 seeds and the evaluation items" in interval_note(study)
+    note = interval_note(study)
+    assert "over 2 to 3 seeds and the evaluation items" in note
+    assert "its Δ over the seeds both sides ran" in note
 
 
 def test_repeated_seeds_are_each_named_once_and_a_long_list_shortly(tmp_path):

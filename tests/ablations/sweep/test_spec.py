@@ -125,6 +125,7 @@ scales:
         ("[-1]", "integers from 0"),
         ("[]", "at least one seed"),
         ("3", "a list of distinct seeds"),
+        ("[5, 6]", "leaves out the sweep's seeds [0]"),  # it would pair with no other variant
     ],
 )
 def test_a_variants_own_seeds_are_checked_at_their_line(tmp_path, seeds, says):
@@ -134,6 +135,18 @@ def test_a_variants_own_seeds_are_checked_at_their_line(tmp_path, seeds, says):
     (problem,) = caught.value.problems
     assert problem.field == "variants.b.seeds" and says in problem.message
     assert problem.line == 5
+
+
+def test_a_run_named_like_another_variants_seed_is_refused(tmp_path):
+    """Own seeds name a variant's runs `<variant>-s<seed>` in a one-seed sweep too."""
+    path = write(
+        tmp_path,
+        "name: few\nvariants:\n  x: {seeds: [0, 1]}\n  x-s1: {model.arch: cross_attention}\n",
+    )
+    with pytest.raises(SweepError) as caught:
+        load_sweep(path)
+    (problem,) = caught.value.problems
+    assert "run name 'x-s1' is also variant 'x'" in problem.message and problem.line == 3
 
 
 def test_a_tuning_seed_that_is_a_variants_own_is_refused(tmp_path):
