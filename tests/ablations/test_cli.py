@@ -50,11 +50,12 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
 def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path, scale):
     done = run_cli("plan", "paper", "--scale", scale, results=tmp_path / "results")
     assert done.returncode == 0, done.stdout + done.stderr
-    # toy: 10 variants × 8 seeds and 15 tuning candidates (3 architectures × 5 rates) on a
-    # seed of their own (8): 3 bases for all (2 LLMs, 2 resolutions); per seed 6 stage-1 runs
-    # (the 4 variants that change only stage 2 share lynx's) and 3 for the candidates (a
-    # variant's share one); 95 stage-2 runs and an eval each
-    counts, variants = "244 unique of 380 naive (unique/naive ratio 0.64)", 95
+    # toy: 10 variants × 8 seeds, 4 more seeds for each of the 2 cross-attention variants
+    # (their own `seeds:`), and 15 tuning candidates (3 architectures × 5 rates) on a seed of
+    # their own (12): 3 bases for all (2 LLMs, 2 resolutions); per seed 6 stage-1 runs (the 4
+    # variants that change only stage 2 share lynx's), 8 for the extra seeds and 3 for the
+    # candidates (a variant's share one); 103 stage-2 runs and an eval each
+    counts, variants = "268 unique of 412 naive (unique/naive ratio 0.65)", 103
     if scale == "paper":  # 4 seeds; a variant's seeds share one stage 1 (`stage1_per_seed:
         # false`), its tuning candidates too: 6 stage-1 runs, 21 fewer than 4 seeds' 27
         counts, variants = "107 unique of 196 naive (unique/naive ratio 0.55)", 49
