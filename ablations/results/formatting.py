@@ -66,7 +66,12 @@ def seeds_text(study: Study) -> str:
     """The study's seeds, and how many a variant has where that differs between them."""
     listed = ", ".join(map(str, study.seeds)) or "none"
     counts = study.seed_counts
-    return listed if len(counts) < 2 else f"{listed} ({counts[0]} to {counts[-1]} a variant)"
+    return listed if len(counts) < 2 else f"{listed} ({_count_range(counts)} a variant)"
+
+
+def _count_range(counts: list[int]) -> str:
+    """'8', or '8 to 12' where variants have different seed counts."""
+    return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
 
 
 def _own_seeds(study: Study) -> str:
@@ -91,7 +96,7 @@ def _seeded(study: Study) -> str:
 
 def _intervals(study: Study) -> str:
     counts = study.seed_counts or [0]
-    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    seeds = _count_range(counts)
     if counts[-1] >= 2:
         return (
             f"mean ± 95% interval over {seeds} seeds and the evaluation items (Student t, "

@@ -142,20 +142,24 @@ def _declared_name(path: Path) -> str | None:
 def _override_mappings(raw: dict[str, Any]) -> Iterator[tuple[tuple, dict]]:
     """(where, overrides) of every mapping that sets config fields: base, each variant, and
     the same inside each scale section."""
-    for prefix, section in _sections(raw):
+    for prefix, section in _sections(raw):  # each section's base, then its variants
         if isinstance(section.get("base"), dict):
             yield (*prefix, "base"), section["base"]
-    for where, written in _variant_mappings(raw):
-        yield where, {k: v for k, v in written.items() if k not in META}
+        for where, written in _section_variants(prefix, section):
+            yield where, {k: v for k, v in written.items() if k not in META}
 
 
 def _variant_mappings(raw: dict[str, Any]) -> Iterator[tuple[tuple, dict]]:
     """(where, as written) of every variant, in the file and in each scale section."""
     for prefix, section in _sections(raw):
-        variants = section.get("variants")
-        for name, written in (variants or {}).items() if isinstance(variants, dict) else ():
-            if isinstance(written, dict):
-                yield (*prefix, "variants", name), written
+        yield from _section_variants(prefix, section)
+
+
+def _section_variants(prefix: tuple, section: dict) -> Iterator[tuple[tuple, dict]]:
+    variants = section.get("variants")
+    for name, written in (variants or {}).items() if isinstance(variants, dict) else ():
+        if isinstance(written, dict):
+            yield (*prefix, "variants", name), written
 
 
 def _sections(raw: dict[str, Any]) -> list[tuple[tuple, dict]]:
