@@ -34,6 +34,7 @@ from ablations.results.stats import (
 )
 from ablations.results.units import unit_layout, units_of
 from ablations.sweep.spec import SweepSpec
+from ablations.sweep.tuning import TUNING
 from ablations.sweep.variant import Variant
 from ablations.tracking.recorded import chosen_spec, read_predictions, variant_frame
 from ablations.tracking.track import VARIANT
@@ -66,8 +67,20 @@ class Study:
     def load(cls, spec: SweepSpec, results: Path, uri: str | None = None) -> Study:
         uri = uri or tracking_uri(results)
         spec = chosen_spec(spec, results, uri)  # tuned variants with the values they chose
+        return cls._of(spec, variant_frame(spec, results, uri), uri)
+
+    @classmethod
+    def tuning(cls, spec: SweepSpec, results: Path, uri: str | None = None) -> Study:
+        """The study of `spec`'s tuning candidates (`<variant>.tune<i>`, on the tuning seeds,
+        answered on the validation split): how far apart the candidates a choice was made
+        between are, with the same intervals as the study's comparisons."""
+        uri = uri or tracking_uri(results)
+        candidates = spec.tuning()
+        return cls._of(candidates, variant_frame(candidates, results, uri, role=TUNING), uri)
+
+    @classmethod
+    def _of(cls, spec: SweepSpec, frame: pd.DataFrame, uri: str) -> Study:
         variants = spec.expand()
-        frame = variant_frame(spec, results, uri)
         finished = frame[frame["status"] == "FINISHED"] if not frame.empty else frame
         by_name = {v.name: v for v in variants}
         runs = pd.DataFrame(

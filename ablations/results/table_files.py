@@ -15,6 +15,7 @@ from ablations.results.study import Study
 from ablations.results.tables import (
     FDR,
     ablation_table,
+    decided_note,
     mme_table,
     openvqa_table,
     run_table,
@@ -117,8 +118,11 @@ def write_tables(study: Study, out: Path) -> list[Path]:
             f"{spec.tune.metric} on the validation split (kept apart from training and from "
             f"the test questions), mean over the tuning seeds; ✓: the value it chose "
             f"({'highest' if spec.tune.goal == 'max' else 'lowest'} score), with which every "
-            "table's numbers of it were run. "
-        ) + edge_note(spec)
+            "table's numbers of it were run; `vs chosen`: each other candidate's score minus "
+            "the choice's, paired by tuning seed and question, with its 95% interval over both "
+            f"(as the study's comparisons; † within noise). {edge_note(spec)} "
+            f"{decided_note(numbers, list(spec.tuned_fields))}"
+        )
         title = f"{spec.experiment}: fair tuning on the validation split"
         written += write_table(out, "tuning", tuning_cells(numbers), numbers, title, text)
     runs = run_table(study)

@@ -258,9 +258,10 @@ def _bad_keys(root: yaml.Node) -> list[Found]:
                     found.append(Found(dotted(path) or "key", message, line))
                     continue
                 if key_node.tag != STR:
+                    shown = key_node.value if key_node.value.strip() else repr(key_node.value)
                     found.append(
                         Found(
-                            dotted((*path, key_node.value)),
+                            dotted((*path, shown)),  # `? ` alone: a null key, shown as ''
                             f"key {key_node.value!r} is not text (every key of a sweep is a name "
                             "or a field); quote it, or write a name",
                             line,

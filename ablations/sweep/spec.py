@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ablations.sweep.checks import (
     MAX_NAME,
@@ -58,9 +58,23 @@ class TuneSpec(StrictModel):
     goal: Literal["max", "min"] = "max"
     seeds: list[int] | None = Field(
         None,
-        description="the seeds the choice is made on, apart from the study's (default: one "
-        "past every seed a run has): a final run is never the candidate that won on its own luck",
+        description="the seeds the choice is made on, apart from the study's (default: "
+        "`seed_count` past every seed a run has): a final run is never the candidate that won "
+        "on its own luck",
     )
+    seed_count: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="how many tuning seeds, when `seeds` is left out: one seed's ranking of "
+        "nearby candidates is its luck as much as theirs (the mean over them decides)",
+    )
+
+    @model_validator(mode="after")
+    def _seeds_or_count(self) -> TuneSpec:
+        if self.seeds is not None and "seed_count" in self.model_fields_set:
+            raise ValueError("give tune.seeds or tune.seed_count, not both")
+        return self
 
     @property
     def candidates(self) -> list[dict[str, Any]]:
@@ -176,7 +190,10 @@ class SweepSpec(StrictModel):
         """The seeds the choice is made on: none of the study's, any variant's own included."""
         if self.tune is None:
             return []
-        return list(self.tune.seeds or [max(self.all_seeds) + 1])
+        if self.tune.seeds:
+            return list(self.tune.seeds)
+        first = max(self.all_seeds) + 1
+        return list(range(first, first + self.tune.seed_count))
 
     @property
     def choosing(self) -> set[str]:

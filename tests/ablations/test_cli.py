@@ -50,12 +50,11 @@ def test_plan_lists_the_variants_without_creating_a_store(tmp_path):
 def test_plan_of_the_paper_sweep_needs_no_weights_and_shows_the_saving(tmp_path, scale):
     done = run_cli("plan", "paper", "--scale", scale, results=tmp_path / "results")
     assert done.returncode == 0, done.stdout + done.stderr
-    # toy: 10 variants × 8 seeds, 4 more seeds for each of the 2 cross-attention variants
-    # (their own `seeds:`), and 15 tuning candidates (3 architectures × 5 rates) on a seed of
-    # their own (12): 3 bases for all (2 LLMs, 2 resolutions); per seed 6 stage-1 runs (the 4
-    # variants that change only stage 2 share lynx's), 8 for the extra seeds and 3 for the
-    # candidates (a variant's share one); 103 stage-2 runs and an eval each
-    counts, variants = "268 unique of 412 naive (unique/naive ratio 0.65)", 103
+    # toy: 10 variants × 8 seeds, and 24 tuning candidates (3 architectures × 4 rates) on two
+    # seeds of their own (8, 9): 3 bases for all (2 LLMs, 2 resolutions); per seed 6 stage-1
+    # runs (the 4 variants that change only stage 2 share lynx's), 3 per tuning seed for the
+    # candidates (a variant's share one); 104 stage-2 runs and an eval each
+    counts, variants = "265 unique of 416 naive (unique/naive ratio 0.64)", 104
     if scale == "paper":  # 4 seeds; a variant's seeds share one stage 1 (`stage1_per_seed:
         # false`), its tuning candidates too: 6 stage-1 runs, 21 fewer than 4 seeds' 27
         counts, variants = "107 unique of 196 naive (unique/naive ratio 0.55)", 49
@@ -384,5 +383,9 @@ def test_a_tuned_sweep_runs_its_candidates_on_validation_then_its_choices(tmp_pa
     rows = text.splitlines()
     assert sum("✓" in row for row in rows if row.startswith("| ")) == 2  # one choice each
     assert "No choice is the smallest or largest" in text  # two candidates: no edge
+    # each other candidate against its variant's choice (one tuning seed: over questions)
+    others = [row for row in rows if row.startswith("| ") and "✓" not in row][2:]
+    assert len(others) == 2 and all(" ± " in row for row in others), rows
+    assert "**Within noise**" in text or "beyond the noise" in text
     again = run_cli("plan", str(sweep), results=results)
     assert "variants: 0 to run, 8 recorded in MLflow" in again.stdout

@@ -20,6 +20,7 @@ from ablations.results.calibration import CALIBRATION_EFFECTS
 from ablations.results.findings import findings
 from ablations.results.report import build_report
 from ablations.results.study import Study
+from ablations.results.tables import decided_note, tuning_cells, tuning_table
 from ablations.sweep.spec import load_sweep
 from ablations.tracking.track import KEY, ROLE, SWEEP, VARIANT, SweepTracker
 
@@ -356,3 +357,72 @@ def test_curves_go_log_where_early_steps_would_flatten_the_rest_and_close_points
     assert _loss_scale([{0: [(1, 2.0), (100, -1.0)]}]) == "linear"  # not all positive
     labels = _near([(4.0, 72.0), (4.0, 42.0), (4.0, 76.33), (4.0, 71.67), (4.0, 44.33)])
     assert sorted(numbers for _, numbers in labels) == [[1, 4], [2], [3], [5]]
+
+
+TUNED_FILE = """name: tuned
+baseline: lynx
+seeds: [0, 1]
+variants:
+  lynx: {}
+  cross: {model.arch: cross_attention}
+tune:
+  variants: [lynx, cross]
+  values: {train.stage2.lr: [0.0001, 0.001, 0.01]}
+  seed_count: 2
+"""
+# per candidate, its right answers (of 200) on tuning seeds 2 and 3: lynx's best two are a
+# question or three apart, cross's best stands out
+TUNED_RIGHT = {
+    "lynx.tune0": (100, 104),
+    "lynx.tune1": (150, 152),
+    "lynx.tune2": (147, 151),
+    "cross.tune0": (60, 62),
+    "cross.tune1": (120, 121),
+    "cross.tune2": (80, 82),
+}
+
+
+def test_tuning_md_says_which_choices_the_noise_cannot_tell_from_another_candidate(tmp_path):
+    """A choice made by a question or two is not a choice the data make: tuning.md pairs each
+    candidate with its variant's choice over the tuning seeds and questions, as the study's
+    comparisons are, and says which choices another candidate is within the noise of."""
+    path = tmp_path / "tuned.yaml"
+    path.write_text(TUNED_FILE)
+    spec = load_sweep(path)
+    assert spec.tuning_seeds == [2, 3]
+    candidates = spec.tuning()
+    results = tmp_path / "results"
+    tracker = SweepTracker(candidates, results)
+    plan = make_plan(candidates.expand())
+    for variant in candidates.expand():
+        tracker.variant_run(variant, plan.chains[variant.name], role="tuning")
+        right = TUNED_RIGHT[variant.group][variant.seed - 2]
+        out = tmp_path / variant.name
+        out.mkdir()
+        records = [
+            {"split": "openvqa", "media": i // 4, "question": f"q{i}", "class": "OCR",
+             "correct": i < right}
+            for i in range(200)
+        ]  # fmt: skip
+        (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        tracker.finish(variant.name, {"openvqa/overall": 100 * right / 200}, out)
+    study = Study.load(spec, results)
+    assert study.spec.choices == {
+        "lynx": {"train.stage2.lr": 0.001},
+        "cross": {"train.stage2.lr": 0.001},
+    }
+    numbers = tuning_table(study).set_index(["variant", "candidate"])
+    lynx_close = numbers.loc[("lynx", 2)]  # (147 − 150, 151 − 152) / 2: −1.0 over two seeds
+    assert lynx_close["vs chosen"] == pytest.approx(-1.0)
+    assert lynx_close["vs chosen method"] == "seeds+items"
+    assert lynx_close["vs chosen low"] < 0 < lynx_close["vs chosen high"]
+    assert numbers.loc[("cross", 2), "vs chosen high"] < 0  # 20 points below: it stands out
+    assert math.isnan(numbers.loc[("lynx", 1), "vs chosen"])  # the choice itself
+    note = decided_note(numbers.reset_index(), ["train.stage2.lr"])
+    assert note.startswith("**Within noise**: lynx chose train.stage2.lr=0.001, but ")
+    assert "train.stage2.lr=0.01 (-1.00 ±" in note and "cross" not in note
+    apart = numbers.reset_index()
+    apart = apart[apart["variant"] == "cross"]
+    assert decided_note(apart, ["train.stage2.lr"]).startswith("Every choice scored above")
+    cells = tuning_cells(numbers.reset_index())
+    assert "vs chosen low" not in cells and cells["vs chosen"].str.contains("†").sum() == 1

@@ -43,6 +43,17 @@ def test_the_candidates_are_each_variant_with_each_value_on_the_validation_split
     assert all(v.config.train.stage2.steps == 800 for v in candidates)  # nothing else moves
 
 
+def test_several_tuning_seeds_follow_every_seed_of_the_study(tmp_path):
+    """One seed's ranking of nearby rates is its luck as much as theirs."""
+    path = tmp_path / "two.yaml"
+    path.write_text(SWEEP.replace("  metric: openvqa/overall", "  seed_count: 2"))
+    spec = load_sweep(path)
+    assert spec.tuning_seeds == [2, 3]
+    candidates = spec.tuning().expand()
+    assert len(candidates) == 12 and candidates[0].name == "lynx.tune0-s2"
+    assert {v.seed for v in candidates} == {2, 3}
+
+
 def test_the_sweep_runs_with_each_variants_choice_and_shares_its_stages(spec):
     chosen = spec.with_choices({"lynx": {"train.stage2.lr": 0.01}})
     variants = {v.name: v for v in chosen.expand()}
@@ -112,6 +123,11 @@ def test_a_choice_at_the_edge_of_its_grid_is_said_with_the_way_to_extend_it(spec
         ("{variants: [lynx], values: {train.log_every: [5, 10]}}", "changes no result"),
         ("{variants: [lynx], values: {train.stage2.lr: [0.1, -1]}}", "greater than 0"),
         ("{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, seeds: [1]}", "won on"),
+        (
+            "{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, seeds: [5], seed_count: 2}",
+            "not both",
+        ),
+        ("{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, seed_count: 0}", "greater"),
         (
             "{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, metric: mme/perception}",
             "not measured on the validation split",
