@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ablations.results.choices import choice_note, tuning_cells, tuning_table
 from ablations.results.evidence import evidence_summary, evidence_table
 from ablations.results.formatting import NOISE_MARK, interval_note
 from ablations.results.stats import POWER
@@ -15,12 +16,9 @@ from ablations.results.study import Study
 from ablations.results.tables import (
     FDR,
     ablation_table,
-    decided_note,
     mme_table,
     openvqa_table,
     run_table,
-    tuning_cells,
-    tuning_table,
 )
 from ablations.sweep.reference import paper_figures
 from ablations.sweep.tuning import edge_note
@@ -119,9 +117,9 @@ def write_tables(study: Study, out: Path) -> list[Path]:
             f"the test questions), mean over the tuning seeds; ✓: the value it chose "
             f"({'highest' if spec.tune.goal == 'max' else 'lowest'} score), with which every "
             "table's numbers of it were run; `vs chosen`: each other candidate's score minus "
-            "the choice's, paired by tuning seed and question, with its 95% interval over both "
-            f"(as the study's comparisons; † within noise). {edge_note(spec)} "
-            f"{decided_note(numbers, list(spec.tuned_fields))}"
+            "the choice's, paired by tuning seed and validation question, with its 95% "
+            "interval (seeds and questions, as the study's; one tuning seed: the questions "
+            f"alone; † it holds 0, unadjusted). {edge_note(spec)} {choice_note(numbers, spec)}"
         )
         title = f"{spec.experiment}: fair tuning on the validation split"
         written += write_table(out, "tuning", tuning_cells(numbers), numbers, title, text)

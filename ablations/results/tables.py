@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ablations.results.formatting import digits, fmt, fmt_delta, settings
-from ablations.results.stats import NOTHING, Estimate, benjamini_hochberg
+from ablations.results.stats import Estimate, benjamini_hochberg
 from ablations.results.study import Study
 from ablations.sweep.reference import BASELINE_ROW, PaperRow, paper_figures
 from lynx_core.evaluate.metric_names import class_key
@@ -216,111 +215,6 @@ def mme_table(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
         paper = {t: lynx.mme[t] for t in matched}
         numbers.append({"model": BASELINE_ROW, "source": "paper", **paper, **totals})
     return pd.DataFrame(cells), pd.DataFrame(numbers)
-
-
-def tuning_table(study: Study) -> pd.DataFrame:
-    """The tuning candidates' validation scores, which each variant chose, and each other
-    candidate's difference from its choice, paired by tuning seed and validation question
-    with the study's interval (`Study.delta`): a choice no candidate is distinguishable from
-    was made by the noise as much as by the rate."""
-    from ablations.tracking.recorded import tuning_scores
-
-    spec = study.spec
-    scores = tuning_scores(spec, Path("."), study.client.tracking_uri)
-    if scores.empty:
-        return scores
-    chosen = spec.choices
-    fields = list(spec.tuned_fields)
-    scores["chosen"] = [
-        chosen.get(row["variant"]) == {f: row[f] for f in fields} for _, row in scores.iterrows()
-    ]
-    candidates = Study.tuning(spec, Path("."), study.client.tracking_uri)
-    winners = scores[scores["chosen"]].set_index("variant")["candidate"]
-    deltas = [
-        _against_choice(candidates, spec.tune.metric, row["variant"], row["candidate"], winners)
-        for _, row in scores.iterrows()
-    ]
-    scores["vs chosen"] = [d.value for d in deltas]
-    scores["vs chosen low"] = [d.low for d in deltas]
-    scores["vs chosen high"] = [d.high for d in deltas]
-    scores["vs chosen method"] = [d.method for d in deltas]
-    return scores
-
-
-def _against_choice(
-    candidates: Study, metric: str, variant: str, number: int, winners: pd.Series
-) -> Estimate:
-    if variant not in winners or winners[variant] == number:
-        return NOTHING
-    return candidates.delta(
-        f"{variant}.tune{number}", metric, against=f"{variant}.tune{winners[variant]}"
-    )
-
-
-def _choice_delta(row: pd.Series) -> Estimate:
-    """A candidate's difference from its variant's choice, as `tuning_table` recorded it."""
-    if "vs chosen" not in row:
-        return NOTHING
-    low, high = row["vs chosen low"], row["vs chosen high"]
-    return Estimate(row["vs chosen"], low, high, 0, row["vs chosen method"])
-
-
-def tuning_cells(numbers: pd.DataFrame) -> pd.DataFrame:
-    if numbers.empty:
-        return numbers
-    cells = numbers.drop(columns=["complete"])
-    cells = cells.loc[:, ~cells.columns.str.startswith("vs chosen")].copy()
-    cells["score"] = [f"{v:.2f}" if not math.isnan(v) else "–" for v in cells["score"]]
-    cells["chosen"] = ["✓" if c else "" for c in cells["chosen"]]
-    if "vs chosen" in numbers:
-        cells["vs chosen"] = [fmt_delta(_choice_delta(row), 2) for _, row in numbers.iterrows()]
-    return cells
-
-
-def undecided_choices(numbers: pd.DataFrame, fields: list[str]) -> list[str]:
-    """Each tuned variant whose choice some other candidate is within the noise of (its
-    difference's interval holds 0, or there is none), said with what follows: its value is
-    one of those, not shown to be the best of them, and a verdict that turns on it inherits
-    that."""
-    if numbers.empty or "vs chosen" not in numbers:
-        return []
-    found = []
-    for variant, rows in numbers.groupby("variant", sort=False):
-        if not rows["chosen"].any():
-            continue
-        chose = rows[rows["chosen"]].iloc[0]
-        close = [
-            (row, _choice_delta(row))
-            for _, row in rows[~rows["chosen"] & ~rows["failed"]].iterrows()
-            if not math.isnan(row["vs chosen"]) and _choice_delta(row).within_noise
-        ]
-        if not close:
-            continue
-        named = ", ".join(
-            f"{_values(row, fields)} ({fmt_delta(e, 2, noise=False)})" for row, e in close
-        )
-        found.append(
-            f"{variant} chose {_values(chose, fields)}, but {named} "
-            f"{'is' if len(close) == 1 else 'are'} within the noise of it (95%, paired over "
-            "the tuning seeds and the validation questions): the tuning did not tell them "
-            "apart, and a verdict that turns on its value inherits that (more tuning seeds "
-            "would: `tune.seed_count`)"
-        )
-    return found
-
-
-def decided_note(numbers: pd.DataFrame, fields: list[str]) -> str:
-    """What `tuning.md` says of whether the choices stand out from the other candidates."""
-    if numbers.empty or "vs chosen" not in numbers or not numbers["chosen"].any():
-        return ""
-    undecided = undecided_choices(numbers, fields)
-    if not undecided:
-        return "Every choice scored above each other candidate beyond the noise."
-    return f"**Within noise**: {'; '.join(undecided)}."
-
-
-def _values(row: pd.Series, fields: list[str]) -> str:
-    return ", ".join(f"{f}={row[f]}" for f in fields)
 
 
 RUN_COLUMNS = {

@@ -257,11 +257,20 @@ def _bad_keys(root: yaml.Node) -> list[Found]:
                     message = f"a key is {what}; every key of a sweep is a name or a field"
                     found.append(Found(dotted(path) or "key", message, line))
                     continue
-                if key_node.tag != STR:
-                    shown = key_node.value if key_node.value.strip() else repr(key_node.value)
+                if key_node.tag != STR and not key_node.value.strip():  # a bare `?`: null
                     found.append(
                         Found(
-                            dotted((*path, shown)),  # `? ` alone: a null key, shown as ''
+                            dotted((*path, repr(key_node.value))),
+                            "a key with nothing written (a bare `?` is a null key); write a "
+                            "name or a field",
+                            line,
+                        )
+                    )
+                    continue
+                if key_node.tag != STR:
+                    found.append(
+                        Found(
+                            dotted((*path, key_node.value)),
                             f"key {key_node.value!r} is not text (every key of a sweep is a name "
                             "or a field); quote it, or write a name",
                             line,

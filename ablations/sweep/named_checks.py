@@ -80,6 +80,17 @@ def tune_problems(spec: SweepSpec, base: dict, named: list) -> list[Problem]:
             )
         )
         return problems
+    candidates = tune.candidates
+    twice = [c for i, c in enumerate(candidates) if c in candidates[:i]]
+    if twice:
+        problems.append(
+            Problem(
+                "tune.values",
+                f"candidate {twice[0]} is given twice (as written, or as equal numbers): it "
+                "would run twice under two names and be chosen by which copy won; give it once",
+                at=at((*where, "values")),
+            )
+        )
     for field in tune.values:
         why = None
         if field in ("train.seed", "train.stage2_seed", "train.bases_seed", "eval.split"):

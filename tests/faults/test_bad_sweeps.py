@@ -439,7 +439,7 @@ CASES = [
     Case("number-as-a-key", "name: sweep\nbase:\n  1: x\n", "base.1", 3, "quote it"),
     Case("empty-key", "name: sweep\n'': arch\n", "''", 2, "empty key"),
     # found by the mutation test: a trailing `?` is a null key with no text to name it by
-    Case("bare-question-mark", "name: sweep\n?", "''", 2, "is not text"),
+    Case("bare-question-mark", "name: sweep\n?", "''", 2, "nothing written"),
     Case("control-character", 'name: sweep\ndescription: "a\x01b"\n', "yaml", 2, "control"),
     Case("explicit-int-tag", "name: sweep\nseeds: [!!int 0b101]\n", "yaml", None, "not valid"),
     Case(

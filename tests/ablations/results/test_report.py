@@ -17,10 +17,10 @@ from scipy import stats
 
 from ablations.planning.plan import make_plan
 from ablations.results.calibration import CALIBRATION_EFFECTS
+from ablations.results.choices import choice_note, tuning_cells, tuning_table
 from ablations.results.findings import findings
 from ablations.results.report import build_report
 from ablations.results.study import Study
-from ablations.results.tables import decided_note, tuning_cells, tuning_table
 from ablations.sweep.spec import load_sweep
 from ablations.tracking.track import KEY, ROLE, SWEEP, VARIANT, SweepTracker
 
@@ -382,6 +382,28 @@ TUNED_RIGHT = {
 }
 
 
+def record_candidates(tmp_path, spec, right) -> Study:
+    """The tuning candidates' runs of `spec`, each answering 200 validation questions about
+    50 images, the first `right[group][i]` right on its i-th tuning seed; the study after."""
+    candidates = spec.tuning()
+    results = tmp_path / "results"
+    tracker = SweepTracker(candidates, results)
+    plan = make_plan(candidates.expand())
+    for variant in candidates.expand():
+        tracker.variant_run(variant, plan.chains[variant.name], role="tuning")
+        count = right[variant.group][spec.tuning_seeds.index(variant.seed)]
+        out = tmp_path / variant.name
+        out.mkdir()
+        records = [
+            {"split": "openvqa", "media": i // 4, "question": f"q{i}", "class": "OCR",
+             "correct": i < count}
+            for i in range(200)
+        ]  # fmt: skip
+        (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        tracker.finish(variant.name, {"openvqa/overall": 100 * count / 200}, out)
+    return Study.load(spec, results)
+
+
 def test_tuning_md_says_which_choices_the_noise_cannot_tell_from_another_candidate(tmp_path):
     """A choice made by a question or two is not a choice the data make: tuning.md pairs each
     candidate with its variant's choice over the tuning seeds and questions, as the study's
@@ -390,23 +412,7 @@ def test_tuning_md_says_which_choices_the_noise_cannot_tell_from_another_candida
     path.write_text(TUNED_FILE)
     spec = load_sweep(path)
     assert spec.tuning_seeds == [2, 3]
-    candidates = spec.tuning()
-    results = tmp_path / "results"
-    tracker = SweepTracker(candidates, results)
-    plan = make_plan(candidates.expand())
-    for variant in candidates.expand():
-        tracker.variant_run(variant, plan.chains[variant.name], role="tuning")
-        right = TUNED_RIGHT[variant.group][variant.seed - 2]
-        out = tmp_path / variant.name
-        out.mkdir()
-        records = [
-            {"split": "openvqa", "media": i // 4, "question": f"q{i}", "class": "OCR",
-             "correct": i < right}
-            for i in range(200)
-        ]  # fmt: skip
-        (out / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-        tracker.finish(variant.name, {"openvqa/overall": 100 * right / 200}, out)
-    study = Study.load(spec, results)
+    study = record_candidates(tmp_path, spec, TUNED_RIGHT)
     assert study.spec.choices == {
         "lynx": {"train.stage2.lr": 0.001},
         "cross": {"train.stage2.lr": 0.001},
@@ -418,11 +424,26 @@ def test_tuning_md_says_which_choices_the_noise_cannot_tell_from_another_candida
     assert lynx_close["vs chosen low"] < 0 < lynx_close["vs chosen high"]
     assert numbers.loc[("cross", 2), "vs chosen high"] < 0  # 20 points below: it stands out
     assert math.isnan(numbers.loc[("lynx", 1), "vs chosen"])  # the choice itself
-    note = decided_note(numbers.reset_index(), ["train.stage2.lr"])
+    note = choice_note(numbers.reset_index(), study.spec)
     assert note.startswith("**Within noise**: lynx chose train.stage2.lr=0.001, but ")
     assert "train.stage2.lr=0.01 (-1.00 ±" in note and "cross" not in note
     apart = numbers.reset_index()
     apart = apart[apart["variant"] == "cross"]
-    assert decided_note(apart, ["train.stage2.lr"]).startswith("Every choice scored above")
+    assert choice_note(apart, study.spec).startswith("Each choice scored above every other")
     cells = tuning_cells(numbers.reset_index())
     assert "vs chosen low" not in cells and cells["vs chosen"].str.contains("†").sum() == 1
+
+
+def test_one_tuning_seed_tells_no_choice_from_another(tmp_path):
+    """One seed's intervals hold the questions' noise alone: 20 points apart on 200 questions
+    is beyond it, and still no verdict on the rate, as the study draws none from one seed."""
+    path = tmp_path / "one.yaml"
+    path.write_text(TUNED_FILE.replace("  seed_count: 2\n", ""))
+    spec = load_sweep(path)
+    assert spec.tuning_seeds == [2]
+    study = record_candidates(tmp_path, spec, TUNED_RIGHT)
+    numbers = tuning_table(study)
+    cross = numbers[(numbers["variant"] == "cross") & (numbers["candidate"] == 2)].iloc[0]
+    assert cross["vs chosen"] == pytest.approx(-20.0) and cross["vs chosen high"] < 0
+    assert cross["vs chosen method"] == "bootstrap"
+    assert choice_note(numbers, study.spec).startswith("**One tuning seed**")

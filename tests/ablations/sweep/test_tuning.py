@@ -128,6 +128,7 @@ def test_a_choice_at_the_edge_of_its_grid_is_said_with_the_way_to_extend_it(spec
             "not both",
         ),
         ("{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, seed_count: 0}", "greater"),
+        ("{variants: [lynx], values: {train.stage2.lr: [0.001, 0.01, 0.0010]}}", "given twice"),
         (
             "{variants: [lynx], values: {train.stage2.lr: [0.1, 0.2]}, metric: mme/perception}",
             "not measured on the validation split",

@@ -1,0 +1,145 @@
+"""`tuning.md`: each tuned variant's candidates, the one it chose, and whether the choice
+stands out from the others beyond the noise.
+
+The candidates are read as a study of their own (`Study.tuning`), so that each pairs with
+its variant's choice over the tuning seeds and the validation questions, with the study's
+seeds-and-items interval. One tuning seed measures the questions' noise alone (a paired
+bootstrap), from which the study never decides, and neither does `tuning.md`. The choice is
+the best of the very scores it is compared on, which makes its gaps look larger: a choice said
+to stand out may not; one said to be within noise is not shown to be the best.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ablations.results.formatting import fmt_delta
+from ablations.results.stats import NOTHING, Estimate
+from ablations.results.study import Study
+from ablations.sweep.spec import SweepSpec
+from ablations.tracking.recorded import tuning_scores
+
+DECIDING = "seeds+items"  # the method an interval needs to tell a choice from another
+
+
+def tuning_table(study: Study) -> pd.DataFrame:
+    """The candidates' validation scores, each variant's choice, and each other candidate's
+    difference from it (`vs chosen`, its interval, and the paired tuning seeds that would tell
+    a difference of that size apart)."""
+    spec = study.spec
+    scores = tuning_scores(spec, Path("."), study.client.tracking_uri)
+    if scores.empty:
+        return scores
+    winners = {  # by candidate number: two candidates of equal values are refused
+        variant: spec.tune.candidates.index(values)
+        for variant, values in spec.choices.items()
+        if values in spec.tune.candidates
+    }
+    pairs = zip(scores["variant"], scores["candidate"], strict=True)
+    scores["chosen"] = [winners.get(variant) == number for variant, number in pairs]
+    if not winners:
+        return scores
+    candidates = Study.tuning(spec, Path("."), study.client.tracking_uri)
+    deltas = [
+        _against_choice(candidates, spec.tune.metric, row, winners) for _, row in scores.iterrows()
+    ]
+    scores["vs chosen"] = [d.value for d in deltas]
+    scores["vs chosen low"] = [d.low for d in deltas]
+    scores["vs chosen high"] = [d.high for d in deltas]
+    scores["vs chosen method"] = [d.method for d in deltas]
+    scores["vs chosen seeds to decide"] = [
+        d.seeds_to_decide() if d.method == DECIDING else None for d in deltas
+    ]
+    return scores
+
+
+def _against_choice(candidates: Study, metric: str, row: pd.Series, winners: dict) -> Estimate:
+    """A candidate's score minus its variant's choice's, paired by tuning seed and question
+    (none for the choice itself, a variant yet to choose, or a candidate that failed)."""
+    chose = winners.get(row["variant"])
+    if chose is None or chose == row["candidate"] or row["failed"]:
+        return NOTHING
+    name = f"{row['variant']}.tune"
+    return candidates.delta(f"{name}{row['candidate']}", metric, against=f"{name}{chose}")
+
+
+def _choice_delta(row: pd.Series) -> Estimate:
+    """A candidate's difference from its variant's choice, as `tuning_table` recorded it."""
+    low, high = row["vs chosen low"], row["vs chosen high"]
+    return Estimate(row["vs chosen"], low, high, 0, row["vs chosen method"])
+
+
+def tuning_cells(numbers: pd.DataFrame) -> pd.DataFrame:
+    if numbers.empty:
+        return numbers
+    cells = numbers.drop(columns=["complete"])
+    cells = cells.loc[:, ~cells.columns.str.startswith("vs chosen")].copy()
+    cells["score"] = [f"{v:.2f}" if not math.isnan(v) else "–" for v in cells["score"]]
+    cells["chosen"] = ["✓" if c else "" for c in cells["chosen"]]
+    if "vs chosen" in numbers:
+        cells["vs chosen"] = [fmt_delta(_choice_delta(row), 2) for _, row in numbers.iterrows()]
+    return cells
+
+
+def choice_note(numbers: pd.DataFrame, spec: SweepSpec) -> str:
+    """What `tuning.md` says of whether each choice stands out from its other candidates."""
+    if numbers.empty or "vs chosen" not in numbers:
+        return ""
+    compared = numbers[numbers["vs chosen"].notna()]
+    if compared.empty:
+        return ""
+    if (compared["vs chosen method"] != DECIDING).any():
+        return (
+            "**One tuning seed**: its intervals hold the validation questions' noise alone, "
+            "not a seed's, so they tell no choice from another (the study draws no verdict "
+            "from one seed either); `tune.seed_count: 2` or more would."
+        )
+    undecided = undecided_choices(numbers, list(spec.tuned_fields))
+    if undecided:
+        return f"**Within noise**: {'; '.join(undecided)}."
+    side = "above" if spec.tune.goal == "max" else "below"
+    return (
+        f"Each choice scored {side} every other candidate of its variant beyond the noise (no "
+        "pairwise 95% interval holds 0; unadjusted for the choice being the best of those very "
+        "scores, which makes its gaps look larger)."
+    )
+
+
+def undecided_choices(numbers: pd.DataFrame, fields: list[str]) -> list[str]:
+    """Each variant whose choice another candidate is within the noise of, with how many
+    paired tuning seeds would tell a difference of that size apart."""
+    found = []
+    for variant, rows in numbers.groupby("variant", sort=False):
+        if not rows["chosen"].any():
+            continue
+        close = [
+            (row, _choice_delta(row))
+            for _, row in rows[rows["vs chosen"].notna()].iterrows()
+            if _choice_delta(row).within_noise
+        ]
+        if not close:
+            continue
+        named = ", ".join(f"{_values(row, fields)} ({_shown(row, e)})" for row, e in close)
+        chose = rows[rows["chosen"]].iloc[0]
+        found.append(
+            f"{variant} chose {_values(chose, fields)}, but {named} "
+            f"{'is' if len(close) == 1 else 'are'} within the noise of it (95%, paired over "
+            "the tuning seeds and the validation questions): its tuning did not tell them "
+            "apart, and a verdict that turns on its value inherits that"
+        )
+    return found
+
+
+def _shown(row: pd.Series, estimate: Estimate) -> str:
+    text = fmt_delta(estimate, 2, noise=False) + ("" if estimate.known else ", no interval")
+    seeds = row.get("vs chosen seeds to decide")
+    if seeds is not None and not pd.isna(seeds):
+        return f"{text}; {int(seeds)} tuning seeds would tell a difference this size apart"
+    return f"{text}; at these validation questions no number of tuning seeds would"
+
+
+def _values(row: pd.Series, fields: list[str]) -> str:
+    return ", ".join(f"{f}={row[f]}" for f in fields)
