@@ -89,7 +89,8 @@ def _sweep(tmp_path: Path, paths: dict[str, str]) -> Path:
             entry["media_root"] = str(Path(entry["path"]).parent / Path(entry["media_root"]).name)
     for drop in ("include", "tune"):
         paper.pop(drop)
-    toy = {k: v for k, v in paper["scales"]["toy"].items() if k != "seeds"}  # one seed
+    # one seed, and no tuning (its toy section's `tune:` only adds tuning seeds)
+    toy = {k: v for k, v in paper["scales"]["toy"].items() if k not in ("seeds", "tune")}
     paper["scales"] = {"toy": toy, "tiny": section}
     paper.update(name="paperdata", scale="tiny", seeds=[0])
     # a batch is one source's: enough small batches that each source over 2% is drawn
