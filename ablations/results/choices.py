@@ -20,7 +20,8 @@ from ablations.results.formatting import fmt_delta
 from ablations.results.stats import NOTHING, Estimate
 from ablations.results.study import Study
 from ablations.sweep.spec import SweepSpec
-from ablations.tracking.recorded import tuning_scores
+from ablations.sweep.tuning import TUNING
+from ablations.tracking.recorded import tuning_scores, variant_frame
 
 DECIDING = "seeds+items"  # the method an interval needs to tell a choice from another
 
@@ -29,8 +30,9 @@ def tuning_table(study: Study) -> pd.DataFrame:
     """The candidates' validation scores, each variant's choice, and each other candidate's
     difference from it (`vs chosen`, its interval, and the paired tuning seeds that would tell
     a difference of that size apart)."""
-    spec = study.spec
-    scores = tuning_scores(spec, Path("."), study.client.tracking_uri)
+    spec, uri = study.spec, study.client.tracking_uri
+    runs = variant_frame(spec.tuning(), Path("."), uri, role=TUNING)  # read once, for both
+    scores = tuning_scores(spec, Path("."), uri, runs)
     if scores.empty:
         return scores
     winners = {  # by candidate number: two candidates of equal values are refused
@@ -42,7 +44,7 @@ def tuning_table(study: Study) -> pd.DataFrame:
     scores["chosen"] = [winners.get(variant) == number for variant, number in pairs]
     if not winners:
         return scores
-    candidates = Study.tuning(spec, Path("."), study.client.tracking_uri)
+    candidates = Study.tuning(spec, Path("."), uri, runs)
     deltas = [
         _against_choice(candidates, spec.tune.metric, row, winners) for _, row in scores.iterrows()
     ]

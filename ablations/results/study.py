@@ -70,13 +70,22 @@ class Study:
         return cls._of(spec, variant_frame(spec, results, uri), uri)
 
     @classmethod
-    def tuning(cls, spec: SweepSpec, results: Path, uri: str | None = None) -> Study:
+    def tuning(
+        cls,
+        spec: SweepSpec,
+        results: Path,
+        uri: str | None = None,
+        frame: pd.DataFrame | None = None,
+    ) -> Study:
         """The study of `spec`'s tuning candidates (`<variant>.tune<i>`, on the tuning seeds,
         answered on the validation split): how far apart the candidates a choice was made
-        between are, with the same intervals as the study's comparisons."""
+        between are, with the same intervals as the study's comparisons (`frame`: their
+        runs, where the caller has read them already)."""
         uri = uri or tracking_uri(results)
         candidates = spec.tuning()
-        return cls._of(candidates, variant_frame(candidates, results, uri, role=TUNING), uri)
+        if frame is None:
+            frame = variant_frame(candidates, results, uri, role=TUNING)
+        return cls._of(candidates, frame, uri)
 
     @classmethod
     def _of(cls, spec: SweepSpec, frame: pd.DataFrame, uri: str) -> Study:

@@ -82,12 +82,16 @@ def read_predictions(client: MlflowClient, run_id: str) -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def tuning_scores(spec: SweepSpec, results: Path, uri: str | None = None) -> pd.DataFrame:
+def tuning_scores(
+    spec: SweepSpec, results: Path, uri: str | None = None, frame: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per tuning candidate: the tuned variant, its candidate number and values, the
-    validation metric's mean over the tuning seeds that finished, and how many did."""
+    validation metric's mean over the tuning seeds that finished, and how many did (`frame`:
+    the candidates' runs, where the caller has read them already)."""
     if spec.tune is None:
         return pd.DataFrame()
-    frame = variant_frame(spec.tuning(), results, uri, role=TUNING)
+    if frame is None:
+        frame = variant_frame(spec.tuning(), results, uri, role=TUNING)
     finished = frame[frame["status"] == "FINISHED"] if not frame.empty else frame
     failed = frame[frame["status"] == "FAILED"] if not frame.empty else frame
     column = f"metrics.{spec.tune.metric}"
