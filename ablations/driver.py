@@ -157,7 +157,7 @@ def run_locked(spec: SweepSpec, plan, tuning, results: Path, args, console: Cons
                 f"candidates of {', '.join(spec.tuned_fields)} each, by {spec.tune.metric} on "
                 "the validation split (the variants and bases no choice changes run meanwhile)"
             )
-            untouched = [v for v in plan.variants if v.group not in spec.choosing]
+            untouched = [v for v in plan.variants if not spec.waits_on_choice(v.group)]
             first = make_plan(tuning.variants + untouched, spec.resources.gpus_by_stage())
             roles = {v.name: "tuning" for v in tuning.variants}
             ahead = plan.level("bases")  # the bases wait on no choice

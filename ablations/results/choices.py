@@ -24,6 +24,7 @@ from ablations.sweep.tuning import TUNING
 from ablations.tracking.recorded import tuning_scores, variant_frame
 
 DECIDING = "seeds+items"  # the method an interval needs to tell a choice from another
+ONE_SEED = "bootstrap"  # one tuning seed's: the questions' noise alone, from which none is told
 
 
 def tuning_table(study: Study) -> pd.DataFrame:
@@ -93,7 +94,7 @@ def choice_note(numbers: pd.DataFrame, spec: SweepSpec) -> str:
     compared = numbers[numbers["vs chosen"].notna()]
     if compared.empty:
         return ""
-    if (compared["vs chosen method"] != DECIDING).any():
+    if (compared["vs chosen method"] == ONE_SEED).any():
         return (
             "**One tuning seed**: its intervals hold the validation questions' noise alone, "
             "not a seed's, so they tell no choice from another (the study draws no verdict "
@@ -101,13 +102,44 @@ def choice_note(numbers: pd.DataFrame, spec: SweepSpec) -> str:
         )
     undecided = undecided_choices(numbers, list(spec.tuned_fields))
     if undecided:
-        return f"**Within noise**: {'; '.join(undecided)}."
+        return (
+            "**Within noise** (95%, paired over the tuning seeds and the validation questions: "
+            "the tuning did not tell these apart, and `findings.md` marks with ‡ each verdict "
+            f"that turns on such a choice): {'; '.join(undecided)}."
+        )
     side = "above" if spec.tune.goal == "max" else "below"
     return (
         f"Each choice scored {side} every other candidate of its variant beyond the noise (no "
         "pairwise 95% interval holds 0; unadjusted for the choice being the best of those very "
         "scores, which makes its gaps look larger)."
     )
+
+
+def unsettled(numbers: pd.DataFrame, fields: list[str]) -> dict[str, str]:
+    """Each variant whose tuning did not tell its choice from another candidate, with the
+    choice and why in a few words (one tuning seed, or the candidates within its noise): a
+    verdict that compares it with a run at another variant's choice turns on that choice."""
+    if numbers.empty or "vs chosen" not in numbers:
+        return {}
+    found = {}
+    for variant, rows in numbers.groupby("variant", sort=False):
+        if not rows["chosen"].any():
+            continue
+        compared = rows[rows["vs chosen"].notna()]
+        chose = _values(rows[rows["chosen"]].iloc[0], fields)
+        if compared.empty:  # it won by default
+            found[str(variant)] = f"{chose}, the only candidate that finished"
+        elif (compared["vs chosen method"] == ONE_SEED).any():
+            found[str(variant)] = f"{chose} on one tuning seed, which tells no candidate apart"
+        elif close := [_values(row, fields) for row, _ in _close(compared)]:
+            found[str(variant)] = f"{chose}, within the noise of {', '.join(close)}"
+    return found
+
+
+def _close(compared: pd.DataFrame) -> list[tuple[pd.Series, Estimate]]:
+    """The candidates whose difference from the choice is within noise, with it."""
+    deltas = [(row, _choice_delta(row)) for _, row in compared.iterrows()]
+    return [(row, delta) for row, delta in deltas if delta.within_noise]
 
 
 def undecided_choices(numbers: pd.DataFrame, fields: list[str]) -> list[str]:
@@ -117,20 +149,14 @@ def undecided_choices(numbers: pd.DataFrame, fields: list[str]) -> list[str]:
     for variant, rows in numbers.groupby("variant", sort=False):
         if not rows["chosen"].any():
             continue
-        close = [
-            (row, _choice_delta(row))
-            for _, row in rows[rows["vs chosen"].notna()].iterrows()
-            if _choice_delta(row).within_noise
-        ]
+        close = _close(rows[rows["vs chosen"].notna()])
         if not close:
             continue
         named = ", ".join(f"{_values(row, fields)} ({_shown(row, e)})" for row, e in close)
         chose = rows[rows["chosen"]].iloc[0]
         found.append(
             f"{variant} chose {_values(chose, fields)}, but {named} "
-            f"{'is' if len(close) == 1 else 'are'} within the noise of it (95%, paired over "
-            "the tuning seeds and the validation questions): its tuning did not tell them "
-            "apart, and a verdict that turns on its value inherits that"
+            f"{'is' if len(close) == 1 else 'are'} within the noise of it"
         )
     return found
 

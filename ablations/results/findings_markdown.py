@@ -3,15 +3,26 @@ them (the paper's figure beside ours, the interval, the corrected p-value, the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from ablations.results.findings import MIN_SEEDS, Claim, Finding
 from ablations.results.formatting import digits, fmt, fmt_delta, interval_note, seeds_text
 from ablations.results.study import Study
+from ablations.sweep.spec import SweepSpec
+from lynx_core.config import flatten
 from lynx_core.data.convert.recipe import PAPER_ONLY, SOURCES
 
+TURNS = "‡"  # a verdict that turns on a tuning choice its tuning did not settle
 
-def findings_markdown(study: Study, found: list[Finding]) -> str:
+
+def findings_markdown(
+    study: Study, found: list[Finding], unsettled: Mapping[str, str] | None = None
+) -> str:
+    """`unsettled`: each tuned variant whose choice its tuning did not tell from another
+    candidate, with why (`ablations.results.choices.unsettled`)."""
+    unsettled = unsettled or {}
     runs = len(study.runs)
     tested = sum(1 for f in found for c in f.claims if c.comparisons)
     lines = [
@@ -37,14 +48,19 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
         "disagrees when all disagree, and says how many of its claims were tested. **Not "
         "tested**: the sweep has no variant that makes the comparison. Variants are chosen by "
         "what their configs change against the baseline (only fields that change a result), "
-        "or by declaring the claim (`claims:` in the sweep; marked *declared*).",
+        "or by declaring the claim (`claims:` in the sweep; marked *declared*)."
+        + _legend(study.spec),
         "",
         "| # | conclusion (the paper) | verdict |",
         "|---|---|---|",
-        *(f"| {f.number} | {f.conclusion} | **{f.summary}** |" for f in found),
+        *(
+            f"| {f.number} | {f.conclusion} | **{f.summary}**{_marks(study, f, unsettled)} |"
+            for f in found
+        ),
     ]
     for finding in found:
-        lines += ["", f"## {finding.number}. {finding.conclusion} — {finding.summary}"]
+        mark = _marks(study, finding, unsettled)
+        lines += ["", f"## {finding.number}. {finding.conclusion} — {finding.summary}{mark}"]
         for claim in finding.claims:
             p = (
                 f" Claim p: {_p(claim.raw_p(claim.direction))} the paper's way, "
@@ -60,11 +76,75 @@ def findings_markdown(study: Study, found: list[Finding]) -> str:
             ]
             if claim.note:
                 lines += ["", claim.note]
+            caveat = _tuning_caveat(study, claim, unsettled)
+            if caveat:
+                lines += ["", caveat]
             if not claim.comparisons:
                 lines += ["", "Not tested: no variant of this sweep makes this comparison."]
                 continue
             lines += ["", _comparisons(claim).to_markdown(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def _legend(spec: SweepSpec) -> str:
+    """What ‡ means, in a sweep that tunes."""
+    if spec.tune is None:
+        return ""
+    return (
+        f" {TURNS}: some comparison of a claim sets runs tuned apart against each other (each "
+        "at a different variant's choice, or one at none), and at least one of those choices "
+        "its variant's tuning did not tell from another candidate (`tuning.md`; with one "
+        "tuning seed, no choice is told apart); the claim says which. Two runs at the same "
+        "variant's choice (a data variant at lynx's rate against lynx) are not marked: a "
+        "choice moves both together."
+    )
+
+
+def _choice_of(study: Study, name: str) -> str | None:
+    """The tuned variant whose choice the run `name` is at: none for what is no variant of
+    the sweep (the bare LLM) or a variant that sets the tuned fields itself."""
+    spec = study.spec
+    chooser = spec.chooser(name) if name in study.groups else None
+    if chooser is None or chooser == name:
+        return chooser
+    own = flatten(study.config(name).model_dump(mode="json"))
+    chosen = spec.choices.get(chooser, {})
+    return chooser if all(own.get(f) == v for f, v in chosen.items()) else None
+
+
+def _turning(study: Study, claim: Claim, unsettled: Mapping[str, str]) -> list[str]:
+    """The unsettled choices a claim's verdict turns on: those of each comparison whose two
+    sides are tuned apart, where a side's choice its tuning did not tell from another
+    candidate. A claim that reached no verdict turns on nothing."""
+    if claim.verdict in ("not tested", "too few seeds"):
+        return []
+    found: list[str] = []
+    for c in claim.comparisons:
+        sides = (_choice_of(study, c.variant), _choice_of(study, c.against))
+        if sides[0] != sides[1]:
+            found += [s for s in sides if s in unsettled and s not in found]
+    return found
+
+
+def _marks(study: Study, finding: Finding, unsettled: Mapping[str, str]) -> str:
+    """' ‡' where a claim of the conclusion turns on an unsettled choice."""
+    turning = any(_turning(study, c, unsettled) for c in finding.claims)
+    return f" {TURNS}" if turning else ""
+
+
+def _tuning_caveat(study: Study, claim: Claim, unsettled: Mapping[str, str]) -> str:
+    """The paragraph under a claim that turns on an unsettled choice, naming it."""
+    choosers = _turning(study, claim, unsettled)
+    if not choosers:
+        return ""
+    said = "; ".join(f"`{v}` chose {unsettled[v]}" for v in choosers)
+    return (
+        f"{TURNS} Turns on tuning the study did not settle: some of its comparisons set a run "
+        f"at one variant's choice against a run at another's, or at none, and {said} "
+        "(`tuning.md`). The verdict is the one at these choices; at a candidate the tuning "
+        "could not tell from them it may differ, and this study did not ask the test "
+        "questions there."
+    )
 
 
 def _data_note(study: Study) -> list[str]:

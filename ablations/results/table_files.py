@@ -63,9 +63,10 @@ def _tex(text: Any) -> str:
     return "".join(_TEX.get(ch, ch) for ch in str(text))
 
 
-def write_tables(study: Study, out: Path) -> list[Path]:
+def write_tables(study: Study, out: Path, tuning: pd.DataFrame | None = None) -> list[Path]:
     """Every table of the study into `out`; returns the files written. The sweep is the
-    study's own, with the choices its tuning made (`Study.load`)."""
+    study's own, with the choices its tuning made (`Study.load`); `tuning`: its
+    `tuning_table` where the caller has read it."""
     spec = study.spec
     note = interval_note(study)
     written = []
@@ -110,7 +111,7 @@ def write_tables(study: Study, out: Path) -> list[Path]:
         title = f"{spec.experiment}: the evidence behind each comparison"
         written += write_table(out, "evidence", cells, numbers, title, text)
     if spec.tune is not None:
-        numbers = tuning_table(study)
+        numbers = tuning_table(study) if tuning is None else tuning
         text = (
             f"each tuned variant's candidates ({', '.join(spec.tuned_fields)}), scored by "
             f"{spec.tune.metric} on the validation split (kept apart from training and from "

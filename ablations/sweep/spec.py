@@ -195,16 +195,22 @@ class SweepSpec(StrictModel):
         first = max(self.all_seeds) + 1
         return list(range(first, first + self.tune.seed_count))
 
-    @property
-    def choosing(self) -> set[str]:
-        """The variants whose config waits on a choice: the tuned ones, and, when the
-        baseline is tuned, every other one, which takes the baseline's choice (a variant
+    def waits_on_choice(self, group: str) -> bool:
+        """Whether a variant's config (a named or an axis variant's) waits on a choice: a
+        tuned one's does, and, when the baseline is tuned, every other one's, which takes the
+        baseline's choice under what it sets itself (`expand.chosen_overrides`: a variant
         changes one thing against the baseline as it runs)."""
         if self.tune is None:
-            return set()
-        if self.baseline in self.tune.variants:
-            return set(self.variants) | set(self.tune.variants) | {self.baseline}
-        return set(self.tune.variants)
+            return False
+        return group in self.tune.variants or self.baseline in self.tune.variants
+
+    def chooser(self, group: str) -> str | None:
+        """The tuned variant whose choice a variant takes: itself when tuned, else the
+        baseline when its config waits on the baseline's (`waits_on_choice`), else none. A
+        variant that sets the tuned fields itself keeps its own values; see the config."""
+        if self.tune is not None and group in self.tune.variants:
+            return group
+        return self.baseline if self.waits_on_choice(group) else None
 
     @property
     def choices(self) -> dict[str, dict[str, Any]]:

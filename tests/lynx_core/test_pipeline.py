@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import pytest
 
 from lynx_core.pipeline import learning_speed
@@ -32,3 +35,28 @@ def test_a_stage_without_held_out_losses_reports_no_speed():
     assert learning_speed("stage1", [{"step": 10, "loss": 2.0}]) == {}
     one = learning_speed("stage1", _curve([2.5]))
     assert one == {"stage1/val_loss_area": 2.5, "stage1/final_val_loss": 2.5}
+
+
+def test_the_tiny_stage_2_learns_its_held_out_examples(tmp_path):  # ~20 s
+    """The tests that train the tiny preset's stage 2 (resume, data parallel, ZeRO, the
+    evaluation suites) read what it trained. On stage-2 examples it never trains on, its
+    held-out loss falls at every validation: by little, its bases and stage 1 being a few
+    steps, but by far more than the loss moves at fixed weights (a learning rate too small
+    to move one), so the fall is what it learned, not noise of the validation itself."""
+    from lynx_core.pipeline import run_stage
+    from tests.tiny import through_stage1, tiny_config
+
+    every = {"train.stage2.validate_every": 5}
+    folders, cache = through_stage1(tmp_path, **every)
+
+    def held_out_losses(lr: float) -> list[float]:
+        into = {**folders, "stage2": tmp_path / f"stage2-{lr}"}
+        cfg = tiny_config(**every, **{"train.stage2.lr": lr})
+        output = run_stage("stage2", cfg, into, cache)
+        return [record["val_loss"] for record in output.history if "val_loss" in record]
+
+    trained, still = held_out_losses(3e-3), held_out_losses(1e-12)
+    assert len(trained) == len(still) == 4 and all(math.isfinite(v) for v in trained)
+    assert max(still) - min(still) < 1e-4, still  # the validation has no noise of its own
+    assert all(b < a for a, b in itertools.pairwise(trained)), trained
+    assert trained[0] - trained[-1] > 3e-3, trained  # 30 times the still loss's spread

@@ -17,7 +17,7 @@ from scipy import stats
 
 from ablations.planning.plan import make_plan
 from ablations.results.calibration import CALIBRATION_EFFECTS
-from ablations.results.choices import choice_note, tuning_cells, tuning_table
+from ablations.results.choices import choice_note, tuning_cells, tuning_table, unsettled
 from ablations.results.findings import findings
 from ablations.results.report import build_report
 from ablations.results.study import Study
@@ -113,6 +113,11 @@ def fabricated(tmp_path_factory):
     tracker.client.log_metric(stale.info.run_id, "openvqa/overall", 99.0)
     tracker.client.set_terminated(stale.info.run_id)
     return spec, results, build_report(spec, results)
+
+
+def test_a_sweep_that_tunes_nothing_marks_no_verdict_as_turning_on_tuning(fabricated):
+    _, _, report = fabricated
+    assert "‡" not in (report.folder / "findings.md").read_text()
 
 
 def t_interval(values: list[float]) -> tuple[float, float]:
@@ -425,8 +430,10 @@ def test_tuning_md_says_which_choices_the_noise_cannot_tell_from_another_candida
     assert numbers.loc[("cross", 2), "vs chosen high"] < 0  # 20 points below: it stands out
     assert math.isnan(numbers.loc[("lynx", 1), "vs chosen"])  # the choice itself
     note = choice_note(numbers.reset_index(), study.spec)
-    assert note.startswith("**Within noise**: lynx chose train.stage2.lr=0.001, but ")
+    assert note.startswith("**Within noise** (95%, paired over the tuning seeds")
+    assert "): lynx chose train.stage2.lr=0.001, but " in note
     assert "train.stage2.lr=0.01 (-1.00 ±" in note and "cross" not in note
+    assert set(unsettled(numbers.reset_index(), ["train.stage2.lr"])) == {"lynx"}
     apart = numbers.reset_index()
     apart = apart[apart["variant"] == "cross"]
     assert choice_note(apart, study.spec).startswith("Each choice scored above every other")
@@ -447,3 +454,39 @@ def test_one_tuning_seed_tells_no_choice_from_another(tmp_path):
     assert cross["vs chosen"] == pytest.approx(-20.0) and cross["vs chosen high"] < 0
     assert cross["vs chosen method"] == "bootstrap"
     assert choice_note(numbers, study.spec).startswith("**One tuning seed**")
+    told = unsettled(numbers, ["train.stage2.lr"])  # so a verdict on either inherits it
+    assert set(told) == {"lynx", "cross"} and "one tuning seed" in told["cross"]
+
+
+def test_findings_mark_each_verdict_that_turns_on_a_choice_its_tuning_did_not_settle(tmp_path):
+    """lynx's tuning did not tell 0.001 from 0.01 (a question or so apart); cross's choice
+    stands out. Claim 5 sets cross at its choice against lynx at its own, so its verdict
+    turns on lynx's unsettled choice and findings.md says so; claim 2 sets two runs at
+    lynx's choice against each other (the noisy variant takes it), and is not marked."""
+    path = tmp_path / "tuned.yaml"
+    noisy = "  noisy: {data.captions: {quality: noisy, images: 5120}}\ntune:"
+    path.write_text(TUNED_FILE.replace("tune:", noisy, 1))
+    spec = load_sweep(path)
+    chosen = record_candidates(tmp_path, spec, TUNED_RIGHT).spec
+    assert spec.chooser("noisy") == "lynx" and spec.chooser("cross") == "cross"
+    tracker = SweepTracker(chosen, tmp_path / "results")
+    plan = make_plan(chosen.expand())
+    image = {"lynx": [70, 72], "cross": [40, 45], "noisy": [60, 61]}
+    for variant in chosen.expand():
+        tracker.variant_run(variant, plan.chains[variant.name])
+        score = image[variant.group][variant.seed]
+        metrics = {"openvqa/overall": score, "stage2/val_loss_area": 3 - score / 100}
+        tracker.finish(variant.name, metrics, None)
+    report = build_report(spec, tmp_path / "results")
+    text = (report.folder / "findings.md").read_text()
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert rows["| 5"].endswith("‡ |") and not rows["| 2"].endswith("‡ |")
+    sections = {s.split(".")[0]: s for s in text.split("\n## ")[1:]}
+    assert "| noisy " in sections["2"] and "‡ Turns on tuning" not in sections["2"]
+    assert sections["5"].splitlines()[0].endswith("‡")
+    claim_5a = sections["5"].split("Claim 5b")[0]
+    caveat = next(line for line in claim_5a.splitlines() if line.startswith("‡ Turns"))
+    assert "`lynx` chose train.stage2.lr=0.001, within the noise of train.stage2.lr=0.01" in (
+        caveat
+    )
+    assert "`cross`" not in caveat  # its choice stood out

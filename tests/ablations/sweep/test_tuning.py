@@ -63,25 +63,41 @@ def test_the_sweep_runs_with_each_variants_choice_and_shares_its_stages(spec):
     plan = make_plan(spec.tuning().expand())
     stage1 = {plan.chains[f"lynx.tune{i}"]["stage1"] for i in range(3)}
     assert len(stage1) == 1  # the candidates differ from stage 2 on: one stage-1 run
-    assert spec.choosing == {"lynx", "cross"}
+    assert [g for g in ("lynx", "cross") if spec.waits_on_choice(g)] == ["lynx", "cross"]
 
 
 def test_a_variant_that_does_not_tune_takes_the_tuned_baselines_choice(tmp_path):
-    """It changes one thing against the baseline as the baseline runs, its rate included."""
+    """It changes one thing against the baseline as the baseline runs, its rate included; an
+    axis variant too, so none of them runs before the choice is made (the driver runs only
+    what waits on no choice while the candidates train)."""
     path = tmp_path / "inherit.yaml"
     path.write_text(
         SWEEP.replace(
             "  cross: {model.arch: cross_attention}",
             "  cross: {model.arch: cross_attention}\n  deep: {model.resampler.depth: 2}\n"
-            "  fixed: {model.resampler.depth: 3, train.stage2.lr: 0.02}",
+            "  fixed: {model.resampler.depth: 3, train.stage2.lr: 0.02}\n"
+            "axes: {model.resampler.num_queries: [4]}",
         )
     )
     spec = load_sweep(path)
-    assert spec.choosing == {"lynx", "cross", "deep", "fixed"}
+    groups = {v.group for v in spec.expand()}
+    (axis,) = groups - {"lynx", "cross", "deep", "fixed"}  # named after its value
+    assert all(spec.waits_on_choice(g) for g in groups)
+    assert {g: spec.chooser(g) for g in groups} == {
+        "lynx": "lynx", "cross": "cross", "deep": "lynx", "fixed": "lynx", axis: "lynx"
+    }  # fmt: skip
     found = {v.group: v.config.train.stage2.lr for v in spec.with_choices(
         {"lynx": {"train.stage2.lr": 0.01}, "cross": {"train.stage2.lr": 0.001}}
     ).expand()}  # fmt: skip
-    assert found == {"lynx": 0.01, "cross": 0.001, "deep": 0.01, "fixed": 0.02}
+    assert found == {"lynx": 0.01, "cross": 0.001, "deep": 0.01, "fixed": 0.02, axis: 0.01}
+
+
+def test_with_an_untuned_baseline_only_the_tuned_variants_wait_on_a_choice(tmp_path):
+    path = tmp_path / "apart.yaml"
+    path.write_text(SWEEP.replace("variants: [lynx, cross]", "variants: [cross]"))
+    spec = load_sweep(path)
+    assert not spec.waits_on_choice("lynx") and spec.chooser("lynx") is None
+    assert spec.waits_on_choice("cross") and spec.chooser("cross") == "cross"
 
 
 def test_each_variant_chooses_its_best_candidate_once_every_one_is_scored(spec):
