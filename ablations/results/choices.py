@@ -12,6 +12,7 @@ to stand out may not; one said to be within noise is not shown to be the best.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -27,13 +28,30 @@ DECIDING = "seeds+items"  # the method an interval needs to tell a choice from a
 ONE_SEED = "bootstrap"  # one tuning seed's: the questions' noise alone, from which none is told
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """A study's tuning as MLflow holds it, read once: the candidates' table (`tuning_table`)
+    and the candidates as a study of their own (`Study.tuning`)."""
+
+    numbers: pd.DataFrame
+    candidates: Study
+
+
+def read_tuning(study: Study) -> Tuning:
+    spec, uri = study.spec, study.client.tracking_uri
+    runs = variant_frame(spec.tuning(), Path("."), uri, role=TUNING)  # read once, for both
+    candidates = Study.tuning(spec, Path("."), uri, runs)
+    return Tuning(_table(spec, tuning_scores(spec, Path("."), uri, runs), candidates), candidates)
+
+
 def tuning_table(study: Study) -> pd.DataFrame:
     """The candidates' validation scores, each variant's choice, and each other candidate's
     difference from it (`vs chosen`, its interval, and the paired tuning seeds that would tell
     a difference of that size apart)."""
-    spec, uri = study.spec, study.client.tracking_uri
-    runs = variant_frame(spec.tuning(), Path("."), uri, role=TUNING)  # read once, for both
-    scores = tuning_scores(spec, Path("."), uri, runs)
+    return read_tuning(study).numbers
+
+
+def _table(spec: SweepSpec, scores: pd.DataFrame, candidates: Study) -> pd.DataFrame:
     if scores.empty:
         return scores
     winners = {  # by candidate number: two candidates of equal values are refused
@@ -45,7 +63,6 @@ def tuning_table(study: Study) -> pd.DataFrame:
     scores["chosen"] = [winners.get(variant) == number for variant, number in pairs]
     if not winners:
         return scores
-    candidates = Study.tuning(spec, Path("."), uri, runs)
     deltas = [
         _against_choice(candidates, spec.tune.metric, row, winners) for _, row in scores.iterrows()
     ]
@@ -94,7 +111,7 @@ def choice_note(numbers: pd.DataFrame, spec: SweepSpec) -> str:
     compared = numbers[numbers["vs chosen"].notna()]
     if compared.empty:
         return ""
-    if (compared["vs chosen method"] == ONE_SEED).any():
+    if _one_seed(compared):
         return (
             "**One tuning seed**: its intervals hold the validation questions' noise alone, "
             "not a seed's, so they tell no choice from another (the study draws no verdict "
@@ -119,21 +136,49 @@ def unsettled(numbers: pd.DataFrame, fields: list[str]) -> dict[str, str]:
     """Each variant whose tuning did not tell its choice from another candidate, with the
     choice and why in a few words (one tuning seed, or the candidates within its noise): a
     verdict that compares it with a run at another variant's choice turns on that choice."""
-    if numbers.empty or "vs chosen" not in numbers:
-        return {}
     found = {}
-    for variant, rows in numbers.groupby("variant", sort=False):
-        if not rows["chosen"].any():
-            continue
-        compared = rows[rows["vs chosen"].notna()]
-        chose = _values(rows[rows["chosen"]].iloc[0], fields)
+    for variant, chosen, compared in _choosing(numbers):
+        chose = _values(chosen, fields)
+        close = _not_told_apart(compared)
         if compared.empty:  # it won by default
-            found[str(variant)] = f"{chose}, the only candidate that finished"
-        elif (compared["vs chosen method"] == ONE_SEED).any():
-            found[str(variant)] = f"{chose} on one tuning seed, which tells no candidate apart"
-        elif close := [_values(row, fields) for row, _ in _close(compared)]:
-            found[str(variant)] = f"{chose}, within the noise of {', '.join(close)}"
+            found[variant] = f"{chose}, the only candidate that finished"
+        elif _one_seed(compared):
+            found[variant] = f"{chose} on one tuning seed, which tells no candidate apart"
+        elif not close.empty:
+            named = ", ".join(_values(row, fields) for _, row in close.iterrows())
+            found[variant] = f"{chose}, within the noise of {named}"
     return found
+
+
+def plateaus(numbers: pd.DataFrame) -> dict[str, list[int]]:
+    """Each variant that chose: its choice's candidate number, then those of the candidates
+    its tuning did not tell from it (`_not_told_apart`)."""
+    return {
+        variant: [int(chosen["candidate"]), *map(int, _not_told_apart(compared)["candidate"])]
+        for variant, chosen, compared in _choosing(numbers)
+    }
+
+
+def _choosing(numbers: pd.DataFrame):
+    """Each variant that chose: its name, its choice's row, its other candidates' rows with a
+    difference from the choice (those that finished)."""
+    if numbers.empty or "vs chosen" not in numbers:
+        return
+    for variant, rows in numbers.groupby("variant", sort=False):
+        if rows["chosen"].any():
+            yield str(variant), rows[rows["chosen"]].iloc[0], rows[rows["vs chosen"].notna()]
+
+
+def _one_seed(compared: pd.DataFrame) -> bool:
+    return bool((compared["vs chosen method"] == ONE_SEED).any())
+
+
+def _not_told_apart(compared: pd.DataFrame) -> pd.DataFrame:
+    """The candidates within the noise of the choice; with one tuning seed, all of them."""
+    if _one_seed(compared):
+        return compared
+    close = [_choice_delta(row).within_noise for _, row in compared.iterrows()]
+    return compared[pd.Series(close, index=compared.index, dtype=bool)]
 
 
 def _close(compared: pd.DataFrame) -> list[tuple[pd.Series, Estimate]]:

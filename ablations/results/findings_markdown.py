@@ -7,8 +7,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from ablations.results.choices import Tuning, plateaus, unsettled
 from ablations.results.findings import MIN_SEEDS, Claim, Finding
 from ablations.results.formatting import digits, fmt, fmt_delta, interval_note, seeds_text
+from ablations.results.plateau import plateau_spread
 from ablations.results.study import Study
 from ablations.sweep.spec import SweepSpec
 from lynx_core.config import flatten
@@ -17,12 +19,10 @@ from lynx_core.data.convert.recipe import PAPER_ONLY, SOURCES
 TURNS = "‡"  # a verdict that turns on a tuning choice its tuning did not settle
 
 
-def findings_markdown(
-    study: Study, found: list[Finding], unsettled: Mapping[str, str] | None = None
-) -> str:
-    """`unsettled`: each tuned variant whose choice its tuning did not tell from another
-    candidate, with why (`ablations.results.choices.unsettled`)."""
-    unsettled = unsettled or {}
+def findings_markdown(study: Study, found: list[Finding], tuning: Tuning | None = None) -> str:
+    """`tuning`: the sweep's tuning as read for `tuning.md`, for the verdicts that turn on a
+    choice it did not settle (‡)."""
+    unsettled = _unsettled(study, tuning)
     runs = len(study.runs)
     tested = sum(1 for f in found for c in f.claims if c.comparisons)
     lines = [
@@ -76,7 +76,7 @@ def findings_markdown(
             ]
             if claim.note:
                 lines += ["", claim.note]
-            caveat = _tuning_caveat(study, claim, unsettled)
+            caveat = _tuning_caveat(study, claim, unsettled, tuning)
             if caveat:
                 lines += ["", caveat]
             if not claim.comparisons:
@@ -132,19 +132,35 @@ def _marks(study: Study, finding: Finding, unsettled: Mapping[str, str]) -> str:
     return f" {TURNS}" if turning else ""
 
 
-def _tuning_caveat(study: Study, claim: Claim, unsettled: Mapping[str, str]) -> str:
-    """The paragraph under a claim that turns on an unsettled choice, naming it."""
+def _unsettled(study: Study, tuning: Tuning | None) -> dict[str, str]:
+    if tuning is None:
+        return {}
+    return unsettled(tuning.numbers, list(study.spec.tuned_fields))
+
+
+def _tuning_caveat(
+    study: Study, claim: Claim, unsettled: Mapping[str, str], tuning: Tuning | None
+) -> str:
+    """The paragraph under a claim that turns on an unsettled choice: the choice, and how
+    its comparisons fare across the candidates the tuning did not tell apart."""
     choosers = _turning(study, claim, unsettled)
-    if not choosers:
+    if not choosers or tuning is None:
         return ""
     said = "; ".join(f"`{v}` chose {unsettled[v]}" for v in choosers)
-    return (
+    text = (
         f"{TURNS} Turns on tuning the study did not settle: some of its comparisons set a run "
         f"at one variant's choice against a run at another's, or at none, and {said} "
-        "(`tuning.md`). The verdict is the one at these choices; at a candidate the tuning "
-        "could not tell from them it may differ, and this study did not ask the test "
-        "questions there."
+        "(`tuning.md`). The verdict is the one at these choices; this study did not ask the "
+        "test questions at the other candidates."
     )
+    on_plateau = plateaus(tuning.numbers)
+    for c in claim.comparisons:
+        spread = plateau_spread(
+            tuning.candidates, on_plateau, c.variant, c.against, claim.metric, c.claim
+        )
+        if spread is not None and {c.variant, c.against} & set(choosers):
+            text += " " + spread.sentence(c.variant, c.against, c.claim)
+    return text
 
 
 def _data_note(study: Study) -> list[str]:

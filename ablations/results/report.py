@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from ablations.results.choices import tuning_table, unsettled
+from ablations.results.choices import read_tuning
 from ablations.results.findings import Finding, findings
 from ablations.results.findings_markdown import findings_markdown
 from ablations.results.formatting import seeds_text
@@ -74,13 +74,12 @@ class Report:
 def build_report(spec: SweepSpec, results: Path, uri: str | None = None) -> Report:
     out = results / spec.experiment
     study = Study.load(spec, results, uri)
-    tuning = tuning_table(study) if spec.tune is not None else None  # read from MLflow once
-    files = write_tables(study, out, tuning)
+    tuning = read_tuning(study) if spec.tune is not None else None  # read from MLflow once
+    files = write_tables(study, out, tuning.numbers if tuning else None)
     files += write_plots(study, out / "plots")
     found = findings(study)
     path = out / "findings.md"
-    open_choices = unsettled(tuning, list(spec.tuned_fields)) if tuning is not None else {}
-    write_text(path, findings_markdown(study, found, open_choices))
+    write_text(path, findings_markdown(study, found, tuning))
     files.append(path)
     files.append(_readme(spec, study, out, files))
     title = f"{spec.experiment}: {spec.description}"

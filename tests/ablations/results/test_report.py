@@ -489,4 +489,10 @@ def test_findings_mark_each_verdict_that_turns_on_a_choice_its_tuning_did_not_se
     assert "`lynx` chose train.stage2.lr=0.001, within the noise of train.stage2.lr=0.01" in (
         caveat
     )
-    assert "`cross`" not in caveat  # its choice stood out
+    assert "`cross`" not in caveat.split(" (`tuning.md`)")[0]  # its choice stood out
+    # cross's choice against lynx's two within noise, on the validation split: 60 − 75 and
+    # 60.5 − 76 (−15.25), 60 − 73.5 and 60.5 − 75.5 (−14.25)
+    assert "over the 2 pairs of candidates on their plateaus runs from -15.2 to -14.2: " in (caveat)
+    assert caveat.endswith("every pair on the paper's side.")
+    claim_5b = sections["5"].split("Claim 5b")[1]  # no candidate recorded its loss area
+    assert "‡ Turns" in claim_5b and "plateaus" not in claim_5b
