@@ -12,6 +12,7 @@ to stand out may not; one said to be within noise is not shown to be the best.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Tuning:
 
 
 def read_tuning(study: Study) -> Tuning:
+    """The study's tuning, its candidates' runs read from MLflow once for both."""
     spec, uri = study.spec, study.client.tracking_uri
     runs = variant_frame(spec.tuning(), Path("."), uri, role=TUNING)  # read once, for both
     candidates = Study.tuning(spec, Path("."), uri, runs)
@@ -139,29 +141,32 @@ def unsettled(numbers: pd.DataFrame, fields: list[str]) -> dict[str, str]:
     found = {}
     for variant, chosen, compared in _choosing(numbers):
         chose = _values(chosen, fields)
-        close = _not_told_apart(compared)
         if compared.empty:  # it won by default
             found[variant] = f"{chose}, the only candidate that finished"
         elif _one_seed(compared):
             found[variant] = f"{chose} on one tuning seed, which tells no candidate apart"
-        elif not close.empty:
-            named = ", ".join(_values(row, fields) for _, row in close.iterrows())
+        elif close := _close(compared):
+            named = ", ".join(_values(row, fields) for row, _ in close)
             found[variant] = f"{chose}, within the noise of {named}"
     return found
 
 
 def plateaus(numbers: pd.DataFrame) -> dict[str, list[int]]:
     """Each variant that chose: its choice's candidate number, then those of the candidates
-    its tuning did not tell from it (`_not_told_apart`)."""
-    return {
-        variant: [int(chosen["candidate"]), *map(int, _not_told_apart(compared)["candidate"])]
-        for variant, chosen, compared in _choosing(numbers)
-    }
+    its tuning did not tell from it (within noise; with one tuning seed, every one)."""
+    found = {}
+    for variant, chosen, compared in _choosing(numbers):
+        if _one_seed(compared):
+            close = list(compared["candidate"])
+        else:
+            close = [row["candidate"] for row, _ in _close(compared)]
+        found[variant] = [int(chosen["candidate"]), *map(int, close)]
+    return found
 
 
-def _choosing(numbers: pd.DataFrame):
-    """Each variant that chose: its name, its choice's row, its other candidates' rows with a
-    difference from the choice (those that finished)."""
+def _choosing(numbers: pd.DataFrame) -> Iterator[tuple[str, pd.Series, pd.DataFrame]]:
+    """Each variant that chose: its name, its choice's row, and the rows of its other
+    candidates that have a difference from the choice (those that finished)."""
     if numbers.empty or "vs chosen" not in numbers:
         return
     for variant, rows in numbers.groupby("variant", sort=False):
@@ -171,14 +176,6 @@ def _choosing(numbers: pd.DataFrame):
 
 def _one_seed(compared: pd.DataFrame) -> bool:
     return bool((compared["vs chosen method"] == ONE_SEED).any())
-
-
-def _not_told_apart(compared: pd.DataFrame) -> pd.DataFrame:
-    """The candidates within the noise of the choice; with one tuning seed, all of them."""
-    if _one_seed(compared):
-        return compared
-    close = [_choice_delta(row).within_noise for _, row in compared.iterrows()]
-    return compared[pd.Series(close, index=compared.index, dtype=bool)]
 
 
 def _close(compared: pd.DataFrame) -> list[tuple[pd.Series, Estimate]]:
@@ -191,18 +188,13 @@ def undecided_choices(numbers: pd.DataFrame, fields: list[str]) -> list[str]:
     """Each variant whose choice another candidate is within the noise of, with how many
     paired tuning seeds would tell a difference of that size apart."""
     found = []
-    for variant, rows in numbers.groupby("variant", sort=False):
-        if not rows["chosen"].any():
-            continue
-        close = _close(rows[rows["vs chosen"].notna()])
-        if not close:
-            continue
-        named = ", ".join(f"{_values(row, fields)} ({_shown(row, e)})" for row, e in close)
-        chose = rows[rows["chosen"]].iloc[0]
-        found.append(
-            f"{variant} chose {_values(chose, fields)}, but {named} "
-            f"{'is' if len(close) == 1 else 'are'} within the noise of it"
-        )
+    for variant, chosen, compared in _choosing(numbers):
+        if close := _close(compared):
+            named = ", ".join(f"{_values(row, fields)} ({_shown(row, e)})" for row, e in close)
+            found.append(
+                f"{variant} chose {_values(chosen, fields)}, but {named} "
+                f"{'is' if len(close) == 1 else 'are'} within the noise of it"
+            )
     return found
 
 

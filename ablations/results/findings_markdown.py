@@ -4,6 +4,7 @@ them (the paper's figure beside ours, the interval, the corrected p-value, the s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from ablations.results.formatting import digits, fmt, fmt_delta, interval_note, 
 from ablations.results.plateau import plateau_spread
 from ablations.results.study import Study
 from ablations.sweep.spec import SweepSpec
-from lynx_core.config import flatten
+from lynx_core.config import RELEASED, flatten
 from lynx_core.data.convert.recipe import PAPER_ONLY, SOURCES
 
 TURNS = "‡"  # a verdict that turns on a tuning choice its tuning did not settle
@@ -22,7 +23,8 @@ TURNS = "‡"  # a verdict that turns on a tuning choice its tuning did not sett
 def findings_markdown(study: Study, found: list[Finding], tuning: Tuning | None = None) -> str:
     """`tuning`: the sweep's tuning as read for `tuning.md`, for the verdicts that turn on a
     choice it did not settle (‡)."""
-    unsettled = _unsettled(study, tuning)
+    tuned = _OpenChoices.of(study, tuning)
+    unsettled = tuned.unsettled
     runs = len(study.runs)
     tested = sum(1 for f in found for c in f.claims if c.comparisons)
     lines = [
@@ -76,7 +78,7 @@ def findings_markdown(study: Study, found: list[Finding], tuning: Tuning | None 
             ]
             if claim.note:
                 lines += ["", claim.note]
-            caveat = _tuning_caveat(study, claim, unsettled, tuning)
+            caveat = _tuning_caveat(study, claim, tuned)
             if caveat:
                 lines += ["", caveat]
             if not claim.comparisons:
@@ -132,35 +134,59 @@ def _marks(study: Study, finding: Finding, unsettled: Mapping[str, str]) -> str:
     return f" {TURNS}" if turning else ""
 
 
-def _unsettled(study: Study, tuning: Tuning | None) -> dict[str, str]:
-    if tuning is None:
-        return {}
-    return unsettled(tuning.numbers, list(study.spec.tuned_fields))
+@dataclass(frozen=True)
+class _OpenChoices:
+    """What findings.md reads of the tuning: the choices it did not settle, each tuned
+    variant's plateau (its choice and the candidates not told from it), the candidates."""
+
+    unsettled: Mapping[str, str]
+    plateaus: Mapping[str, list[int]]
+    candidates: Study | None
+
+    @classmethod
+    def of(cls, study: Study, tuning: Tuning | None) -> _OpenChoices:
+        if tuning is None:
+            return cls({}, {}, None)
+        fields = list(study.spec.tuned_fields)
+        return cls(unsettled(tuning.numbers, fields), plateaus(tuning.numbers), tuning.candidates)
 
 
-def _tuning_caveat(
-    study: Study, claim: Claim, unsettled: Mapping[str, str], tuning: Tuning | None
-) -> str:
+def _tuning_caveat(study: Study, claim: Claim, tuned: _OpenChoices) -> str:
     """The paragraph under a claim that turns on an unsettled choice: the choice, and how
     its comparisons fare across the candidates the tuning did not tell apart."""
-    choosers = _turning(study, claim, unsettled)
-    if not choosers or tuning is None:
+    choosers = _turning(study, claim, tuned.unsettled)
+    if not choosers:
         return ""
-    said = "; ".join(f"`{v}` chose {unsettled[v]}" for v in choosers)
+    said = "; ".join(f"`{v}` chose {tuned.unsettled[v]}" for v in choosers)
     text = (
         f"{TURNS} Turns on tuning the study did not settle: some of its comparisons set a run "
         f"at one variant's choice against a run at another's, or at none, and {said} "
         "(`tuning.md`). The verdict is the one at these choices; this study did not ask the "
         "test questions at the other candidates."
     )
-    on_plateau = plateaus(tuning.numbers)
+    if tuned.candidates is None or not _measured_alike(study, claim.metric):
+        return text
     for c in claim.comparisons:
+        if not {c.variant, c.against} & set(choosers):
+            continue
         spread = plateau_spread(
-            tuning.candidates, on_plateau, c.variant, c.against, claim.metric, c.claim
+            tuned.candidates, dict(tuned.plateaus), c.variant, c.against, claim.metric, c.claim
         )
-        if spread is not None and {c.variant, c.against} & set(choosers):
-            text += " " + spread.sentence(c.variant, c.against, c.claim)
+        if spread is not None:
+            text += " " + spread.sentence(c.variant, c.against)
     return text
+
+
+def _measured_alike(study: Study, metric: str) -> bool:
+    """Whether the tuning runs measured `metric` as the final runs did: a held-out loss of
+    training (the same validation split for both), or an evaluation whose test and
+    validation questions both come from the generated world. At paper scale the test is the
+    released benchmark and the validation the generated world's: not one comparison."""
+    if metric.split("/")[0] in ("stage1", "stage2"):
+        return True
+    evaluation = study.config(study.baseline).eval
+    own = [evaluation.suite, evaluation.validation_suite]
+    return all(v is None for v in own + [getattr(evaluation, name) for name in RELEASED])
 
 
 def _data_note(study: Study) -> list[str]:
