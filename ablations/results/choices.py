@@ -31,7 +31,9 @@ ONE_SEED = "bootstrap"  # one tuning seed's: the questions' noise alone, from wh
 
 @dataclass(frozen=True)
 class Tuning:
-    """A study's tuning as MLflow holds it, read once: the candidates' table (`tuning_table`)
+    """A study's tuning as MLflow holds it, read once: the candidates' table (their scores,
+    each variant's choice, and each other candidate's difference from it: `vs chosen`, its
+    interval, and the paired tuning seeds that would tell a difference of that size apart)
     and the candidates as a study of their own (`Study.tuning`)."""
 
     numbers: pd.DataFrame
@@ -42,15 +44,8 @@ def read_tuning(study: Study) -> Tuning:
     """The study's tuning, its candidates' runs read from MLflow once for both."""
     spec, uri = study.spec, study.client.tracking_uri
     runs = variant_frame(spec.tuning(), Path("."), uri, role=TUNING)  # read once, for both
-    candidates = Study.tuning(spec, Path("."), uri, runs)
+    candidates = Study.tuning(spec, runs, uri)
     return Tuning(_table(spec, tuning_scores(spec, Path("."), uri, runs), candidates), candidates)
-
-
-def tuning_table(study: Study) -> pd.DataFrame:
-    """The candidates' validation scores, each variant's choice, and each other candidate's
-    difference from it (`vs chosen`, its interval, and the paired tuning seeds that would tell
-    a difference of that size apart)."""
-    return read_tuning(study).numbers
 
 
 def _table(spec: SweepSpec, scores: pd.DataFrame, candidates: Study) -> pd.DataFrame:
@@ -89,7 +84,7 @@ def _against_choice(candidates: Study, metric: str, row: pd.Series, winners: dic
 
 
 def _choice_delta(row: pd.Series) -> Estimate:
-    """A candidate's difference from its variant's choice, as `tuning_table` recorded it."""
+    """A candidate's difference from its variant's choice, as the tuning table recorded it."""
     low, high = row["vs chosen low"], row["vs chosen high"]
     return Estimate(row["vs chosen"], low, high, 0, row["vs chosen method"])
 

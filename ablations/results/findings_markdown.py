@@ -24,7 +24,11 @@ def findings_markdown(study: Study, found: list[Finding], tuning: Tuning | None 
     """`tuning`: the sweep's tuning as read for `tuning.md`, for the verdicts that turn on a
     choice it did not settle (‡)."""
     tuned = _OpenChoices.of(study, tuning)
-    unsettled = tuned.unsettled
+    turning = {id(c): _turning(study, c, tuned.unsettled) for f in found for c in f.claims}
+
+    def mark(finding: Finding) -> str:  # ' ‡' where a claim of it turns on an open choice
+        return f" {TURNS}" if any(turning[id(c)] for c in finding.claims) else ""
+
     runs = len(study.runs)
     tested = sum(1 for f in found for c in f.claims if c.comparisons)
     lines = [
@@ -55,14 +59,11 @@ def findings_markdown(study: Study, found: list[Finding], tuning: Tuning | None 
         "",
         "| # | conclusion (the paper) | verdict |",
         "|---|---|---|",
-        *(
-            f"| {f.number} | {f.conclusion} | **{f.summary}**{_marks(study, f, unsettled)} |"
-            for f in found
-        ),
+        *(f"| {f.number} | {f.conclusion} | **{f.summary}**{mark(f)} |" for f in found),
     ]
     for finding in found:
-        mark = _marks(study, finding, unsettled)
-        lines += ["", f"## {finding.number}. {finding.conclusion} — {finding.summary}{mark}"]
+        heading = f"{finding.number}. {finding.conclusion} — {finding.summary}{mark(finding)}"
+        lines += ["", f"## {heading}"]
         for claim in finding.claims:
             p = (
                 f" Claim p: {_p(claim.raw_p(claim.direction))} the paper's way, "
@@ -78,7 +79,7 @@ def findings_markdown(study: Study, found: list[Finding], tuning: Tuning | None 
             ]
             if claim.note:
                 lines += ["", claim.note]
-            caveat = _tuning_caveat(study, claim, tuned)
+            caveat = _tuning_caveat(study, claim, turning[id(claim)], tuned)
             if caveat:
                 lines += ["", caveat]
             if not claim.comparisons:
@@ -128,12 +129,6 @@ def _turning(study: Study, claim: Claim, unsettled: Mapping[str, str]) -> list[s
     return found
 
 
-def _marks(study: Study, finding: Finding, unsettled: Mapping[str, str]) -> str:
-    """' ‡' where a claim of the conclusion turns on an unsettled choice."""
-    turning = any(_turning(study, c, unsettled) for c in finding.claims)
-    return f" {TURNS}" if turning else ""
-
-
 @dataclass(frozen=True)
 class _OpenChoices:
     """What findings.md reads of the tuning: the choices it did not settle, each tuned
@@ -151,10 +146,10 @@ class _OpenChoices:
         return cls(unsettled(tuning.numbers, fields), plateaus(tuning.numbers), tuning.candidates)
 
 
-def _tuning_caveat(study: Study, claim: Claim, tuned: _OpenChoices) -> str:
-    """The paragraph under a claim that turns on an unsettled choice: the choice, and how
-    its comparisons fare across the candidates the tuning did not tell apart."""
-    choosers = _turning(study, claim, tuned.unsettled)
+def _tuning_caveat(study: Study, claim: Claim, choosers: list[str], tuned: _OpenChoices) -> str:
+    """The paragraph under a claim that turns on the unsettled choices of `choosers`
+    (`_turning`): the choices, and how its comparisons fare across the candidates the tuning
+    did not tell apart."""
     if not choosers:
         return ""
     said = "; ".join(f"`{v}` chose {tuned.unsettled[v]}" for v in choosers)
@@ -170,7 +165,7 @@ def _tuning_caveat(study: Study, claim: Claim, tuned: _OpenChoices) -> str:
         if not {c.variant, c.against} & set(choosers):
             continue
         spread = plateau_spread(
-            tuned.candidates, dict(tuned.plateaus), c.variant, c.against, claim.metric, c.claim
+            tuned.candidates, tuned.plateaus, c.variant, c.against, claim.metric, c.claim
         )
         if spread is not None:
             text += " " + spread.sentence(c.variant, c.against)

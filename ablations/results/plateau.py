@@ -12,6 +12,7 @@ does not is a warning, not a verdict.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,7 @@ class Spread:
 
 def plateau_spread(
     candidates: Study,
-    plateaus: dict[str, list[int]],
+    plateaus: Mapping[str, list[int]],
     variant: str,
     against: str,
     metric: str,

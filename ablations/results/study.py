@@ -34,7 +34,6 @@ from ablations.results.stats import (
 )
 from ablations.results.units import unit_layout, units_of
 from ablations.sweep.spec import SweepSpec
-from ablations.sweep.tuning import TUNING
 from ablations.sweep.variant import Variant
 from ablations.tracking.recorded import chosen_spec, read_predictions, variant_frame
 from ablations.tracking.track import VARIANT
@@ -70,22 +69,12 @@ class Study:
         return cls._of(spec, variant_frame(spec, results, uri), uri)
 
     @classmethod
-    def tuning(
-        cls,
-        spec: SweepSpec,
-        results: Path,
-        uri: str | None = None,
-        frame: pd.DataFrame | None = None,
-    ) -> Study:
+    def tuning(cls, spec: SweepSpec, frame: pd.DataFrame, uri: str) -> Study:
         """The study of `spec`'s tuning candidates (`<variant>.tune<i>`, on the tuning seeds,
-        answered on the validation split): how far apart the candidates a choice was made
-        between are, with the same intervals as the study's comparisons (`frame`: their
-        runs, where the caller has read them already)."""
-        uri = uri or tracking_uri(results)
-        candidates = spec.tuning()
-        if frame is None:
-            frame = variant_frame(candidates, results, uri, role=TUNING)
-        return cls._of(candidates, frame, uri)
+        answered on the validation split) from their runs (`frame`): how far apart the
+        candidates a choice was made between are, with the same intervals as the study's
+        comparisons."""
+        return cls._of(spec.tuning(), frame, uri)
 
     @classmethod
     def _of(cls, spec: SweepSpec, frame: pd.DataFrame, uri: str) -> Study:

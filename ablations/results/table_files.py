@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ablations.results.choices import choice_note, tuning_cells, tuning_table
+from ablations.results.choices import choice_note, tuning_cells
 from ablations.results.evidence import evidence_summary, evidence_table
 from ablations.results.formatting import NOISE_MARK, interval_note
 from ablations.results.stats import POWER
@@ -65,8 +65,8 @@ def _tex(text: Any) -> str:
 
 def write_tables(study: Study, out: Path, tuning: pd.DataFrame | None = None) -> list[Path]:
     """Every table of the study into `out`; returns the files written. The sweep is the
-    study's own, with the choices its tuning made (`Study.load`); `tuning`: its
-    `tuning_table` where the caller has read it."""
+    study's own, with the choices its tuning made (`Study.load`); `tuning`: the table of its
+    tuning candidates (`choices.read_tuning`), None when the sweep does not tune."""
     spec = study.spec
     note = interval_note(study)
     written = []
@@ -110,8 +110,8 @@ def write_tables(study: Study, out: Path, tuning: pd.DataFrame | None = None) ->
         )
         title = f"{spec.experiment}: the evidence behind each comparison"
         written += write_table(out, "evidence", cells, numbers, title, text)
-    if spec.tune is not None:
-        numbers = tuning_table(study) if tuning is None else tuning
+    if tuning is not None:
+        numbers = tuning
         text = (
             f"each tuned variant's candidates ({', '.join(spec.tuned_fields)}), scored by "
             f"{spec.tune.metric} on the validation split (kept apart from training and from "

@@ -17,7 +17,7 @@ from scipy import stats
 
 from ablations.planning.plan import make_plan
 from ablations.results.calibration import CALIBRATION_EFFECTS
-from ablations.results.choices import choice_note, tuning_cells, tuning_table, unsettled
+from ablations.results.choices import choice_note, read_tuning, tuning_cells, unsettled
 from ablations.results.findings import findings
 from ablations.results.report import build_report
 from ablations.results.study import Study
@@ -423,7 +423,7 @@ def test_tuning_md_says_which_choices_the_noise_cannot_tell_from_another_candida
         "lynx": {"train.stage2.lr": 0.001},
         "cross": {"train.stage2.lr": 0.001},
     }
-    numbers = tuning_table(study).set_index(["variant", "candidate"])
+    numbers = read_tuning(study).numbers.set_index(["variant", "candidate"])
     lynx_close = numbers.loc[("lynx", 2)]  # (147 − 150, 151 − 152) / 2: −1.0 over two seeds
     assert lynx_close["vs chosen"] == pytest.approx(-1.0)
     assert lynx_close["vs chosen method"] == "seeds+items"
@@ -450,7 +450,7 @@ def test_one_tuning_seed_tells_no_choice_from_another(tmp_path):
     spec = load_sweep(path)
     assert spec.tuning_seeds == [2]
     study = record_candidates(tmp_path, spec, TUNED_RIGHT)
-    numbers = tuning_table(study)
+    numbers = read_tuning(study).numbers
     cross = numbers[(numbers["variant"] == "cross") & (numbers["candidate"] == 2)].iloc[0]
     assert cross["vs chosen"] == pytest.approx(-20.0) and cross["vs chosen high"] < 0
     assert cross["vs chosen method"] == "bootstrap"
